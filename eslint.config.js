@@ -2,7 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'packages/contracts/src/gen/**', '**/dist/**', 'tools/**', 'loadtest/**'] },
+  {
+    ignores: ['**/node_modules/**', 'packages/contracts/src/gen/**', '**/dist/**', 'tools/**', 'loadtest/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

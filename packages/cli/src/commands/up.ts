@@ -1,0 +1,52 @@
+// `llmtwin up`: the whole twin in this process on the embedded backends, until Ctrl-C.
+import { createLogger } from '@llmtwin/runtime';
+import { startEmbedded } from '../embedded.js';
+import { bold, dim, ok, printJson } from '../output.js';
+
+export async function upCommand(options: {
+  dataDir: string;
+  port: number;
+  host: string;
+  json: boolean;
+  version: string;
+  logLevel: string;
+}): Promise<void> {
+  const logger = createLogger('llmtwin', { level: options.logLevel });
+  const twin = await startEmbedded({
+    dataDir: options.dataDir,
+    port: options.port,
+    host: options.host,
+    logger,
+    version: options.version,
+  });
+  if (options.json) {
+    printJson({ status: 'up', url: twin.url, dataDir: twin.dataDir, mode: 'embedded' });
+  } else {
+    console.log(
+      ok(`${bold('LLM Twin')} is up at ${bold(twin.url)} ${dim(`(embedded mode, data in ${twin.dataDir})`)}`),
+    );
+    console.log(dim('  check it:  ') + `npx llmtwin status`);
+    console.log(
+      dim('  or:        ') +
+        `curl -s -X POST ${twin.url}/grpc.health.v1.Health/Check -H 'content-type: application/json' -d '{}'`,
+    );
+    console.log(dim('  stop it with Ctrl-C'));
+  }
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      twin.stop().then(resolve, (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,122 @@
+// Embedded mode: every service and the gateway in one process, on the embedded adapters, calling each other
+// through in-process Connect transports — the same modules, handlers and events as the distributed mode.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createGatewayModule } from '@llmtwin/gateway';
+import {
+  InProcessDirectory,
+  createModuleHealth,
+  hostModule,
+  openAdapters,
+  serviceNames,
+  type HostedService,
+  type ServiceModule,
+  type ServiceName,
+} from '@llmtwin/host';
+import { createIngestModule } from '@llmtwin/ingest';
+import { createCleanModule } from '@llmtwin/clean';
+import { createChunkModule } from '@llmtwin/chunk';
+import { createEmbedModule } from '@llmtwin/embed';
+import { createRegistryModule } from '@llmtwin/registry';
+import { createTrainerModule } from '@llmtwin/trainer';
+import { createInferenceRouterModule } from '@llmtwin/inference-router';
+import { buildServer, type HealthService } from '@llmtwin/runtime';
+import type { Logger } from 'pino';
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  port: number;
+  host: string;
+  logger: Logger;
+  version: string;
+  shutdownTimeoutMs?: number;
+}
+
+export interface EmbeddedTwin {
+  url: string;
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export function embeddedAdapterUrls(dataDir: string) {
+  return {
+    warehouse: `sqlite:${path.join(dataDir, 'warehouse.db')}`,
+    eventBus: `log:${path.join(dataDir, 'events.db')}`,
+    vectorStore: `sqlite:${path.join(dataDir, 'vectors.db')}`,
+  };
+}
+
+export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedTwin> {
+  const dataDir = path.resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const adapters = await openAdapters(embeddedAdapterUrls(dataDir));
+  const warehouse = adapters.warehouse!;
+  const eventBus = adapters.eventBus!;
+  const vectorStore = adapters.vectorStore!;
+
+  const modules: Record<ServiceName, ServiceModule> = {
+    ingest: await createIngestModule({ warehouse, eventBus }),
+    clean: await createCleanModule({ warehouse, eventBus }),
+    chunk: await createChunkModule({ eventBus }),
+    embed: await createEmbedModule({ eventBus, vectorStore }),
+    registry: await createRegistryModule({ warehouse, eventBus }),
+    trainer: await createTrainerModule({ warehouse, eventBus }),
+    'inference-router': await createInferenceRouterModule({ warehouse, vectorStore }),
+  };
+
+  const directory = new InProcessDirectory();
+  const healths: HealthService[] = [];
+  for (const name of serviceNames) {
+    const module = modules[name];
+    const health = createModuleHealth(module);
+    healths.push(health);
+    const server = buildServer({
+      name,
+      register: (router) => module.register(router),
+      services: [...module.services],
+      health,
+      logger: options.logger.child({ service: name }),
+    });
+    directory.add(name, server.routes);
+    health.start();
+  }
+
+  const gateway = await createGatewayModule({
+    directory,
+    addresses: Object.fromEntries(serviceNames.map((n) => [n, 'in-process'])),
+    mode: 'embedded',
+    version: options.version,
+    dataDir,
+  });
+  let hosted: HostedService | undefined;
+  const started: ServiceModule[] = [];
+  const stopAll = async () => {
+    await hosted?.stop();
+    for (const module of started.reverse()) await module.stop?.();
+    for (const health of healths) health.stop();
+    await adapters.close();
+  };
+  try {
+    for (const name of serviceNames) {
+      await modules[name].start?.();
+      started.push(modules[name]);
+    }
+    hosted = await hostModule(gateway, {
+      port: options.port,
+      host: options.host,
+      logger: options.logger.child({ service: 'gateway' }),
+      shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000,
+    });
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    url: hosted.url,
+    port: hosted.port,
+    dataDir,
+    stop: () => (stopping ??= stopAll()),
+  };
+}

@@ -1,0 +1,1 @@
+export { startEmbedded, embeddedAdapterUrls, type EmbeddedOptions, type EmbeddedTwin } from './embedded.js';

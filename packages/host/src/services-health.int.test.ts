@@ -1,0 +1,111 @@
+// Every service, each in its own process on the real backends (Kafka, FerretDB, Weaviate), answers a standard
+// gRPC health check with SERVING, lists its services through reflection, turns NOT_SERVING within 5 s of a
+// backend it needs stopping, and SERVING again once the backend is back.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  grpcHealthCheck,
+  grpcReflectionList,
+  startFerretDb,
+  startKafka,
+  startServiceProcess,
+  startWeaviate,
+  waitForHealth,
+  type BackendHandle,
+  type ServiceProcess,
+} from '@llmtwin/testkit';
+
+const needs: Record<string, ('warehouse' | 'bus' | 'vectors')[]> = {
+  ingest: ['warehouse', 'bus'],
+  clean: ['warehouse', 'bus'],
+  chunk: ['bus'],
+  embed: ['bus', 'vectors'],
+  registry: ['warehouse', 'bus'],
+  trainer: ['warehouse', 'bus'],
+  'inference-router': ['warehouse', 'vectors'],
+};
+const servesName: Record<string, string> = {
+  ingest: 'llmtwin.ingest.v1.IngestService',
+  clean: 'llmtwin.clean.v1.CleanService',
+  chunk: 'llmtwin.chunk.v1.ChunkService',
+  embed: 'llmtwin.embed.v1.EmbedService',
+  registry: 'llmtwin.registry.v1.RegistryService',
+  trainer: 'llmtwin.trainer.v1.TrainerService',
+  'inference-router': 'llmtwin.inference.v1.InferenceService',
+};
+
+describe('services on the real backends', () => {
+  let kafka: BackendHandle;
+  let ferret: BackendHandle;
+  let weaviate: BackendHandle;
+  const services = new Map<string, ServiceProcess>();
+  let gateway: ServiceProcess;
+
+  beforeAll(async () => {
+    [kafka, ferret, weaviate] = await Promise.all([startKafka(), startFerretDb(), startWeaviate()]);
+    const env = {
+      LLMTWIN_WAREHOUSE_URL: ferret.url,
+      LLMTWIN_EVENT_BUS_URL: kafka.url,
+      LLMTWIN_VECTOR_STORE_URL: weaviate.url,
+    };
+    for (const name of Object.keys(needs)) {
+      services.set(name, await startServiceProcess(name, env));
+    }
+    const upstreams = Object.fromEntries(
+      [...services].map(([name, p]) => [`LLMTWIN_${name.toUpperCase().replace(/-/g, '_')}_URL`, p.url]),
+    );
+    gateway = await startServiceProcess('gateway', upstreams);
+  }, 300_000);
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await Promise.all([...services.values()].map((s) => s.stop()));
+    await Promise.all([kafka?.dispose(), ferret?.dispose(), weaviate?.dispose()]);
+  }, 120_000);
+
+  it('every service answers SERVING to a standard gRPC health client, and lists its services', async () => {
+    for (const [name, proc] of [...services, ['gateway', gateway] as const]) {
+      await waitForHealth(proc.address, 'SERVING', 15_000);
+      const listed = await grpcReflectionList(proc.address);
+      expect(listed).toEqual(
+        expect.arrayContaining(['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection']),
+      );
+      if (name !== 'gateway') expect(listed).toContain(servesName[name]);
+      const alpha = await grpcReflectionList(proc.address, 'v1alpha');
+      expect(alpha).toEqual(listed);
+    }
+    expect(await grpcHealthCheck(gateway.address)).toBe('SERVING');
+  }, 120_000);
+
+  const outage = async (backend: () => BackendHandle, dependency: 'warehouse' | 'bus' | 'vectors') => {
+    const affected = Object.keys(needs).filter((n) => needs[n]!.includes(dependency));
+    const unaffected = Object.keys(needs).filter((n) => !needs[n]!.includes(dependency));
+    await backend().stop();
+    const took = await Promise.all(
+      affected.map((n) => waitForHealth(services.get(n)!.address, 'NOT_SERVING', 5_000)),
+    );
+    expect(Math.max(...took)).toBeLessThan(5_000);
+    for (const n of unaffected) expect(await grpcHealthCheck(services.get(n)!.address)).toBe('SERVING');
+    // The gateway follows its upstreams.
+    await waitForHealth(gateway.address, 'NOT_SERVING', 5_000);
+
+    await backend().restart();
+    await Promise.all(affected.map((n) => waitForHealth(services.get(n)!.address, 'SERVING', 30_000)));
+    await waitForHealth(gateway.address, 'SERVING', 10_000);
+  };
+
+  it(
+    'turns NOT_SERVING within 5 s of the warehouse (FerretDB) stopping, and back',
+    () => outage(() => ferret, 'warehouse'),
+    120_000,
+  );
+  it(
+    'turns NOT_SERVING within 5 s of the event bus (Kafka) stopping, and back',
+    () => outage(() => kafka, 'bus'),
+    180_000,
+  );
+  it(
+    'turns NOT_SERVING within 5 s of the vector store (Weaviate) stopping, and back',
+    () => outage(() => weaviate, 'vectors'),
+    120_000,
+  );
+});

@@ -1,0 +1,1 @@
+export { DomainError, unavailable, invalidArgument, conflict, failedPrecondition, notFound, alreadyExists, isDomainError } from '@llmtwin/runtime';

@@ -1,0 +1,91 @@
+// The one place where errors become Connect/gRPC codes. Clients get a code and a message that says what to
+// fix; anything we did not anticipate becomes Internal with a generic message, and its details stay in our
+// logs (the original error is the ConnectError's cause, never sent).
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import type { Logger } from 'pino';
+import { DomainError, type DomainErrorKind } from './errors.js';
+
+export const codeByKind: Readonly<Record<DomainErrorKind, Code>> = {
+  'invalid-argument': Code.InvalidArgument,
+  'not-found': Code.NotFound,
+  'already-exists': Code.AlreadyExists,
+  conflict: Code.Aborted,
+  'failed-precondition': Code.FailedPrecondition,
+  unauthenticated: Code.Unauthenticated,
+  'permission-denied': Code.PermissionDenied,
+  'resource-exhausted': Code.ResourceExhausted,
+  unavailable: Code.Unavailable,
+  'deadline-exceeded': Code.DeadlineExceeded,
+  cancelled: Code.Canceled,
+  internal: Code.Internal,
+};
+
+export const INTERNAL_MESSAGE = 'internal error';
+
+function isAbortError(err: unknown): err is Error {
+  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+}
+
+/** Maps any thrown value to the ConnectError a client should see. */
+export function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof DomainError) {
+    const code = codeByKind[err.kind];
+    if (code === Code.Internal) return new ConnectError(INTERNAL_MESSAGE, Code.Internal, undefined, undefined, err);
+    const violations = err.violations.map((v) => `${v.field}: ${v.message}`);
+    const message = violations.length === 0 ? err.message : `${err.message} (${violations.join('; ')})`;
+    return new ConnectError(message, code, undefined, undefined, err);
+  }
+  // A request abort or a timeout that surfaced from an adapter call made with the request's signal.
+  if (isAbortError(err)) {
+    return err.name === 'TimeoutError'
+      ? new ConnectError('the operation timed out', Code.DeadlineExceeded, undefined, undefined, err)
+      : new ConnectError('the operation was cancelled', Code.Canceled, undefined, undefined, err);
+  }
+  return new ConnectError(INTERNAL_MESSAGE, Code.Internal, undefined, undefined, err);
+}
+
+// Codes that mean the server (or a dependency) failed, as opposed to the caller asking for something wrong.
+const SERVER_FAULTS = new Set<Code>([Code.Unknown, Code.Internal, Code.DataLoss, Code.Unimplemented]);
+const DEPENDENCY_FAULTS = new Set<Code>([Code.Unavailable, Code.DeadlineExceeded]);
+
+function logFailure(logger: Logger, rpc: string, original: unknown, mapped: ConnectError) {
+  const fields = { rpc, code: Code[mapped.code] };
+  if (SERVER_FAULTS.has(mapped.code)) {
+    logger.error({ ...fields, err: original }, 'rpc failed');
+  } else if (DEPENDENCY_FAULTS.has(mapped.code)) {
+    logger.warn({ ...fields, err: original }, 'rpc failed');
+  } else {
+    logger.debug({ ...fields, reason: mapped.rawMessage }, 'rpc rejected');
+  }
+}
+
+/** Server interceptor: every error leaving a handler (unary or stream) goes through toConnectError. */
+export function errorInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const rpc = `${req.service.typeName}/${req.method.name}`;
+    const map = (err: unknown): ConnectError => {
+      const mapped = toConnectError(err);
+      logFailure(logger, rpc, err, mapped);
+      return mapped;
+    };
+    let res;
+    try {
+      res = await next(req);
+    } catch (err) {
+      throw map(err);
+    }
+    if (!res.stream) return res;
+    const source = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* source;
+        } catch (err) {
+          throw map(err);
+        }
+      })(),
+    };
+  };
+}

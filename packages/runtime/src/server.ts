@@ -1,0 +1,275 @@
+// One port for every protocol: gRPC (HTTP/2), Connect (HTTP/1.1 and HTTP/2, binary and JSON) and gRPC-Web.
+// buildServer assembles the routes (the service's own, health, reflection) with the tracing and error
+// interceptors; listen serves them over cleartext, sniffing each connection for the HTTP/2 preface so that
+// h2c clients (grpc-js, grpcurl -plaintext) and plain HTTP/1.1 clients (curl, browsers) share the port.
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import type { DescFile, DescService } from '@bufbuild/protobuf';
+import {
+  createRouterTransport,
+  type ConnectRouter,
+  type Interceptor,
+  type Transport,
+} from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import type { Logger } from 'pino';
+import { errorInterceptor } from './connect-errors.js';
+import { registerHealthRoutes, type HealthService } from './health.js';
+import { registerReflection } from './reflection.js';
+import { tracingInterceptor } from './tracing.interceptor.js';
+
+export type NodeHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export interface BuildServerOptions {
+  /** The service's name, for logs. */
+  name: string;
+  /** Registers the service's own handlers. */
+  register: (router: ConnectRouter) => void;
+  /** The services `register` implements: for health (per-service status) and reflection. */
+  services: readonly DescService[];
+  health: HealthService;
+  logger: Logger;
+  /** Run after tracing and error mapping, in this order (auth, quotas...). */
+  interceptors?: readonly Interceptor[];
+  /** More descriptors for reflection to serve (e.g. event messages). */
+  reflectionFiles?: readonly DescFile[];
+  /** Largest request message accepted, in bytes. Default 4 MiB (gRPC's default). */
+  readMaxBytes?: number;
+}
+
+export interface BuiltServer {
+  /** Node request handler for http and http2 servers; give it to `listen`. */
+  handler: NodeHandler;
+  /** The same registrations, for createRouterTransport (embedded mode, tests). */
+  routes: (router: ConnectRouter) => void;
+}
+
+export function buildServer(options: BuildServerOptions): BuiltServer {
+  const logger = options.logger.child({ component: 'rpc' });
+  // Tracing outermost so the span sees the code the client will see; error mapping next.
+  const interceptors: Interceptor[] = [
+    tracingInterceptor('server'),
+    errorInterceptor(logger),
+    ...(options.interceptors ?? []),
+  ];
+  const handlerOptions = { interceptors, readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024 };
+  options.health.registerService(...options.services.map((s) => s.typeName));
+
+  // Interceptors ride on each registration rather than on the router, so createRouterTransport gets them
+  // too. (Per-service options replace router-level ones in connect-es, so pass extras via `interceptors`.)
+  const routes = (router: ConnectRouter): void => {
+    const withInterceptors: ConnectRouter = {
+      get handlers() {
+        return router.handlers;
+      },
+      service(service, implementation, serviceOptions) {
+        router.service(service, implementation, {
+          ...handlerOptions,
+          ...serviceOptions,
+          interceptors: [...interceptors, ...(serviceOptions?.interceptors ?? [])],
+        });
+        return withInterceptors;
+      },
+      rpc(method, implementation, methodOptions) {
+        router.rpc(method, implementation, {
+          ...handlerOptions,
+          ...methodOptions,
+          interceptors: [...interceptors, ...(methodOptions?.interceptors ?? [])],
+        });
+        return withInterceptors;
+      },
+    };
+    options.register(withInterceptors);
+    registerHealthRoutes(withInterceptors, options.health);
+    registerReflection(withInterceptors, {
+      services: options.services,
+      ...(options.reflectionFiles === undefined ? {} : { files: options.reflectionFiles }),
+    });
+  };
+
+  const handler = connectNodeAdapter({ routes }) as NodeHandler;
+  return { handler, routes };
+}
+
+/** An in-process transport to `routes` (embedded mode), traced as a client call. */
+export function inProcessTransport(
+  routes: (router: ConnectRouter) => void,
+  interceptors: readonly Interceptor[] = [],
+): Transport {
+  return createRouterTransport(routes, {
+    transport: { interceptors: [tracingInterceptor('client'), ...interceptors] },
+  });
+}
+
+export interface ListenOptions {
+  port: number;
+  host: string;
+  logger?: Logger;
+}
+
+export interface ListeningServer {
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  /** http://host:port */
+  readonly url: string;
+  /**
+   * Stops accepting connections, lets in-flight requests finish for up to `timeoutMs` (default 10 s), then
+   * destroys whatever is left. HTTP/2 clients get a GOAWAY; HTTP/1.1 keep-alive connections are closed
+   * after their current response.
+   */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/**
+ * Reads just enough of a new connection to tell an HTTP/2 prior-knowledge client (whose first bytes are the
+ * connection preface) from an HTTP/1.x one, then puts the bytes back for the real server to read.
+ */
+function sniff(socket: net.Socket, route: (isHttp2: boolean) => void): void {
+  let buffered = Buffer.alloc(0);
+  const cleanup = () => {
+    socket.off('readable', onReadable);
+    socket.off('end', onGone);
+    socket.off('close', onGone);
+  };
+  const decide = (isHttp2: boolean) => {
+    cleanup();
+    if (buffered.length > 0) socket.unshift(buffered);
+    route(isHttp2);
+  };
+  function onGone() {
+    cleanup();
+    socket.destroy();
+  }
+  function onReadable() {
+    let chunk: Buffer | null;
+    while ((chunk = socket.read() as Buffer | null) !== null) {
+      buffered = Buffer.concat([buffered, chunk]);
+      const n = Math.min(buffered.length, PREFACE.length);
+      if (!buffered.subarray(0, n).equals(PREFACE.subarray(0, n))) return decide(false);
+      if (buffered.length >= PREFACE.length) return decide(true);
+    }
+  }
+  socket.on('readable', onReadable);
+  socket.once('end', onGone);
+  socket.once('close', onGone);
+}
+
+export function listen(handler: NodeHandler, options: ListenOptions): Promise<ListeningServer> {
+  const log = options.logger?.child({ component: 'http' });
+  let closing = false;
+  let inflight = 0;
+  let onDrained: (() => void) | undefined;
+  const sockets = new Set<net.Socket>();
+  const sniffing = new Set<net.Socket>();
+  const http2Sockets = new Set<net.Socket>();
+  const busyHttp1 = new Map<net.Socket, number>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+
+  const tracked = (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ) => {
+    inflight++;
+    const http1Socket = req instanceof http.IncomingMessage ? req.socket : undefined;
+    if (http1Socket !== undefined) {
+      busyHttp1.set(http1Socket, (busyHttp1.get(http1Socket) ?? 0) + 1);
+      if (closing) (res as http.ServerResponse).setHeader('connection', 'close');
+    }
+    let finished = false;
+    res.once('close', () => {
+      if (finished) return;
+      finished = true;
+      inflight--;
+      if (http1Socket !== undefined) {
+        const left = (busyHttp1.get(http1Socket) ?? 1) - 1;
+        if (left === 0) {
+          busyHttp1.delete(http1Socket);
+          if (closing) http1Socket.destroySoon();
+        } else busyHttp1.set(http1Socket, left);
+      }
+      if (inflight === 0) onDrained?.();
+    });
+    handler(req, res);
+  };
+
+  const h1 = http.createServer(tracked);
+  h1.on('clientError', (err, socket) => {
+    log?.debug({ err }, 'bad HTTP/1 request');
+    socket.destroy();
+  });
+  const h2 = http2.createServer({}, tracked);
+  h2.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    if (closing) session.close();
+  });
+  h2.on('sessionError', (err) => log?.debug({ err }, 'HTTP/2 session error'));
+
+  const front = net.createServer((socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      sniffing.delete(socket);
+      http2Sockets.delete(socket);
+    });
+    // Errors surface in the http servers once routed; before that a reset connection is just dropped.
+    socket.on('error', (err) => log?.debug({ err }, 'connection error'));
+    sniffing.add(socket);
+    sniff(socket, (isHttp2) => {
+      sniffing.delete(socket);
+      if (isHttp2) http2Sockets.add(socket);
+      (isHttp2 ? h2 : h1).emit('connection', socket);
+    });
+  });
+
+  return new Promise((resolve, reject) => {
+    front.once('error', reject);
+    front.listen(options.port, options.host, () => {
+      front.off('error', reject);
+      const address = front.address() as net.AddressInfo;
+      const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+      let closed: Promise<void> | undefined;
+      resolve({
+        port: address.port,
+        url: `http://${host}:${address.port}`,
+        close(timeoutMs = 10_000) {
+          closed ??= (async () => {
+            closing = true;
+            const stopped = new Promise<void>((done) => front.close(() => done()));
+            for (const socket of sniffing) socket.destroy();
+            for (const session of sessions) session.close();
+            for (const socket of sockets) {
+              // Idle HTTP/1.1 keep-alive connections; busy ones close after their response.
+              if (!http2Sockets.has(socket) && !busyHttp1.has(socket)) socket.destroy();
+            }
+            if (inflight > 0) {
+              let timer: NodeJS.Timeout | undefined;
+              await new Promise<void>((done) => {
+                onDrained = done;
+                timer = setTimeout(() => {
+                  log?.warn({ inflight }, 'shutdown timeout: cancelling requests still in flight');
+                  done();
+                }, timeoutMs);
+              });
+              clearTimeout(timer);
+            }
+            for (const session of sessions) session.destroy();
+            for (const socket of sockets) socket.destroy();
+            await stopped;
+          })();
+          return closed;
+        },
+      });
+    });
+  });
+}

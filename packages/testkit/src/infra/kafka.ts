@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { Kafka, logLevel } from 'kafkajs';
+
+import { defaultInfraLog, seconds, type InfraLog, type KafkaHandle } from './backend.js';
+import { resolveBackendMode } from './backend-mode.js';
+import { withBuildLock } from './build-lock.js';
+import { runBuildCommand } from './build-command.js';
+import { dataDirFor, ManagedProcess, removeOwnedDir } from './managed-process.js';
+import { cacheDir, hashFiles, toolsDir } from './paths.js';
+import { assertPortFree, freePort, portAccepts } from './ports.js';
+import { waitUntil } from './readiness.js';
+
+export interface KafkaStartOptions {
+  /** Broker (PLAINTEXT) port on 127.0.0.1; a free one by default. */
+  readonly port?: number;
+  /** KRaft controller port; a free one by default. Local mode only. */
+  readonly controllerPort?: number;
+  /** Data folder, kept after the run; a temporary one (deleted on dispose/exit) by default. Local mode only. */
+  readonly dataDir?: string;
+  /** Maximum JVM heap. The default, 512 MiB, is plenty for tests on a small machine. */
+  readonly heapMb?: number;
+  readonly startTimeoutMs?: number;
+  readonly log?: InfraLog;
+}
+
+export interface KafkaArtifacts {
+  readonly version: string;
+  readonly jarsDir: string;
+}
+
+/** The Kafka version pinned in tools/kafka/pom.xml, the single place to change it. */
+export function pinnedKafkaVersion(): string {
+  const pom = readFileSync(path.join(toolsDir('kafka'), 'pom.xml'), 'utf8');
+  const match = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom);
+  if (match?.[1] === undefined) throw new Error('tools/kafka/pom.xml has no <kafka.version> property');
+  return match[1].trim();
+}
+
+/**
+ * Downloads the broker's jars from Maven Central (through tools/kafka/pom.xml) into the cache, once per
+ * version of the POM. Returns at once when they are there.
+ */
+export async function prepareKafka(log: InfraLog = defaultInfraLog): Promise<KafkaArtifacts & { readonly built: boolean }> {
+  const pom = path.join(toolsDir('kafka'), 'pom.xml');
+  const version = pinnedKafkaVersion();
+  const jarsDir = path.join(cacheDir(), 'kafka', `${version}-${hashFiles([pom])}`);
+  const complete = (): boolean => existsSync(path.join(jarsDir, '.complete'));
+  if (complete()) return { version, jarsDir, built: false };
+  return withBuildLock(`kafka-${version}`, log, async () => {
+    if (complete()) return { version, jarsDir, built: false };
+    log(`kafka ${version}: downloading the broker's jars with Maven (tools/kafka/pom.xml)`);
+    const staging = `${jarsDir}.partial-${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    await runBuildCommand(
+      {
+        what: `kafka ${version} jars`,
+        command: 'mvn',
+        // target/ stays inside tools/kafka (git-ignored); the jars go straight to the cache.
+        args: ['-B', '-q', '-f', pom, `-Dkafka.jars.dir=${staging}`, 'package'],
+        cwd: toolsDir('kafka'),
+        logName: `kafka-${version}-mvn.log`,
+        installHint: 'Install Maven 3.8+ and a JDK 17+ (Debian: apt-get install maven openjdk-17-jdk-headless).',
+      },
+      log,
+    );
+    writeFileSync(path.join(staging, '.complete'), `${new Date().toISOString()}\n`);
+    rmSync(jarsDir, { recursive: true, force: true });
+    mkdirSync(path.dirname(jarsDir), { recursive: true });
+    renameSync(staging, jarsDir);
+    return { version, jarsDir, built: true };
+  });
+}
+
+/**
+ * Starts a single-node Apache Kafka (KRaft, broker and controller in one JVM) on 127.0.0.1, or a container
+ * when LLMTWIN_TEST_BACKENDS resolves to testcontainers. `url` is `kafka://127.0.0.1:PORT`.
+ */
+export async function startKafka(options: KafkaStartOptions = {}): Promise<KafkaHandle> {
+  const { mode } = await resolveBackendMode();
+  if (mode === 'testcontainers') {
+    const { startKafkaContainer } = await import('./testcontainers.js');
+    return startKafkaContainer(options);
+  }
+  return startLocalKafka(options);
+}
+
+export async function startLocalKafka(options: KafkaStartOptions = {}): Promise<KafkaHandle> {
+  const log = options.log ?? defaultInfraLog;
+  const artifacts = await prepareKafka(log);
+  const port = options.port ?? (await freePort());
+  const controllerPort = options.controllerPort ?? (await freePort());
+  const { dir, owned } = dataDirFor('kafka', options.dataDir);
+  const handle = new LocalKafka(artifacts, { port, controllerPort, dir, owned, heapMb: options.heapMb ?? 512 }, options.startTimeoutMs ?? 90_000, log);
+  await handle.restart();
+  return handle;
+}
+
+interface KafkaLayout {
+  readonly port: number;
+  readonly controllerPort: number;
+  readonly dir: string;
+  readonly owned: boolean;
+  readonly heapMb: number;
+}
+
+class LocalKafka implements KafkaHandle {
+  readonly name = 'kafka';
+  readonly mode = 'local';
+  readonly url: string;
+  readonly brokers: readonly string[];
+  readonly version: string;
+  private proc: ManagedProcess | undefined;
+
+  constructor(
+    private readonly artifacts: KafkaArtifacts,
+    private readonly layout: KafkaLayout,
+    private readonly startTimeoutMs: number,
+    private readonly log: InfraLog,
+  ) {
+    this.version = artifacts.version;
+    this.brokers = [`127.0.0.1:${layout.port}`];
+    this.url = `kafka://127.0.0.1:${layout.port}`;
+  }
+
+  get running(): boolean {
+    return this.proc?.running ?? false;
+  }
+
+  get dataDir(): string {
+    return this.layout.dir;
+  }
+
+  async restart(): Promise<void> {
+    if (this.running) return;
+    const started = Date.now();
+    const { port, controllerPort, dir } = this.layout;
+    await assertPortFree(port, 'kafka');
+    await assertPortFree(controllerPort, 'kafka controller');
+    const properties = writeConfig(this.layout);
+    const log4j = path.join(dir, 'log4j2.properties');
+    const classpath = path.join(this.artifacts.jarsDir, '*');
+    const java = javaCommand();
+    const logFile = path.join(dir, 'kafka.log');
+    const jvm = [`-Dlog4j2.configurationFile=${log4j}`, '-Djava.awt.headless=true', '-XX:-UsePerfData'];
+
+    if (!existsSync(path.join(dir, 'kraft', 'meta.properties'))) {
+      const format = await ManagedProcess.start(
+        {
+          name: 'kafka-format',
+          command: java,
+          args: [...jvm, '-Xmx256m', '-cp', classpath, 'kafka.tools.StorageTool', 'format', '--ignore-formatted', '-t', clusterId(dir), '-c', properties],
+          logFile,
+        },
+        this.log,
+      );
+      const exit = await format.exited;
+      if (exit.code !== 0) throw new Error(`kafka: formatting ${dir} failed (exit ${exit.code}). Log ${logFile}:\n${format.logTail()}`);
+    }
+
+    this.proc = await ManagedProcess.start(
+      {
+        name: 'kafka',
+        command: java,
+        args: [
+          ...jvm,
+          '-Xms128m',
+          `-Xmx${this.layout.heapMb}m`,
+          // Tests need a broker that starts fast and stays small on two cores, not peak throughput.
+          '-XX:+UseSerialGC',
+          '-XX:TieredStopAtLevel=1',
+          '-XX:+ExitOnOutOfMemoryError',
+          '-cp',
+          classpath,
+          'kafka.Kafka',
+          properties,
+        ],
+        logFile,
+        ...(this.layout.owned ? { ownedDir: dir } : {}),
+      },
+      this.log,
+    );
+    await waitUntil(() => kafkaAnswers(this.brokers), { what: `kafka on 127.0.0.1:${port}`, timeoutMs: this.startTimeoutMs, process: this.proc });
+    this.log(`kafka ${this.version} (local jars) at 127.0.0.1:${port}, ready in ${seconds(Date.now() - started)} (data ${dir})`);
+  }
+
+  async stop(): Promise<void> {
+    await this.proc?.stop(30_000);
+  }
+
+  async kill(): Promise<void> {
+    await this.proc?.kill();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.layout.owned) removeOwnedDir(this.layout.dir);
+  }
+}
+
+/** Ready means the broker answers a metadata request through a client, not just that its port is bound. */
+export async function kafkaAnswers(brokers: readonly string[]): Promise<boolean> {
+  const [first] = brokers;
+  if (first === undefined) return false;
+  const [host = '127.0.0.1', port = '9092'] = first.split(':');
+  if (!(await portAccepts(Number(port), host))) return false;
+  const admin = new Kafka({
+    clientId: 'llmtwin-infra-readiness',
+    brokers: [...brokers],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    await admin.listTopics();
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function javaCommand(): string {
+  const home = process.env.JAVA_HOME;
+  return home !== undefined && home !== '' ? path.join(home, 'bin', 'java') : 'java';
+}
+
+/** A KRaft cluster id is 16 random bytes in URL-safe base64; kept in the data dir so restarts reuse it. */
+function clusterId(dir: string): string {
+  const file = path.join(dir, 'cluster-id');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const id = randomBytes(16).toString('base64url');
+  writeFileSync(file, `${id}\n`);
+  return id;
+}
+
+function writeConfig(layout: KafkaLayout): string {
+  const { port, controllerPort, dir } = layout;
+  const properties = path.join(dir, 'server.properties');
+  const settings: Record<string, string | number> = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'log.dirs': path.join(dir, 'kraft'),
+    // One node: every internal topic must live with replication factor 1, or it is never created.
+    'offsets.topic.replication.factor': 1,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'share.coordinator.state.topic.replication.factor': 1,
+    'share.coordinator.state.topic.min.isr': 1,
+    // Defaults sized for a production broker (50 offset partitions, 8 I/O threads, a 128 MiB dedupe
+    // buffer) only slow a two-core test machine down.
+    'offsets.topic.num.partitions': 1,
+    'transaction.state.log.num.partitions': 1,
+    'share.coordinator.state.topic.num.partitions': 1,
+    'num.partitions': 1,
+    'num.network.threads': 2,
+    'num.io.threads': 2,
+    'background.threads': 2,
+    'num.recovery.threads.per.data.dir': 1,
+    'log.cleaner.threads': 1,
+    'log.cleaner.dedupe.buffer.size': 8 * 1024 * 1024,
+    // Consumers join at once instead of waiting 3 s for more members.
+    'group.initial.rebalance.delay.ms': 0,
+    'auto.create.topics.enable': 'true',
+  };
+  const text = Object.entries(settings)
+    .map(([key, value]) => `${key}=${value}`)
+    .join('\n');
+  writeFileSync(properties, `# Written by the test harness (packages/testkit/src/infra/kafka.ts).\n${text}\n`);
+  writeFileSync(
+    path.join(dir, 'log4j2.properties'),
+    [
+      'rootLogger.level=WARN',
+      'rootLogger.appenderRef.stdout.ref=STDOUT',
+      'appender.stdout.type=Console',
+      'appender.stdout.name=STDOUT',
+      'appender.stdout.layout.type=PatternLayout',
+      'appender.stdout.layout.pattern=[%d] %p %m (%c)%n',
+      // Keeps the start-up and shutdown milestones in kafka.log for diagnosing a slow or failed start.
+      'logger.raft.name=kafka.server.KafkaRaftServer',
+      'logger.raft.level=INFO',
+      '',
+    ].join('\n'),
+  );
+  return properties;
+}

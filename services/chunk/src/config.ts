@@ -1,0 +1,8 @@
+import { baseConfigSchema, loadConfig } from '@llmtwin/runtime';
+import { z } from 'zod';
+
+export const configSchema = baseConfigSchema.extend({
+  LLMTWIN_EVENT_BUS_URL: z.string().describe('kafka://host:port[,host:port] or log:<file>'),
+});
+
+export const loadChunkConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(configSchema, env);

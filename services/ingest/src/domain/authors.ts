@@ -1,0 +1,196 @@
+// Authors and their sources: the registry of whose content is collected, from where, and how often.
+import { alreadyExists, invalidArgument, notFound } from '@llmtwin/runtime';
+import type { Collection, Record as StoredRecord, Warehouse } from '@llmtwin/ports';
+import { createHash, randomUUID } from 'node:crypto';
+
+export interface AuthorRecord extends StoredRecord {
+  _id: string;
+  displayName: string;
+  aliases: string[];
+  createdAt: number;
+}
+
+export type SourceKind = 'profile' | 'repository' | 'single-url' | 'archive';
+export type PlatformName = 'medium' | 'substack' | 'linkedin' | 'github' | 'web';
+
+export interface SourceRecord extends StoredRecord {
+  _id: string;
+  authorId: string;
+  kind: SourceKind;
+  url: string;
+  platform: PlatformName;
+  scheduleIntervalSeconds: number;
+  gitRef: string;
+  createdAt: number;
+  lastCrawlAt: number | null;
+  nextCrawlAt: number | null;
+}
+
+const AUTHOR_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const MIN_INTERVAL_SECONDS = 60;
+
+export function platformOf(url: URL): PlatformName {
+  const host = url.hostname.toLowerCase();
+  if (host === 'medium.com' || host.endsWith('.medium.com')) return 'medium';
+  if (host.endsWith('.substack.com') || host === 'substack.com') return 'substack';
+  if (host === 'linkedin.com' || host.endsWith('.linkedin.com')) return 'linkedin';
+  if (host === 'github.com') return 'github';
+  return 'web';
+}
+
+export function parseSourceUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalidArgument(`url "${raw}" is not an absolute URL: give one like https://medium.com/@you`, [
+      { field: 'url', message: 'must be an absolute http(s) URL' },
+    ]);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalidArgument(`url must use http or https, not ${url.protocol}`, [
+      { field: 'url', message: 'must be an absolute http(s) URL' },
+    ]);
+  }
+  url.hash = '';
+  return url;
+}
+
+export class AuthorDirectory {
+  private readonly authors: Collection<AuthorRecord>;
+  private readonly sources: Collection<SourceRecord>;
+
+  constructor(
+    warehouse: Warehouse,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.authors = warehouse.collection<AuthorRecord>('authors');
+    this.sources = warehouse.collection<SourceRecord>('sources');
+  }
+
+  async init(): Promise<void> {
+    await this.sources.ensureIndex({ fields: [{ field: 'authorId', direction: 'asc' }] });
+    await this.sources.ensureIndex({
+      name: 'sources_author_url',
+      fields: [
+        { field: 'authorId', direction: 'asc' },
+        { field: 'url', direction: 'asc' },
+      ],
+      unique: true,
+    });
+  }
+
+  async createAuthor(input: { id?: string; displayName: string; aliases: string[] }): Promise<AuthorRecord> {
+    const displayName = input.displayName.trim();
+    const problems = [];
+    if (!displayName) problems.push({ field: 'display_name', message: 'must not be empty' });
+    if (displayName.length > 200) problems.push({ field: 'display_name', message: 'at most 200 characters' });
+    const id = input.id?.trim() || slugify(displayName);
+    if (!AUTHOR_ID.test(id)) {
+      problems.push({
+        field: 'id',
+        message: 'lowercase letters, digits and "-", at most 63, starting alphanumeric',
+      });
+    }
+    if (problems.length > 0) throw invalidArgument('the author is not valid', problems);
+    const record: AuthorRecord = {
+      _id: id,
+      displayName,
+      aliases: [...new Set(input.aliases.map((a) => a.trim()).filter(Boolean))],
+      createdAt: this.now(),
+    };
+    try {
+      await this.authors.insert(record);
+    } catch (err) {
+      if (err instanceof Error && 'kind' in err && err.kind === 'already-exists') {
+        throw alreadyExists(`author "${id}" already exists: choose another id`, err);
+      }
+      throw err;
+    }
+    return record;
+  }
+
+  async getAuthor(id: string): Promise<AuthorRecord> {
+    const author = id ? await this.authors.get(id) : undefined;
+    if (!author) throw notFound(`author "${id}" does not exist: create it first (CreateAuthor)`);
+    return author;
+  }
+
+  async listAuthors(page: { size: number; after: string }): Promise<AuthorRecord[]> {
+    return this.authors.find(page.after ? { _id: { $gt: page.after } } : {}, {
+      sort: [{ field: '_id', direction: 'asc' }],
+      limit: page.size,
+    });
+  }
+
+  async addSource(input: {
+    authorId: string;
+    url: string;
+    kind: SourceKind | undefined;
+    scheduleIntervalSeconds: number;
+    gitRef: string;
+  }): Promise<SourceRecord> {
+    await this.getAuthor(input.authorId);
+    const url = parseSourceUrl(input.url);
+    if (input.scheduleIntervalSeconds !== 0 && input.scheduleIntervalSeconds < MIN_INTERVAL_SECONDS) {
+      throw invalidArgument(
+        `schedule_interval_seconds must be 0 (no schedule) or at least ${MIN_INTERVAL_SECONDS}`,
+        [{ field: 'schedule_interval_seconds', message: `0 or >= ${MIN_INTERVAL_SECONDS}` }],
+      );
+    }
+    const platform = platformOf(url);
+    const kind = input.kind ?? (platform === 'github' ? 'repository' : 'profile');
+    const createdAt = this.now();
+    const record: SourceRecord = {
+      _id: sourceId(input.authorId, url.href),
+      authorId: input.authorId,
+      kind,
+      url: url.href,
+      platform,
+      scheduleIntervalSeconds: input.scheduleIntervalSeconds,
+      gitRef: input.gitRef,
+      createdAt,
+      lastCrawlAt: null,
+      nextCrawlAt: input.scheduleIntervalSeconds > 0 ? createdAt : null,
+    };
+    try {
+      await this.sources.insert(record);
+    } catch (err) {
+      if (err instanceof Error && 'kind' in err && err.kind === 'already-exists') {
+        throw alreadyExists(`author "${input.authorId}" already has the source ${url.href}`, err);
+      }
+      throw err;
+    }
+    return record;
+  }
+
+  async listSources(authorId: string, page: { size: number; after: string }): Promise<SourceRecord[]> {
+    const filter: Record<string, unknown> = {};
+    if (authorId) filter['authorId'] = authorId;
+    if (page.after) filter['_id'] = { $gt: page.after };
+    return this.sources.find(filter as never, {
+      sort: [{ field: '_id', direction: 'asc' }],
+      limit: page.size,
+    });
+  }
+
+  async removeSource(id: string): Promise<void> {
+    const removed = id ? await this.sources.delete(id) : false;
+    if (!removed) throw notFound(`source "${id}" does not exist`);
+  }
+}
+
+export function sourceId(authorId: string, url: string): string {
+  return 'src_' + createHash('sha256').update(`${authorId}\n${url}`).digest('hex').slice(0, 24);
+}
+
+function slugify(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63);
+  return slug || `author-${randomUUID().slice(0, 8)}`;
+}

@@ -1,0 +1,12 @@
+// Composition root of the ingest service when it runs alone: config → adapters → server → shutdown.
+import { runModuleMain } from '@llmtwin/host';
+import { loadIngestConfig } from './config.js';
+import { createIngestModule } from './module.js';
+
+await runModuleMain({
+  name: 'ingest',
+  config: () => loadIngestConfig(),
+  adapters: (config) => ({ warehouse: config.LLMTWIN_WAREHOUSE_URL, eventBus: config.LLMTWIN_EVENT_BUS_URL }),
+  build: ({ adapters }) =>
+    createIngestModule({ warehouse: adapters.warehouse!, eventBus: adapters.eventBus! }),
+});

@@ -1,0 +1,2 @@
+export { createRegistryModule, type RegistryDeps } from './module.js';
+export { configSchema as registryConfigSchema } from './config.js';

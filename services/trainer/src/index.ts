@@ -1,0 +1,2 @@
+export { createTrainerModule, type TrainerDeps } from './module.js';
+export { configSchema as trainerConfigSchema } from './config.js';
