@@ -20,8 +20,8 @@ RUN mkdir /out \
 FROM node:${NODE_VERSION}-bookworm AS build
 WORKDIR /app
 COPY --from=manifests /out/ ./
-# Not --omit=dev: tsx, the runtime loader, is a root devDependency. Once it moves to "dependencies",
-# switch to `npm ci --omit=dev` to drop the test and lint toolchain from the image.
+# Not --omit=dev: package-lock.json marks tsx, the runtime loader, as a dev dependency. Once the lock
+# file lists it as a production one, `npm ci --omit=dev` drops the test and lint toolchain from the image.
 RUN npm ci --no-audit --no-fund && npm cache clean --force
 COPY . .
 ARG SERVICE=gateway

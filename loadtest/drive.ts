@@ -208,7 +208,7 @@ function http1Transport(config: Config): Transport {
   };
 }
 
-class ConnectError extends Error {}
+class UnreachableError extends Error {}
 
 function connectH2c(config: Config): Promise<http2.ClientHttp2Session> {
   return new Promise((resolve, reject) => {
@@ -234,7 +234,7 @@ function connectH2c(config: Config): Promise<http2.ClientHttp2Session> {
       clearTimeout(timer);
       session.destroy();
       // Failing to connect at all is not a protocol question: no fallback can help.
-      reject(connected ? err : new ConnectError(`cannot connect to ${config.url.host}: ${err.message}`));
+      reject(connected ? err : new UnreachableError(`cannot connect to ${config.url.host}: ${err.message}`));
     });
   });
 }
@@ -271,7 +271,7 @@ async function openTransport(config: Config): Promise<Transport> {
   try {
     return h2cTransport(config, await connectH2c(config));
   } catch (err) {
-    if (err instanceof ConnectError) throw err;
+    if (err instanceof UnreachableError) throw err;
     if (config.protocol === 'h2c') {
       throw new Error(
         `${config.url.host} does not speak HTTP/2 without TLS (h2c): ${(err as Error).message}`,

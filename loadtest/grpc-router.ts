@@ -4,8 +4,8 @@
 //   kubectl -n llmtwin-dev port-forward svc/inference-router 9090:8080
 //   k6 run -e ROUTER_ADDR=127.0.0.1:9090 -e VUS=20 -e DURATION=3m loadtest/grpc-router.ts
 //
-// The router serves gRPC reflection, so no .proto files are needed; set PROTO_DIR=proto (the repository's
-// proto folder, relative to this script's directory or absolute) to load them instead.
+// The router serves gRPC reflection, so no .proto files are needed; set PROTO_DIR to the repository's
+// proto folder (an absolute path, e.g. -e PROTO_DIR=$PWD/proto) to load them instead.
 import { check, sleep } from 'k6';
 import grpc from 'k6/net/grpc';
 import { Rate } from 'k6/metrics';

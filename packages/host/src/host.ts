@@ -27,8 +27,13 @@ export interface HostOptions {
 export const dependencyHealthName = (dep: { name: string; adapter: string }) =>
   `dependency/${dep.name}@${dep.adapter}`;
 
+/** Stays SERVING while the process answers (until shutdown): for liveness probes, which must not restart a
+ * pod because a backend is down. */
+export const LIVENESS_SERVICE = 'liveness';
+
 export function createModuleHealth(module: ServiceModule, intervalMs?: number): HealthService {
   const health = new HealthService();
+  health.setServiceStatus(LIVENESS_SERVICE, ServingStatus.SERVING);
   for (const dep of module.dependencies) {
     const key = dependencyHealthName(dep);
     health.setServiceStatus(key, ServingStatus.NOT_SERVING);

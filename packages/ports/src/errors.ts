@@ -1,1 +1,10 @@
-export { DomainError, unavailable, invalidArgument, conflict, failedPrecondition, notFound, alreadyExists, isDomainError } from '@llmtwin/runtime';
+export {
+  DomainError,
+  unavailable,
+  invalidArgument,
+  conflict,
+  failedPrecondition,
+  notFound,
+  alreadyExists,
+  isDomainError,
+} from '@llmtwin/runtime';

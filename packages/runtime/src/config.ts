@@ -46,32 +46,35 @@ const SECRET_NAME = /KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|AUTH/i;
 function describeIssue(issue: z.core.$ZodIssue, input: Record<string, string>): ConfigProblem {
   const variable = issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');
   const top = issue.path[0];
-  const raw = typeof top === 'string' && issue.path.length === 1 ? input[top] : undefined;
-  if (raw === undefined && issue.code === 'invalid_type') {
-    return { variable, message: `is not set; expected ${describeExpected(issue.expected)}` };
+  const isVariable = typeof top === 'string' && issue.path.length === 1;
+  const raw = isVariable ? input[top] : undefined;
+  let expected: string;
+  if (issue.message.startsWith('expected ')) {
+    // Our helpers (and schemas written in the same style) already say what is expected.
+    expected = issue.message;
+  } else {
+    switch (issue.code) {
+      case 'invalid_value':
+        expected = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+        break;
+      case 'invalid_type':
+        expected = `expected ${describeExpected(issue.expected)}`;
+        break;
+      case 'invalid_format':
+        expected = `expected ${issue.format === 'url' ? 'a URL' : `a value in ${issue.format} format`}`;
+        break;
+      default:
+        expected = issue.message.replace(/^Invalid input: /, '');
+    }
   }
+  if (!isVariable) return { variable, message: expected };
   const got =
     raw === undefined
-      ? undefined
+      ? 'is not set'
       : SECRET_NAME.test(variable)
         ? `got a value of ${raw.length} characters (hidden)`
         : `got ${JSON.stringify(raw)}`;
-  let expected: string;
-  switch (issue.code) {
-    case 'invalid_value':
-      expected = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-      break;
-    case 'invalid_type':
-      expected = `expected ${describeExpected(issue.expected)}`;
-      break;
-    case 'invalid_format':
-      expected = `expected ${issue.format === 'url' ? 'a URL' : `a value in ${issue.format} format`}`;
-      break;
-    default:
-      // Our helpers phrase custom messages as "expected ..."; zod's own start with "Invalid input: ".
-      expected = issue.message.replace(/^Invalid input: /, '');
-  }
-  return { variable, message: got === undefined ? expected : `${got}; ${expected}` };
+  return { variable, message: `${got}; ${expected}` };
 }
 
 function describeExpected(expected: string): string {
@@ -110,7 +113,7 @@ export function intVar(options: { min?: number; max?: number } = {}) {
           ? ` <= ${max}`
           : '';
   const expected = `expected an integer${range}`;
-  return z.string().transform((text, ctx) => {
+  return z.string({ error: expected }).transform((text, ctx) => {
     const trimmed = text.trim();
     const n = Number(trimmed);
     if (!/^[+-]?\d+$/.test(trimmed) || !Number.isSafeInteger(n) || n < min || n > max) {
@@ -125,12 +128,14 @@ const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
 
 /** A boolean: true/false, 1/0, yes/no, on/off (any case). */
+const BOOL_EXPECTED = 'expected true or false (also 1/0, yes/no, on/off)';
+
 export function boolVar() {
-  return z.string().transform((text, ctx) => {
+  return z.string({ error: BOOL_EXPECTED }).transform((text, ctx) => {
     const v = text.trim().toLowerCase();
     if (TRUE.has(v)) return true;
     if (FALSE.has(v)) return false;
-    ctx.addIssue({ code: 'custom', message: 'expected true or false (also 1/0, yes/no, on/off)' });
+    ctx.addIssue({ code: 'custom', message: BOOL_EXPECTED });
     return z.NEVER;
   });
 }
@@ -142,7 +147,7 @@ export function urlVar(options: { protocols?: readonly string[] } = {}) {
     protocols && protocols.length > 0
       ? `expected a URL starting with ${protocols.map((p) => `${p}://`).join(' or ')}`
       : 'expected an absolute URL';
-  return z.string().transform((text, ctx) => {
+  return z.string({ error: expected }).transform((text, ctx) => {
     const trimmed = text.trim();
     let url: URL;
     try {
@@ -161,7 +166,7 @@ export function urlVar(options: { protocols?: readonly string[] } = {}) {
 
 /** A comma-separated list; blanks are dropped. */
 export function listVar() {
-  return z.string().transform((text) =>
+  return z.string({ error: 'expected a comma-separated list' }).transform((text) =>
     text
       .split(',')
       .map((s) => s.trim())

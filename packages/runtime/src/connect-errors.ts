@@ -22,8 +22,11 @@ export const codeByKind: Readonly<Record<DomainErrorKind, Code>> = {
 
 export const INTERNAL_MESSAGE = 'internal error';
 
-function isAbortError(err: unknown): err is Error {
-  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+// Duck-typed: DOMException is not always an Error subclass (other realms, older runtimes).
+function isAbortError(err: unknown): err is { name: string } {
+  if (typeof err !== 'object' || err === null) return false;
+  const name = (err as { name?: unknown }).name;
+  return name === 'AbortError' || name === 'TimeoutError';
 }
 
 /** Maps any thrown value to the ConnectError a client should see. */

@@ -103,6 +103,8 @@ export interface RunServiceOptions<C extends BaseConfig = BaseConfig> {
    */
   config?: C | (() => C);
   start: (ctx: ServiceContext<C>) => Promise<{ stop?: () => Promise<void> } | void>;
+  /** Defaults to a JSON logger on stdout at config.LOG_LEVEL. */
+  logger?: Logger;
   /** Defaults to the real process. */
   process?: ProcessLike;
   env?: Env;
@@ -125,7 +127,7 @@ export async function runService<C extends BaseConfig = BaseConfig>(
         ? options.config()
         : (options.config ?? (loadConfig(baseConfigSchema, options.env) as C));
   } catch (err) {
-    const logger = createLogger(options.name);
+    const logger = options.logger ?? createLogger(options.name);
     if (err instanceof ConfigError) logger.fatal({ problems: err.problems }, err.message);
     else logger.fatal({ err }, 'could not load configuration');
     proc.exit(1);
@@ -137,13 +139,15 @@ export async function runService<C extends BaseConfig = BaseConfig>(
     ...(options.version === undefined ? {} : { serviceVersion: options.version }),
     ...(options.env === undefined ? {} : { env: options.env }),
   });
-  const logger = createLogger(options.name, { level: config.LOG_LEVEL });
+  const logger = options.logger ?? createLogger(options.name, { level: config.LOG_LEVEL });
   const controller = new AbortController();
   const shutdown = new Shutdown(logger);
   let stop: (() => Promise<void>) | undefined;
   let exiting: Promise<number> | undefined;
+  let deadlineTimer: NodeJS.Timeout | undefined;
 
   const exit = (code: number) => {
+    clearTimeout(deadlineTimer);
     proc.off('SIGTERM', onSignal);
     proc.off('SIGINT', onSignal);
     proc.off('uncaughtException', onUncaught);
@@ -156,9 +160,8 @@ export async function runService<C extends BaseConfig = BaseConfig>(
     exiting ??= (async () => {
       logger.info({ reason, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
       controller.abort(new Error(`shutting down: ${reason}`));
-      let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), config.SHUTDOWN_TIMEOUT_MS);
+        deadlineTimer = setTimeout(() => resolve('timeout'), config.SHUTDOWN_TIMEOUT_MS);
       });
       const graceful = (async () => {
         let ok = true;
@@ -176,7 +179,7 @@ export async function runService<C extends BaseConfig = BaseConfig>(
         return ok ? 'done' : 'failed';
       })();
       const outcome = await Promise.race([graceful, deadline]);
-      clearTimeout(timer);
+      clearTimeout(deadlineTimer);
       if (outcome === 'timeout') logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out');
       // Flush even after a timeout: the spans that explain the timeout are worth a last attempt.
       await Promise.race([telemetry.shutdown().catch(() => undefined), delay(1000)]);

@@ -7,12 +7,20 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { DescFile, DescService } from '@bufbuild/protobuf';
 import {
+  Code,
+  ConnectError,
+  createConnectRouter,
   createRouterTransport,
   type ConnectRouter,
   type Interceptor,
   type Transport,
 } from '@connectrpc/connect';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from '@connectrpc/connect-node';
 import type { Logger } from 'pino';
 import { errorInterceptor } from './connect-errors.js';
 import { registerHealthRoutes, type HealthService } from './health.js';
@@ -91,8 +99,31 @@ export function buildServer(options: BuildServerOptions): BuiltServer {
     });
   };
 
-  const handler = connectNodeAdapter({ routes }) as NodeHandler;
-  return { handler, routes };
+  return { handler: nodeHandler(routes, logger), routes };
+}
+
+// connectNodeAdapter, minus its console.error: a response that cannot be written because the client went
+// away (or close() cut it) is routine, and everything we print must be a JSON log line.
+function nodeHandler(routes: (router: ConnectRouter) => void, logger: Logger): NodeHandler {
+  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli] });
+  routes(router);
+  const byPath = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  return (req, res) => {
+    const handler = byPath.get((req.url ?? '').split('?', 1)[0] ?? '');
+    if (handler === undefined) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const universalRequest = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    handler(universalRequest)
+      .then((universalResponse) => universalResponseToNodeResponse(universalResponse, res))
+      .catch((reason: unknown) => {
+        const error = ConnectError.from(reason);
+        if (error.code === Code.Aborted || res.destroyed) return;
+        logger.warn({ rpc: `${handler.service.typeName}/${handler.method.name}`, err: reason }, 'could not send the response');
+      });
+  };
 }
 
 /** An in-process transport to `routes` (embedded mode), traced as a client call. */
@@ -164,7 +195,6 @@ export function listen(handler: NodeHandler, options: ListenOptions): Promise<Li
   const log = options.logger?.child({ component: 'http' });
   let closing = false;
   let inflight = 0;
-  let onDrained: (() => void) | undefined;
   const sockets = new Set<net.Socket>();
   const sniffing = new Set<net.Socket>();
   const http2Sockets = new Set<net.Socket>();
@@ -193,7 +223,6 @@ export function listen(handler: NodeHandler, options: ListenOptions): Promise<Li
           if (closing) http1Socket.destroySoon();
         } else busyHttp1.set(http1Socket, left);
       }
-      if (inflight === 0) onDrained?.();
     });
     handler(req, res);
   };
@@ -252,19 +281,19 @@ export function listen(handler: NodeHandler, options: ListenOptions): Promise<Li
               // Idle HTTP/1.1 keep-alive connections; busy ones close after their response.
               if (!http2Sockets.has(socket) && !busyHttp1.has(socket)) socket.destroy();
             }
-            if (inflight > 0) {
-              let timer: NodeJS.Timeout | undefined;
-              await new Promise<void>((done) => {
-                onDrained = done;
-                timer = setTimeout(() => {
-                  log?.warn({ inflight }, 'shutdown timeout: cancelling requests still in flight');
-                  done();
-                }, timeoutMs);
-              });
-              clearTimeout(timer);
+            // Drained once every connection has closed on its own: HTTP/2 sessions close after their last
+            // stream (and its trailers) went out, HTTP/1.1 sockets after their last response.
+            let timer: NodeJS.Timeout | undefined;
+            const outcome = await Promise.race([
+              stopped.then(() => 'drained' as const),
+              new Promise<'timeout'>((done) => (timer = setTimeout(() => done('timeout'), timeoutMs))),
+            ]);
+            clearTimeout(timer);
+            if (outcome === 'timeout') {
+              log?.warn({ inflight }, 'shutdown timeout: cancelling requests still in flight');
+              for (const session of sessions) session.destroy();
+              for (const socket of sockets) socket.destroy();
             }
-            for (const session of sessions) session.destroy();
-            for (const socket of sockets) socket.destroy();
             await stopped;
           })();
           return closed;

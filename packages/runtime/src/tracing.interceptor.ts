@@ -123,7 +123,14 @@ export function tracingInterceptor(side: RpcSide, options: TracingInterceptorOpt
     const finish = (error: unknown) => {
       if (ended) return;
       ended = true;
-      const code = error === undefined ? undefined : ConnectError.from(error).code;
+      // An aborted call surfaces as whatever the transport threw when its stream was torn down; the
+      // signal's reason says what really happened (cancelled, or the deadline passed).
+      const code =
+        error === undefined
+          ? undefined
+          : req.signal.aborted
+            ? ConnectError.from(req.signal.reason, Code.Canceled).code
+            : ConnectError.from(error).code;
       const outcome: Attributes = {};
       if (system === 'grpc') outcome[ATTR_RPC_GRPC_STATUS_CODE] = code ?? 0;
       if (system === 'connect_rpc' && code !== undefined) {
@@ -189,7 +196,7 @@ function traceStream<T>(
           }
         },
         async return(value?: unknown) {
-          finish(signal.aborted ? new ConnectError('the call was cancelled', Code.Canceled) : undefined);
+          finish(signal.aborted ? signal.reason ?? new ConnectError('cancelled', Code.Canceled) : undefined);
           return it.return !== undefined
             ? await context.with(ctx, () => it.return!(value))
             : { done: true, value: value as T };

@@ -1,9 +1,22 @@
-export type { BackendHandle, BackendMode, BackendName, FerretDbHandle, InfraLog, KafkaHandle, WeaviateHandle } from './infra/backend.js';
+export type {
+  BackendHandle,
+  BackendMode,
+  BackendName,
+  FerretDbHandle,
+  InfraLog,
+  KafkaHandle,
+  WeaviateHandle,
+} from './infra/backend.js';
 export { resolveBackendMode } from './infra/backend-mode.js';
 export { startBackends, type Backends } from './infra/backends.js';
 export { startFerretDb, startLocalFerretDb, type FerretDbStartOptions } from './infra/ferretdb.js';
 export { startKafka, startLocalKafka, type KafkaStartOptions } from './infra/kafka.js';
-export { startWeaviate, startLocalWeaviate, WEAVIATE_VERSION, type WeaviateStartOptions } from './infra/weaviate.js';
+export {
+  startWeaviate,
+  startLocalWeaviate,
+  WEAVIATE_VERSION,
+  type WeaviateStartOptions,
+} from './infra/weaviate.js';
 export { kafkaBrokers, testBackendUrl, weaviateEndpoint } from './infra/test-env.js';
 // Helpers from packages/testkit/src/grpc (another part of the kit).
 export * from './grpc/grpc-probes.js';

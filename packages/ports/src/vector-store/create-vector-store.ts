@@ -15,9 +15,10 @@ export async function createVectorStore(
     return openEmbeddedVectorStore({ path: url.path });
   }
   if (typeof url !== 'string' || url.length === 0) {
-    throw invalidArgument('the vector-store URL is empty: use sqlite:<path> or http(s)://host:port?grpc=<port>', [
-      { field: 'url', message: 'required' },
-    ]);
+    throw invalidArgument(
+      'the vector-store URL is empty: use sqlite:<path> or http(s)://host:port?grpc=<port>',
+      [{ field: 'url', message: 'required' }],
+    );
   }
   const scheme = url.slice(0, url.indexOf(':') + 1).toLowerCase();
   switch (scheme) {

@@ -11,7 +11,9 @@ const dir = mkdtempSync(join(tmpdir(), 'llmtwin-vector-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // Every store in the suite opens the same file, so the persistence case really reopens it from disk.
-describeVectorStoreContract('embedded (sqlite-vec + FTS5)', () => createVectorStore(`sqlite:${join(dir, 'contract.db')}`));
+describeVectorStoreContract('embedded (sqlite-vec + FTS5)', () =>
+  createVectorStore(`sqlite:${join(dir, 'contract.db')}`),
+);
 
 describe('embedded vector store specifics', () => {
   it('parses sqlite: URLs and refuses others', async () => {
@@ -19,7 +21,9 @@ describe('embedded vector store specifics', () => {
     expect(parseSqliteUrl('sqlite:///var/lib/llmtwin/vectors.db')).toBe('/var/lib/llmtwin/vectors.db');
     expect(parseSqliteUrl('sqlite::memory:')).toBe(':memory:');
     expect(() => parseSqliteUrl('sqlite:')).toThrow(/names no file/);
-    await expect(createVectorStore('mongodb://localhost')).rejects.toMatchObject({ kind: 'invalid-argument' });
+    await expect(createVectorStore('mongodb://localhost')).rejects.toMatchObject({
+      kind: 'invalid-argument',
+    });
     await expect(createVectorStore('')).rejects.toMatchObject({ kind: 'invalid-argument' });
     const store = await createVectorStore({ path: ':memory:' });
     expect(store).toBeInstanceOf(EmbeddedVectorStore);
@@ -43,8 +47,16 @@ describe('embedded vector store specifics', () => {
           vector: [1, 0],
           text: 'Crème brûlée in Zürich',
           metadata: {
-            documentId: 'd', documentVersion: 1, authorId: 'x', category: 'post', platform: 'web', url: 'u',
-            title: 't', publishedAt: 0, section: '', position: 0,
+            documentId: 'd',
+            documentVersion: 1,
+            authorId: 'x',
+            category: 'post',
+            platform: 'web',
+            url: 'u',
+            title: 't',
+            publishedAt: 0,
+            section: '',
+            position: 0,
           },
         },
       ]);
@@ -60,17 +72,38 @@ describe('embedded vector store specifics', () => {
     try {
       await store.ensureCollection('far', { dimensions: 2 });
       const meta = (author: string) => ({
-        documentId: 'd', documentVersion: 1, authorId: author, category: 'post', platform: 'web', url: 'u',
-        title: 't', publishedAt: 0, section: '', position: 0,
+        documentId: 'd',
+        documentVersion: 1,
+        authorId: author,
+        category: 'post',
+        platform: 'web',
+        url: 'u',
+        title: 't',
+        publishedAt: 0,
+        section: '',
+        position: 0,
       });
       // 2000 near neighbours by one author, then 3 far records by another: a post-filter over the global
       // top-k would return nothing for the second author.
       const near = Array.from({ length: 2000 }, (_, i) => ({
-        id: `near${i}`, vector: [1, (i % 100) / 1000], text: 'near', metadata: meta('crowd'),
+        id: `near${i}`,
+        vector: [1, (i % 100) / 1000],
+        text: 'near',
+        metadata: meta('crowd'),
       }));
-      const far = [0.1, 0.5, 0.9].map((y, i) => ({ id: `far${i}`, vector: [-1, y], text: 'far', metadata: meta('lonely') }));
+      const far = [0.1, 0.5, 0.9].map((y, i) => ({
+        id: `far${i}`,
+        vector: [-1, y],
+        text: 'far',
+        metadata: meta('lonely'),
+      }));
       await store.upsert('far', [...near, ...far]);
-      const hits = await store.search('far', { mode: 'dense', vector: [1, 0], limit: 2, filter: { authorId: 'lonely' } });
+      const hits = await store.search('far', {
+        mode: 'dense',
+        vector: [1, 0],
+        limit: 2,
+        filter: { authorId: 'lonely' },
+      });
       expect(hits.map((h) => h.id)).toEqual(['far2', 'far1']);
     } finally {
       await store.close();
@@ -79,8 +112,15 @@ describe('embedded vector store specifics', () => {
 
   it('fuses relative scores as documented', () => {
     const fused = relativeScoreFusion(
-      [{ id: 'a', score: 0.9 }, { id: 'b', score: 0.5 }, { id: 'c', score: 0.1 }],
-      [{ id: 'c', score: 12 }, { id: 'd', score: 2 }],
+      [
+        { id: 'a', score: 0.9 },
+        { id: 'b', score: 0.5 },
+        { id: 'c', score: 0.1 },
+      ],
+      [
+        { id: 'c', score: 12 },
+        { id: 'd', score: 2 },
+      ],
       0.25,
       10,
     );

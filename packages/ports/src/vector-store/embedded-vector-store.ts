@@ -4,7 +4,14 @@
 // catalogued in two small tables; swapping an alias is one row update in one transaction.
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
-import { DomainError, failedPrecondition, invalidArgument, notFound, isDomainError, unavailable } from '../errors.js';
+import {
+  DomainError,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  isDomainError,
+  unavailable,
+} from '../errors.js';
 import type {
   ChunkMetadata,
   CollectionInfo,
@@ -35,7 +42,9 @@ export interface EmbeddedVectorStoreOptions {
 /** Reads `sqlite:<path>` (also `sqlite:///abs/path` and `sqlite::memory:`) into a file path. */
 export function parseSqliteUrl(url: string): string {
   if (!url.startsWith('sqlite:')) {
-    throw invalidArgument(`not a sqlite: vector-store URL: ${url}`, [{ field: 'url', message: 'must start with sqlite:' }]);
+    throw invalidArgument(`not a sqlite: vector-store URL: ${url}`, [
+      { field: 'url', message: 'must start with sqlite:' },
+    ]);
   }
   let path = url.slice('sqlite:'.length);
   if (path.startsWith('//')) path = path.slice(2);
@@ -86,7 +95,11 @@ const int = (n: number): bigint => BigInt(n);
  * are never read as FTS5 query syntax; terms are OR-ed, like Weaviate's default BM25 operator.
  */
 export function toFtsQuery(text: string): string | undefined {
-  const terms = text.normalize('NFKC').toLowerCase().match(/[\p{L}\p{N}\p{M}]+/gu) ?? [];
+  const terms =
+    text
+      .normalize('NFKC')
+      .toLowerCase()
+      .match(/[\p{L}\p{N}\p{M}]+/gu) ?? [];
   const unique = [...new Set(terms.filter((t) => /[\p{L}\p{N}]/u.test(t)))].slice(0, 64);
   if (unique.length === 0) return undefined;
   return unique.map((t) => `"${t.replaceAll('"', '""')}"`).join(' OR ');
@@ -260,7 +273,9 @@ export class EmbeddedVectorStore implements VectorStore {
         }
         const row = this.collectionRow(name);
         if (row === undefined) return;
-        this.db.exec(`drop table vs_vec_${row.id}; drop table vs_fts_${row.id}; drop table vs_meta_${row.id};`);
+        this.db.exec(
+          `drop table vs_vec_${row.id}; drop table vs_fts_${row.id}; drop table vs_meta_${row.id};`,
+        );
         this.db.prepare('delete from vs_collections where id = ?').run(row.id);
         // An alias must never point at nothing, so aliases go with their collection.
         this.db.prepare('delete from vs_aliases where collection = ?').run(name);
@@ -271,7 +286,9 @@ export class EmbeddedVectorStore implements VectorStore {
 
   async listCollections(): Promise<CollectionInfo[]> {
     return this.guard('list collections', () => {
-      const rows = this.db.prepare('select id, name, dimensions from vs_collections order by name').all() as CollectionRow[];
+      const rows = this.db
+        .prepare('select id, name, dimensions from vs_collections order by name')
+        .all() as CollectionRow[];
       return rows.map((row) => ({
         name: row.name,
         dimensions: row.dimensions,
@@ -286,10 +303,14 @@ export class EmbeddedVectorStore implements VectorStore {
     this.guard('set an alias', () => {
       this.db.transaction(() => {
         if (this.collectionRow(alias) !== undefined) {
-          throw failedPrecondition(`${alias} is a collection; an alias cannot have the same name as a collection`);
+          throw failedPrecondition(
+            `${alias} is a collection; an alias cannot have the same name as a collection`,
+          );
         }
         if (this.collectionRow(collection) === undefined) {
-          throw notFound(`collection ${collection} does not exist; create it before pointing alias ${alias} at it`);
+          throw notFound(
+            `collection ${collection} does not exist; create it before pointing alias ${alias} at it`,
+          );
         }
         this.db
           .prepare(
@@ -376,9 +397,10 @@ export class EmbeddedVectorStore implements VectorStore {
     return this.guard('get records', () => {
       const { id } = this.resolve(collection);
       if (ids.length === 0) return [];
-      const rows = this.stmt(id, `select * from vs_meta_${id} where chunk_id in (select value from json_each(?))`).all(
-        JSON.stringify(ids),
-      ) as MetaRow[];
+      const rows = this.stmt(
+        id,
+        `select * from vs_meta_${id} where chunk_id in (select value from json_each(?))`,
+      ).all(JSON.stringify(ids)) as MetaRow[];
       const byChunk = new Map(rows.map((row) => [row.chunk_id, row]));
       const vectorOf = this.stmt(id, `select embedding from vs_vec_${id} where rid = ?`);
       const out: VectorRecord[] = [];
@@ -386,7 +408,12 @@ export class EmbeddedVectorStore implements VectorStore {
         const row = byChunk.get(chunkId);
         if (row === undefined) continue;
         const vec = vectorOf.get(int(row.rid)) as { embedding: Buffer } | undefined;
-        out.push({ id: row.chunk_id, vector: vec ? fromBlob(vec.embedding) : [], text: row.text, metadata: toMetadata(row) });
+        out.push({
+          id: row.chunk_id,
+          vector: vec ? fromBlob(vec.embedding) : [],
+          text: row.text,
+          metadata: toMetadata(row),
+        });
       }
       return out;
     });
@@ -398,7 +425,10 @@ export class EmbeddedVectorStore implements VectorStore {
       this.db.transaction(() => {
         const { id } = this.resolve(collection);
         if (ids.length === 0) return 0;
-        const rids = this.stmt(id, `select rid from vs_meta_${id} where chunk_id in (select value from json_each(?))`)
+        const rids = this.stmt(
+          id,
+          `select rid from vs_meta_${id} where chunk_id in (select value from json_each(?))`,
+        )
           .pluck()
           .all(JSON.stringify(ids)) as number[];
         return this.deleteRids(id, rids);
@@ -430,9 +460,13 @@ export class EmbeddedVectorStore implements VectorStore {
       const { id } = this.resolve(collection);
       if (filterMatchesNothing(f)) return 0;
       const where = filterSql(f, 'm.');
-      return (this.stmt(id, `select count(*) as n from vs_meta_${id} m where 1 = 1${where.sql}`).get(...where.params) as {
-        n: number;
-      }).n;
+      return (
+        this.stmt(id, `select count(*) as n from vs_meta_${id} m where 1 = 1${where.sql}`).get(
+          ...where.params,
+        ) as {
+          n: number;
+        }
+      ).n;
     });
   }
 
@@ -477,7 +511,12 @@ export class EmbeddedVectorStore implements VectorStore {
   }
 
   /** Dense KNN inside vec0: the filter columns are vec0 metadata columns, so k counts matching rows only. */
-  private dense(id: number, vector: readonly number[] | Float32Array, k: number, filter: VectorFilter): ScoredId[] {
+  private dense(
+    id: number,
+    vector: readonly number[] | Float32Array,
+    k: number,
+    filter: VectorFilter,
+  ): ScoredId[] {
     const where = filterSql(filter, '');
     const rows = this.stmt(
       id,
@@ -503,14 +542,16 @@ export class EmbeddedVectorStore implements VectorStore {
 
   private toHits(id: number, scored: readonly ScoredId[]): SearchHit[] {
     if (scored.length === 0) return [];
-    const rows = this.stmt(id, `select * from vs_meta_${id} where rid in (select value from json_each(?))`).all(
-      JSON.stringify(scored.map((s) => Number(s.id))),
-    ) as MetaRow[];
+    const rows = this.stmt(
+      id,
+      `select * from vs_meta_${id} where rid in (select value from json_each(?))`,
+    ).all(JSON.stringify(scored.map((s) => Number(s.id)))) as MetaRow[];
     const byRid = new Map(rows.map((row) => [String(row.rid), row]));
     const hits: SearchHit[] = [];
     for (const { id: rid, score } of scored) {
       const row = byRid.get(rid);
-      if (row !== undefined) hits.push({ id: row.chunk_id, score, text: row.text, metadata: toMetadata(row) });
+      if (row !== undefined)
+        hits.push({ id: row.chunk_id, score, text: row.text, metadata: toMetadata(row) });
     }
     return hits;
   }
@@ -529,14 +570,12 @@ export class EmbeddedVectorStore implements VectorStore {
 
   private collectionRow(name: string): CollectionRow | undefined {
     return this.db.prepare('select id, name, dimensions from vs_collections where name = ?').get(name) as
-      | CollectionRow
-      | undefined;
+      CollectionRow | undefined;
   }
 
   private aliasTarget(alias: string): string | undefined {
     const row = this.db.prepare('select collection from vs_aliases where alias = ?').get(alias) as
-      | { collection: string }
-      | undefined;
+      { collection: string } | undefined;
     return row?.collection;
   }
 

@@ -73,7 +73,9 @@ export function assertRecords(records: readonly VectorRecord[], dimensions: numb
   records.forEach((record, i) => {
     const at = `records[${i}]`;
     if (typeof record.id !== 'string' || record.id.length === 0) {
-      throw invalidArgument(`${at}.id must be a non-empty string`, [{ field: `${at}.id`, message: 'required' }]);
+      throw invalidArgument(`${at}.id must be a non-empty string`, [
+        { field: `${at}.id`, message: 'required' },
+      ]);
     }
     if (seen.has(record.id)) {
       throw invalidArgument(`${at}.id ${JSON.stringify(record.id)} appears twice in one upsert`, [
@@ -124,9 +126,10 @@ export function checkQuery(query: SearchQuery, dimensions: number | undefined): 
     ]);
   }
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_SEARCH_LIMIT) {
-    throw invalidArgument(`limit must be an integer between 1 and ${MAX_SEARCH_LIMIT}, got ${String(limit)}`, [
-      { field: 'limit', message: `must be 1..${MAX_SEARCH_LIMIT}` },
-    ]);
+    throw invalidArgument(
+      `limit must be an integer between 1 and ${MAX_SEARCH_LIMIT}, got ${String(limit)}`,
+      [{ field: 'limit', message: `must be 1..${MAX_SEARCH_LIMIT}` }],
+    );
   }
   const alpha = query.alpha ?? DEFAULT_HYBRID_ALPHA;
   if (!(alpha >= 0 && alpha <= 1)) {
@@ -137,7 +140,9 @@ export function checkQuery(query: SearchQuery, dimensions: number | undefined): 
   const checked: CheckedQuery = { mode, limit, alpha, filter: query.filter ?? {} };
   if (mode === 'dense' || mode === 'hybrid') {
     if (query.vector === undefined) {
-      throw invalidArgument(`a ${mode} search needs a query vector`, [{ field: 'vector', message: 'required' }]);
+      throw invalidArgument(`a ${mode} search needs a query vector`, [
+        { field: 'vector', message: 'required' },
+      ]);
     }
     assertVector(query.vector, dimensions, 'vector');
     checked.vector = query.vector;
@@ -208,14 +213,17 @@ export function filterMatchesNothing(filter: VectorFilter): boolean {
 export function assertNonEmptyFilterForDelete(filter: VectorFilter): void {
   assertFilter(filter);
   if (isEmptyFilter(filter)) {
-    throw invalidArgument('deleteWhere needs at least one filter condition; drop the collection to delete everything', [
-      { field: 'filter', message: 'must set at least one condition' },
-    ]);
+    throw invalidArgument(
+      'deleteWhere needs at least one filter condition; drop the collection to delete everything',
+      [{ field: 'filter', message: 'must set at least one condition' }],
+    );
   }
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
-    throw new DomainError('cancelled', 'the vector-store call was cancelled by its caller', { cause: signal.reason });
+    throw new DomainError('cancelled', 'the vector-store call was cancelled by its caller', {
+      cause: signal.reason,
+    });
   }
 }

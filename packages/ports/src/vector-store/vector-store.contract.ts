@@ -61,7 +61,12 @@ function metadata(overrides: Partial<ChunkMetadata> = {}): ChunkMetadata {
   };
 }
 
-function record(id: string, vector: number[], text: string, overrides: Partial<ChunkMetadata> = {}): VectorRecord {
+function record(
+  id: string,
+  vector: number[],
+  text: string,
+  overrides: Partial<ChunkMetadata> = {},
+): VectorRecord {
   return { id, vector, text, metadata: metadata(overrides) };
 }
 
@@ -79,7 +84,11 @@ function matches(m: ChunkMetadata, f: VectorFilter): boolean {
 }
 
 /** Brute-force top-k by cosine similarity. */
-function nearest(records: readonly VectorRecord[], query: number[], k: number): { id: string; score: number }[] {
+function nearest(
+  records: readonly VectorRecord[],
+  query: number[],
+  k: number,
+): { id: string; score: number }[] {
   return records
     .map((r) => ({ id: r.id, score: cosine(Array.from(r.vector), query) }))
     .sort((a, b) => b.score - a.score)
@@ -90,7 +99,12 @@ function nearest(records: readonly VectorRecord[], query: number[], k: number): 
  * The hits are a correct top-k: their true similarities equal the brute-force top-k similarities (so ties
  * may come in either order), each score is the cosine similarity, and they come best first.
  */
-function expectExactNearest(hits: readonly SearchHit[], records: readonly VectorRecord[], query: number[], k: number): void {
+function expectExactNearest(
+  hits: readonly SearchHit[],
+  records: readonly VectorRecord[],
+  query: number[],
+  k: number,
+): void {
   const expected = nearest(records, query, k);
   const byId = new Map(records.map((r) => [r.id, r]));
   expect(hits.length).toBe(expected.length);
@@ -102,10 +116,13 @@ function expectExactNearest(hits: readonly SearchHit[], records: readonly Vector
     return truth;
   });
   actual.forEach((score, i) => expect(score).toBeCloseTo(expected[i]!.score, 4));
-  for (let i = 1; i < hits.length; i += 1) expect(hits[i - 1]!.score).toBeGreaterThanOrEqual(hits[i]!.score - 1e-6);
+  for (let i = 1; i < hits.length; i += 1)
+    expect(hits[i - 1]!.score).toBeGreaterThanOrEqual(hits[i]!.score - 1e-6);
 }
 
-async function caught(promise: Promise<unknown>): Promise<{ name: string; kind: DomainErrorKind | undefined; message: string }> {
+async function caught(
+  promise: Promise<unknown>,
+): Promise<{ name: string; kind: DomainErrorKind | undefined; message: string }> {
   try {
     await promise;
   } catch (err) {
@@ -184,9 +201,15 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
       );
       const missing = uniqueName('missing');
       await expectDomainError(store.upsert(missing, [record('a', [1, 0, 0, 0], 'x')]), 'not-found');
-      await expectDomainError(store.search(missing, { mode: 'dense', vector: [1, 0, 0, 0], limit: 3 }), 'not-found');
+      await expectDomainError(
+        store.search(missing, { mode: 'dense', vector: [1, 0, 0, 0], limit: 3 }),
+        'not-found',
+      );
       await expectDomainError(store.search(missing, { mode: 'keyword', text: 'x', limit: 3 }), 'not-found');
       await expectDomainError(store.count(missing), 'not-found');
+      await expectDomainError(store.get(missing, ['a']), 'not-found');
+      await expectDomainError(store.deleteByIds(missing, ['a']), 'not-found');
+      await expectDomainError(store.deleteWhere(missing, { documentIds: ['doc-1'] }), 'not-found');
       // The failed upsert must not have created the collection as a side effect.
       expect((await store.listCollections()).map((info) => info.name)).not.toContain(missing);
     });
@@ -206,7 +229,7 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
       Array.from(got[1]!.vector).forEach((x, i) => expect(x).toBeCloseTo(a.vector[i]!, 5));
       expect(await store.get(c, [])).toEqual([]);
 
-      const replaced = record('chunk:a/1', [0.5, 0.5, 0.5, -0.25], 'first chunk, edited', {
+      const replaced = record('chunk:a/1', [0.5, 0.5, 0.5, -0.25], 'opening chunk, edited', {
         documentVersion: 2,
         authorId: 'author-2',
         publishedAt: BASE_TIME + DAY,
@@ -214,13 +237,20 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
       await store.upsert(c, [replaced]);
       expect(await store.count(c)).toBe(3);
       const [again] = await store.get(c, ['chunk:a/1']);
-      expect(again!.text).toBe('first chunk, edited');
+      expect(again!.text).toBe('opening chunk, edited');
       expect(again!.metadata).toEqual(replaced.metadata);
       Array.from(again!.vector).forEach((x, i) => expect(x).toBeCloseTo(replaced.vector[i] as number, 5));
       // The replaced vector and text are what search sees; the old ones are gone.
       const dense = await store.search(c, { mode: 'dense', vector: [1, 0, 0, 0], limit: 3 });
-      expect(dense.find((h) => h.id === 'chunk:a/1')!.score).toBeCloseTo(cosine([0.5, 0.5, 0.5, -0.25], [1, 0, 0, 0]), 4);
-      expect(ids(await store.search(c, { mode: 'keyword', text: 'edited', limit: 3 }))).toEqual(['chunk:a/1']);
+      expect(dense.find((h) => h.id === 'chunk:a/1')!.score).toBeCloseTo(
+        cosine([0.5, 0.5, 0.5, -0.25], [1, 0, 0, 0]),
+        4,
+      );
+      expect(ids(await store.search(c, { mode: 'keyword', text: 'edited', limit: 3 }))).toEqual([
+        'chunk:a/1',
+      ]);
+      expect(await store.search(c, { mode: 'keyword', text: 'first', limit: 3 })).toEqual([]);
+      expect(await store.count(c, { authorId: 'author-1' })).toBe(2);
     });
 
     it('deletes by ids', async () => {
@@ -243,11 +273,13 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
       const recs: VectorRecord[] = [];
       const add = (doc: string, version: number, n: number): void => {
         for (let i = 0; i < n; i += 1) {
-          recs.push(record(`${doc}:v${version}:${i}`, randomVector(next, 4), `chunk ${i} of ${doc}`, {
-            documentId: doc,
-            documentVersion: version,
-            position: i,
-          }));
+          recs.push(
+            record(`${doc}:v${version}:${i}`, randomVector(next, 4), `chunk ${i} of ${doc}`, {
+              documentId: doc,
+              documentVersion: version,
+              position: i,
+            }),
+          );
         }
       };
       add('doc-1', 1, 3);
@@ -288,7 +320,9 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
       expect(exact[0]!.metadata).toEqual(recs[17]!.metadata);
       expect(exact[0]!.text).toBe('dense record 17');
       // Float32Array queries are accepted as well as number arrays.
-      expect(ids(await store.search(c, { mode: 'dense', vector: Float32Array.from(recs[3]!.vector), limit: 1 }))).toEqual(['d3']);
+      expect(
+        ids(await store.search(c, { mode: 'dense', vector: Float32Array.from(recs[3]!.vector), limit: 1 })),
+      ).toEqual(['d3']);
     });
 
     it('keyword search ranks the document with the rare term first and survives query syntax', async () => {
@@ -302,11 +336,15 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
         'nothing here mentions water at all',
         'the river is wide and the river is slow',
       ];
-      await store.upsert(c, texts.map((t, i) => record(`k${i}`, randomVector(next, 4), t)));
+      await store.upsert(
+        c,
+        texts.map((t, i) => record(`k${i}`, randomVector(next, 4), t)),
+      );
       const hits = await store.search(c, { mode: 'keyword', text: 'river zygomorphic', limit: 10 });
       expect(hits[0]!.id).toBe('k2');
       expect(new Set(ids(hits))).toEqual(new Set(['k0', 'k1', 'k2', 'k3', 'k5']));
-      for (let i = 1; i < hits.length; i += 1) expect(hits[i - 1]!.score).toBeGreaterThanOrEqual(hits[i]!.score);
+      for (let i = 1; i < hits.length; i += 1)
+        expect(hits[i - 1]!.score).toBeGreaterThanOrEqual(hits[i]!.score);
       expect(hits[0]!.score).toBeGreaterThan(0);
 
       const hostile = await store.search(c, {
@@ -330,18 +368,45 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
         v[0] = -Math.abs(v[0]!) * 0.2; // keep the filler away from the query direction
         return record(`h${i}`, v, `${filler[i % filler.length]!} filler ${i}`);
       });
-      const vectorOnly = record('vector-only', [0.99, 0.05, 0, 0, 0, 0, 0.05, 0], 'plain words without the term');
-      const keywordOnly = record('keyword-only', [-1, 0.1, 0.1, 0, 0, 0, 0, 0], 'quokka sightings on the island');
+      const vectorOnly = record(
+        'vector-only',
+        [0.99, 0.05, 0, 0, 0, 0, 0.05, 0],
+        'plain words without the term',
+      );
+      const keywordOnly = record(
+        'keyword-only',
+        [-1, 0.1, 0.1, 0, 0, 0, 0, 0],
+        'quokka sightings on the island',
+      );
       await store.upsert(c, [...recs, vectorOnly, keywordOnly]);
 
-      const hits = await store.search(c, { mode: 'hybrid', vector: query, text: 'quokka', limit: 5, alpha: 0.5 });
+      const hits = await store.search(c, {
+        mode: 'hybrid',
+        vector: query,
+        text: 'quokka',
+        limit: 5,
+        alpha: 0.5,
+      });
       expect(hits.length).toBe(5);
       expect(ids(hits).slice(0, 2).sort()).toEqual(['keyword-only', 'vector-only']);
-      for (let i = 1; i < hits.length; i += 1) expect(hits[i - 1]!.score).toBeGreaterThanOrEqual(hits[i]!.score - 1e-6);
+      for (let i = 1; i < hits.length; i += 1)
+        expect(hits[i - 1]!.score).toBeGreaterThanOrEqual(hits[i]!.score - 1e-6);
 
-      const denseSide = await store.search(c, { mode: 'hybrid', vector: query, text: 'quokka', limit: 3, alpha: 1 });
+      const denseSide = await store.search(c, {
+        mode: 'hybrid',
+        vector: query,
+        text: 'quokka',
+        limit: 3,
+        alpha: 1,
+      });
       expect(denseSide[0]!.id).toBe('vector-only');
-      const keywordSide = await store.search(c, { mode: 'hybrid', vector: query, text: 'quokka', limit: 3, alpha: 0 });
+      const keywordSide = await store.search(c, {
+        mode: 'hybrid',
+        vector: query,
+        text: 'quokka',
+        limit: 3,
+        alpha: 0,
+      });
       expect(keywordSide[0]!.id).toBe('keyword-only');
       const defaultAlpha = await store.search(c, { mode: 'hybrid', vector: query, text: 'quokka', limit: 5 });
       expect(ids(defaultAlpha).slice(0, 2).sort()).toEqual(['keyword-only', 'vector-only']);
@@ -368,7 +433,10 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
         ['author', { authorId: 'bob' }],
         ['categories', { categories: ['post', 'code'] }],
         ['platforms', { platforms: ['github'] }],
-        ['date range (inclusive)', { publishedAfter: BASE_TIME + 10 * DAY, publishedBefore: BASE_TIME + 30 * DAY }],
+        [
+          'date range (inclusive)',
+          { publishedAfter: BASE_TIME + 10 * DAY, publishedBefore: BASE_TIME + 30 * DAY },
+        ],
         ['published after only', { publishedAfter: BASE_TIME + 60 * DAY }],
         ['document ids', { documentIds: ['doc-2', 'doc-5'] }],
         ['document version below', { documentVersionBelow: 2 }],
@@ -411,19 +479,32 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
 
       it('an empty list matches nothing and an empty filter matches everything', async () => {
         const query = queries[0]!;
-        expect(await store.search(c, { mode: 'dense', vector: query, limit: 5, filter: { categories: [] } })).toEqual([]);
-        expect(await store.search(c, { mode: 'keyword', text: 'signal', limit: 5, filter: { documentIds: [] } })).toEqual([]);
+        expect(
+          await store.search(c, { mode: 'dense', vector: query, limit: 5, filter: { categories: [] } }),
+        ).toEqual([]);
+        expect(
+          await store.search(c, { mode: 'keyword', text: 'signal', limit: 5, filter: { documentIds: [] } }),
+        ).toEqual([]);
         expect(await store.count(c, { platforms: [] })).toBe(0);
         expect(await store.count(c, {})).toBe(recs.length);
         expect(await store.count(c)).toBe(recs.length);
-        expectExactNearest(await store.search(c, { mode: 'dense', vector: query, limit: 5, filter: {} }), recs, query, 5);
+        expectExactNearest(
+          await store.search(c, { mode: 'dense', vector: query, limit: 5, filter: {} }),
+          recs,
+          query,
+          5,
+        );
       });
     });
 
     it('stores and finds unicode text', async () => {
       const c = await freshCollection('unicode', 4);
       const text = 'Zürich café — naïve façade, 東京 🚀 "quotes" & <tags> \\ back\'slash';
-      const rec = record('ü/1', [1, 2, 3, 4], text, { title: 'Über uns – «Titel»', authorId: 'jürgen', section: 'Größe' });
+      const rec = record('ü/1', [1, 2, 3, 4], text, {
+        title: 'Über uns – «Titel»',
+        authorId: 'jürgen',
+        section: 'Größe',
+      });
       await store.upsert(c, [rec, record('plain', [4, 3, 2, 1], 'plain ascii text')]);
       const [got] = await store.get(c, ['ü/1']);
       expect(got!.text).toBe(text);
@@ -431,7 +512,16 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
       for (const term of ['zürich', 'ZÜRICH', 'façade', '東京']) {
         expect(ids(await store.search(c, { mode: 'keyword', text: term, limit: 5 }))).toEqual(['ü/1']);
       }
-      expect(ids(await store.search(c, { mode: 'dense', vector: [1, 2, 3, 4], limit: 1, filter: { authorId: 'jürgen' } }))).toEqual(['ü/1']);
+      expect(
+        ids(
+          await store.search(c, {
+            mode: 'dense',
+            vector: [1, 2, 3, 4],
+            limit: 1,
+            filter: { authorId: 'jürgen' },
+          }),
+        ),
+      ).toEqual(['ü/1']);
     });
 
     it('aliases: writes and searches go through them, and a swap moves readers to the new collection', async () => {
@@ -444,11 +534,16 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
       expect(await store.resolveAlias(alias)).toBe(a);
       await store.setAlias(alias, a);
 
-      await store.upsert(alias, [record('a1', [1, 0, 0, 0], 'old index one'), record('a2', [0, 1, 0, 0], 'old index two')]);
+      await store.upsert(alias, [
+        record('a1', [1, 0, 0, 0], 'old index one'),
+        record('a2', [0, 1, 0, 0], 'old index two'),
+      ]);
       expect(await store.count(a)).toBe(2);
       expect(await store.count(alias)).toBe(2);
       expect(ids(await store.get(alias, ['a1']))).toEqual(['a1']);
-      expect(ids(await store.search(alias, { mode: 'dense', vector: [1, 0, 0, 0], limit: 5 })).sort()).toEqual(['a1', 'a2']);
+      expect(
+        ids(await store.search(alias, { mode: 'dense', vector: [1, 0, 0, 0], limit: 5 })).sort(),
+      ).toEqual(['a1', 'a2']);
 
       await store.upsert(b, [
         record('b1', [1, 0, 0, 0], 'new index one'),
@@ -457,13 +552,24 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
       ]);
       await store.setAlias(alias, b);
       expect(await store.resolveAlias(alias)).toBe(b);
-      expect(ids(await store.search(alias, { mode: 'dense', vector: [1, 0, 0, 0], limit: 5 })).sort()).toEqual(['b1', 'b2', 'b3']);
-      expect(ids(await store.search(alias, { mode: 'keyword', text: 'index', limit: 5 })).sort()).toEqual(['b1', 'b2', 'b3']);
+      expect(
+        ids(await store.search(alias, { mode: 'dense', vector: [1, 0, 0, 0], limit: 5 })).sort(),
+      ).toEqual(['b1', 'b2', 'b3']);
+      expect(ids(await store.search(alias, { mode: 'keyword', text: 'index', limit: 5 })).sort()).toEqual([
+        'b1',
+        'b2',
+        'b3',
+      ]);
       expect(await store.count(alias)).toBe(3);
 
       // Readers racing a swap see one collection or the other, never a mix.
       const racing = Array.from({ length: 12 }, (_, i) =>
-        store.search(alias, { mode: i % 2 === 0 ? 'dense' : 'keyword', vector: [1, 0, 0, 0], text: 'index', limit: 5 }),
+        store.search(alias, {
+          mode: i % 2 === 0 ? 'dense' : 'keyword',
+          vector: [1, 0, 0, 0],
+          text: 'index',
+          limit: 5,
+        }),
       );
       const swap = store.setAlias(alias, a);
       const results = await Promise.all(racing);
@@ -491,7 +597,11 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
     it('lists and drops collections', async () => {
       const c = await freshCollection('listdrop', 4);
       await store.upsert(c, [record('l1', [1, 0, 0, 0], 'one'), record('l2', [0, 1, 0, 0], 'two')]);
-      expect((await store.listCollections()).find((info) => info.name === c)).toEqual({ name: c, dimensions: 4, count: 2 });
+      expect((await store.listCollections()).find((info) => info.name === c)).toEqual({
+        name: c,
+        dimensions: 4,
+        count: 2,
+      });
       await store.dropCollection(c);
       expect((await store.listCollections()).map((info) => info.name)).not.toContain(c);
       await store.dropCollection(c);
@@ -508,7 +618,10 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
         store.search(c, { mode: 'dense', vector: [1, 0, 0, 0], limit: 1 }, controller.signal),
         'cancelled',
       );
-      await expectDomainError(store.upsert(c, [record('z', [1, 0, 0, 0], 'z')], controller.signal), 'cancelled');
+      await expectDomainError(
+        store.upsert(c, [record('z', [1, 0, 0, 0], 'z')], controller.signal),
+        'cancelled',
+      );
       expect(await store.count(c)).toBe(0);
     });
 
@@ -516,14 +629,23 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreFa
       const c = uniqueName('persist');
       const first = await factory();
       await first.ensureCollection(c, { dimensions: 4 });
-      await first.upsert(c, [record('p1', [1, 0, 0, 0], 'persisted text'), record('p2', [0, 1, 0, 0], 'other')]);
+      await first.upsert(c, [
+        record('p1', [1, 0, 0, 0], 'persisted text'),
+        record('p2', [0, 1, 0, 0], 'other'),
+      ]);
       await first.close();
       const second = await factory();
       try {
         expect(ids(await second.get(c, ['p1']))).toEqual(['p1']);
-        expect(ids(await second.search(c, { mode: 'dense', vector: [1, 0, 0, 0], limit: 1 }))).toEqual(['p1']);
+        expect(ids(await second.search(c, { mode: 'dense', vector: [1, 0, 0, 0], limit: 1 }))).toEqual([
+          'p1',
+        ]);
         expect(ids(await second.search(c, { mode: 'keyword', text: 'persisted', limit: 1 }))).toEqual(['p1']);
-        expect((await second.listCollections()).find((info) => info.name === c)).toEqual({ name: c, dimensions: 4, count: 2 });
+        expect((await second.listCollections()).find((info) => info.name === c)).toEqual({
+          name: c,
+          dimensions: 4,
+          count: 2,
+        });
       } finally {
         await second.close();
       }

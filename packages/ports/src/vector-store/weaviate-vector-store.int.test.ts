@@ -11,7 +11,10 @@ import { WeaviateVectorStore } from './weaviate-vector-store.js';
 describeVectorStoreContract('weaviate', () => createVectorStore(testBackendUrl('weaviate')));
 
 /** How a promise settled within `ms`, or 'pending' if it had not by then. */
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<{ status: string; kind?: unknown }> {
+async function settledWithin(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<{ status: string; kind?: unknown }> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<{ status: string }>((resolve) => {
     timer = setTimeout(() => resolve({ status: 'pending' }), ms);
@@ -47,8 +50,16 @@ describe('weaviate vector store across a server restart', () => {
     const s = store!;
     expect(s).toBeInstanceOf(WeaviateVectorStore);
     const metadata = {
-      documentId: 'doc', documentVersion: 1, authorId: 'a', category: 'post', platform: 'web', url: 'https://x',
-      title: 't', publishedAt: 0, section: '', position: 0,
+      documentId: 'doc',
+      documentVersion: 1,
+      authorId: 'a',
+      category: 'post',
+      platform: 'web',
+      url: 'https://x',
+      title: 't',
+      publishedAt: 0,
+      section: '',
+      position: 0,
     };
     await s.ensureCollection('restart', { dimensions: 4 });
     await s.upsert('restart', [{ id: 'r1', vector: [1, 0, 0, 0], text: 'survives a restart', metadata }]);
@@ -56,7 +67,9 @@ describe('weaviate vector store across a server restart', () => {
 
     await server!.stop();
     expect(await settledWithin(s.ping(), 5000)).toEqual({ status: 'rejected', kind: 'unavailable' });
-    expect(await settledWithin(s.search('restart', { mode: 'dense', vector: [1, 0, 0, 0], limit: 1 }), 5000)).toEqual({
+    expect(
+      await settledWithin(s.search('restart', { mode: 'dense', vector: [1, 0, 0, 0], limit: 1 }), 5000),
+    ).toEqual({
       status: 'rejected',
       kind: 'unavailable',
     });
@@ -67,7 +80,9 @@ describe('weaviate vector store across a server restart', () => {
     expect(dense.map((h) => h.id)).toEqual(['r1']);
     const keyword = await s.search('restart', { mode: 'keyword', text: 'restart', limit: 1 });
     expect(keyword.map((h) => h.id)).toEqual(['r1']);
-    await s.upsert('restart', [{ id: 'r2', vector: [0, 1, 0, 0], text: 'written after the restart', metadata }]);
+    await s.upsert('restart', [
+      { id: 'r2', vector: [0, 1, 0, 0], text: 'written after the restart', metadata },
+    ]);
     expect(await s.count('restart')).toBe(2);
   }, 180_000);
 });

@@ -4,7 +4,14 @@
 // collection aliases (1.32+), resolved by the server on every request, which makes a swap atomic for readers.
 import { createHash } from 'node:crypto';
 import weaviate, { Filters, type Collection, type FilterValue, type WeaviateClient } from 'weaviate-client';
-import { DomainError, failedPrecondition, invalidArgument, isDomainError, notFound, unavailable } from '../errors.js';
+import {
+  DomainError,
+  failedPrecondition,
+  invalidArgument,
+  isDomainError,
+  notFound,
+  unavailable,
+} from '../errors.js';
 import type {
   ChunkMetadata,
   CollectionInfo,
@@ -153,33 +160,57 @@ function translate(err: unknown, what: string): DomainError {
   const text = describe(err);
   const status = statusOf(err);
   if (name === 'WeaviateUnauthenticatedError' || status === 401) {
-    return new DomainError('unauthenticated', `Weaviate refused the credentials (${what}); check the API key`, {
-      cause: err,
-    });
+    return new DomainError(
+      'unauthenticated',
+      `Weaviate refused the credentials (${what}); check the API key`,
+      {
+        cause: err,
+      },
+    );
   }
   if (name === 'WeaviateInsufficientPermissionsError' || status === 403) {
     return new DomainError('permission-denied', `the Weaviate API key may not ${what}`, { cause: err });
   }
   if (/could not find class|class .* (does not exist|not found)/i.test(text) || status === 404) {
-    return new DomainError('not-found', `Weaviate has no such collection (${what}); call ensureCollection first`, {
-      cause: err,
-    });
+    return new DomainError(
+      'not-found',
+      `Weaviate has no such collection (${what}); call ensureCollection first`,
+      {
+        cause: err,
+      },
+    );
   }
   if (/dimensions do not match|vector lengths don't match|dimension mismatch/i.test(text)) {
-    return new DomainError('invalid-argument', `the vector does not fit the collection's dimensions (${what})`, {
+    return new DomainError(
+      'invalid-argument',
+      `the vector does not fit the collection's dimensions (${what})`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (status === 429) {
+    return new DomainError('resource-exhausted', `Weaviate is rate-limiting (${what}); retry later`, {
       cause: err,
     });
   }
-  if (status === 429) {
-    return new DomainError('resource-exhausted', `Weaviate is rate-limiting (${what}); retry later`, { cause: err });
-  }
-  if (name === 'WeaviateRequestTimeoutError' || UNREACHABLE.test(text) || status === 502 || status === 503 || status === 504) {
+  if (
+    name === 'WeaviateRequestTimeoutError' ||
+    UNREACHABLE.test(text) ||
+    status === 502 ||
+    status === 503 ||
+    status === 504
+  ) {
     return unavailable(`Weaviate is unreachable or not ready (${what}); retry when it is back`, err);
   }
   if (status === 422) {
-    return new DomainError('invalid-argument', `Weaviate rejected the request (${what}): ${text.slice(0, 300)}`, {
-      cause: err,
-    });
+    return new DomainError(
+      'invalid-argument',
+      `Weaviate rejected the request (${what}): ${text.slice(0, 300)}`,
+      {
+        cause: err,
+      },
+    );
   }
   return new DomainError('internal', `Weaviate failed to ${what}`, { cause: err });
 }
@@ -221,8 +252,10 @@ function buildFilter(collection: ChunkCollection, filter: VectorFilter): FilterV
   const f = collection.filter;
   const parts: FilterValue[] = [];
   if (filter.authorId !== undefined) parts.push(f.byProperty('authorId').equal(filter.authorId));
-  if (filter.documentIds !== undefined) parts.push(f.byProperty('documentId').containsAny([...filter.documentIds]));
-  if (filter.categories !== undefined) parts.push(f.byProperty('category').containsAny([...filter.categories]));
+  if (filter.documentIds !== undefined)
+    parts.push(f.byProperty('documentId').containsAny([...filter.documentIds]));
+  if (filter.categories !== undefined)
+    parts.push(f.byProperty('category').containsAny([...filter.categories]));
   if (filter.platforms !== undefined) parts.push(f.byProperty('platform').containsAny([...filter.platforms]));
   if (filter.publishedAfter !== undefined) {
     parts.push(f.byProperty('publishedAt').greaterOrEqual(Math.ceil(filter.publishedAfter)));
@@ -243,7 +276,11 @@ function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
   throwIfAborted(signal);
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => {
-      reject(new DomainError('cancelled', 'the vector-store call was cancelled by its caller', { cause: signal.reason }));
+      reject(
+        new DomainError('cancelled', 'the vector-store call was cancelled by its caller', {
+          cause: signal.reason,
+        }),
+      );
     };
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
@@ -297,17 +334,41 @@ export class WeaviateVectorStore implements VectorStore {
             vectorIndexConfig: weaviate.configure.vectorIndex.hnsw({ distanceMetric: 'cosine' }),
           }),
           properties: [
-            { name: 'text', dataType: 'text', tokenization: 'word', indexSearchable: true, indexFilterable: false },
+            {
+              name: 'text',
+              dataType: 'text',
+              tokenization: 'word',
+              indexSearchable: true,
+              indexFilterable: false,
+            },
             { name: 'chunkId', dataType: 'text', tokenization: 'field', indexSearchable: false },
             { name: 'documentId', dataType: 'text', tokenization: 'field', indexSearchable: false },
             { name: 'documentVersion', dataType: 'int', indexRangeFilters: true },
             { name: 'authorId', dataType: 'text', tokenization: 'field', indexSearchable: false },
             { name: 'category', dataType: 'text', tokenization: 'field', indexSearchable: false },
             { name: 'platform', dataType: 'text', tokenization: 'field', indexSearchable: false },
-            { name: 'url', dataType: 'text', tokenization: 'field', indexSearchable: false, indexFilterable: false },
-            { name: 'title', dataType: 'text', tokenization: 'word', indexSearchable: false, indexFilterable: false },
+            {
+              name: 'url',
+              dataType: 'text',
+              tokenization: 'field',
+              indexSearchable: false,
+              indexFilterable: false,
+            },
+            {
+              name: 'title',
+              dataType: 'text',
+              tokenization: 'word',
+              indexSearchable: false,
+              indexFilterable: false,
+            },
             { name: 'publishedAt', dataType: 'int', indexRangeFilters: true },
-            { name: 'section', dataType: 'text', tokenization: 'field', indexSearchable: false, indexFilterable: false },
+            {
+              name: 'section',
+              dataType: 'text',
+              tokenization: 'field',
+              indexSearchable: false,
+              indexFilterable: false,
+            },
             { name: 'position', dataType: 'int', indexFilterable: false },
           ],
         });
@@ -340,9 +401,14 @@ export class WeaviateVectorStore implements VectorStore {
     return this.call('list collections', async (client) => {
       const configs = await client.collections.listAll();
       const ours = configs
-        .map((config) => ({ config, name: fromClassName(config.name), dimensions: parseDimensions(config.description) }))
-        .filter((c): c is { config: (typeof configs)[number]; name: string; dimensions: number } =>
-          c.name !== undefined && c.dimensions !== undefined,
+        .map((config) => ({
+          config,
+          name: fromClassName(config.name),
+          dimensions: parseDimensions(config.description),
+        }))
+        .filter(
+          (c): c is { config: (typeof configs)[number]; name: string; dimensions: number } =>
+            c.name !== undefined && c.dimensions !== undefined,
         )
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const out: CollectionInfo[] = [];
@@ -362,7 +428,9 @@ export class WeaviateVectorStore implements VectorStore {
     await this.call('set an alias', async (client) => {
       const target = await this.describeClass(client, targetClass);
       if (target === undefined || target.name !== targetClass) {
-        throw notFound(`collection ${collection} does not exist; create it before pointing alias ${alias} at it`);
+        throw notFound(
+          `collection ${collection} does not exist; create it before pointing alias ${alias} at it`,
+        );
       }
       const current = await this.aliasTargetClass(client, aliasClass);
       if (current === targetClass) return;
@@ -371,7 +439,9 @@ export class WeaviateVectorStore implements VectorStore {
         return;
       }
       if ((await this.describeClass(client, aliasClass)) !== undefined) {
-        throw failedPrecondition(`${alias} is a collection; an alias cannot have the same name as a collection`);
+        throw failedPrecondition(
+          `${alias} is a collection; an alias cannot have the same name as a collection`,
+        );
       }
       try {
         await client.alias.create({ alias: aliasClass, collection: targetClass });
@@ -540,7 +610,10 @@ export class WeaviateVectorStore implements VectorStore {
         const base = { limit: q.limit, ...(filters === undefined ? {} : { filters }) };
         const hasTerms = q.text !== undefined && /[\p{L}\p{N}]/u.test(q.text);
         if (q.mode === 'dense') {
-          const result = await c.query.nearVector(Array.from(q.vector!), { ...base, returnMetadata: ['distance'] });
+          const result = await c.query.nearVector(Array.from(q.vector!), {
+            ...base,
+            returnMetadata: ['distance'],
+          });
           return result.objects.map((o) => this.toHit(o.properties, 1 - (o.metadata?.distance ?? 1)));
         }
         if (q.mode === 'keyword') {
@@ -548,7 +621,11 @@ export class WeaviateVectorStore implements VectorStore {
             await this.assertExists(client, collection);
             return [];
           }
-          const result = await c.query.bm25(q.text!, { ...base, queryProperties: ['text'], returnMetadata: ['score'] });
+          const result = await c.query.bm25(q.text!, {
+            ...base,
+            queryProperties: ['text'],
+            returnMetadata: ['score'],
+          });
           return result.objects.map((o) => this.toHit(o.properties, o.metadata?.score ?? 0));
         }
         const result = await c.query.hybrid(hasTerms ? q.text! : '', {
@@ -568,17 +645,13 @@ export class WeaviateVectorStore implements VectorStore {
   async ping(signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
     if (this.closed) throw failedPrecondition('the Weaviate vector store is closed');
-    const client = await this.client();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.pingTimeoutMs);
     });
     try {
-      // isReady() starts an un-awaited server-version fetch unless the version is already cached; if the
-      // server drops right then, that promise rejects unhandled and takes the process down. Caching the
-      // version first (one request, then none) closes that hole.
       const ready = await withSignal(
-        Promise.race([client.getWeaviateVersion().then(() => client.isReady()), timeout]),
+        Promise.race([this.client().then((client) => client.isReady()), timeout]),
         signal,
       );
       if (ready !== true) {
@@ -598,7 +671,10 @@ export class WeaviateVectorStore implements VectorStore {
   }
 
   async version(): Promise<string> {
-    return this.call('read the version', async (client) => `weaviate ${(await client.getWeaviateVersion()).show()}`);
+    return this.call(
+      'read the version',
+      async (client) => `weaviate ${(await client.getWeaviateVersion()).show()}`,
+    );
   }
 
   async close(): Promise<void> {
@@ -606,7 +682,11 @@ export class WeaviateVectorStore implements VectorStore {
     this.closed = true;
     const pending = this.clientPromise;
     this.clientPromise = undefined;
-    if (pending !== undefined) await (await pending).close();
+    if (pending !== undefined)
+      await pending.then(
+        (client) => client.close(),
+        () => undefined,
+      );
   }
 
   private toHit(p: Partial<ChunkProperties>, score: number): SearchHit {
@@ -614,14 +694,21 @@ export class WeaviateVectorStore implements VectorStore {
   }
 
   /** deleteMany removes at most the server's page cap (QUERY_MAXIMUM_RESULTS) per call: repeat until dry. */
-  private async deleteAll(c: ChunkCollection, where: FilterValue, signal: AbortSignal | undefined): Promise<number> {
+  private async deleteAll(
+    c: ChunkCollection,
+    where: FilterValue,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
     let total = 0;
     for (;;) {
       throwIfAborted(signal);
       const result = await c.data.deleteMany(where);
       total += result.successful;
       if (result.failed > 0) {
-        throw new DomainError('internal', `Weaviate failed to delete ${result.failed} of ${result.matches} records`);
+        throw new DomainError(
+          'internal',
+          `Weaviate failed to delete ${result.failed} of ${result.matches} records`,
+        );
       }
       if (result.matches === 0 || result.successful === 0) return total;
     }
@@ -664,7 +751,11 @@ export class WeaviateVectorStore implements VectorStore {
     }
   }
 
-  private checkExisting(name: string, existing: { name: string; description: string | undefined }, dimensions: number): void {
+  private checkExisting(
+    name: string,
+    existing: { name: string; description: string | undefined },
+    dimensions: number,
+  ): void {
     if (existing.name !== toClassName(name)) {
       throw failedPrecondition(`${name} is an alias; a collection cannot have the same name as an alias`);
     }
@@ -683,24 +774,42 @@ export class WeaviateVectorStore implements VectorStore {
   private client(): Promise<WeaviateClient> {
     if (this.closed) return Promise.reject(failedPrecondition('the Weaviate vector store is closed'));
     if (this.clientPromise === undefined) {
-      const e = this.endpoint;
-      // skipInitChecks: connecting must not need a live server, so a store made while Weaviate is down
-      // works once it is up; ping() is the readiness check.
-      this.clientPromise = weaviate.connectToCustom({
-        httpHost: e.httpHost,
-        httpPort: e.httpPort,
-        httpSecure: e.httpSecure,
-        ...(e.httpPath === undefined ? {} : { httpPath: e.httpPath }),
-        grpcHost: e.grpcHost,
-        grpcPort: e.grpcPort,
-        grpcSecure: e.grpcSecure,
-        ...(e.apiKey === undefined ? {} : { authCredentials: new weaviate.ApiKey(e.apiKey) }),
-        timeout: { query: this.requestTimeoutS, insert: this.requestTimeoutS, init: this.requestTimeoutS },
-        skipInitChecks: true,
+      const pending = this.connect();
+      this.clientPromise = pending;
+      pending.catch(() => {
+        if (this.clientPromise === pending) this.clientPromise = undefined;
       });
-      this.clientPromise.catch(() => this.resetClient());
     }
     return this.clientPromise;
+  }
+
+  private async connect(): Promise<WeaviateClient> {
+    const e = this.endpoint;
+    // skipInitChecks: the client's own start-up checks would fail the store for good if Weaviate were
+    // down at that moment; here a failed connect is simply retried by the next call.
+    const client = await weaviate.connectToCustom({
+      httpHost: e.httpHost,
+      httpPort: e.httpPort,
+      httpSecure: e.httpSecure,
+      ...(e.httpPath === undefined ? {} : { httpPath: e.httpPath }),
+      grpcHost: e.grpcHost,
+      grpcPort: e.grpcPort,
+      grpcSecure: e.grpcSecure,
+      ...(e.apiKey === undefined ? {} : { authCredentials: new weaviate.ApiKey(e.apiKey) }),
+      timeout: { query: this.requestTimeoutS, insert: this.requestTimeoutS, init: this.requestTimeoutS },
+      skipInitChecks: true,
+    });
+    // weaviate-client 3.12 starts un-awaited server-version lookups (AggregateManager's constructor in
+    // collections/aggregate/index.js runs on every collections.use(); isReady() refreshes in a setTimeout)
+    // that reject unhandled, and so crash the process, when the server is down and the version is not yet
+    // cached. Caching it here, before the client is handed out, leaves them nothing to fetch.
+    try {
+      await client.getWeaviateVersion();
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+    return client;
   }
 
   /**
@@ -723,7 +832,11 @@ export class WeaviateVectorStore implements VectorStore {
     return `${e.httpSecure ? 'https' : 'http'}://${e.httpHost}:${e.httpPort} (gRPC ${e.grpcHost}:${e.grpcPort})`;
   }
 
-  private async call<T>(what: string, fn: (client: WeaviateClient) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async call<T>(
+    what: string,
+    fn: (client: WeaviateClient) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     try {
       const client = await this.client();
       return await withSignal(fn(client), signal);

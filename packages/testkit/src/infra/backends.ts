@@ -1,4 +1,12 @@
-import { defaultInfraLog, seconds, type BackendMode, type FerretDbHandle, type InfraLog, type KafkaHandle, type WeaviateHandle } from './backend.js';
+import {
+  defaultInfraLog,
+  seconds,
+  type BackendMode,
+  type FerretDbHandle,
+  type InfraLog,
+  type KafkaHandle,
+  type WeaviateHandle,
+} from './backend.js';
 import { resolveBackendMode } from './backend-mode.js';
 import { prepareFerretDb, startFerretDb } from './ferretdb.js';
 import { prepareKafka, startKafka } from './kafka.js';
@@ -29,22 +37,38 @@ export async function startBackends(log: InfraLog = defaultInfraLog): Promise<Ba
     await prepareFerretDb(log);
     await prepareWeaviate(log);
   }
-  const results = await Promise.allSettled([startKafka({ log }), startFerretDb({ log }), startWeaviate({ log })]);
+  const results = await Promise.allSettled([
+    startKafka({ log }),
+    startFerretDb({ log }),
+    startWeaviate({ log }),
+  ]);
   const [kafka, ferretdb, weaviate] = results;
   if (kafka.status !== 'fulfilled' || ferretdb.status !== 'fulfilled' || weaviate.status !== 'fulfilled') {
-    await Promise.allSettled(results.map((result) => (result.status === 'fulfilled' ? result.value.dispose() : undefined)));
-    const reasons = results.flatMap((result) => (result.status === 'rejected' ? [String(result.reason instanceof Error ? result.reason.message : result.reason)] : []));
+    await Promise.allSettled(
+      results.map((result) => (result.status === 'fulfilled' ? result.value.dispose() : undefined)),
+    );
+    const reasons = results.flatMap((result) =>
+      result.status === 'rejected'
+        ? [String(result.reason instanceof Error ? result.reason.message : result.reason)]
+        : [],
+    );
     throw new Error(`test backends did not start:\n${reasons.join('\n')}`);
   }
   const handles = { kafka: kafka.value, ferretdb: ferretdb.value, weaviate: weaviate.value };
   const env = backendEnv(mode, handles);
-  log(`all backends ready in ${seconds(Date.now() - started)}: kafka ${handles.kafka.version}, ferretdb ${handles.ferretdb.version}, weaviate ${handles.weaviate.version}`);
+  log(
+    `all backends ready in ${seconds(Date.now() - started)}: kafka ${handles.kafka.version}, ferretdb ${handles.ferretdb.version}, weaviate ${handles.weaviate.version}`,
+  );
   return {
     mode,
     ...handles,
     env,
     async dispose() {
-      await Promise.allSettled([handles.kafka.dispose(), handles.ferretdb.dispose(), handles.weaviate.dispose()]);
+      await Promise.allSettled([
+        handles.kafka.dispose(),
+        handles.ferretdb.dispose(),
+        handles.weaviate.dispose(),
+      ]);
     },
   };
 }

@@ -28,7 +28,10 @@ export async function runBuildCommand(step: BuildCommand, log: InfraLog): Promis
   const logFile = path.join(logDir, step.logName);
   const fd = openSync(logFile, 'w');
   const started = Date.now();
-  const heartbeat = setInterval(() => log(`still preparing ${step.what} (${seconds(Date.now() - started)}; log: ${logFile})`), 60_000);
+  const heartbeat = setInterval(
+    () => log(`still preparing ${step.what} (${seconds(Date.now() - started)}; log: ${logFile})`),
+    60_000,
+  );
   try {
     const outcome = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
       const child = spawn(step.command, [...step.args], {
@@ -50,7 +53,9 @@ export async function runBuildCommand(step: BuildCommand, log: InfraLog): Promis
     }
     if (outcome.code !== 0) {
       const tail = readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n');
-      throw new Error(`preparing ${step.what}: '${step.command} ${step.args.join(' ')}' exited with ${outcome.code}. Log ${logFile}:\n${tail}`);
+      throw new Error(
+        `preparing ${step.what}: '${step.command} ${step.args.join(' ')}' exited with ${outcome.code}. Log ${logFile}:\n${tail}`,
+      );
     }
   } finally {
     clearInterval(heartbeat);

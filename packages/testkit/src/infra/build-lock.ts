@@ -10,7 +10,11 @@ import { identityOf, isAlive, type ProcessIdentity } from './process-identity.js
  * machine at once do not both spend ten minutes building Weaviate. A lock left by a dead process is taken
  * over. `fn` must re-check whether the artifact appeared while it waited.
  */
-export async function withBuildLock<T>(name: string, log: (line: string) => void, fn: () => Promise<T>): Promise<T> {
+export async function withBuildLock<T>(
+  name: string,
+  log: (line: string) => void,
+  fn: () => Promise<T>,
+): Promise<T> {
   const dir = path.join(cacheDir(), 'locks');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.lock`);

@@ -42,7 +42,8 @@ async function serve(): Promise<void> {
   const send = (message: ServeToParent): void => {
     process.send?.(message);
   };
-  if (process.send === undefined) throw new Error('serve is started by the jest global setup, with an IPC channel');
+  if (process.send === undefined)
+    throw new Error('serve is started by the jest global setup, with an IPC channel');
   let backends: Backends | undefined;
   let stopping = false;
   const stop = async (): Promise<void> => {

@@ -1,9 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { MongoClient, MongoServerError } from 'mongodb';
 
 import type { FerretDbHandle } from './backend.js';
 import { startFerretDb } from './ferretdb.js';
 import { testBackendUrl } from './test-env.js';
+
+// Private servers start and restart inside tests; jest ignores testTimeout set per project.
+jest.setTimeout(120_000);
 
 describe('the MongoDB-compatible server started by the harness', () => {
   let client: MongoClient;
@@ -16,7 +19,9 @@ describe('the MongoDB-compatible server started by the harness', () => {
   });
 
   test('inserts and finds documents', async () => {
-    const docs = client.db(`infra_${Date.now()}`).collection<{ _id: string; title: string; tags: string[] }>('documents');
+    const docs = client
+      .db(`infra_${Date.now()}`)
+      .collection<{ _id: string; title: string; tags: string[] }>('documents');
     await docs.insertMany([
       { _id: 'a', title: 'Kafka in practice', tags: ['kafka'] },
       { _id: 'b', title: 'Vectors', tags: ['weaviate', 'rag'] },
@@ -35,13 +40,26 @@ describe('the MongoDB-compatible server started by the harness', () => {
   });
 
   test('upserts with $set/$inc/$addToSet and groups with an aggregation', async () => {
-    const counters = client.db(`infra_${Date.now()}`).collection<{ _id: string; author: string; n: number; tags: string[] }>('counters');
+    const counters = client
+      .db(`infra_${Date.now()}`)
+      .collection<{ _id: string; author: string; n: number; tags: string[] }>('counters');
     for (const tag of ['x', 'y', 'x']) {
-      await counters.updateOne({ _id: 'c1' }, { $set: { author: 'ana' }, $inc: { n: 1 }, $addToSet: { tags: tag } }, { upsert: true });
+      await counters.updateOne(
+        { _id: 'c1' },
+        { $set: { author: 'ana' }, $inc: { n: 1 }, $addToSet: { tags: tag } },
+        { upsert: true },
+      );
     }
     await counters.updateOne({ _id: 'c2' }, { $set: { author: 'ana' }, $inc: { n: 5 } }, { upsert: true });
-    expect(await counters.findOne({ _id: 'c1' })).toEqual({ _id: 'c1', author: 'ana', n: 3, tags: ['x', 'y'] });
-    const totals = await counters.aggregate([{ $match: { author: 'ana' } }, { $group: { _id: '$author', total: { $sum: '$n' } } }]).toArray();
+    expect(await counters.findOne({ _id: 'c1' })).toEqual({
+      _id: 'c1',
+      author: 'ana',
+      n: 3,
+      tags: ['x', 'y'],
+    });
+    const totals = await counters
+      .aggregate([{ $match: { author: 'ana' } }, { $group: { _id: '$author', total: { $sum: '$n' } } }])
+      .toArray();
     expect(totals).toEqual([{ _id: 'ana', total: 8 }]);
   });
 
@@ -55,7 +73,10 @@ describe('the MongoDB-compatible server started by the harness', () => {
       ferretdb = await startFerretDb();
       const own = new MongoClient(ferretdb.url, { serverSelectionTimeoutMS: 1000 });
       try {
-        await own.db('app').collection('docs').insertOne({ _id: 'kept' } as never);
+        await own
+          .db('app')
+          .collection('docs')
+          .insertOne({ _id: 'kept' } as never);
         await ferretdb.kill();
         await expect(own.db('admin').command({ ping: 1 })).rejects.toThrow();
         await ferretdb.restart();

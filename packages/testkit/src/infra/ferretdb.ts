@@ -37,7 +37,9 @@ export function pinnedFerretDbVersion(): string {
 }
 
 /** Builds tools/ferretdb (pure Go, CGO off) into the cache, once per content of its go.mod/go.sum/main.go. */
-export async function prepareFerretDb(log: InfraLog = defaultInfraLog): Promise<FerretDbArtifacts & { readonly built: boolean }> {
+export async function prepareFerretDb(
+  log: InfraLog = defaultInfraLog,
+): Promise<FerretDbArtifacts & { readonly built: boolean }> {
   const source = toolsDir('ferretdb');
   const version = pinnedFerretDbVersion();
   const key = hashFiles(['go.mod', 'go.sum', 'main.go'].map((file) => path.join(source, file)));
@@ -87,7 +89,12 @@ export async function startLocalFerretDb(options: FerretDbStartOptions = {}): Pr
   const port = options.port ?? (await freePort());
   const { dir, owned } = dataDirFor('ferretdb', options.dataDir);
   const handle = new LocalFerretDb(artifacts, port, dir, owned, options.startTimeoutMs ?? 30_000, log);
-  await handle.restart();
+  try {
+    await handle.restart();
+  } catch (error) {
+    await handle.dispose();
+    throw error;
+  }
   return handle;
 }
 
@@ -118,6 +125,7 @@ class LocalFerretDb implements FerretDbHandle {
   readonly url: string;
   version: string;
   private proc: ManagedProcess | undefined;
+  private starts = 0;
 
   constructor(
     private readonly artifacts: FerretDbArtifacts,
@@ -138,19 +146,33 @@ class LocalFerretDb implements FerretDbHandle {
   async restart(): Promise<void> {
     if (this.running) return;
     const started = Date.now();
+    const verb = this.starts++ === 0 ? 'ready' : 'restarted and ready';
     await assertPortFree(this.port, 'ferretdb');
     this.proc = await ManagedProcess.start(
       {
         name: 'ferretdb',
         command: this.artifacts.binary,
-        args: ['-listen-addr', `127.0.0.1:${this.port}`, '-state-dir', path.join(this.dataDir, 'sqlite'), '-log-level', 'warn'],
+        args: [
+          '-listen-addr',
+          `127.0.0.1:${this.port}`,
+          '-state-dir',
+          path.join(this.dataDir, 'sqlite'),
+          '-log-level',
+          'warn',
+        ],
         logFile: path.join(this.dataDir, 'ferretdb.log'),
         ...(this.owned ? { ownedDir: this.dataDir } : {}),
       },
       this.log,
     );
-    await waitUntil(() => this.answers(), { what: `ferretdb on 127.0.0.1:${this.port}`, timeoutMs: this.startTimeoutMs, process: this.proc });
-    this.log(`ferretdb ${this.version} (local build, SQLite backend) at 127.0.0.1:${this.port}, ready in ${seconds(Date.now() - started)} (data ${this.dataDir})`);
+    await waitUntil(() => this.answers(), {
+      what: `ferretdb on 127.0.0.1:${this.port}`,
+      timeoutMs: this.startTimeoutMs,
+      process: this.proc,
+    });
+    this.log(
+      `ferretdb ${this.version} (local build, SQLite backend) at 127.0.0.1:${this.port}, ${verb} in ${seconds(Date.now() - started)} (data ${this.dataDir})`,
+    );
   }
 
   private async answers(): Promise<boolean> {
@@ -171,4 +193,3 @@ class LocalFerretDb implements FerretDbHandle {
     if (this.owned) removeOwnedDir(this.dataDir);
   }
 }
-

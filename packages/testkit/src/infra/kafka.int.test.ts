@@ -1,13 +1,20 @@
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 
 import { startKafka } from './kafka.js';
 import { kafkaBrokers, testBackendUrl } from './test-env.js';
 import type { KafkaHandle } from './backend.js';
 
+// Private servers start and restart inside tests; jest ignores testTimeout set per project.
+jest.setTimeout(120_000);
+
 const quiet = { logLevel: logLevel.NOTHING } as const;
 
-async function produceThenConsume(brokers: string[], topic: string, groupId: string): Promise<{ key: string; value: string; header: string }> {
+async function produceThenConsume(
+  brokers: string[],
+  topic: string,
+  groupId: string,
+): Promise<{ key: string; value: string; header: string }> {
   const kafka = new Kafka({ clientId: 'infra-test', brokers, ...quiet });
   const admin = kafka.admin();
   await admin.connect();
@@ -19,7 +26,13 @@ async function produceThenConsume(brokers: string[], topic: string, groupId: str
   await producer.send({
     topic,
     acks: -1,
-    messages: [{ key: 'doc-1', value: 'hello kafka', headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } }],
+    messages: [
+      {
+        key: 'doc-1',
+        value: 'hello kafka',
+        headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      },
+    ],
   });
   await producer.disconnect();
 
@@ -53,7 +66,11 @@ describe('kafka started by the harness', () => {
   test('the shared broker takes a keyed message with headers and a consumer group reads it back', async () => {
     const brokers = kafkaBrokers(testBackendUrl('kafka'));
     const got = await produceThenConsume(brokers, `infra-test-${Date.now()}`, 'infra-test-group');
-    expect(got).toEqual({ key: 'doc-1', value: 'hello kafka', header: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    expect(got).toEqual({
+      key: 'doc-1',
+      value: 'hello kafka',
+      header: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    });
   });
 
   describe('a private broker', () => {
@@ -71,7 +88,13 @@ describe('kafka started by the harness', () => {
 
       await kafka.stop();
       expect(kafka.running).toBe(false);
-      const client = new Kafka({ clientId: 'down', brokers: [...kafka.brokers], connectionTimeout: 500, retry: { retries: 0 }, ...quiet });
+      const client = new Kafka({
+        clientId: 'down',
+        brokers: [...kafka.brokers],
+        connectionTimeout: 500,
+        retry: { retries: 0 },
+        ...quiet,
+      });
       const downAdmin = client.admin();
       await expect(downAdmin.connect()).rejects.toThrow();
 

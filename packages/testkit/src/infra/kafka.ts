@@ -43,7 +43,9 @@ export function pinnedKafkaVersion(): string {
  * Downloads the broker's jars from Maven Central (through tools/kafka/pom.xml) into the cache, once per
  * version of the POM. Returns at once when they are there.
  */
-export async function prepareKafka(log: InfraLog = defaultInfraLog): Promise<KafkaArtifacts & { readonly built: boolean }> {
+export async function prepareKafka(
+  log: InfraLog = defaultInfraLog,
+): Promise<KafkaArtifacts & { readonly built: boolean }> {
   const pom = path.join(toolsDir('kafka'), 'pom.xml');
   const version = pinnedKafkaVersion();
   const jarsDir = path.join(cacheDir(), 'kafka', `${version}-${hashFiles([pom])}`);
@@ -62,7 +64,8 @@ export async function prepareKafka(log: InfraLog = defaultInfraLog): Promise<Kaf
         args: ['-B', '-q', '-f', pom, `-Dkafka.jars.dir=${staging}`, 'package'],
         cwd: toolsDir('kafka'),
         logName: `kafka-${version}-mvn.log`,
-        installHint: 'Install Maven 3.8+ and a JDK 17+ (Debian: apt-get install maven openjdk-17-jdk-headless).',
+        installHint:
+          'Install Maven 3.8+ and a JDK 17+ (Debian: apt-get install maven openjdk-17-jdk-headless).',
       },
       log,
     );
@@ -93,8 +96,18 @@ export async function startLocalKafka(options: KafkaStartOptions = {}): Promise<
   const port = options.port ?? (await freePort());
   const controllerPort = options.controllerPort ?? (await freePort());
   const { dir, owned } = dataDirFor('kafka', options.dataDir);
-  const handle = new LocalKafka(artifacts, { port, controllerPort, dir, owned, heapMb: options.heapMb ?? 512 }, options.startTimeoutMs ?? 90_000, log);
-  await handle.restart();
+  const handle = new LocalKafka(
+    artifacts,
+    { port, controllerPort, dir, owned, heapMb: options.heapMb ?? 512 },
+    options.startTimeoutMs ?? 90_000,
+    log,
+  );
+  try {
+    await handle.restart();
+  } catch (error) {
+    await handle.dispose();
+    throw error;
+  }
   return handle;
 }
 
@@ -113,6 +126,7 @@ class LocalKafka implements KafkaHandle {
   readonly brokers: readonly string[];
   readonly version: string;
   private proc: ManagedProcess | undefined;
+  private starts = 0;
 
   constructor(
     private readonly artifacts: KafkaArtifacts,
@@ -136,6 +150,7 @@ class LocalKafka implements KafkaHandle {
   async restart(): Promise<void> {
     if (this.running) return;
     const started = Date.now();
+    const verb = this.starts++ === 0 ? 'ready' : 'restarted and ready';
     const { port, controllerPort, dir } = this.layout;
     await assertPortFree(port, 'kafka');
     await assertPortFree(controllerPort, 'kafka controller');
@@ -151,13 +166,29 @@ class LocalKafka implements KafkaHandle {
         {
           name: 'kafka-format',
           command: java,
-          args: [...jvm, '-Xmx256m', '-cp', classpath, 'kafka.tools.StorageTool', 'format', '--ignore-formatted', '-t', clusterId(dir), '-c', properties],
+          args: [
+            ...jvm,
+            '-Xmx256m',
+            '-cp',
+            classpath,
+            'kafka.tools.StorageTool',
+            'format',
+            '--ignore-formatted',
+            '-t',
+            clusterId(dir),
+            '-c',
+            properties,
+          ],
           logFile,
+          ...(this.layout.owned ? { ownedDir: dir } : {}),
         },
         this.log,
       );
       const exit = await format.exited;
-      if (exit.code !== 0) throw new Error(`kafka: formatting ${dir} failed (exit ${exit.code}). Log ${logFile}:\n${format.logTail()}`);
+      if (exit.code !== 0)
+        throw new Error(
+          `kafka: formatting ${dir} failed (exit ${exit.code}). Log ${logFile}:\n${format.logTail()}`,
+        );
     }
 
     this.proc = await ManagedProcess.start(
@@ -182,8 +213,14 @@ class LocalKafka implements KafkaHandle {
       },
       this.log,
     );
-    await waitUntil(() => kafkaAnswers(this.brokers), { what: `kafka on 127.0.0.1:${port}`, timeoutMs: this.startTimeoutMs, process: this.proc });
-    this.log(`kafka ${this.version} (local jars) at 127.0.0.1:${port}, ready in ${seconds(Date.now() - started)} (data ${dir})`);
+    await waitUntil(() => kafkaAnswers(this.brokers), {
+      what: `kafka on 127.0.0.1:${port}`,
+      timeoutMs: this.startTimeoutMs,
+      process: this.proc,
+    });
+    this.log(
+      `kafka ${this.version} (local jars) at 127.0.0.1:${port}, ${verb} in ${seconds(Date.now() - started)} (data ${dir})`,
+    );
   }
 
   async stop(): Promise<void> {
@@ -274,7 +311,10 @@ function writeConfig(layout: KafkaLayout): string {
   const text = Object.entries(settings)
     .map(([key, value]) => `${key}=${value}`)
     .join('\n');
-  writeFileSync(properties, `# Written by the test harness (packages/testkit/src/infra/kafka.ts).\n${text}\n`);
+  writeFileSync(
+    properties,
+    `# Written by the test harness (packages/testkit/src/infra/kafka.ts).\n${text}\n`,
+  );
   writeFileSync(
     path.join(dir, 'log4j2.properties'),
     [

@@ -1,5 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -66,9 +78,10 @@ export class ManagedProcess {
     }
     mkdirSync(path.dirname(spec.logFile), { recursive: true });
     const fd = openSync(spec.logFile, 'a');
+    const [command, args] = diesWithParent(spec.command, spec.args);
     let child: ChildProcess;
     try {
-      child = spawn(spec.command, [...spec.args], {
+      child = spawn(command, args, {
         cwd: spec.cwd,
         env: spec.env ?? process.env,
         stdio: ['ignore', fd, fd],
@@ -78,7 +91,9 @@ export class ManagedProcess {
     }
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
-      child.once('error', (error) => reject(new Error(`cannot start ${spec.name} (${spec.command}): ${error.message}`, { cause: error })));
+      child.once('error', (error) =>
+        reject(new Error(`cannot start ${spec.name} (${spec.command}): ${error.message}`, { cause: error })),
+      );
     });
     // A forgotten server must not keep a test runner alive; the exit hook below still kills it.
     child.unref();
@@ -134,7 +149,10 @@ export class ManagedProcess {
   logTail(lines = 30): string {
     try {
       const text = readFileSync(this.spec.logFile, 'utf8');
-      return text.split('\n').slice(-lines - 1).join('\n');
+      return text
+        .split('\n')
+        .slice(-lines - 1)
+        .join('\n');
     } catch {
       return '(no log)';
     }
@@ -159,6 +177,20 @@ export function dataDirFor(name: string, given: string | undefined): { dir: stri
 export function removeOwnedDir(dir: string): void {
   ownedDirs.delete(dir);
   rmSync(dir, { recursive: true, force: true });
+}
+
+const SETPRIV = '/usr/bin/setpriv';
+
+/**
+ * On Linux the server is started through util-linux's `setpriv --pdeathsig KILL`, so the kernel kills it
+ * when the process that started it dies, however that happens. Exit hooks cannot promise that: SIGKILL and
+ * OOM skip them, and inside a jest test `process` is a sandbox copy whose 'exit' event never fires.
+ * Elsewhere the hooks and the pid-file reaper are all there is.
+ */
+function diesWithParent(command: string, args: readonly string[]): [string, string[]] {
+  if (process.platform === 'linux' && existsSync(SETPRIV))
+    return [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]];
+  return [command, [...args]];
 }
 
 function runDir(): string {
@@ -191,15 +223,17 @@ function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   // 'exit' handlers must be synchronous: SIGKILL is the only teardown that fits. Graceful stops are the
-  // job of stop()/global teardown; this is the safety net for an aborted run.
+  // job of stop()/global teardown; this is the safety net for an aborted run (see diesWithParent too).
   process.on('exit', killAllNow);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
+      // Someone else handles this signal (a CLI that stops its servers gracefully): leave it to them; the
+      // 'exit' hook still runs if they exit with servers left.
+      if (process.listenerCount(signal) > 1) return;
       killAllNow();
       process.removeListener(signal, onSignal);
-      // Listening for a signal disables Node's default of exiting on it; restore it unless someone else
-      // (a test runner) has its own handler and decides.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      // Listening for a signal disables Node's default of exiting on it: restore it.
+      process.kill(process.pid, signal);
     };
     process.on(signal, onSignal);
   }
@@ -226,7 +260,9 @@ function reapLeftovers(log: (line: string) => void): void {
     if (isAlive(record.child)) {
       try {
         process.kill(record.child.pid, 'SIGKILL');
-        log(`killed a leftover ${record.name} (pid ${record.child.pid}) from a run that ended without teardown`);
+        log(
+          `killed a leftover ${record.name} (pid ${record.child.pid}) from a run that ended without teardown`,
+        );
       } catch {
         // Exited in between.
       }

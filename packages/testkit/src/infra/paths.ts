@@ -21,7 +21,8 @@ export function repoRoot(): string {
   for (;;) {
     if (existsSync(path.join(dir, 'tools')) && isWorkspaceRoot(dir)) return dir;
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('test harness: cannot find the repository root (a package.json with workspaces)');
+    if (parent === dir)
+      throw new Error('test harness: cannot find the repository root (a package.json with workspaces)');
     dir = parent;
   }
 }

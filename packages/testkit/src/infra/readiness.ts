@@ -29,6 +29,8 @@ export async function waitUntil(check: () => Promise<boolean>, options: WaitOpti
       lastError = error;
     }
     if (Date.now() > deadline) {
+      // A server that never became ready is of no use and would hold its ports against a retry.
+      await proc?.kill();
       const reason = lastError instanceof Error ? ` Last error: ${lastError.message}.` : '';
       const tail = proc === undefined ? '' : ` Log ${proc.spec.logFile}:\n${proc.logTail()}`;
       throw new Error(`${options.what}: not ready after ${options.timeoutMs} ms.${reason}${tail}`);

@@ -12,7 +12,9 @@ export function testBackendUrl(backend: keyof typeof VARIABLES): string {
   const variable = VARIABLES[backend];
   const value = process.env[variable];
   if (value === undefined || value === '') {
-    throw new Error(`${variable} is not set: run integration tests with --selectProjects integration (its global setup starts the backends)`);
+    throw new Error(
+      `${variable} is not set: run integration tests with --selectProjects integration (its global setup starts the backends)`,
+    );
   }
   return value;
 }
@@ -25,11 +27,17 @@ export function kafkaBrokers(url: string): string[] {
 }
 
 /** `http://host:port?grpc=port` → what weaviate-client's connectToLocal/connectToCustom need. */
-export function weaviateEndpoint(url: string): { host: string; port: number; grpcPort: number; secure: boolean } {
+export function weaviateEndpoint(url: string): {
+  host: string;
+  port: number;
+  grpcPort: number;
+  secure: boolean;
+} {
   const parsed = new URL(url);
   const secure = parsed.protocol === 'https:';
   const port = Number(parsed.port || (secure ? 443 : 80));
   const grpc = parsed.searchParams.get('grpc');
-  if (grpc === null) throw new Error(`weaviate URL ${url} lacks ?grpc=PORT (weaviate-client needs the gRPC port too)`);
+  if (grpc === null)
+    throw new Error(`weaviate URL ${url} lacks ?grpc=PORT (weaviate-client needs the gRPC port too)`);
   return { host: parsed.hostname, port, grpcPort: Number(grpc), secure };
 }

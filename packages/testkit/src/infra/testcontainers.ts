@@ -5,12 +5,29 @@
  */
 import { GenericContainer, getContainerRuntimeClient, Wait, type StartedTestContainer } from 'testcontainers';
 
-import { defaultInfraLog, seconds, type BackendName, type FerretDbHandle, type InfraLog, type KafkaHandle, type WeaviateHandle } from './backend.js';
-import { mongoServerVersion, mongoUrl, pinnedFerretDbVersion, type FerretDbStartOptions } from './ferretdb.js';
+import {
+  defaultInfraLog,
+  seconds,
+  type BackendName,
+  type FerretDbHandle,
+  type KafkaHandle,
+  type WeaviateHandle,
+} from './backend.js';
+import {
+  mongoServerVersion,
+  mongoUrl,
+  pinnedFerretDbVersion,
+  type FerretDbStartOptions,
+} from './ferretdb.js';
 import { kafkaAnswers, pinnedKafkaVersion, type KafkaStartOptions } from './kafka.js';
 import { freePort } from './ports.js';
 import { waitUntil } from './readiness.js';
-import { WEAVIATE_VERSION, weaviateReadyVersion, weaviateUrl, type WeaviateStartOptions } from './weaviate.js';
+import {
+  WEAVIATE_VERSION,
+  weaviateReadyVersion,
+  weaviateUrl,
+  type WeaviateStartOptions,
+} from './weaviate.js';
 
 /** Images follow the same pins as the local builds; each can be overridden, e.g. `mongo:7.0` for MongoDB. */
 function image(name: BackendName): string {
@@ -18,9 +35,15 @@ function image(name: BackendName): string {
     case 'kafka':
       return process.env.LLMTWIN_TEST_KAFKA_IMAGE ?? `apache/kafka:${pinnedKafkaVersion()}`;
     case 'ferretdb':
-      return process.env.LLMTWIN_TEST_MONGODB_IMAGE ?? `ghcr.io/ferretdb/ferretdb:${pinnedFerretDbVersion().replace(/^v/, '')}`;
+      return (
+        process.env.LLMTWIN_TEST_MONGODB_IMAGE ??
+        `ghcr.io/ferretdb/ferretdb:${pinnedFerretDbVersion().replace(/^v/, '')}`
+      );
     case 'weaviate':
-      return process.env.LLMTWIN_TEST_WEAVIATE_IMAGE ?? `cr.weaviate.io/semitechnologies/weaviate:${WEAVIATE_VERSION}`;
+      return (
+        process.env.LLMTWIN_TEST_WEAVIATE_IMAGE ??
+        `cr.weaviate.io/semitechnologies/weaviate:${WEAVIATE_VERSION}`
+      );
   }
 }
 
@@ -106,8 +129,15 @@ export async function startKafkaContainer(options: KafkaStartOptions = {}): Prom
   const what = `kafka container at ${brokers[0]}`;
   await waitUntil(() => kafkaAnswers(brokers), { what, timeoutMs: options.startTimeoutMs ?? 120_000 });
   const version = image('kafka').split(':').pop() ?? 'unknown';
-  log(`kafka ${version} (testcontainers ${image('kafka')}) at ${brokers[0]}, ready in ${seconds(Date.now() - started)}`);
-  const backend = new ContainerBackend(container, what, () => kafkaAnswers(brokers), options.startTimeoutMs ?? 120_000);
+  log(
+    `kafka ${version} (testcontainers ${image('kafka')}) at ${brokers[0]}, ready in ${seconds(Date.now() - started)}`,
+  );
+  const backend = new ContainerBackend(
+    container,
+    what,
+    () => kafkaAnswers(brokers),
+    options.startTimeoutMs ?? 120_000,
+  );
   return Object.assign(backend, { name: 'kafka' as const, url: `kafka://${brokers[0]}`, brokers, version });
 }
 
@@ -119,7 +149,11 @@ export async function startFerretDbContainer(options: FerretDbStartOptions = {})
   const name = image('ferretdb');
   const container = await new GenericContainer(name)
     // FerretDB v1 reads these; the official mongo image ignores them.
-    .withEnvironment({ FERRETDB_HANDLER: 'sqlite', FERRETDB_SQLITE_URL: 'file:/state/', FERRETDB_TELEMETRY: 'disable' })
+    .withEnvironment({
+      FERRETDB_HANDLER: 'sqlite',
+      FERRETDB_SQLITE_URL: 'file:/state/',
+      FERRETDB_TELEMETRY: 'disable',
+    })
     .withExposedPorts({ container: 27017, host: port })
     // FerretDB's image has no shell for a port check from inside; both servers log when they listen.
     .withWaitStrategy(Wait.forLogMessage(/Listening on TCP|Waiting for connections/))
@@ -133,7 +167,9 @@ export async function startFerretDbContainer(options: FerretDbStartOptions = {})
     return true;
   };
   await waitUntil(probe, { what, timeoutMs: options.startTimeoutMs ?? 60_000 });
-  log(`ferretdb ${version} (testcontainers ${name}) at ${host}:${port}, ready in ${seconds(Date.now() - started)}`);
+  log(
+    `ferretdb ${version} (testcontainers ${name}) at ${host}:${port}, ready in ${seconds(Date.now() - started)}`,
+  );
   const backend = new ContainerBackend(container, what, probe, options.startTimeoutMs ?? 60_000);
   return Object.assign(backend, { name: 'ferretdb' as const, url, version });
 }
@@ -169,7 +205,15 @@ export async function startWeaviateContainer(options: WeaviateStartOptions = {})
     return reported !== undefined;
   };
   await waitUntil(probe, { what, timeoutMs: options.startTimeoutMs ?? 120_000 });
-  log(`weaviate ${version} (testcontainers ${name}) at ${host}:${httpPort} (gRPC ${grpcPort}), ready in ${seconds(Date.now() - started)}`);
+  log(
+    `weaviate ${version} (testcontainers ${name}) at ${host}:${httpPort} (gRPC ${grpcPort}), ready in ${seconds(Date.now() - started)}`,
+  );
   const backend = new ContainerBackend(container, what, probe, options.startTimeoutMs ?? 120_000);
-  return Object.assign(backend, { name: 'weaviate' as const, url: weaviateUrl(host, httpPort, grpcPort), httpPort, grpcPort, version });
+  return Object.assign(backend, {
+    name: 'weaviate' as const,
+    url: weaviateUrl(host, httpPort, grpcPort),
+    httpPort,
+    grpcPort,
+    version,
+  });
 }

@@ -1,9 +1,12 @@
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import weaviate, { type WeaviateClient } from 'weaviate-client';
 
 import type { WeaviateHandle } from './backend.js';
 import { testBackendUrl, weaviateEndpoint } from './test-env.js';
 import { startWeaviate } from './weaviate.js';
+
+// Private servers start and restart inside tests; jest ignores testTimeout set per project.
+jest.setTimeout(120_000);
 
 function connect(url: string): Promise<WeaviateClient> {
   const { host, port, grpcPort } = weaviateEndpoint(url);
@@ -36,9 +39,14 @@ describe('weaviate started by the harness', () => {
       const chunks = await createChunks(client, name);
       await chunks.data.insert({ properties: { text: 'about kafka', author: 'ana' }, vectors: [1, 0, 0] });
       await chunks.data.insert({ properties: { text: 'about vectors', author: 'ana' }, vectors: [0, 1, 0] });
-      await chunks.data.insert({ properties: { text: 'about cooking', author: 'bob' }, vectors: [0.1, 0.9, 0] });
+      await chunks.data.insert({
+        properties: { text: 'about cooking', author: 'bob' },
+        vectors: [0.1, 0.9, 0],
+      });
       // Batch import also goes over gRPC.
-      const batch = await chunks.data.insertMany([{ properties: { text: 'about mongo', author: 'ana' }, vectors: [0, 0, 1] }]);
+      const batch = await chunks.data.insertMany([
+        { properties: { text: 'about mongo', author: 'ana' }, vectors: [0, 0, 1] },
+      ]);
       expect(batch.hasErrors).toBe(false);
 
       const nearest = await chunks.query.nearVector([0.05, 1, 0], {

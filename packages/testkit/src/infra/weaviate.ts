@@ -41,14 +41,18 @@ export function weaviateUrl(host: string, httpPort: number, grpcPort: number): s
  * (5–15 minutes cold on two cores), done once per machine and pinned version; `npm run infra:prepare`
  * does it ahead of the tests.
  */
-export async function prepareWeaviate(log: InfraLog = defaultInfraLog): Promise<WeaviateArtifacts & { readonly built: boolean }> {
+export async function prepareWeaviate(
+  log: InfraLog = defaultInfraLog,
+): Promise<WeaviateArtifacts & { readonly built: boolean }> {
   const version = WEAVIATE_VERSION;
   const dir = path.join(cacheDir(), 'bin', `weaviate-v${version}`);
   const binary = path.join(dir, 'weaviate-server');
   if (isExecutable(binary)) return { version, binary, built: false };
   return withBuildLock(`weaviate-v${version}`, log, async () => {
     if (isExecutable(binary)) return { version, binary, built: false };
-    log(`weaviate ${version}: building ${WEAVIATE_PACKAGE}@v${version} with Go; this takes 5-15 minutes once per machine`);
+    log(
+      `weaviate ${version}: building ${WEAVIATE_PACKAGE}@v${version} with Go; this takes 5-15 minutes once per machine`,
+    );
     const staging = `${dir}.partial-${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(staging, { recursive: true });
@@ -122,7 +126,12 @@ export async function startLocalWeaviate(options: WeaviateStartOptions = {}): Pr
   };
   const { dir, owned } = dataDirFor('weaviate', options.dataDir);
   const handle = new LocalWeaviate(artifacts, ports, dir, owned, options.startTimeoutMs ?? 90_000, log);
-  await handle.restart();
+  try {
+    await handle.restart();
+  } catch (error) {
+    await handle.dispose();
+    throw error;
+  }
   return handle;
 }
 
@@ -130,13 +139,19 @@ export async function startLocalWeaviate(options: WeaviateStartOptions = {}): Pr
  * Ready: /v1/.well-known/ready answers 200 and the gRPC port accepts (weaviate-client health-checks gRPC
  * on connect). Returns the version from /v1/meta, or undefined while not ready.
  */
-export async function weaviateReadyVersion(host: string, httpPort: number, grpcPort: number): Promise<string | undefined> {
+export async function weaviateReadyVersion(
+  host: string,
+  httpPort: number,
+  grpcPort: number,
+): Promise<string | undefined> {
   const base = `http://${host}:${httpPort}`;
   const ready = await fetch(`${base}/v1/.well-known/ready`, { signal: AbortSignal.timeout(2000) });
   await ready.body?.cancel();
   if (ready.status !== 200) return undefined;
   if (!(await portAccepts(grpcPort, host))) return undefined;
-  const meta = (await (await fetch(`${base}/v1/meta`, { signal: AbortSignal.timeout(2000) })).json()) as { version?: unknown };
+  const meta = (await (await fetch(`${base}/v1/meta`, { signal: AbortSignal.timeout(2000) })).json()) as {
+    version?: unknown;
+  };
   return typeof meta.version === 'string' ? meta.version : WEAVIATE_VERSION;
 }
 
@@ -148,6 +163,7 @@ class LocalWeaviate implements WeaviateHandle {
   readonly grpcPort: number;
   version: string;
   private proc: ManagedProcess | undefined;
+  private starts = 0;
 
   constructor(
     private readonly artifacts: WeaviateArtifacts,
@@ -170,6 +186,7 @@ class LocalWeaviate implements WeaviateHandle {
   async restart(): Promise<void> {
     if (this.running) return;
     const started = Date.now();
+    const verb = this.starts++ === 0 ? 'ready' : 'restarted and ready';
     for (const [what, port] of Object.entries(this.ports)) await assertPortFree(port, `weaviate ${what}`);
     this.proc = await ManagedProcess.start(
       {
@@ -188,7 +205,7 @@ class LocalWeaviate implements WeaviateHandle {
       process: this.proc,
     });
     this.log(
-      `weaviate ${this.version} (local build) at 127.0.0.1:${this.ports.http} (gRPC ${this.ports.grpc}), ready in ${seconds(Date.now() - started)} (data ${this.dataDir})`,
+      `weaviate ${this.version} (local build) at 127.0.0.1:${this.ports.http} (gRPC ${this.ports.grpc}), ${verb} in ${seconds(Date.now() - started)} (data ${this.dataDir})`,
     );
   }
 

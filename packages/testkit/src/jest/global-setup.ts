@@ -20,7 +20,10 @@ declare global {
   var __llmtwinBackends: ChildProcess | undefined;
 }
 
-export default async function globalSetup(_globalConfig: unknown, projectConfig: ProjectConfig): Promise<void> {
+export default async function globalSetup(
+  _globalConfig: unknown,
+  projectConfig: ProjectConfig,
+): Promise<void> {
   const rootDir = projectConfig.rootDir;
   const cli = path.join(rootDir, 'packages', 'testkit', 'src', 'infra', 'cli.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve'], {
@@ -29,7 +32,11 @@ export default async function globalSetup(_globalConfig: unknown, projectConfig:
   });
   const env = await new Promise<Readonly<Record<string, string>>>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code, signal) => reject(new Error(`the test backends process exited (code ${code}, signal ${signal}) before they were ready`)));
+    child.once('exit', (code, signal) =>
+      reject(
+        new Error(`the test backends process exited (code ${code}, signal ${signal}) before they were ready`),
+      ),
+    );
     child.on('message', (message: ServeToParent) => {
       if (message.type === 'ready') resolve(message.env);
       else reject(new Error(`the test backends did not start: ${message.message}`));
