@@ -1,6 +1,6 @@
 // Opens the adapters a service asked for, each chosen by its URL (one URL per port), and closes them in
 // reverse order on shutdown. Embedded URLs: sqlite:<file>, log:<file>. Real: mongodb://, kafka://, http(s)://.
-import { createEventBus, createVectorStore, createWarehouse } from '@llmtwin/ports';
+import { createEventBus, createVectorStore, createWarehouse, tracedEventBus } from '@llmtwin/ports';
 import type { EventBus, VectorStore, Warehouse } from '@llmtwin/ports';
 
 export interface AdapterUrls {
@@ -21,7 +21,8 @@ export async function openAdapters(urls: AdapterUrls): Promise<Adapters> {
   try {
     const warehouse = urls.warehouse ? await createWarehouse(urls.warehouse) : undefined;
     if (warehouse) opened.push(warehouse);
-    const eventBus = urls.eventBus ? await createEventBus(urls.eventBus) : undefined;
+    // Every publish and handler is traced, with the trace context carried in message headers.
+    const eventBus = urls.eventBus ? tracedEventBus(await createEventBus(urls.eventBus)) : undefined;
     if (eventBus) opened.push(eventBus);
     const vectorStore = urls.vectorStore ? await createVectorStore(urls.vectorStore) : undefined;
     if (vectorStore) opened.push(vectorStore);

@@ -1,5 +1,5 @@
 // `llmtwin up`: the whole twin in this process on the embedded backends, until Ctrl-C.
-import { createLogger } from '@llmtwin/runtime';
+import { createLogger, startTelemetry } from '@llmtwin/runtime';
 import { startEmbedded } from '../embedded.js';
 import { bold, dim, ok, printJson } from '../output.js';
 
@@ -11,6 +11,8 @@ export async function upCommand(options: {
   version: string;
   logLevel: string;
 }): Promise<void> {
+  // One SDK for the whole process: every service's spans and metrics share it (OTEL_* variables apply).
+  const telemetry = startTelemetry({ serviceName: 'llmtwin', serviceVersion: options.version });
   const logger = createLogger('llmtwin', { level: options.logLevel });
   const twin = await startEmbedded({
     dataDir: options.dataDir,
@@ -41,10 +43,13 @@ export async function upCommand(options: {
       }
       stopping = true;
       logger.info({ signal }, 'shutting down');
-      twin.stop().then(resolve, (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
+      twin
+        .stop()
+        .then(() => telemetry.shutdown())
+        .then(resolve, (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        });
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
@@ -104,7 +104,8 @@ describe('EmbeddedEventBus', () => {
     await waitFor(() => byA.length + byB.length >= 40, 'all 40');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect([...byA, ...byB].sort()).toEqual([...values].sort());
-    await a.close();
+    // Both were live the whole time, yet no message went to both.
+    expect(byA.length + byB.length).toBe(40);
     // Once a's claims are released, b takes its partitions over.
     await a.close();
     const c = new EmbeddedEventBus({ path: file, pollIntervalMs: 20 });
@@ -115,7 +116,9 @@ describe('EmbeddedEventBus', () => {
   });
 
   it('rejects a file it cannot open with an unavailable error', () => {
-    expect(() => new EmbeddedEventBus({ path: '/proc/llmtwin-no/events.db' })).toThrow(
+    const blocker = path.join(dir, 'a-file');
+    writeFileSync(blocker, 'not a folder');
+    expect(() => new EmbeddedEventBus({ path: path.join(blocker, 'events.db') })).toThrow(
       expect.objectContaining({ kind: 'unavailable' }),
     );
   });

@@ -48,6 +48,12 @@ export interface MongoWarehouseOptions {
   heartbeatFrequencyMs?: number;
   /** Upper bound for ping(), which also covers a server that accepts connections but never answers. */
   pingTimeoutMs?: number;
+  /**
+   * Run this process's writes to a collection one at a time. FerretDB v1 applies every update as
+   * read-modify-write without a conditional write, so two concurrent updates of one record can lose one
+   * (MongoDB itself updates each document atomically). Default: on when the server says it is FerretDB.
+   */
+  serializeWrites?: boolean;
   appName?: string;
 }
 
@@ -188,6 +194,9 @@ export class MongoWarehouse implements Warehouse {
   private client: MongoClient | undefined;
   private connecting: Promise<MongoClient> | undefined;
   private readonly collections = new Map<string, MongoCollection<Record>>();
+  private readonly writeQueues = new Map<string, WriteQueue>();
+  private readonly serializeOption: boolean | undefined;
+  private serializeWrites = false;
   private closed = false;
 
   constructor(options: MongoWarehouseOptions) {
@@ -211,6 +220,7 @@ export class MongoWarehouse implements Warehouse {
     }
     if (options.heartbeatFrequencyMs !== undefined) this.clientOptions.heartbeatFrequencyMS = options.heartbeatFrequencyMs;
     this.pingTimeoutMs = options.pingTimeoutMs ?? selection + 2000;
+    this.serializeOption = options.serializeWrites;
   }
 
   collection<T extends Record = Record>(name: string): Collection<T> {
@@ -235,6 +245,7 @@ export class MongoWarehouse implements Warehouse {
       const client = new MongoClient(this.url, this.clientOptions);
       try {
         await client.connect();
+        this.serializeWrites = this.serializeOption ?? (await isFerretDb(client));
         if (this.closed) {
           await client.close();
           throw unavailable('the MongoDB warehouse is closed');
@@ -250,6 +261,17 @@ export class MongoWarehouse implements Warehouse {
     })();
     const client = await this.connecting;
     return client.db(this.databaseName);
+  }
+
+  /** @internal Runs a write now, or after this process's earlier writes to the collection (see serializeWrites). */
+  write<R>(collection: string, fn: () => Promise<R>): Promise<R> {
+    if (!this.serializeWrites) return fn();
+    let queue = this.writeQueues.get(collection);
+    if (queue === undefined) {
+      queue = new WriteQueue();
+      this.writeQueues.set(collection, queue);
+    }
+    return queue.run(fn);
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
@@ -288,6 +310,22 @@ export class MongoWarehouse implements Warehouse {
   }
 }
 
+async function isFerretDb(client: MongoClient): Promise<boolean> {
+  const info = await client.db('admin').command({ buildInfo: 1 });
+  return typeof info['ferretdbVersion'] === 'string';
+}
+
+/** A promise chain: each task starts when the previous one has settled. */
+class WriteQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<R>(fn: () => Promise<R>): Promise<R> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
 /** Rejects as soon as `signal` aborts, for waits the driver cannot abort itself. */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason as Error);
@@ -313,11 +351,20 @@ class MongoCollection<T extends Record> implements Collection<T> {
     readonly name: string,
   ) {}
 
-  private async run<R>(what: string, signal: AbortSignal | undefined, fn: (c: DriverCollection<Stored>) => Promise<R>): Promise<R> {
+  private async run<R>(
+    what: string,
+    signal: AbortSignal | undefined,
+    fn: (c: DriverCollection<Stored>) => Promise<R>,
+    mode: 'read' | 'write' = 'read',
+  ): Promise<R> {
     throwIfAborted(signal);
     try {
-      const db = await this.wh.db();
-      return await fn(db.collection<Stored>(this.name));
+      const c = (await this.wh.db()).collection<Stored>(this.name);
+      if (mode === 'read') return await fn(c);
+      return await this.wh.write(this.name, () => {
+        throwIfAborted(signal);
+        return fn(c);
+      });
     } catch (err) {
       throw translate(err, this.name, what, signal);
     }
@@ -357,7 +404,7 @@ class MongoCollection<T extends Record> implements Collection<T> {
 
   async insert(record: T, signal?: AbortSignal): Promise<void> {
     const doc = convertRecord(record, toBinary);
-    await this.run('insert', signal, (c) => c.insertOne(doc));
+    await this.run('insert', signal, (c) => c.insertOne(doc), 'write');
   }
 
   async put(record: T, signal?: AbortSignal): Promise<void> {
@@ -370,7 +417,7 @@ class MongoCollection<T extends Record> implements Collection<T> {
         if (!isDuplicateKey(err)) throw err;
         await c.replaceOne({ _id }, body, { upsert: true });
       }
-    });
+    }, 'write');
   }
 
   async replaceIf(record: T, expected: Filter | null, signal?: AbortSignal): Promise<boolean> {
@@ -386,10 +433,10 @@ class MongoCollection<T extends Record> implements Collection<T> {
           if ((await c.countDocuments({ _id }, { limit: 1 })) > 0) return false;
           throw err;
         }
-      });
+      }, 'write');
     }
     const filter = withId(_id, normalizeFilter(expected, 'expected'));
-    return this.run('replaceIf', signal, async (c) => (await c.replaceOne(filter, body)).matchedCount === 1);
+    return this.run('replaceIf', signal, async (c) => (await c.replaceOne(filter, body)).matchedCount === 1, 'write');
   }
 
   async update(
@@ -439,24 +486,24 @@ class MongoCollection<T extends Record> implements Collection<T> {
         if ((await c.countDocuments({ _id: id }, { limit: 1 })) === 0) throw err;
         return apply(); // it exists (now): the update applies only if it matches `where`
       }
-    });
+    }, 'write');
   }
 
   async updateMany(filter: Filter, update: Update, signal?: AbortSignal): Promise<number> {
     const plan = this.prepareUpdate(normalizeUpdate(update));
     const query = mongoFilter(normalizeFilter(filter));
     if (isEmptyUpdate(plan)) return 0;
-    return this.run('updateMany', signal, async (c) => (await c.updateMany(query, mongoUpdate(plan))).modifiedCount);
+    return this.run('updateMany', signal, async (c) => (await c.updateMany(query, mongoUpdate(plan))).modifiedCount, 'write');
   }
 
   async delete(id: string, signal?: AbortSignal): Promise<boolean> {
     checkId(id, 'id');
-    return this.run('delete', signal, async (c) => (await c.deleteOne({ _id: id })).deletedCount === 1);
+    return this.run('delete', signal, async (c) => (await c.deleteOne({ _id: id })).deletedCount === 1, 'write');
   }
 
   async deleteMany(filter: Filter, signal?: AbortSignal): Promise<number> {
     const query = mongoFilter(normalizeFilter(filter));
-    return this.run('deleteMany', signal, async (c) => (await c.deleteMany(query)).deletedCount);
+    return this.run('deleteMany', signal, async (c) => (await c.deleteMany(query)).deletedCount, 'write');
   }
 
   async find(filter: Filter, options?: FindOptions, signal?: AbortSignal): Promise<T[]> {

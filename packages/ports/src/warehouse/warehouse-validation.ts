@@ -99,6 +99,13 @@ export function convertValue(value: unknown, path: string, onBinary: (bytes: Uin
           { field: path, message: 'array contains undefined' },
         ]);
       }
+      // FerretDB v1 refuses arrays directly inside arrays; refusing them everywhere keeps every adapter
+      // accepting the same records (wrap the inner array in an object instead).
+      if (Array.isArray(value[i])) {
+        throw invalidArgument(`${path}[${i}]: arrays may not directly contain arrays (wrap the inner one in an object)`, [
+          { field: path, message: 'nested array' },
+        ]);
+      }
       out[i] = convertValue(value[i], `${path}[${i}]`, onBinary, depth + 1);
     }
     return out;

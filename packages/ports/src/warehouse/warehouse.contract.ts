@@ -199,14 +199,19 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
           nothing: null,
           emptyObject: {},
           emptyArray: [],
-          deep: { a: { b: { c: { d: [1, 'two', { three: 3 }, [4, [5]], null, true] } } } },
-          matrix: [
-            [1, 2],
-            [3, 4],
-          ],
+          deep: { a: { b: { c: { d: [1, 'two', { three: 3, list: [4, { five: [5] }] }, null, true] } } } },
+          rows: [{ cells: [1, 2] }, { cells: [3, 4] }],
         };
         await c.insert(record);
         expect(await c.get('n')).toEqual(record);
+      });
+
+      it('refuses arrays directly inside arrays (FerretDB v1 cannot store them)', async () => {
+        const c = fresh();
+        expect(await kindOf(c.insert({ _id: 'm', matrix: [[1, 2]] }))).toBe('invalid-argument');
+        await c.insert({ _id: 'm', rows: [] });
+        expect(await kindOf(c.update('m', { set: { rows: [[1]] } }))).toBe('invalid-argument');
+        expect(await c.get('m')).toEqual({ _id: 'm', rows: [] });
       });
 
       it('drops undefined properties rather than storing them', async () => {
