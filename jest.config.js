@@ -14,6 +14,8 @@ const common = {
   testEnvironment: 'node',
 };
 export default {
+  // Per-test default; integration tests that start servers set their own, longer limits.
+  testTimeout: 60000,
   projects: [
     {
       ...common,

@@ -85,12 +85,18 @@ describe('loadConfig', () => {
         variable: 'LOG_LEVEL',
         message: 'got "loud"; expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent"',
       },
-      { variable: 'MONGO_URL', message: 'got "http://db"; expected a URL starting with mongodb:// or mongodb+srv://' },
+      {
+        variable: 'MONGO_URL',
+        message: 'got "http://db"; expected a URL starting with mongodb:// or mongodb+srv://',
+      },
       { variable: 'KAFKA_BROKERS', message: 'is not set; expected a comma-separated list' },
       { variable: 'EVENT_BUS', message: 'is not set; expected one of "embedded", "kafka"' },
       { variable: 'BATCH_SIZE', message: 'got "0"; expected an integer from 1 to 1000' },
       { variable: 'DRY_RUN', message: 'got "maybe"; expected true or false (also 1/0, yes/no, on/off)' },
-      { variable: 'API_KEY', message: 'got a value of 12 characters (hidden); expected at least 32 characters' },
+      {
+        variable: 'API_KEY',
+        message: 'got a value of 12 characters (hidden); expected at least 32 characters',
+      },
       { variable: 'OPTIONAL_URL', message: 'got "not a url"; expected an absolute URL' },
       { variable: 'REQUIRED_INT', message: 'is not set; expected an integer >= 1' },
     ]);

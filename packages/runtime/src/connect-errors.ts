@@ -34,7 +34,8 @@ export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
   if (err instanceof DomainError) {
     const code = codeByKind[err.kind];
-    if (code === Code.Internal) return new ConnectError(INTERNAL_MESSAGE, Code.Internal, undefined, undefined, err);
+    if (code === Code.Internal)
+      return new ConnectError(INTERNAL_MESSAGE, Code.Internal, undefined, undefined, err);
     const violations = err.violations.map((v) => `${v.field}: ${v.message}`);
     const message = violations.length === 0 ? err.message : `${err.message} (${violations.join('; ')})`;
     return new ConnectError(message, code, undefined, undefined, err);

@@ -35,7 +35,9 @@ export function grpcHealthClient(address: string): GrpcHealthClient {
   };
   return {
     check: (service) =>
-      new Promise((resolve, reject) => client.Check({ service }, (err, res) => (err ? reject(err) : resolve(res)))),
+      new Promise((resolve, reject) =>
+        client.Check({ service }, (err, res) => (err ? reject(err) : resolve(res))),
+      ),
     watch: (service) => client.Watch({ service }),
     close: () => client.close(),
   };

@@ -117,7 +117,9 @@ describe('grpc.health.v1 routes', () => {
     const health = new HealthService().registerService('llmtwin.clean.v1.CleanService');
     const client = clientFor(health);
     expect((await client.check({ service: '' })).status).toBe(ServingStatus.SERVING);
-    expect((await client.check({ service: 'llmtwin.clean.v1.CleanService' })).status).toBe(ServingStatus.SERVING);
+    expect((await client.check({ service: 'llmtwin.clean.v1.CleanService' })).status).toBe(
+      ServingStatus.SERVING,
+    );
     await expect(client.check({ service: 'nope.Nope' })).rejects.toMatchObject({ code: Code.NotFound });
   });
 
@@ -156,9 +158,8 @@ describe('grpc.health.v1 routes', () => {
   it('Watch of an unknown service says SERVICE_UNKNOWN and ends when the call is aborted', async () => {
     const health = new HealthService();
     const controller = new AbortController();
-    const it = clientFor(health)
-      .watch({ service: 'later.Later' }, { signal: controller.signal })
-      [Symbol.asyncIterator]();
+    const stream = clientFor(health).watch({ service: 'later.Later' }, { signal: controller.signal });
+    const it = stream[Symbol.asyncIterator]();
     expect((await it.next()).value?.status).toBe(ServingStatus.SERVICE_UNKNOWN);
     health.registerService('later.Later');
     expect((await it.next()).value?.status).toBe(ServingStatus.SERVING);

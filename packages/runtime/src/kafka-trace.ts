@@ -36,8 +36,7 @@ const headerGetter: TextMapGetter<MessageHeaders> = {
   keys: (carrier) => Object.keys(carrier),
   get: (carrier, key) => {
     // Kafka header names are case-sensitive but W3C propagators ask in lower case.
-    const found =
-      carrier[key] ?? Object.entries(carrier).find(([name]) => name.toLowerCase() === key)?.[1];
+    const found = carrier[key] ?? Object.entries(carrier).find(([name]) => name.toLowerCase() === key)?.[1];
     if (found === undefined) return undefined;
     const values = Array.isArray(found) ? found : [found];
     const strings = values.map((v) => (typeof v === 'string' ? v : v.toString('utf8')));
@@ -104,7 +103,8 @@ function messagingAttributes(
   };
   if (options.consumerGroup !== undefined) metric[ATTR_MESSAGING_CONSUMER_GROUP_NAME] = options.consumerGroup;
   const span: Attributes = { ...metric };
-  if (options.partition !== undefined) span[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = String(options.partition);
+  if (options.partition !== undefined)
+    span[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = String(options.partition);
   if (options.offset !== undefined) span[ATTR_MESSAGING_KAFKA_OFFSET] = Number(options.offset);
   if (options.key !== undefined) span[ATTR_MESSAGING_KAFKA_MESSAGE_KEY] = options.key;
   if (options.batchSize !== undefined) span[ATTR_MESSAGING_BATCH_MESSAGE_COUNT] = options.batchSize;
@@ -124,7 +124,10 @@ async function runInSpan<T>(
     return await context.with(ctx, fn);
   } catch (error) {
     errorType = error instanceof Error ? error.name : 'unknown';
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: error instanceof Error ? error.message : String(error),
+    });
     if (error instanceof Error) span.recordException(error);
     span.setAttribute(ATTR_ERROR_TYPE, errorType);
     throw error;

@@ -33,11 +33,15 @@ describe('Shutdown', () => {
     const shutdown = new Shutdown(silent)
       .add('adapters', () => void log.push('adapters'), ShutdownOrder.adapters)
       .add('health', () => void log.push('health'), ShutdownOrder.health)
-      .add('consumer-a', async () => {
-        log.push('consumer-a:start');
-        await Promise.resolve();
-        log.push('consumer-a:end');
-      }, ShutdownOrder.consumers)
+      .add(
+        'consumer-a',
+        async () => {
+          log.push('consumer-a:start');
+          await Promise.resolve();
+          log.push('consumer-a:end');
+        },
+        ShutdownOrder.consumers,
+      )
       .add('consumer-b', () => void log.push('consumer-b'), ShutdownOrder.consumers)
       .add('server', () => void log.push('server'), ShutdownOrder.server);
     await Promise.all([shutdown.run(), shutdown.run()]);

@@ -40,7 +40,8 @@ export class Shutdown {
   }
 
   add(name: string, fn: () => Promise<void> | void, order: number = ShutdownOrder.adapters): this {
-    if (this.#running !== undefined) throw new Error(`cannot add shutdown step "${name}": shutdown has begun`);
+    if (this.#running !== undefined)
+      throw new Error(`cannot add shutdown step "${name}": shutdown has begun`);
     this.#steps.push({ name, order, fn });
     return this;
   }
@@ -79,8 +80,14 @@ export class Shutdown {
 
 /** The bits of `process` runService touches; tests pass a fake. */
 export interface ProcessLike {
-  on(event: 'SIGTERM' | 'SIGINT' | 'uncaughtException' | 'unhandledRejection', listener: (arg: unknown) => void): unknown;
-  off(event: 'SIGTERM' | 'SIGINT' | 'uncaughtException' | 'unhandledRejection', listener: (arg: unknown) => void): unknown;
+  on(
+    event: 'SIGTERM' | 'SIGINT' | 'uncaughtException' | 'unhandledRejection',
+    listener: (arg: unknown) => void,
+  ): unknown;
+  off(
+    event: 'SIGTERM' | 'SIGINT' | 'uncaughtException' | 'unhandledRejection',
+    listener: (arg: unknown) => void,
+  ): unknown;
   exit(code: number): void;
 }
 
@@ -180,7 +187,8 @@ export async function runService<C extends BaseConfig = BaseConfig>(
       })();
       const outcome = await Promise.race([graceful, deadline]);
       clearTimeout(deadlineTimer);
-      if (outcome === 'timeout') logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out');
+      if (outcome === 'timeout')
+        logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out');
       // Flush even after a timeout: the spans that explain the timeout are worth a last attempt.
       await Promise.race([telemetry.shutdown().catch(() => undefined), delay(1000)]);
       const code = failed || outcome !== 'done' ? 1 : 0;

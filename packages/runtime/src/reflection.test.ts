@@ -45,14 +45,18 @@ describe.each(['v1', 'v1alpha'] as const)('grpc.reflection.%s through @grpc/grpc
     const files = descriptors(response);
     expect(files[0]?.name).toBe('llmtwin/clean/v1/clean.proto');
     const names = files.map((f) => f.name);
-    expect(names).toEqual(expect.arrayContaining(['llmtwin/common/v1/common.proto', 'google/protobuf/timestamp.proto']));
+    expect(names).toEqual(
+      expect.arrayContaining(['llmtwin/common/v1/common.proto', 'google/protobuf/timestamp.proto']),
+    );
     // The set is self-contained: a registry can resolve every type the service uses. (The requested file
     // comes first, as grpc-go sends it; a descriptor set wants imports first.)
     const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: [...files].reverse() }));
-    expect(registry.getService('llmtwin.clean.v1.CleanService')?.methods.map((m) => m.name)).toContain('CleanText');
-    expect(registry.getMessage('llmtwin.clean.v1.CleanedDocument')?.field.publishTime?.message?.typeName).toBe(
-      'google.protobuf.Timestamp',
+    expect(registry.getService('llmtwin.clean.v1.CleanService')?.methods.map((m) => m.name)).toContain(
+      'CleanText',
     );
+    expect(
+      registry.getMessage('llmtwin.clean.v1.CleanedDocument')?.field.publishTime?.message?.typeName,
+    ).toBe('google.protobuf.Timestamp');
   });
 
   it('finds files by name and by method, message, enum and field symbols', async () => {

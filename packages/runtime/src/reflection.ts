@@ -86,7 +86,10 @@ export class ReflectionIndex {
   answer(request: MessageRequest): Answer {
     switch (request.case) {
       case 'listServices':
-        return { case: 'listServicesResponse', value: { service: this.serviceNames.map((name) => ({ name })) } };
+        return {
+          case: 'listServicesResponse',
+          value: { service: this.serviceNames.map((name) => ({ name })) },
+        };
       case 'fileByFilename': {
         const file = this.fileByName(request.value);
         return file === undefined
@@ -181,14 +184,22 @@ export function registerReflection(router: ConnectRouter, options: ReflectionOpt
   router.service(reflectionv1.ServerReflection, {
     async *serverReflectionInfo(requests) {
       for await (const request of requests) {
-        yield { validHost: request.host, originalRequest: request, messageResponse: index.answer(request.messageRequest) };
+        yield {
+          validHost: request.host,
+          originalRequest: request,
+          messageResponse: index.answer(request.messageRequest),
+        };
       }
     },
   });
   router.service(reflectionv1alpha.ServerReflection, {
     async *serverReflectionInfo(requests) {
       for await (const request of requests) {
-        yield { validHost: request.host, originalRequest: request, messageResponse: index.answer(request.messageRequest) };
+        yield {
+          validHost: request.host,
+          originalRequest: request,
+          messageResponse: index.answer(request.messageRequest),
+        };
       }
     },
   });

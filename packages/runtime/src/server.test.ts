@@ -68,10 +68,7 @@ describe('one port, every protocol', () => {
   });
 
   it('answers gRPC through a Connect gRPC transport', async () => {
-    const client = createClient(
-      cleanv1.CleanService,
-      createGrpcTransport({ baseUrl: server.listening.url }),
-    );
+    const client = createClient(cleanv1.CleanService, createGrpcTransport({ baseUrl: server.listening.url }));
     expect((await client.cleanText({ raw: new TextEncoder().encode('grpc') })).text).toBe('grpc');
   });
 
@@ -95,10 +92,7 @@ describe('one port, every protocol', () => {
 
 describe('errors on the wire', () => {
   it('sends domain errors with their code and message', async () => {
-    const client = createClient(
-      cleanv1.CleanService,
-      createGrpcTransport({ baseUrl: server.listening.url }),
-    );
+    const client = createClient(cleanv1.CleanService, createGrpcTransport({ baseUrl: server.listening.url }));
     const err = await client.getCleanedDocument({ documentId: 'd42' }).then(
       () => undefined,
       (e: unknown) => ConnectError.from(e),

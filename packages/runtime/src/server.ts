@@ -121,7 +121,10 @@ function nodeHandler(routes: (router: ConnectRouter) => void, logger: Logger): N
       .catch((reason: unknown) => {
         const error = ConnectError.from(reason);
         if (error.code === Code.Aborted || res.destroyed) return;
-        logger.warn({ rpc: `${handler.service.typeName}/${handler.method.name}`, err: reason }, 'could not send the response');
+        logger.warn(
+          { rpc: `${handler.service.typeName}/${handler.method.name}`, err: reason },
+          'could not send the response',
+        );
       });
   };
 }

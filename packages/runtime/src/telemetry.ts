@@ -174,7 +174,10 @@ export function getMeter(name: string = instrumentationScope, version?: string):
  * Instruments created before the SDK starts would stay no-ops forever; this builds them on first use and
  * again whenever the global meter provider changes.
  */
-export function lazyInstruments<T>(create: (meter: Meter) => T, scope: string = instrumentationScope): () => T {
+export function lazyInstruments<T>(
+  create: (meter: Meter) => T,
+  scope: string = instrumentationScope,
+): () => T {
   let provider: ApiMeterProvider | undefined;
   let instruments: T | undefined;
   return () => {

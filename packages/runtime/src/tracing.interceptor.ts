@@ -1,7 +1,13 @@
 // One Connect interceptor for both ends of an RPC: a CLIENT span that injects W3C trace context into the
 // request headers, a SERVER span that continues it, rpc.* attributes, and the RPC duration histograms.
 // Streams keep their span open until the last message (or the error) has gone through.
-import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from '@connectrpc/connect';
+import {
+  Code,
+  ConnectError,
+  type Interceptor,
+  type StreamResponse,
+  type UnaryResponse,
+} from '@connectrpc/connect';
 import {
   context,
   propagation,
@@ -196,7 +202,9 @@ function traceStream<T>(
           }
         },
         async return(value?: unknown) {
-          finish(signal.aborted ? signal.reason ?? new ConnectError('cancelled', Code.Canceled) : undefined);
+          finish(
+            signal.aborted ? (signal.reason ?? new ConnectError('cancelled', Code.Canceled)) : undefined,
+          );
           return it.return !== undefined
             ? await context.with(ctx, () => it.return!(value))
             : { done: true, value: value as T };

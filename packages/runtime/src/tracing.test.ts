@@ -49,9 +49,13 @@ function spanNamed(name: string, kind: SpanKind): ReadableSpan {
   return found;
 }
 
-async function histogramPoints(name: string): Promise<{ attributes: Record<string, unknown>; count: number }[]> {
+async function histogramPoints(
+  name: string,
+): Promise<{ attributes: Record<string, unknown>; count: number }[]> {
   const { resourceMetrics } = (await metrics.collect()) as { resourceMetrics: ResourceMetrics };
-  const metric = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
+  const metric = resourceMetrics.scopeMetrics
+    .flatMap((s) => s.metrics)
+    .find((m) => m.descriptor.name === name);
   return (metric?.dataPoints ?? []).map((p) => ({
     attributes: p.attributes,
     count: (p.value as { count: number }).count,

@@ -115,6 +115,21 @@ describe('EmbeddedEventBus', () => {
     await c.close();
   });
 
+  it("starts a new group at the end with from: 'latest', and at the start by default", async () => {
+    const bus = new EmbeddedEventBus({ path: file, pollIntervalMs: 20 });
+    await bus.ensureTopics(['t']);
+    await bus.publish('t', [{ key: 'k', value: bytes('old') }]);
+    const latest: string[] = [];
+    const earliest: string[] = [];
+    await bus.subscribe({ group: 'l', topics: ['t'], from: 'latest', handler: async (m) => void latest.push(text(m.value)) });
+    await bus.subscribe({ group: 'e', topics: ['t'], handler: async (m) => void earliest.push(text(m.value)) });
+    await bus.publish('t', [{ key: 'k', value: bytes('new') }]);
+    await waitFor(() => latest.length === 1 && earliest.length === 2, 'both groups');
+    expect(latest).toEqual(['new']);
+    expect(earliest).toEqual(['old', 'new']);
+    await bus.close();
+  });
+
   it('rejects a file it cannot open with an unavailable error', () => {
     const blocker = path.join(dir, 'a-file');
     writeFileSync(blocker, 'not a folder');

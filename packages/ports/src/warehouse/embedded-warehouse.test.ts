@@ -41,7 +41,9 @@ describe('embedded warehouse', () => {
     const path = join(tempDir(), 'nested', 'deeper', 'w.db');
     const first = new EmbeddedWarehouse({ path });
     await first.collection('docs').insert({ _id: 'a', bytes: new Uint8Array([0xff, 0]) });
-    await first.collection('docs').ensureIndex({ fields: [{ field: 'url', direction: 'asc' }], unique: true });
+    await first
+      .collection('docs')
+      .ensureIndex({ fields: [{ field: 'url', direction: 'asc' }], unique: true });
     await first.close();
     const second = new EmbeddedWarehouse({ path });
     const docs = second.collection('docs');
@@ -51,7 +53,7 @@ describe('embedded warehouse', () => {
     await second.close();
   });
 
-  it('shares one file between connections (WAL): each sees the other\'s committed writes', async () => {
+  it("shares one file between connections (WAL): each sees the other's committed writes", async () => {
     const path = join(tempDir(), 'w.db');
     const a = new EmbeddedWarehouse({ path });
     const b = new EmbeddedWarehouse({ path });
@@ -63,7 +65,7 @@ describe('embedded warehouse', () => {
     await b.close();
   });
 
-  it('reports a write blocked by another process\'s lock as unavailable, after the busy timeout', async () => {
+  it("reports a write blocked by another process's lock as unavailable, after the busy timeout", async () => {
     const path = join(tempDir(), 'w.db');
     const warehouse = new EmbeddedWarehouse({ path, busyTimeoutMs: 50 });
     const docs = warehouse.collection('c');
@@ -85,7 +87,9 @@ describe('embedded warehouse', () => {
   it('stores records as JSON text, bytes as {"$binary": base64}, one table per collection', async () => {
     const path = join(tempDir(), 'w.db');
     const warehouse = new EmbeddedWarehouse({ path });
-    await warehouse.collection('raw.docs').insert({ _id: 'a', title: 'T', bytes: new Uint8Array([1, 2, 255]) });
+    await warehouse
+      .collection('raw.docs')
+      .insert({ _id: 'a', title: 'T', bytes: new Uint8Array([1, 2, 255]) });
     await warehouse.close();
     const db = new Database(path, { readonly: true });
     const row = db.prepare('SELECT _id, doc FROM "c_raw.docs"').get() as { _id: string; doc: string };
@@ -97,15 +101,29 @@ describe('embedded warehouse', () => {
     const path = join(tempDir(), 'w.db');
     const warehouse = new EmbeddedWarehouse({ path });
     const docs = warehouse.collection('docs');
-    await docs.ensureIndex({ name: 'by_url', fields: [{ field: 'source.url', direction: 'asc' }], unique: true });
+    await docs.ensureIndex({
+      name: 'by_url',
+      fields: [{ field: 'source.url', direction: 'asc' }],
+      unique: true,
+    });
     await docs.ensureIndex({ name: 'by_author', fields: [{ field: 'author', direction: 'asc' }] });
     await warehouse.close();
     const db = new Database(path, { readonly: true });
     const plan = (sql: string) =>
-      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('x') as { detail: string }[]).map((r) => r.detail).join('\n');
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('x') as { detail: string }[])
+        .map((r) => r.detail)
+        .join('\n');
     // The same SQL the adapter generates for { 'source.url': 'x' } and { author: 'x' }.
-    expect(plan(`SELECT _id FROM "c_docs" WHERE (json_extract(doc, '$."source"."url"') = ? AND json_type(doc, '$."source"."url"') = 'text')`)).toMatch(/USING INDEX "?c_docs\$by_url/);
-    expect(plan(`SELECT _id FROM "c_docs" WHERE (json_extract(doc, '$."author"') = ? AND json_type(doc, '$."author"') = 'text')`)).toMatch(/USING INDEX "?c_docs\$by_author/);
+    expect(
+      plan(
+        `SELECT _id FROM "c_docs" WHERE (json_extract(doc, '$."source"."url"') = ? AND json_type(doc, '$."source"."url"') = 'text')`,
+      ),
+    ).toMatch(/USING INDEX "?c_docs\$by_url/);
+    expect(
+      plan(
+        `SELECT _id FROM "c_docs" WHERE (json_extract(doc, '$."author"') = ? AND json_type(doc, '$."author"') = 'text')`,
+      ),
+    ).toMatch(/USING INDEX "?c_docs\$by_author/);
     db.close();
   });
 

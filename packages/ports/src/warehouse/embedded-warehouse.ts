@@ -10,7 +10,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { DomainError, alreadyExists, failedPrecondition, invalidArgument, unavailable } from '../errors.js';
-import type { Collection, Filter, FindOptions, IndexSpec, Record, Update, Warehouse } from './warehouse.port.js';
+import type {
+  Collection,
+  Filter,
+  FindOptions,
+  IndexSpec,
+  Record,
+  Update,
+  Warehouse,
+} from './warehouse.port.js';
 import {
   type FieldCondition,
   type NormalizedUpdate,
@@ -52,7 +60,10 @@ export function parseSqliteUrl(url: string): string {
   if (!url.startsWith('sqlite:')) throw invalidArgument(`not a sqlite URL: ${url} (expected sqlite:<path>)`);
   let path = url.slice('sqlite:'.length);
   if (path.startsWith('//')) path = path.slice(2);
-  if (path === '') throw invalidArgument(`the sqlite URL needs a file path, e.g. sqlite:./data/warehouse.db or sqlite::memory:`);
+  if (path === '')
+    throw invalidArgument(
+      `the sqlite URL needs a file path, e.g. sqlite:./data/warehouse.db or sqlite::memory:`,
+    );
   return path;
 }
 
@@ -69,7 +80,9 @@ function isJsonObject(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && !isBinaryWrapper(value);
 }
 
-const encodeBinary = (bytes: Uint8Array): unknown => ({ $binary: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') });
+const encodeBinary = (bytes: Uint8Array): unknown => ({
+  $binary: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+});
 
 function decodeBinaries(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
@@ -77,7 +90,8 @@ function decodeBinaries(value: unknown): unknown {
     for (let i = 0; i < value.length; i++) value[i] = decodeBinaries(value[i]);
     return value;
   }
-  if (isBinaryWrapper(value)) return plainBytes(Buffer.from((value as { $binary: string }).$binary, 'base64'));
+  if (isBinaryWrapper(value))
+    return plainBytes(Buffer.from((value as { $binary: string }).$binary, 'base64'));
   for (const key of Object.keys(value)) (value as Json)[key] = decodeBinaries((value as Json)[key]);
   return value;
 }
@@ -105,10 +119,6 @@ interface Sql {
   params: unknown[];
 }
 
-function sqlValue(v: number | string | boolean): unknown {
-  return typeof v === 'boolean' ? (v ? 1 : 0) : v;
-}
-
 // Each predicate checks the JSON type as well as the value, which gives MongoDB's type bracketing:
 // 1 never equals true or '1', and $gt: 5 never matches a string.
 function eqSql(f: FieldSql, value: number | string | boolean | null, params: unknown[]): string {
@@ -123,7 +133,11 @@ function eqSql(f: FieldSql, value: number | string | boolean | null, params: unk
   return f.isId ? `_id = ?` : `(${f.value} = ? AND ${f.type} = 'text')`;
 }
 
-function inSql(f: FieldSql, values: readonly (number | string | boolean | null)[], params: unknown[]): string {
+function inSql(
+  f: FieldSql,
+  values: readonly (number | string | boolean | null)[],
+  params: unknown[],
+): string {
   const strings = values.filter((v): v is string => typeof v === 'string');
   const numbers = values.filter((v): v is number => typeof v === 'number');
   const parts: string[] = [];
@@ -133,7 +147,9 @@ function inSql(f: FieldSql, values: readonly (number | string | boolean | null)[
   };
   if (strings.length > 0) {
     const unique = [...new Set(strings)];
-    parts.push(f.isId ? `_id IN (${list(unique)})` : `(${f.value} IN (${list(unique)}) AND ${f.type} = 'text')`);
+    parts.push(
+      f.isId ? `_id IN (${list(unique)})` : `(${f.value} IN (${list(unique)}) AND ${f.type} = 'text')`,
+    );
   }
   if (numbers.length > 0 && !f.isId) {
     parts.push(`(${f.value} IN (${list([...new Set(numbers)])}) AND ${f.type} IN ('integer', 'real'))`);
@@ -154,7 +170,11 @@ function conditionSql(c: FieldCondition, params: unknown[]): string {
       case 'eq':
         return eqSql(f, op.value, params);
       case 'ne':
-        return op.value === null ? (f.isId ? '1' : `${f.value} IS NOT NULL`) : `NOT IFNULL(${eqSql(f, op.value, params)}, 0)`;
+        return op.value === null
+          ? f.isId
+            ? '1'
+            : `${f.value} IS NOT NULL`
+          : `NOT IFNULL(${eqSql(f, op.value, params)}, 0)`;
       case 'in':
         return inSql(f, op.values, params);
       case 'nin':
@@ -225,7 +245,11 @@ function translate(err: unknown, collection: string, what: string): DomainError 
   if (err instanceof TypeError && /database connection is not open/.test(err.message)) {
     return unavailable(`${what}: the warehouse is closed`, err);
   }
-  return new DomainError('internal', `${what} failed in ${collection}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  return new DomainError(
+    'internal',
+    `${what} failed in ${collection}: ${err instanceof Error ? err.message : String(err)}`,
+    { cause: err },
+  );
 }
 
 export class EmbeddedWarehouse implements Warehouse {
@@ -237,7 +261,8 @@ export class EmbeddedWarehouse implements Warehouse {
 
   constructor(options: EmbeddedWarehouseOptions) {
     const path = options.path;
-    if (typeof path !== 'string' || path === '') throw invalidArgument('the embedded warehouse needs a file path');
+    if (typeof path !== 'string' || path === '')
+      throw invalidArgument('the embedded warehouse needs a file path');
     const memory = path === ':memory:';
     try {
       if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -250,7 +275,10 @@ export class EmbeddedWarehouse implements Warehouse {
           `PRIMARY KEY (collection, name)) STRICT`,
       );
     } catch (err) {
-      throw unavailable(`cannot open the embedded warehouse at ${path}: ${err instanceof Error ? err.message : String(err)}`, err);
+      throw unavailable(
+        `cannot open the embedded warehouse at ${path}: ${err instanceof Error ? err.message : String(err)}`,
+        err,
+      );
     }
   }
 
@@ -261,7 +289,9 @@ export class EmbeddedWarehouse implements Warehouse {
       this.checkOpen('collection');
       const table = `"c_${name}"`;
       try {
-        this.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (_id TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL) STRICT`);
+        this.db.exec(
+          `CREATE TABLE IF NOT EXISTS ${table} (_id TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL) STRICT`,
+        );
       } catch (err) {
         throw translate(err, name, 'create collection');
       }
@@ -277,7 +307,10 @@ export class EmbeddedWarehouse implements Warehouse {
     try {
       this.statement('SELECT 1').get();
     } catch (err) {
-      throw unavailable(`the embedded warehouse does not answer: ${err instanceof Error ? err.message : String(err)}`, err);
+      throw unavailable(
+        `the embedded warehouse does not answer: ${err instanceof Error ? err.message : String(err)}`,
+        err,
+      );
     }
   }
 
@@ -352,7 +385,8 @@ class EmbeddedCollection<T extends Record> implements Collection<T> {
   async get(id: string, signal?: AbortSignal): Promise<T | undefined> {
     checkId(id, 'id');
     return this.run('get', signal, () => {
-      const row = this.wh.statement(`SELECT _id, doc FROM ${this.table} WHERE _id = ?`).get(id) as Row | undefined;
+      const row = this.wh.statement(`SELECT _id, doc FROM ${this.table} WHERE _id = ?`).get(id) as
+        Row | undefined;
       return row === undefined ? undefined : this.decode(row);
     });
   }
@@ -387,7 +421,9 @@ class EmbeddedCollection<T extends Record> implements Collection<T> {
     const { id, doc } = this.encode(record);
     this.run('put', signal, () => {
       this.wh
-        .statement(`INSERT INTO ${this.table} (_id, doc) VALUES (?, ?) ON CONFLICT (_id) DO UPDATE SET doc = excluded.doc`)
+        .statement(
+          `INSERT INTO ${this.table} (_id, doc) VALUES (?, ?) ON CONFLICT (_id) DO UPDATE SET doc = excluded.doc`,
+        )
         .run(id, doc);
     });
   }
@@ -481,12 +517,20 @@ class EmbeddedCollection<T extends Record> implements Collection<T> {
 
   async delete(id: string, signal?: AbortSignal): Promise<boolean> {
     checkId(id, 'id');
-    return this.run('delete', signal, () => this.wh.statement(`DELETE FROM ${this.table} WHERE _id = ?`).run(id).changes === 1);
+    return this.run(
+      'delete',
+      signal,
+      () => this.wh.statement(`DELETE FROM ${this.table} WHERE _id = ?`).run(id).changes === 1,
+    );
   }
 
   async deleteMany(filter: Filter, signal?: AbortSignal): Promise<number> {
     const where = whereSql(normalizeFilter(filter));
-    return this.run('deleteMany', signal, () => this.wh.statement(`DELETE FROM ${this.table} WHERE ${where.text}`).run(...where.params).changes);
+    return this.run(
+      'deleteMany',
+      signal,
+      () => this.wh.statement(`DELETE FROM ${this.table} WHERE ${where.text}`).run(...where.params).changes,
+    );
   }
 
   async find(filter: Filter, options?: FindOptions, signal?: AbortSignal): Promise<T[]> {
@@ -504,7 +548,11 @@ class EmbeddedCollection<T extends Record> implements Collection<T> {
     });
   }
 
-  async *scan(filter: Filter, options?: { batchSize?: number; exclude?: string[] }, signal?: AbortSignal): AsyncIterable<T> {
+  async *scan(
+    filter: Filter,
+    options?: { batchSize?: number; exclude?: string[] },
+    signal?: AbortSignal,
+  ): AsyncIterable<T> {
     const where = whereSql(normalizeFilter(filter));
     const batchSize = normalizeBatchSize(options?.batchSize);
     const exclude = normalizeExclude(options?.exclude);
@@ -512,7 +560,11 @@ class EmbeddedCollection<T extends Record> implements Collection<T> {
     const text = `SELECT _id, ${docSql(exclude)} AS doc FROM ${this.table} WHERE (${where.text}) AND _id > ? ORDER BY _id LIMIT ?`;
     let after = '';
     for (;;) {
-      const rows = this.run('scan', signal, () => this.wh.statement(text).all(...where.params, after, batchSize) as Row[]);
+      const rows = this.run(
+        'scan',
+        signal,
+        () => this.wh.statement(text).all(...where.params, after, batchSize) as Row[],
+      );
       for (const row of rows) yield this.decode(row);
       if (rows.length < batchSize) return;
       after = (rows[rows.length - 1] as Row)._id;
@@ -522,16 +574,23 @@ class EmbeddedCollection<T extends Record> implements Collection<T> {
   async count(filter?: Filter, signal?: AbortSignal): Promise<number> {
     const where = whereSql(normalizeFilter(filter));
     return this.run('count', signal, () => {
-      const row = this.wh.statement(`SELECT COUNT(*) AS n FROM ${this.table} WHERE ${where.text}`).get(...where.params) as { n: number };
+      const row = this.wh
+        .statement(`SELECT COUNT(*) AS n FROM ${this.table} WHERE ${where.text}`)
+        .get(...where.params) as { n: number };
       return row.n;
     });
   }
 
   async ensureIndex(spec: IndexSpec): Promise<void> {
     const index = normalizeIndex(spec);
-    const specText = JSON.stringify({ unique: index.unique, fields: index.fields.map((f) => [f.path, f.direction]) });
+    const specText = JSON.stringify({
+      unique: index.unique,
+      fields: index.fields.map((f) => [f.path, f.direction]),
+    });
     const indexName = `"c_${this.name}$${index.name}"`;
-    const columns = index.fields.map((f) => `${fieldSql(f.segments).value} ${f.direction === 1 ? 'ASC' : 'DESC'}`);
+    const columns = index.fields.map(
+      (f) => `${fieldSql(f.segments).value} ${f.direction === 1 ? 'ASC' : 'DESC'}`,
+    );
     // For uniqueness the JSON type counts too (true is not 1, '1' is not 1), as in MongoDB; the value
     // columns come first so that equality filters on them still use this index.
     if (index.unique) columns.push(...index.fields.map((f) => fieldSql(f.segments).type));
@@ -551,7 +610,9 @@ class EmbeddedCollection<T extends Record> implements Collection<T> {
           return;
         }
         this.wh.exec(ddl);
-        this.wh.statement('INSERT INTO _warehouse_indexes (collection, name, spec) VALUES (?, ?, ?)').run(this.name, index.name, specText);
+        this.wh
+          .statement('INSERT INTO _warehouse_indexes (collection, name, spec) VALUES (?, ?, ?)')
+          .run(this.name, index.name, specText);
       }),
     );
   }

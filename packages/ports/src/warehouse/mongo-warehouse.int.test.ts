@@ -97,7 +97,10 @@ describe('mongodb warehouse during a server outage', () => {
     const warehouse = new MongoWarehouse({ url: server.url, databaseName: 'late' });
     warehouses.push(warehouse);
     expect(await pingOutcome(warehouse, 5000)).toBe('unavailable');
-    const early = await warehouse.collection('docs').insert({ _id: 'a' }).catch((e: unknown) => e);
+    const early = await warehouse
+      .collection('docs')
+      .insert({ _id: 'a' })
+      .catch((e: unknown) => e);
     expect(isDomainError(early, 'unavailable')).toBe(true);
     await server.restart();
     expect(await pingUntilOk(warehouse, 20)).toBe('ok');

@@ -12,7 +12,15 @@ import {
   type Filter as DriverFilter,
 } from 'mongodb';
 import { DomainError, alreadyExists, invalidArgument, unavailable } from '../errors.js';
-import type { Collection, Filter, FindOptions, IndexSpec, Record, Update, Warehouse } from './warehouse.port.js';
+import type {
+  Collection,
+  Filter,
+  FindOptions,
+  IndexSpec,
+  Record,
+  Update,
+  Warehouse,
+} from './warehouse.port.js';
 import {
   type FieldCondition,
   type UpdatePlan,
@@ -108,16 +116,24 @@ function isDuplicateKey(err: unknown): boolean {
   const code = errorCode(err);
   // FerretDB v1 (SQLite backend) reports unique-index violations of updates and index builds as
   // InternalError (code 1) carrying SQLite's message instead of E11000.
-  return code === 11000 || code === 11001 || (code === 1 && err instanceof Error && /UNIQUE constraint failed/.test(err.message));
+  return (
+    code === 11000 ||
+    code === 11001 ||
+    (code === 1 && err instanceof Error && /UNIQUE constraint failed/.test(err.message))
+  );
 }
 
 function translate(err: unknown, collection: string, what: string, signal?: AbortSignal): DomainError {
   if (err instanceof DomainError) return err;
-  if (signal?.aborted) return new DomainError('cancelled', `${what} on ${collection} was cancelled`, { cause: err });
+  if (signal?.aborted)
+    return new DomainError('cancelled', `${what} on ${collection} was cancelled`, { cause: err });
   const message = err instanceof Error ? err.message : String(err);
   const code = errorCode(err);
   if (isDuplicateKey(err)) {
-    return alreadyExists(`${what}: a record with this id or unique-index key already exists in ${collection}`, err);
+    return alreadyExists(
+      `${what}: a record with this id or unique-index key already exists in ${collection}`,
+      err,
+    );
   }
   if (err instanceof Error && UNAVAILABLE_ERRORS.has(err.name)) {
     return unavailable(`${what}: the MongoDB server cannot be reached (${message})`, err);
@@ -129,7 +145,11 @@ function translate(err: unknown, collection: string, what: string, signal?: Abor
     return new DomainError('failed-precondition', `${what} on ${collection}: ${message}`, { cause: err });
   }
   if (code === 85 || code === 86) {
-    return new DomainError('failed-precondition', `${what} on ${collection}: an index with this name or these fields exists with another definition (${message})`, { cause: err });
+    return new DomainError(
+      'failed-precondition',
+      `${what} on ${collection}: an index with this name or these fields exists with another definition (${message})`,
+      { cause: err },
+    );
   }
   if (code !== undefined && INVALID_CODES.has(code)) {
     return new DomainError('invalid-argument', `${what} on ${collection}: ${message}`, { cause: err });
@@ -202,12 +222,16 @@ export class MongoWarehouse implements Warehouse {
   constructor(options: MongoWarehouseOptions) {
     const url = options.url;
     if (typeof url !== 'string' || !/^mongodb(\+srv)?:\/\//.test(url)) {
-      throw invalidArgument(`not a MongoDB URL: ${String(url)} (expected mongodb://host:port/db or mongodb+srv://host/db)`);
+      throw invalidArgument(
+        `not a MongoDB URL: ${String(url)} (expected mongodb://host:port/db or mongodb+srv://host/db)`,
+      );
     }
     this.url = url;
     this.databaseName = options.databaseName ?? databaseFromUrl(url);
     if (!DB_NAME.test(this.databaseName)) {
-      throw invalidArgument(`invalid database name ${JSON.stringify(this.databaseName)}: use letters, digits, '_' and '-'`);
+      throw invalidArgument(
+        `invalid database name ${JSON.stringify(this.databaseName)}: use letters, digits, '_' and '-'`,
+      );
     }
     const selection = options.serverSelectionTimeoutMs ?? 2000;
     this.clientOptions = { appName: options.appName ?? 'llmtwin' };
@@ -218,7 +242,8 @@ export class MongoWarehouse implements Warehouse {
     if (options.connectTimeoutMs !== undefined || !urlHasOption(url, 'connectTimeoutMS')) {
       this.clientOptions.connectTimeoutMS = options.connectTimeoutMs ?? 2000;
     }
-    if (options.heartbeatFrequencyMs !== undefined) this.clientOptions.heartbeatFrequencyMS = options.heartbeatFrequencyMs;
+    if (options.heartbeatFrequencyMs !== undefined)
+      this.clientOptions.heartbeatFrequencyMS = options.heartbeatFrequencyMs;
     this.pingTimeoutMs = options.pingTimeoutMs ?? selection + 2000;
     this.serializeOption = options.serializeWrites;
   }
@@ -284,7 +309,10 @@ export class MongoWarehouse implements Warehouse {
     } catch (err) {
       if (signal?.aborted) throw new DomainError('cancelled', 'ping was cancelled', { cause: err });
       if (err instanceof DomainError && err.kind === 'unavailable') throw err;
-      throw unavailable(`the MongoDB server does not answer: ${err instanceof Error ? err.message : String(err)}`, err);
+      throw unavailable(
+        `the MongoDB server does not answer: ${err instanceof Error ? err.message : String(err)}`,
+        err,
+      );
     }
   }
 
@@ -292,7 +320,8 @@ export class MongoWarehouse implements Warehouse {
     try {
       const db = await this.db();
       const info = await db.admin().command({ buildInfo: 1 });
-      const ferret = typeof info['ferretdbVersion'] === 'string' ? ` (FerretDB ${info['ferretdbVersion']})` : '';
+      const ferret =
+        typeof info['ferretdbVersion'] === 'string' ? ` (FerretDB ${info['ferretdbVersion']})` : '';
       return `mongodb ${String(info['version'])}${ferret}`;
     } catch (err) {
       throw translate(err, this.databaseName, 'version');
@@ -392,7 +421,9 @@ class MongoCollection<T extends Record> implements Collection<T> {
     return this.run('getMany', signal, async (c) => {
       const found = new Map<string, T>();
       for (let i = 0; i < unique.length; i += IN_CHUNK) {
-        const docs = await c.find({ _id: { $in: unique.slice(i, i + IN_CHUNK) } }, this.readOptions(signal)).toArray();
+        const docs = await c
+          .find({ _id: { $in: unique.slice(i, i + IN_CHUNK) } }, this.readOptions(signal))
+          .toArray();
         for (const d of docs) found.set(d._id, this.decode(d));
       }
       return unique.flatMap((id) => {
@@ -409,34 +440,49 @@ class MongoCollection<T extends Record> implements Collection<T> {
 
   async put(record: T, signal?: AbortSignal): Promise<void> {
     const { _id, ...body } = convertRecord(record, toBinary);
-    await this.run('put', signal, async (c) => {
-      try {
-        await c.replaceOne({ _id }, body, { upsert: true });
-      } catch (err) {
-        // Two upserts of a new id can both try to insert; the loser's retry finds the record and replaces it.
-        if (!isDuplicateKey(err)) throw err;
-        await c.replaceOne({ _id }, body, { upsert: true });
-      }
-    }, 'write');
+    await this.run(
+      'put',
+      signal,
+      async (c) => {
+        try {
+          await c.replaceOne({ _id }, body, { upsert: true });
+        } catch (err) {
+          // Two upserts of a new id can both try to insert; the loser's retry finds the record and replaces it.
+          if (!isDuplicateKey(err)) throw err;
+          await c.replaceOne({ _id }, body, { upsert: true });
+        }
+      },
+      'write',
+    );
   }
 
   async replaceIf(record: T, expected: Filter | null, signal?: AbortSignal): Promise<boolean> {
     const { _id, ...body } = convertRecord(record, toBinary);
     if (expected === null) {
-      return this.run('replaceIf', signal, async (c) => {
-        try {
-          await c.insertOne({ _id, ...body });
-          return true;
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err;
-          // Taken by this id (someone else won) → false; by a unique index → the caller must know.
-          if ((await c.countDocuments({ _id }, { limit: 1 })) > 0) return false;
-          throw err;
-        }
-      }, 'write');
+      return this.run(
+        'replaceIf',
+        signal,
+        async (c) => {
+          try {
+            await c.insertOne({ _id, ...body });
+            return true;
+          } catch (err) {
+            if (!isDuplicateKey(err)) throw err;
+            // Taken by this id (someone else won) → false; by a unique index → the caller must know.
+            if ((await c.countDocuments({ _id }, { limit: 1 })) > 0) return false;
+            throw err;
+          }
+        },
+        'write',
+      );
     }
     const filter = withId(_id, normalizeFilter(expected, 'expected'));
-    return this.run('replaceIf', signal, async (c) => (await c.replaceOne(filter, body)).matchedCount === 1, 'write');
+    return this.run(
+      'replaceIf',
+      signal,
+      async (c) => (await c.replaceOne(filter, body)).matchedCount === 1,
+      'write',
+    );
   }
 
   async update(
@@ -450,55 +496,71 @@ class MongoCollection<T extends Record> implements Collection<T> {
     const where = normalizeFilter(options?.where, 'where');
     const filter = withId(id, where);
     const upsert = options?.upsert === true;
-    return this.run('update', signal, async (c) => {
-      const apply = async (): Promise<T | undefined> => {
-        if (isEmptyUpdate(plan)) {
-          const doc = await c.findOne(filter);
+    return this.run(
+      'update',
+      signal,
+      async (c) => {
+        const apply = async (): Promise<T | undefined> => {
+          if (isEmptyUpdate(plan)) {
+            const doc = await c.findOne(filter);
+            return doc === null ? undefined : this.decode(doc);
+          }
+          const doc = await c.findOneAndUpdate(filter, mongoUpdate(plan), { returnDocument: 'after' });
+          return doc === null ? undefined : this.decode(doc);
+        };
+        if (!upsert) return apply();
+        if (where.length === 0 && !isEmptyUpdate(plan)) {
+          const upsertOnce = () =>
+            c.findOneAndUpdate(filter, mongoUpdate(plan), { returnDocument: 'after', upsert: true });
+          let doc: Document | null;
+          try {
+            doc = await upsertOnce();
+          } catch (err) {
+            if (!isDuplicateKey(err)) throw err;
+            doc = await upsertOnce(); // lost an insert race on this id: the record exists now
+          }
           return doc === null ? undefined : this.decode(doc);
         }
-        const doc = await c.findOneAndUpdate(filter, mongoUpdate(plan), { returnDocument: 'after' });
-        return doc === null ? undefined : this.decode(doc);
-      };
-      if (!upsert) return apply();
-      if (where.length === 0 && !isEmptyUpdate(plan)) {
-        const upsertOnce = () => c.findOneAndUpdate(filter, mongoUpdate(plan), { returnDocument: 'after', upsert: true });
-        let doc: Document | null;
+        // With `where`, MongoDB's own upsert would try to insert when the record exists but does not match
+        // (a duplicate-key error) and would copy the where-equalities into a new record; the port creates a
+        // missing record from the id and the update only, so the two cases are handled separately.
+        const updated = await apply();
+        if (updated !== undefined) return updated;
+        const fresh: Stored = { _id: id };
+        applyUpdate(fresh, plan, isPlainDoc);
         try {
-          doc = await upsertOnce();
+          await c.insertOne(fresh);
+          return this.decode(fresh);
         } catch (err) {
           if (!isDuplicateKey(err)) throw err;
-          doc = await upsertOnce(); // lost an insert race on this id: the record exists now
+          if ((await c.countDocuments({ _id: id }, { limit: 1 })) === 0) throw err;
+          return apply(); // it exists (now): the update applies only if it matches `where`
         }
-        return doc === null ? undefined : this.decode(doc);
-      }
-      // With `where`, MongoDB's own upsert would try to insert when the record exists but does not match
-      // (a duplicate-key error) and would copy the where-equalities into a new record; the port creates a
-      // missing record from the id and the update only, so the two cases are handled separately.
-      const updated = await apply();
-      if (updated !== undefined) return updated;
-      const fresh: Stored = { _id: id };
-      applyUpdate(fresh, plan, isPlainDoc);
-      try {
-        await c.insertOne(fresh);
-        return this.decode(fresh);
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-        if ((await c.countDocuments({ _id: id }, { limit: 1 })) === 0) throw err;
-        return apply(); // it exists (now): the update applies only if it matches `where`
-      }
-    }, 'write');
+      },
+      'write',
+    );
   }
 
   async updateMany(filter: Filter, update: Update, signal?: AbortSignal): Promise<number> {
     const plan = this.prepareUpdate(normalizeUpdate(update));
     const query = mongoFilter(normalizeFilter(filter));
     if (isEmptyUpdate(plan)) return 0;
-    return this.run('updateMany', signal, async (c) => (await c.updateMany(query, mongoUpdate(plan))).modifiedCount, 'write');
+    return this.run(
+      'updateMany',
+      signal,
+      async (c) => (await c.updateMany(query, mongoUpdate(plan))).modifiedCount,
+      'write',
+    );
   }
 
   async delete(id: string, signal?: AbortSignal): Promise<boolean> {
     checkId(id, 'id');
-    return this.run('delete', signal, async (c) => (await c.deleteOne({ _id: id })).deletedCount === 1, 'write');
+    return this.run(
+      'delete',
+      signal,
+      async (c) => (await c.deleteOne({ _id: id })).deletedCount === 1,
+      'write',
+    );
   }
 
   async deleteMany(filter: Filter, signal?: AbortSignal): Promise<number> {
@@ -517,14 +579,20 @@ class MongoCollection<T extends Record> implements Collection<T> {
           sort: Object.fromEntries(opts.sort.map((s) => [s.path, s.direction])),
           skip: opts.skip,
           ...(opts.limit === undefined ? {} : { limit: opts.limit }),
-          ...(opts.exclude.length === 0 ? {} : { projection: Object.fromEntries(opts.exclude.map((e) => [e.path, 0])) }),
+          ...(opts.exclude.length === 0
+            ? {}
+            : { projection: Object.fromEntries(opts.exclude.map((e) => [e.path, 0])) }),
         })
         .toArray();
       return docs.map((d) => this.decode(d));
     });
   }
 
-  async *scan(filter: Filter, options?: { batchSize?: number; exclude?: string[] }, signal?: AbortSignal): AsyncIterable<T> {
+  async *scan(
+    filter: Filter,
+    options?: { batchSize?: number; exclude?: string[] },
+    signal?: AbortSignal,
+  ): AsyncIterable<T> {
     const query = mongoFilter(normalizeFilter(filter));
     const batchSize = normalizeBatchSize(options?.batchSize);
     const exclude = normalizeExclude(options?.exclude);
@@ -536,7 +604,12 @@ class MongoCollection<T extends Record> implements Collection<T> {
       const page: Query = after === undefined ? query : { $and: [query, { _id: { $gt: after } }] };
       const docs = await this.run('scan', signal, (c) =>
         c
-          .find(page, { ...this.readOptions(signal), sort: { _id: 1 }, limit: batchSize, ...(projection ? { projection } : {}) })
+          .find(page, {
+            ...this.readOptions(signal),
+            sort: { _id: 1 },
+            limit: batchSize,
+            ...(projection ? { projection } : {}),
+          })
           .toArray(),
       );
       for (const d of docs) yield this.decode(d);
@@ -553,7 +626,9 @@ class MongoCollection<T extends Record> implements Collection<T> {
   async ensureIndex(spec: IndexSpec): Promise<void> {
     const index = normalizeIndex(spec);
     const keys = Object.fromEntries(index.fields.map((f) => [f.path, f.direction]));
-    await this.run('ensureIndex', undefined, (c) => c.createIndex(keys, { name: index.name, ...(index.unique ? { unique: true } : {}) }));
+    await this.run('ensureIndex', undefined, (c) =>
+      c.createIndex(keys, { name: index.name, ...(index.unique ? { unique: true } : {}) }),
+    );
   }
 
   private prepareUpdate(update: ReturnType<typeof normalizeUpdate>): UpdatePlan {

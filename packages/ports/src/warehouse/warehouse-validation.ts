@@ -81,12 +81,19 @@ function describe(value: unknown): string {
  * been replaced by `onBinary(bytes)` (the adapter's storage form). Object properties that are `undefined`
  * are dropped, as JSON and BSON (with ignoreUndefined) both do.
  */
-export function convertValue(value: unknown, path: string, onBinary: (bytes: Uint8Array) => unknown, depth = 0): unknown {
+export function convertValue(
+  value: unknown,
+  path: string,
+  onBinary: (bytes: Uint8Array) => unknown,
+  depth = 0,
+): unknown {
   if (depth > MAX_DEPTH) throw invalidArgument(`${path}: values may nest at most ${MAX_DEPTH} levels deep`);
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) {
-      throw invalidArgument(`${path}: numbers must be finite (got ${value})`, [{ field: path, message: 'not finite' }]);
+      throw invalidArgument(`${path}: numbers must be finite (got ${value})`, [
+        { field: path, message: 'not finite' },
+      ]);
     }
     return value;
   }
@@ -102,9 +109,10 @@ export function convertValue(value: unknown, path: string, onBinary: (bytes: Uin
       // FerretDB v1 refuses arrays directly inside arrays; refusing them everywhere keeps every adapter
       // accepting the same records (wrap the inner array in an object instead).
       if (Array.isArray(value[i])) {
-        throw invalidArgument(`${path}[${i}]: arrays may not directly contain arrays (wrap the inner one in an object)`, [
-          { field: path, message: 'nested array' },
-        ]);
+        throw invalidArgument(
+          `${path}[${i}]: arrays may not directly contain arrays (wrap the inner one in an object)`,
+          [{ field: path, message: 'nested array' }],
+        );
       }
       out[i] = convertValue(value[i], `${path}[${i}]`, onBinary, depth + 1);
     }
@@ -131,15 +139,20 @@ function checkKey(key: string, path: string): void {
   // store; NUL cannot appear in a BSON key.
   if (key.startsWith('$') || key.includes('.') || key.includes('\u0000')) {
     const where = path === '' ? key : `${path}.${key}`;
-    throw invalidArgument(`invalid field name ${JSON.stringify(where)}: names may not start with '$' or contain '.' or NUL`, [
-      { field: where, message: 'invalid field name' },
-    ]);
+    throw invalidArgument(
+      `invalid field name ${JSON.stringify(where)}: names may not start with '$' or contain '.' or NUL`,
+      [{ field: where, message: 'invalid field name' }],
+    );
   }
 }
 
 /** Checks a whole record and converts it (see convertValue); `_id` must be a non-empty string. */
-export function convertRecord(record: unknown, onBinary: (bytes: Uint8Array) => unknown): { [key: string]: unknown } & { _id: string } {
-  if (!isPlainObject(record)) throw invalidArgument(`a record must be a plain object (got ${describe(record)})`);
+export function convertRecord(
+  record: unknown,
+  onBinary: (bytes: Uint8Array) => unknown,
+): { [key: string]: unknown } & { _id: string } {
+  if (!isPlainObject(record))
+    throw invalidArgument(`a record must be a plain object (got ${describe(record)})`);
   checkId(record['_id']);
   return convertValue(record, '', onBinary) as { [key: string]: unknown } & { _id: string };
 }
@@ -147,9 +160,10 @@ export function convertRecord(record: unknown, onBinary: (bytes: Uint8Array) => 
 function checkScalar(value: unknown, where: string): Scalar {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
-  throw invalidArgument(`${where}: expected a string, finite number, boolean or null (got ${describe(value)})`, [
-    { field: where, message: 'expected a scalar' },
-  ]);
+  throw invalidArgument(
+    `${where}: expected a string, finite number, boolean or null (got ${describe(value)})`,
+    [{ field: where, message: 'expected a scalar' }],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -186,9 +200,10 @@ export function normalizeFilter(filter: Filter | undefined, role = 'filter'): Fi
     for (const [name, operand] of Object.entries(condition)) {
       if (operand === undefined) continue;
       if (!OPERATORS.has(name)) {
-        throw invalidArgument(`${where}: unknown operator ${JSON.stringify(name)} (use ${[...OPERATORS].join(', ')})`, [
-          { field: path, message: `unknown operator ${name}` },
-        ]);
+        throw invalidArgument(
+          `${where}: unknown operator ${JSON.stringify(name)} (use ${[...OPERATORS].join(', ')})`,
+          [{ field: path, message: `unknown operator ${name}` }],
+        );
       }
       const key = name.slice(1) as Op['op'];
       switch (key) {
@@ -219,7 +234,9 @@ export function normalizeFilter(filter: Filter | undefined, role = 'filter'): Fi
           break;
         case 'exists':
           if (typeof operand !== 'boolean') {
-            throw invalidArgument(`${where}.$exists: expected true or false`, [{ field: path, message: '$exists needs a boolean' }]);
+            throw invalidArgument(`${where}.$exists: expected true or false`, [
+              { field: path, message: '$exists needs a boolean' },
+            ]);
           }
           ops.push({ op: 'exists', value: operand });
           break;
@@ -258,14 +275,16 @@ export function normalizeUpdate(update: Update): NormalizedUpdate {
   const seen: { path: string; segments: string[] }[] = [];
   const claim = (path: string, role: string): string[] => {
     const segments = fieldPath(path, role);
-    if (segments[0] === '_id') throw invalidArgument(`${role}: _id cannot be changed`, [{ field: '_id', message: 'immutable' }]);
+    if (segments[0] === '_id')
+      throw invalidArgument(`${role}: _id cannot be changed`, [{ field: '_id', message: 'immutable' }]);
     // MongoDB refuses an update that touches a path and one of its ancestors (or the same path twice).
     for (const other of seen) {
       const n = Math.min(other.segments.length, segments.length);
       if (other.segments.slice(0, n).join('.') === segments.slice(0, n).join('.')) {
-        throw invalidArgument(`update: ${JSON.stringify(path)} conflicts with ${JSON.stringify(other.path)}`, [
-          { field: path, message: `conflicts with ${other.path}` },
-        ]);
+        throw invalidArgument(
+          `update: ${JSON.stringify(path)} conflicts with ${JSON.stringify(other.path)}`,
+          [{ field: path, message: `conflicts with ${other.path}` }],
+        );
       }
     }
     seen.push({ path, segments });
@@ -290,7 +309,9 @@ export function normalizeUpdate(update: Update): NormalizedUpdate {
       if (amount === undefined) continue;
       const segments = claim(path, 'update.inc');
       if (typeof amount !== 'number' || !Number.isFinite(amount)) {
-        throw invalidArgument(`update.inc.${path}: expected a finite number`, [{ field: path, message: 'not a number' }]);
+        throw invalidArgument(`update.inc.${path}: expected a finite number`, [
+          { field: path, message: 'not a number' },
+        ]);
       }
       out.inc.push({ path, segments, amount });
     }
@@ -313,7 +334,11 @@ export function applyUpdate(
   update: UpdatePlan,
   isObject: (value: unknown) => value is { [key: string]: unknown },
 ): void {
-  const parentFor = (segments: string[], path: string, create: boolean): { [key: string]: unknown } | undefined => {
+  const parentFor = (
+    segments: string[],
+    path: string,
+    create: boolean,
+  ): { [key: string]: unknown } | undefined => {
     let node = doc;
     for (let i = 0; i < segments.length - 1; i++) {
       const key = segments[i] as string;
@@ -350,7 +375,10 @@ export function applyUpdate(
     if (current === undefined) parent[key] = amount;
     else if (typeof current === 'number') parent[key] = current + amount;
     else {
-      throw new DomainError('failed-precondition', `cannot increment ${JSON.stringify(path)}: it holds a non-numeric value`);
+      throw new DomainError(
+        'failed-precondition',
+        `cannot increment ${JSON.stringify(path)}: it holds a non-numeric value`,
+      );
     }
   }
 }
@@ -367,12 +395,16 @@ export interface NormalizedFind {
 
 function checkCount(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw invalidArgument(`${what} must be a non-negative integer`, [{ field: what, message: 'not a non-negative integer' }]);
+    throw invalidArgument(`${what} must be a non-negative integer`, [
+      { field: what, message: 'not a non-negative integer' },
+    ]);
   }
   return value;
 }
 
-export function normalizeExclude(exclude: readonly string[] | undefined): { path: string; segments: string[] }[] {
+export function normalizeExclude(
+  exclude: readonly string[] | undefined,
+): { path: string; segments: string[] }[] {
   if (exclude === undefined) return [];
   if (!Array.isArray(exclude)) throw invalidArgument('exclude must be an array of field paths');
   const paths = exclude.map((path) => ({ path, segments: fieldPath(path, 'exclude') }));
@@ -397,7 +429,8 @@ export function normalizeFind(options: FindOptions | undefined): NormalizedFind 
     if (entry.direction !== 'asc' && entry.direction !== 'desc') {
       throw invalidArgument(`sort.${entry.field}: direction must be 'asc' or 'desc'`);
     }
-    if (sort.some((s) => s.path === entry.field)) throw invalidArgument(`sort: ${entry.field} is listed twice`);
+    if (sort.some((s) => s.path === entry.field))
+      throw invalidArgument(`sort: ${entry.field} is listed twice`);
     sort.push({ path: entry.field, segments, direction: entry.direction === 'asc' ? 1 : -1 });
   }
   if (!sort.some((s) => s.path === '_id')) sort.push({ path: '_id', segments: ['_id'], direction: 1 });
@@ -431,13 +464,16 @@ export function normalizeIndex(spec: IndexSpec): NormalizedIndex {
   for (const f of spec.fields) {
     const segments = fieldPath(f.field, 'index');
     if (segments[0] === '_id') throw invalidArgument('index: _id is already indexed (and unique)');
-    if (f.direction !== 'asc' && f.direction !== 'desc') throw invalidArgument(`index.${f.field}: direction must be 'asc' or 'desc'`);
+    if (f.direction !== 'asc' && f.direction !== 'desc')
+      throw invalidArgument(`index.${f.field}: direction must be 'asc' or 'desc'`);
     if (fields.some((x) => x.path === f.field)) throw invalidArgument(`index: ${f.field} is listed twice`);
     fields.push({ path: f.field, segments, direction: f.direction === 'asc' ? 1 : -1 });
   }
   const name = spec.name ?? fields.map((f) => `${f.path}_${f.direction}`).join('_');
   if (!INDEX_NAME.test(name)) {
-    throw invalidArgument(`invalid index name ${JSON.stringify(name)}: use letters, digits, '_', '.', '-' (at most 100)`);
+    throw invalidArgument(
+      `invalid index name ${JSON.stringify(name)}: use letters, digits, '_', '.', '-' (at most 100)`,
+    );
   }
   return { name, unique: spec.unique === true, fields };
 }

@@ -33,7 +33,8 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
     let counter = 0;
     const run = Date.now().toString(36);
     /** A collection no other test uses. */
-    const fresh = <T extends Record = Record>(): Collection<T> => warehouse.collection<T>(`ct_${run}_${++counter}`);
+    const fresh = <T extends Record = Record>(): Collection<T> =>
+      warehouse.collection<T>(`ct_${run}_${++counter}`);
 
     beforeAll(async () => {
       ({ warehouse, cleanup } = await factory());
@@ -131,7 +132,9 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
       it('round-trips binary payloads byte for byte, including bytes that are not UTF-8', async () => {
         const c = fresh();
         const all = new Uint8Array(256).map((_, i) => i);
-        const invalidUtf8 = new Uint8Array([0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc, 0xff, 0xfe, 0x00]);
+        const invalidUtf8 = new Uint8Array([
+          0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc, 0xff, 0xfe, 0x00,
+        ]);
         const view = new Uint8Array(new Uint8Array([9, 9, 1, 2, 3, 9]).buffer, 2, 3); // a view into a larger buffer
         await c.insert({
           _id: 'bin',
@@ -235,7 +238,9 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
         expect(await kindOf(c.find({ a: { $regex: 'x' } as never }))).toBe('invalid-argument');
         expect(await kindOf(c.find({ a: { $in: 'x' } as never }))).toBe('invalid-argument');
         expect(await kindOf(c.find({ a: {} as never }))).toBe('invalid-argument');
-        expect(await kindOf(c.find({}, { sort: [{ field: 'a; DROP TABLE x', direction: 'asc' }] }))).toBe('invalid-argument');
+        expect(await kindOf(c.find({}, { sort: [{ field: 'a; DROP TABLE x', direction: 'asc' }] }))).toBe(
+          'invalid-argument',
+        );
         expect(await kindOf(c.find({}, { limit: -1 }))).toBe('invalid-argument');
         expect(await kindOf(c.update('x', { set: { _id: 'y' } }))).toBe('invalid-argument');
         expect(() => warehouse.collection('bad name; --')).toThrow();
@@ -261,7 +266,9 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
         expect(await c.replaceIf({ _id: 'doc', version: 2, body: 'two' }, { version: 1 })).toBe(true);
         expect(await c.replaceIf({ _id: 'doc', version: 3, body: 'stale' }, { version: 1 })).toBe(false);
         expect(await c.get('doc')).toEqual({ _id: 'doc', version: 2, body: 'two' });
-        expect(await c.replaceIf({ _id: 'doc', version: 3, body: 'three' }, { version: { $lt: 3 } })).toBe(true);
+        expect(await c.replaceIf({ _id: 'doc', version: 3, body: 'three' }, { version: { $lt: 3 } })).toBe(
+          true,
+        );
         expect(await c.replaceIf({ _id: 'missing', version: 1 }, { version: 0 })).toBe(false);
         expect(await c.get('missing')).toBeUndefined();
         expect(await c.replaceIf({ _id: 'doc', version: 4 }, {})).toBe(true);
@@ -278,13 +285,17 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
       it('lets exactly one of many concurrent racers win', async () => {
         const c = fresh();
         await c.insert({ _id: 'doc', version: 1, by: 'nobody' });
-        const racers = Array.from({ length: 12 }, (_, i) => c.replaceIf({ _id: 'doc', version: 2, by: `racer${i}` }, { version: 1 }));
+        const racers = Array.from({ length: 12 }, (_, i) =>
+          c.replaceIf({ _id: 'doc', version: 2, by: `racer${i}` }, { version: 1 }),
+        );
         const results = await Promise.all(racers);
         expect(results.filter(Boolean)).toHaveLength(1);
         const winner = results.indexOf(true);
         expect(await c.get('doc')).toEqual({ _id: 'doc', version: 2, by: `racer${winner}` });
 
-        const creators = Array.from({ length: 12 }, (_, i) => c.replaceIf({ _id: 'new', by: `creator${i}` }, null));
+        const creators = Array.from({ length: 12 }, (_, i) =>
+          c.replaceIf({ _id: 'new', by: `creator${i}` }, null),
+        );
         const created = await Promise.all(creators);
         expect(created.filter(Boolean)).toHaveLength(1);
         expect(await c.get('new')).toEqual({ _id: 'new', by: `creator${created.indexOf(true)}` });
@@ -296,7 +307,9 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
         await c.insert({ _id: 'a', url: 'https://x' });
         expect(await kindOf(c.replaceIf({ _id: 'b', url: 'https://x' }, null))).toBe('already-exists');
         await c.insert({ _id: 'c', url: 'https://y', version: 1 });
-        expect(await kindOf(c.replaceIf({ _id: 'c', url: 'https://x', version: 2 }, { version: 1 }))).toBe('already-exists');
+        expect(await kindOf(c.replaceIf({ _id: 'c', url: 'https://x', version: 2 }, { version: 1 }))).toBe(
+          'already-exists',
+        );
         expect(await c.get('c')).toEqual({ _id: 'c', url: 'https://y', version: 1 });
       });
     });
@@ -327,9 +340,17 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
       it('applies only when the record also matches where', async () => {
         const c = fresh();
         await c.insert({ _id: 'a', status: 'pending', version: 1 });
-        expect(await c.update('a', { set: { status: 'done' } }, { where: { status: 'running' } })).toBeUndefined();
+        expect(
+          await c.update('a', { set: { status: 'done' } }, { where: { status: 'running' } }),
+        ).toBeUndefined();
         expect(await c.get('a')).toEqual({ _id: 'a', status: 'pending', version: 1 });
-        expect(await c.update('a', { set: { status: 'done' }, inc: { version: 1 } }, { where: { status: 'pending', version: 1 } })).toEqual({
+        expect(
+          await c.update(
+            'a',
+            { set: { status: 'done' }, inc: { version: 1 } },
+            { where: { status: 'pending', version: 1 } },
+          ),
+        ).toEqual({
           _id: 'a',
           status: 'done',
           version: 2,
@@ -340,19 +361,36 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
         const c = fresh();
         expect(await c.update('ghost', { set: { a: 1 } })).toBeUndefined();
         expect(await c.get('ghost')).toBeUndefined();
-        const created = await c.update('ghost', { set: { a: 1, 'b.c': 'x' }, inc: { n: 3 }, unset: ['z'] }, { upsert: true });
+        const created = await c.update(
+          'ghost',
+          { set: { a: 1, 'b.c': 'x' }, inc: { n: 3 }, unset: ['z'] },
+          { upsert: true },
+        );
         expect(created).toEqual({ _id: 'ghost', a: 1, b: { c: 'x' }, n: 3 });
         expect(await c.get('ghost')).toEqual(created);
-        expect(await c.update('ghost', { inc: { n: 1 } }, { upsert: true })).toEqual({ _id: 'ghost', a: 1, b: { c: 'x' }, n: 4 });
+        expect(await c.update('ghost', { inc: { n: 1 } }, { upsert: true })).toEqual({
+          _id: 'ghost',
+          a: 1,
+          b: { c: 'x' },
+          n: 4,
+        });
       });
 
       it('with upsert and where: creates a missing record from the id and the update, never touches a non-matching one', async () => {
         const c = fresh();
-        const created = await c.update('a', { set: { version: 1, body: 'x' } }, { where: { version: 0 }, upsert: true });
+        const created = await c.update(
+          'a',
+          { set: { version: 1, body: 'x' } },
+          { where: { version: 0 }, upsert: true },
+        );
         expect(created).toEqual({ _id: 'a', version: 1, body: 'x' });
-        expect(await c.update('a', { set: { version: 9 } }, { where: { version: 0 }, upsert: true })).toBeUndefined();
+        expect(
+          await c.update('a', { set: { version: 9 } }, { where: { version: 0 }, upsert: true }),
+        ).toBeUndefined();
         expect(await c.get('a')).toEqual({ _id: 'a', version: 1, body: 'x' });
-        expect(await c.update('a', { set: { version: 2 } }, { where: { version: 1 }, upsert: true })).toEqual({ _id: 'a', version: 2, body: 'x' });
+        expect(await c.update('a', { set: { version: 2 } }, { where: { version: 1 }, upsert: true })).toEqual(
+          { _id: 'a', version: 2, body: 'x' },
+        );
       });
 
       it('with an empty update returns the record (and with upsert creates a bare one)', async () => {
@@ -376,7 +414,9 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
         expect(await kindOf(c.update('a', { set: { 'n.sub': 1 } }))).toBe('failed-precondition');
         expect(await kindOf(c.update('a', { set: { o: 1, 'o.x': 2 } }))).toBe('invalid-argument');
         expect(await kindOf(c.update('a', { set: { n: 1 }, unset: ['n'] }))).toBe('invalid-argument');
-        expect(await kindOf(c.update('a', { inc: { n: Number.POSITIVE_INFINITY } }))).toBe('invalid-argument');
+        expect(await kindOf(c.update('a', { inc: { n: Number.POSITIVE_INFINITY } }))).toBe(
+          'invalid-argument',
+        );
         expect(await c.get('a')).toEqual({ _id: 'a', s: 'text', n: 1, o: { x: 1 } });
       });
 
@@ -471,8 +511,28 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
 
       it('sorts like MongoDB: missing and null first ascending, numbers before strings, _id breaks ties', async () => {
         const c = await seed();
-        expect(ids(await c.find({}, { sort: [{ field: 'n', direction: 'asc' }] }))).toEqual(['d', 'e', 'h', 'b', 'a', 'c', 'g', 'i', 'f']);
-        expect(ids(await c.find({}, { sort: [{ field: 'n', direction: 'desc' }] }))).toEqual(['f', 'i', 'g', 'a', 'c', 'b', 'h', 'd', 'e']);
+        expect(ids(await c.find({}, { sort: [{ field: 'n', direction: 'asc' }] }))).toEqual([
+          'd',
+          'e',
+          'h',
+          'b',
+          'a',
+          'c',
+          'g',
+          'i',
+          'f',
+        ]);
+        expect(ids(await c.find({}, { sort: [{ field: 'n', direction: 'desc' }] }))).toEqual([
+          'f',
+          'i',
+          'g',
+          'a',
+          'c',
+          'b',
+          'h',
+          'd',
+          'e',
+        ]);
         expect(
           ids(
             await c.find(
@@ -486,8 +546,14 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
             ),
           ),
         ).toEqual(['c', 'i', 'h', 'g', 'b', 'a', 'e', 'f']);
-        expect(ids(await c.find({}, { sort: [{ field: '_id', direction: 'desc' }], limit: 3 }))).toEqual(['i', 'h', 'g']);
-        expect(ids(await c.find({}, { sort: [{ field: 'nested.level', direction: 'desc' }], limit: 3 }))).toEqual(['b', 'a', 'c']);
+        expect(ids(await c.find({}, { sort: [{ field: '_id', direction: 'desc' }], limit: 3 }))).toEqual([
+          'i',
+          'h',
+          'g',
+        ]);
+        expect(
+          ids(await c.find({}, { sort: [{ field: 'nested.level', direction: 'desc' }], limit: 3 })),
+        ).toEqual(['b', 'a', 'c']);
       });
 
       it('orders strings by their UTF-8 bytes, as MongoDB does', async () => {
@@ -513,7 +579,12 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
 
       it('leaves out excluded fields, including nested ones', async () => {
         const c = fresh();
-        await c.insert({ _id: 'a', title: 'T', payload: new Uint8Array([1, 2, 3]), meta: { big: 'x'.repeat(1000), small: 1 } });
+        await c.insert({
+          _id: 'a',
+          title: 'T',
+          payload: new Uint8Array([1, 2, 3]),
+          meta: { big: 'x'.repeat(1000), small: 1 },
+        });
         const [got] = await c.find({ _id: 'a' }, { exclude: ['payload', 'meta.big', 'notThere'] });
         expect(got).toEqual({ _id: 'a', title: 'T', meta: { small: 1 } });
         expect(await kindOf(c.find({}, { exclude: ['_id'] }))).toBe('invalid-argument');
@@ -537,7 +608,8 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
       it('visits every match exactly once, in batches, over more records than a batch', async () => {
         const c = fresh();
         const total = 230;
-        for (let i = 0; i < total; i++) await c.insert({ _id: `r${String(i).padStart(4, '0')}`, odd: i % 2 === 1, blob: 'x'.repeat(50) });
+        for (let i = 0; i < total; i++)
+          await c.insert({ _id: `r${String(i).padStart(4, '0')}`, odd: i % 2 === 1, blob: 'x'.repeat(50) });
         const all = await collect(c.scan({}, { batchSize: 40 }));
         expect(all).toHaveLength(total);
         expect(new Set(ids(all)).size).toBe(total);
@@ -573,7 +645,9 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
         expect(await kindOf(c.insert({ _id: 'c', url: 'https://a' }))).toBe('already-exists');
         expect(await kindOf(c.put({ _id: 'b', url: 'https://a' }))).toBe('already-exists');
         expect(await kindOf(c.update('b', { set: { url: 'https://a' } }))).toBe('already-exists');
-        expect(await kindOf(c.updateMany({ _id: 'b' }, { set: { url: 'https://a' } }))).toBe('already-exists');
+        expect(await kindOf(c.updateMany({ _id: 'b' }, { set: { url: 'https://a' } }))).toBe(
+          'already-exists',
+        );
         expect(await c.get('b')).toEqual({ _id: 'b', url: 'https://b' });
         expect(await c.get('c')).toBeUndefined();
         // Uniqueness respects types, as in MongoDB.
@@ -596,7 +670,9 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
         await c.insert({ _id: '1', author: 'ann', meta: { slug: 'x' } });
         await c.insert({ _id: '2', author: 'bob', meta: { slug: 'x' } });
         await c.insert({ _id: '3', author: 'ann', meta: { slug: 'y' } });
-        expect(await kindOf(c.insert({ _id: '4', author: 'ann', meta: { slug: 'x' } }))).toBe('already-exists');
+        expect(await kindOf(c.insert({ _id: '4', author: 'ann', meta: { slug: 'x' } }))).toBe(
+          'already-exists',
+        );
         expect(await c.count()).toBe(3);
       });
 
@@ -604,9 +680,13 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
         const c = fresh();
         await c.insert({ _id: '1', k: 'same' });
         await c.insert({ _id: '2', k: 'same' });
-        expect(await kindOf(c.ensureIndex({ fields: [{ field: 'k', direction: 'asc' }], unique: true }))).toBe('already-exists');
+        expect(
+          await kindOf(c.ensureIndex({ fields: [{ field: 'k', direction: 'asc' }], unique: true })),
+        ).toBe('already-exists');
         await c.ensureIndex({ name: 'by_k', fields: [{ field: 'k', direction: 'asc' }] });
-        expect(await kindOf(c.ensureIndex({ name: 'by_k', fields: [{ field: 'other', direction: 'asc' }] }))).toBe('failed-precondition');
+        expect(
+          await kindOf(c.ensureIndex({ name: 'by_k', fields: [{ field: 'other', direction: 'asc' }] })),
+        ).toBe('failed-precondition');
         expect(ids(await c.find({ k: 'same' }))).toEqual(['1', '2']);
       });
     });

@@ -6,6 +6,10 @@
 // epoch milliseconds (numbers) so that every adapter sorts and compares them the same way.
 
 export type Scalar = string | number | boolean | null;
+/**
+ * Arrays may not directly contain arrays (FerretDB v1 cannot store them); field names may not start with
+ * `$` or contain `.`. Adapters reject such values with 'invalid-argument'. See docs/warehouse.md.
+ */
 export type Value = Scalar | Uint8Array | Value[] | { [key: string]: Value };
 
 /** Every record has a string `_id`. */
@@ -14,7 +18,11 @@ export interface Record {
   [field: string]: Value | undefined;
 }
 
-/** A condition on one (possibly dotted) field. A bare value means equality. */
+/**
+ * A condition on one (possibly dotted) field. A bare value means equality. Conditions are defined for
+ * scalar or missing fields (null matches both null and missing; 1 never matches '1' or true); what they do
+ * on array fields differs between adapters, so do not filter on arrays.
+ */
 export type Condition =
   | Scalar
   | {
@@ -29,7 +37,10 @@ export type Condition =
       $exists?: boolean;
     };
 
-/** All conditions must hold (AND). Field names may be dotted paths into nested objects. */
+/**
+ * All conditions must hold (AND). Field names may be dotted paths into nested objects; each segment starts
+ * with a letter or `_` and holds only letters, digits, `_` and `-`.
+ */
 export type Filter = { [field: string]: Condition };
 
 export interface FindOptions {

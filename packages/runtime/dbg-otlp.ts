@@ -1,0 +1,14 @@
+import * as http from 'node:http';
+const seen: string[] = [];
+const collector = http.createServer((req, res) => { let n = 0; req.on('data', (c) => (n += c.length)); req.on('end', () => { seen.push(`${req.method} ${req.url} ${req.headers['content-type']} ${n}B`); res.writeHead(200, {'content-type': 'application/x-protobuf'}); res.end(); }); });
+await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
+const port = (collector.address() as { port: number }).port;
+process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
+const { startTelemetry, getTracer, getMeter } = await import('./src/index.ts');
+const t = startTelemetry({ serviceName: 'dbg', serviceVersion: '1.2.3' });
+console.log('exporting', t.exporting);
+getTracer().startActiveSpan('hello', (s) => s.end());
+getMeter().createCounter('dbg.count').add(1);
+await t.shutdown();
+console.log(seen);
+collector.close();
