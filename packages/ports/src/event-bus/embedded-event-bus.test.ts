@@ -54,7 +54,10 @@ describe('EmbeddedEventBus', () => {
   it('survives a restart: a new bus on the same file resumes from the committed offsets', async () => {
     const first = new EmbeddedEventBus({ path: file, pollIntervalMs: 20 });
     await first.ensureTopics(['docs']);
-    await first.publish('docs', [1, 2, 3, 4].map((i) => ({ key: 'd', value: bytes(`m${i}`) })));
+    await first.publish(
+      'docs',
+      [1, 2, 3, 4].map((i) => ({ key: 'd', value: bytes(`m${i}`) })),
+    );
     const seen: string[] = [];
     const subscription = await first.subscribe({
       group: 'svc',
@@ -71,7 +74,11 @@ describe('EmbeddedEventBus', () => {
     const second = new EmbeddedEventBus({ path: file, pollIntervalMs: 20 });
     expect(await second.lag('svc', 'docs')).toBe(2);
     const rest: string[] = [];
-    await second.subscribe({ group: 'svc', topics: ['docs'], handler: async (m) => void rest.push(text(m.value)) });
+    await second.subscribe({
+      group: 'svc',
+      topics: ['docs'],
+      handler: async (m) => void rest.push(text(m.value)),
+    });
     await waitFor(() => rest.length === 2, 'the other two');
     expect(rest).toEqual(['m3', 'm4']);
     expect((await second.read('docs')).map((m) => m.offset)).toEqual(['0', '1', '2', '3']);
@@ -100,7 +107,10 @@ describe('EmbeddedEventBus', () => {
     await a.subscribe({ group: 'g', topics: ['shared'], handler: async (m) => void byA.push(text(m.value)) });
     await b.subscribe({ group: 'g', topics: ['shared'], handler: async (m) => void byB.push(text(m.value)) });
     const values = Array.from({ length: 40 }, (_, i) => String(i));
-    await a.publish('shared', values.map((v, i) => ({ key: `k${i}`, value: bytes(v) })));
+    await a.publish(
+      'shared',
+      values.map((v, i) => ({ key: `k${i}`, value: bytes(v) })),
+    );
     await waitFor(() => byA.length + byB.length >= 40, 'all 40');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect([...byA, ...byB].sort()).toEqual([...values].sort());
@@ -109,7 +119,10 @@ describe('EmbeddedEventBus', () => {
     // Once a's claims are released, b takes its partitions over.
     await a.close();
     const c = new EmbeddedEventBus({ path: file, pollIntervalMs: 20 });
-    await c.publish('shared', values.map((v, i) => ({ key: `k${i}`, value: bytes(`again-${v}`) })));
+    await c.publish(
+      'shared',
+      values.map((v, i) => ({ key: `k${i}`, value: bytes(`again-${v}`) })),
+    );
     await waitFor(() => byB.filter((v) => v.startsWith('again-')).length === 40, 'b to take every partition');
     await b.close();
     await c.close();
@@ -121,8 +134,17 @@ describe('EmbeddedEventBus', () => {
     await bus.publish('t', [{ key: 'k', value: bytes('old') }]);
     const latest: string[] = [];
     const earliest: string[] = [];
-    await bus.subscribe({ group: 'l', topics: ['t'], from: 'latest', handler: async (m) => void latest.push(text(m.value)) });
-    await bus.subscribe({ group: 'e', topics: ['t'], handler: async (m) => void earliest.push(text(m.value)) });
+    await bus.subscribe({
+      group: 'l',
+      topics: ['t'],
+      from: 'latest',
+      handler: async (m) => void latest.push(text(m.value)),
+    });
+    await bus.subscribe({
+      group: 'e',
+      topics: ['t'],
+      handler: async (m) => void earliest.push(text(m.value)),
+    });
     await bus.publish('t', [{ key: 'k', value: bytes('new') }]);
     await waitFor(() => latest.length === 1 && earliest.length === 2, 'both groups');
     expect(latest).toEqual(['new']);

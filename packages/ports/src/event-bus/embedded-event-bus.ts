@@ -15,7 +15,14 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { DomainError, failedPrecondition, invalidArgument, isDomainError, notFound, unavailable } from '../errors.js';
+import {
+  DomainError,
+  failedPrecondition,
+  invalidArgument,
+  isDomainError,
+  notFound,
+  unavailable,
+} from '../errors.js';
 import {
   type EventBusLogger,
   deadLetterHeaders,
@@ -164,10 +171,12 @@ function toIncoming(row: MessageRow): Omit<IncomingMessage, 'attempt'> {
 
 /** Parses `log:<path>`; `log:///abs/file.db` is read as `/abs/file.db`. */
 export function parseLogUrl(url: string): string {
-  if (!url.startsWith('log:')) throw invalidArgument(`not an embedded log URL: ${url} (expected log:<path to .db file>)`);
+  if (!url.startsWith('log:'))
+    throw invalidArgument(`not an embedded log URL: ${url} (expected log:<path to .db file>)`);
   let file = url.slice('log:'.length);
   if (file.startsWith('//')) file = file.slice(2);
-  if (file.length === 0) throw invalidArgument(`embedded log URL ${url} names no file (expected log:<path to .db file>)`);
+  if (file.length === 0)
+    throw invalidArgument(`embedded log URL ${url} names no file (expected log:<path to .db file>)`);
   return file;
 }
 
@@ -209,7 +218,9 @@ class SqliteLog {
         `SELECT * FROM messages WHERE topic = ? AND partition = ? AND msg_offset >= ?
          ORDER BY msg_offset LIMIT ?`,
       ),
-      read: db.prepare<[string, number], MessageRow>('SELECT * FROM messages WHERE topic = ? ORDER BY seq LIMIT ?'),
+      read: db.prepare<[string, number], MessageRow>(
+        'SELECT * FROM messages WHERE topic = ? ORDER BY seq LIMIT ?',
+      ),
       committed: db.prepare<[string, string, number], { next_offset: number }>(
         'SELECT next_offset FROM group_offsets WHERE group_id = ? AND topic = ? AND partition = ?',
       ),
@@ -302,7 +313,12 @@ class SqliteLog {
   }
 
   /** The dead letter and the group's move past the message happen together or not at all. */
-  deadLetter(group: string, message: Omit<IncomingMessage, 'attempt'>, error: string, attempts: number): void {
+  deadLetter(
+    group: string,
+    message: Omit<IncomingMessage, 'attempt'>,
+    error: string,
+    attempts: number,
+  ): void {
     this.write(true, () => {
       this.appendInTx(deadLetterTopic(message.topic), [
         {
@@ -365,11 +381,11 @@ class SqliteLog {
     const now = Date.now();
     const current = this.stmts.lease.get(group, topic, partition);
     if (current && current.owner === owner && current.expires_at - now > leaseMs / 2) return true;
-    if (current && current.owner !== owner && current.expires_at > now && processAlive(current.pid)) return false;
+    if (current && current.owner !== owner && current.expires_at > now && processAlive(current.pid))
+      return false;
     return this.write(false, () => {
       const row = this.stmts.lease.get(group, topic, partition);
-      const free =
-        !row || row.owner === owner || row.expires_at <= Date.now() || !processAlive(row.pid);
+      const free = !row || row.owner === owner || row.expires_at <= Date.now() || !processAlive(row.pid);
       if (free) this.stmts.takeLease.run(group, topic, partition, owner, process.pid, Date.now() + leaseMs);
       return free;
     });
@@ -461,7 +477,10 @@ export class EmbeddedEventBus implements EventBus {
     return subscription;
   }
 
-  async read(topic: string, options: { limit?: number; signal?: AbortSignal } = {}): Promise<IncomingMessage[]> {
+  async read(
+    topic: string,
+    options: { limit?: number; signal?: AbortSignal } = {},
+  ): Promise<IncomingMessage[]> {
     validateTopic(topic);
     return this.guard('read', () => {
       if (this.log.partitionsOf(topic) === undefined) throw notFound(`topic ${topic} does not exist`);
@@ -561,7 +580,9 @@ class EmbeddedSubscription implements Subscription {
     if (options.from === 'latest') {
       // Like Kafka's auto.offset.reset=latest: a group with no position starts at the end as of now.
       for (const topic of options.topics) {
-        this.log.endOffsets(topic).forEach((end, partition) => this.latestStart.set(`${topic}/${partition}`, end));
+        this.log
+          .endOffsets(topic)
+          .forEach((end, partition) => this.latestStart.set(`${topic}/${partition}`, end));
       }
     }
   }
@@ -703,4 +724,3 @@ class EmbeddedSubscription implements Subscription {
     this.stopped ??= Promise.resolve();
   }
 }
-

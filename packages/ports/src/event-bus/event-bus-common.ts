@@ -47,9 +47,10 @@ export function validateMessages(topic: string, messages: readonly OutgoingMessa
   validateTopic(topic);
   messages.forEach((message, index) => {
     if (typeof message.key !== 'string' || message.key.length === 0) {
-      throw invalidArgument(`message ${index} for ${topic} has no key: every event is keyed by its aggregate id`, [
-        { field: `messages[${index}].key`, message: 'must be a non-empty string' },
-      ]);
+      throw invalidArgument(
+        `message ${index} for ${topic} has no key: every event is keyed by its aggregate id`,
+        [{ field: `messages[${index}].key`, message: 'must be a non-empty string' }],
+      );
     }
     if (!(message.value instanceof Uint8Array)) {
       throw invalidArgument(`message ${index} for ${topic} has a value that is not bytes`, [
@@ -73,16 +74,23 @@ export function validateSubscribeOptions(options: SubscribeOptions): void {
     ]);
   }
   if (options.topics.length === 0) {
-    throw invalidArgument('subscribe needs at least one topic', [{ field: 'topics', message: 'must not be empty' }]);
+    throw invalidArgument('subscribe needs at least one topic', [
+      { field: 'topics', message: 'must not be empty' },
+    ]);
   }
   options.topics.forEach(validateTopic);
-  if (options.maxAttempts !== undefined && (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1)) {
+  if (
+    options.maxAttempts !== undefined &&
+    (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1)
+  ) {
     throw invalidArgument('maxAttempts must be a positive integer', [
       { field: 'maxAttempts', message: 'must be an integer >= 1' },
     ]);
   }
   if (options.retryBackoffMs !== undefined && !(options.retryBackoffMs >= 0)) {
-    throw invalidArgument('retryBackoffMs must be >= 0', [{ field: 'retryBackoffMs', message: 'must be >= 0' }]);
+    throw invalidArgument('retryBackoffMs must be >= 0', [
+      { field: 'retryBackoffMs', message: 'must be >= 0' },
+    ]);
   }
 }
 

@@ -246,7 +246,9 @@ export function describeEventBusContract(
           before.push(text(m.value));
           if (text(m.value) === 'v3') {
             await new Promise<void>((_, reject) => {
-              signal.addEventListener('abort', () => reject(new Error('abandoned by the crash')), { once: true });
+              signal.addEventListener('abort', () => reject(new Error('abandoned by the crash')), {
+                once: true,
+              });
             });
           }
         });
@@ -292,7 +294,10 @@ export function describeEventBusContract(
           },
           { maxAttempts: 3, retryBackoffMs: 5 },
         );
-        await waitFor(() => ['ok-1#1', 'ok-2#1', 'ok-3#1'].every((e) => events.includes(e)), 'the good messages');
+        await waitFor(
+          () => ['ok-1#1', 'ok-2#1', 'ok-3#1'].every((e) => events.includes(e)),
+          'the good messages',
+        );
         expect(events.filter((e) => e.startsWith('poison'))).toEqual(['poison#1', 'poison#2', 'poison#3']);
         // Same key: ok-2 waited until the poison message was given up on.
         expect(events.indexOf('ok-2#1')).toBeGreaterThan(events.indexOf('poison#3'));
@@ -398,7 +403,11 @@ export function describeEventBusContract(
         const values = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
         await bus.publish(
           topic,
-          values.map((value, i) => ({ key: ['a', 'b', 'c'][i % 3]!, value: bytes(value), headers: { n: String(i) } })),
+          values.map((value, i) => ({
+            key: ['a', 'b', 'c'][i % 3]!,
+            value: bytes(value),
+            headers: { n: String(i) },
+          })),
         );
         const all = await bus.read(topic);
         expect(all.map((m) => text(m.value)).sort()).toEqual(values);

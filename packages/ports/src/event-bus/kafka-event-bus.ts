@@ -40,7 +40,8 @@ import {
 
 // kafkajs is CommonJS; its named exports are reached through the default import under Node's ESM loader.
 const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs;
-const kafkajsVersion = (createRequire(import.meta.url)('kafkajs/package.json') as { version: string }).version;
+const kafkajsVersion = (createRequire(import.meta.url)('kafkajs/package.json') as { version: string })
+  .version;
 
 export interface KafkaEventBusOptions {
   brokers: readonly string[];
@@ -104,7 +105,11 @@ function headerText(value: Buffer | string | (Buffer | string)[] | undefined): s
   return last === undefined ? undefined : Buffer.isBuffer(last) ? last.toString('utf8') : last;
 }
 
-function toIncoming(topic: string, partition: number, message: KafkaMessage): Omit<IncomingMessage, 'attempt'> {
+function toIncoming(
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+): Omit<IncomingMessage, 'attempt'> {
   const headers: { [name: string]: string } = {};
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     const text = headerText(value);
@@ -204,7 +209,9 @@ export class KafkaEventBus implements EventBus {
       brokers: this.brokers as string[],
       logLevel: logLevel.WARN,
       logCreator: kafkaLogCreator(logger),
-      ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
+      ...(options.connectionTimeoutMs === undefined
+        ? {}
+        : { connectionTimeout: options.connectionTimeoutMs }),
       ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
     });
   }
@@ -271,7 +278,11 @@ export class KafkaEventBus implements EventBus {
           this.settings.replicationFactor ?? Math.min(3, (await admin.describeCluster()).brokers.length);
         await admin.createTopics({
           waitForLeaders: true,
-          topics: missing.map((topic) => ({ topic, numPartitions: this.settings.partitions, replicationFactor })),
+          topics: missing.map((topic) => ({
+            topic,
+            numPartitions: this.settings.partitions,
+            replicationFactor,
+          })),
         });
       }
       for (const t of topics) this.knownTopics.add(t);
@@ -330,7 +341,10 @@ export class KafkaEventBus implements EventBus {
     topic: string,
     groupId: string,
     ranges: Map<number, Range>,
-    onMessages: (messages: Omit<IncomingMessage, 'attempt'>[], commitThrough: () => Promise<void>) => Promise<void>,
+    onMessages: (
+      messages: Omit<IncomingMessage, 'attempt'>[],
+      commitThrough: () => Promise<void>,
+    ) => Promise<void>,
     options: { limitPerPartition?: number; signal?: AbortSignal },
   ): Promise<void> {
     const pending = new Set([...ranges].filter(([, r]) => r.start < r.end).map(([p]) => p));
@@ -391,7 +405,12 @@ export class KafkaEventBus implements EventBus {
             if (chosen.length > 0) {
               await onMessages(chosen, async () => {
                 await commitOffsetsIfNecessary({
-                  topics: [{ topic, partitions: [{ partition: batch.partition, offset: String(BigInt(last!) + 1n) }] }],
+                  topics: [
+                    {
+                      topic,
+                      partitions: [{ partition: batch.partition, offset: String(BigInt(last!) + 1n) }],
+                    },
+                  ],
                 });
               });
               resolveOffset(last!);
@@ -412,7 +431,10 @@ export class KafkaEventBus implements EventBus {
     }
   }
 
-  async read(topic: string, options: { limit?: number; signal?: AbortSignal } = {}): Promise<IncomingMessage[]> {
+  async read(
+    topic: string,
+    options: { limit?: number; signal?: AbortSignal } = {},
+  ): Promise<IncomingMessage[]> {
     this.assertOpen();
     validateTopic(topic);
     const limit = options.limit ?? Infinity;
@@ -554,9 +576,13 @@ export class KafkaEventBus implements EventBus {
   }
 
   private async disconnectClients(): Promise<void> {
-    const clients = await Promise.allSettled([this.producerReady, this.adminReady].filter((c) => c !== undefined));
+    const clients = await Promise.allSettled(
+      [this.producerReady, this.adminReady].filter((c) => c !== undefined),
+    );
     await Promise.all(
-      clients.map((c) => (c.status === 'fulfilled' ? c.value.disconnect().catch(() => undefined) : undefined)),
+      clients.map((c) =>
+        c.status === 'fulfilled' ? c.value.disconnect().catch(() => undefined) : undefined,
+      ),
     );
   }
 
@@ -610,7 +636,10 @@ class KafkaSubscription implements Subscription {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, (event) => {
-      logger.warn({ err: event.payload.error, group, restart: event.payload.restart }, 'Kafka consumer crashed');
+      logger.warn(
+        { err: event.payload.error, group, restart: event.payload.restart },
+        'Kafka consumer crashed',
+      );
     });
     try {
       await consumer.connect();
@@ -619,7 +648,8 @@ class KafkaSubscription implements Subscription {
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently:
-          this.settings.partitionsConsumedConcurrently ?? Math.min(16, this.settings.partitions * topics.length),
+          this.settings.partitionsConsumedConcurrently ??
+          Math.min(16, this.settings.partitions * topics.length),
         eachBatch: (payload) => this.onBatch(payload),
       });
     } catch (err) {
@@ -651,7 +681,10 @@ class KafkaSubscription implements Subscription {
           logger,
         });
         if (this.crashed || outcome.kind === 'interrupted') return;
-        if (outcome.kind === 'failed' && !(await this.deadLetter(message, outcome.error, outcome.attempts, keepGoing))) {
+        if (
+          outcome.kind === 'failed' &&
+          !(await this.deadLetter(message, outcome.error, outcome.attempts, keepGoing))
+        ) {
           return;
         }
       } finally {
@@ -661,7 +694,10 @@ class KafkaSubscription implements Subscription {
       try {
         await commitOffsetsIfNecessary({
           topics: [
-            { topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(BigInt(raw.offset) + 1n) }] },
+            {
+              topic: batch.topic,
+              partitions: [{ partition: batch.partition, offset: String(BigInt(raw.offset) + 1n) }],
+            },
           ],
         });
       } catch (err) {
@@ -731,7 +767,10 @@ class KafkaSubscription implements Subscription {
       // commit), leaves the group and disconnects.
       await this.consumer?.disconnect();
     } catch (err) {
-      this.settings.logger.warn({ err, group: this.options.group }, 'Kafka consumer did not disconnect cleanly');
+      this.settings.logger.warn(
+        { err, group: this.options.group },
+        'Kafka consumer did not disconnect cleanly',
+      );
     } finally {
       clearTimeout(timer);
       this.onDone();

@@ -12,7 +12,12 @@ const delayMs = Number(EB_DELAY_MS ?? 400);
 
 const bus = createEventBus(EB_URL, {
   // A short session lets the group notice the killed member soon; 6 s is the broker's default minimum.
-  kafka: { clientId: 'sigkill-child', sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000, maxWaitTimeMs: 200 },
+  kafka: {
+    clientId: 'sigkill-child',
+    sessionTimeoutMs: 6_000,
+    heartbeatIntervalMs: 1_000,
+    maxWaitTimeMs: 200,
+  },
   embedded: { pollIntervalMs: 50 },
 });
 await bus.subscribe({

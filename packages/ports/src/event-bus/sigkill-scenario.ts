@@ -35,7 +35,12 @@ function readRecord(file: string): Record[] {
     .filter((line) => line.startsWith('received ') || line.startsWith('processed '))
     .map((line) => {
       const [kind, partition, offset, value] = line.split(' ');
-      return { kind: kind as Record['kind'], partition: Number(partition), offset: Number(offset), value: value! };
+      return {
+        kind: kind as Record['kind'],
+        partition: Number(partition),
+        offset: Number(offset),
+        value: value!,
+      };
     });
 }
 
@@ -59,14 +64,24 @@ export async function runSigkillScenario(params: {
     await bus.ensureTopics([topic]);
     await bus.publish(
       topic,
-      Array.from({ length: total }, (_, i) => ({ key: `doc-${i % 6}`, value: new TextEncoder().encode(`m${i}`) })),
+      Array.from({ length: total }, (_, i) => ({
+        key: `doc-${i % 6}`,
+        value: new TextEncoder().encode(`m${i}`),
+      })),
     );
     const published = await bus.read(topic);
     expect(published).toHaveLength(total);
 
     child = spawn(process.execPath, ['--import', 'tsx', fixture], {
       cwd: repoRoot,
-      env: { ...process.env, EB_URL: url, EB_TOPIC: topic, EB_GROUP: group, EB_RECORD: recordFile, EB_DELAY_MS: '400' },
+      env: {
+        ...process.env,
+        EB_URL: url,
+        EB_TOPIC: topic,
+        EB_GROUP: group,
+        EB_RECORD: recordFile,
+        EB_DELAY_MS: '400',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));

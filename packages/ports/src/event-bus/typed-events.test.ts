@@ -5,7 +5,13 @@ import { create } from '@bufbuild/protobuf';
 import { DurationSchema, TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { EmbeddedEventBus } from './embedded-event-bus.js';
-import { EVENT_TYPE_HEADER, EventDecodeError, decodeEvent, eventHandler, publishEvent } from './typed-events.js';
+import {
+  EVENT_TYPE_HEADER,
+  EventDecodeError,
+  decodeEvent,
+  eventHandler,
+  publishEvent,
+} from './typed-events.js';
 
 async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -29,7 +35,14 @@ describe('typed events', () => {
   });
 
   it('round-trips a protobuf message, with its type in a header and the caller headers kept', async () => {
-    await publishEvent(bus, 'stamps', TimestampSchema, 'doc-1', { seconds: 42n, nanos: 7 }, { traceparent: 'tp' });
+    await publishEvent(
+      bus,
+      'stamps',
+      TimestampSchema,
+      'doc-1',
+      { seconds: 42n, nanos: 7 },
+      { traceparent: 'tp' },
+    );
     await publishEvent(bus, 'stamps', TimestampSchema, 'doc-1', create(TimestampSchema, { seconds: 43n }));
     const [first, second] = await bus.read('stamps');
     expect(first!.headers).toEqual({ traceparent: 'tp', [EVENT_TYPE_HEADER]: 'google.protobuf.Timestamp' });
@@ -39,9 +52,9 @@ describe('typed events', () => {
 
   it('throws a clear error for bytes that are not the event, and for another event type', async () => {
     const where = { topic: 'stamps', partition: 1, offset: '9', headers: {} };
-    expect(() => decodeEvent(TimestampSchema, { ...where, value: new Uint8Array([0xff, 0xff, 0xff]) })).toThrow(
-      /event at stamps\[1\]@9 is not a valid google\.protobuf\.Timestamp \(3 bytes\)/,
-    );
+    expect(() =>
+      decodeEvent(TimestampSchema, { ...where, value: new Uint8Array([0xff, 0xff, 0xff]) }),
+    ).toThrow(/event at stamps\[1\]@9 is not a valid google\.protobuf\.Timestamp \(3 bytes\)/);
     expect(() =>
       decodeEvent(TimestampSchema, {
         ...where,

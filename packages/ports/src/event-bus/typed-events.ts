@@ -1,5 +1,12 @@
 // Protobuf events over the bus (@bufbuild/protobuf v2): one message type per topic, binary encoded.
-import { type DescMessage, type MessageInitShape, type MessageShape, create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import {
+  type DescMessage,
+  type MessageInitShape,
+  type MessageShape,
+  create,
+  fromBinary,
+  toBinary,
+} from '@bufbuild/protobuf';
 import type { EventBus, IncomingMessage } from './event-bus.port.js';
 
 /** Names the message type, so a consumer can tell a wrong-topic event from corrupt bytes. */
@@ -23,7 +30,11 @@ export async function publishEvent<Desc extends DescMessage>(
   signal?: AbortSignal,
 ): Promise<void> {
   const value = toBinary(schema, create(schema, message));
-  await bus.publish(topic, [{ key, value, headers: { ...headers, [EVENT_TYPE_HEADER]: schema.typeName } }], signal);
+  await bus.publish(
+    topic,
+    [{ key, value, headers: { ...headers, [EVENT_TYPE_HEADER]: schema.typeName } }],
+    signal,
+  );
 }
 
 export function decodeEvent<Desc extends DescMessage>(

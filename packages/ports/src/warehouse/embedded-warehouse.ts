@@ -223,7 +223,9 @@ function docSql(exclude: ReturnType<typeof normalizeExclude>): string {
 }
 
 function sqliteCode(err: unknown): string | undefined {
-  const code = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
+  // Duck-typed: errors from the native module may come from another realm (e.g. under test runners' VMs),
+  // where instanceof Error is false.
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : undefined;
 }
 
