@@ -268,6 +268,7 @@ export function listen(handler: NodeHandler, options: ListenOptions): Promise<Li
     front.once('error', reject);
     front.listen(options.port, options.host, () => {
       front.off('error', reject);
+      front.on('error', (err) => log?.error({ err }, 'listener error'));
       const address = front.address() as net.AddressInfo;
       const host = options.host.includes(':') ? `[${options.host}]` : options.host;
       let closed: Promise<void> | undefined;
@@ -298,6 +299,9 @@ export function listen(handler: NodeHandler, options: ListenOptions): Promise<Li
               for (const socket of sockets) socket.destroy();
             }
             await stopped;
+            // Neither server listens itself; closing them just stops their connection-timeout timers.
+            h1.close(() => undefined);
+            h2.close(() => undefined);
           })();
           return closed;
         },

@@ -137,6 +137,10 @@ function isKafkaErrorType(err: unknown, type: string): boolean {
 
 function abortable<T>(work: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    if (signal?.aborted) {
+      work.catch(() => undefined);
+      return reject(new DomainError('cancelled', `${what} was cancelled`));
+    }
     const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
     const onAbort = (): void => reject(new DomainError('cancelled', `${what} was cancelled`));
     signal?.addEventListener('abort', onAbort, { once: true });
