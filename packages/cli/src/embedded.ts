@@ -50,7 +50,7 @@ export function embeddedAdapterUrls(dataDir: string) {
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedTwin> {
   const dataDir = path.resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const adapters = await openAdapters(embeddedAdapterUrls(dataDir));
+  const adapters = await openAdapters(embeddedAdapterUrls(dataDir), { logger: options.logger });
   const warehouse = adapters.warehouse!;
   const eventBus = adapters.eventBus!;
   const vectorStore = adapters.vectorStore!;

@@ -2,6 +2,7 @@
 // reverse order on shutdown. Embedded URLs: sqlite:<file>, log:<file>. Real: mongodb://, kafka://, http(s)://.
 import { createEventBus, createVectorStore, createWarehouse, tracedEventBus } from '@llmtwin/ports';
 import type { EventBus, VectorStore, Warehouse } from '@llmtwin/ports';
+import type { Logger } from 'pino';
 
 export interface AdapterUrls {
   warehouse?: string;
@@ -16,13 +17,20 @@ export interface Adapters {
   close(): Promise<void>;
 }
 
-export async function openAdapters(urls: AdapterUrls): Promise<Adapters> {
+export async function openAdapters(urls: AdapterUrls, options: { logger?: Logger } = {}): Promise<Adapters> {
   const opened: { close(): Promise<void> }[] = [];
   try {
     const warehouse = urls.warehouse ? await createWarehouse(urls.warehouse) : undefined;
     if (warehouse) opened.push(warehouse);
     // Every publish and handler is traced, with the trace context carried in message headers.
-    const eventBus = urls.eventBus ? tracedEventBus(await createEventBus(urls.eventBus)) : undefined;
+    const eventBus = urls.eventBus
+      ? tracedEventBus(
+          createEventBus(
+            urls.eventBus,
+            options.logger ? { logger: options.logger.child({ component: 'event-bus' }) } : {},
+          ),
+        )
+      : undefined;
     if (eventBus) opened.push(eventBus);
     const vectorStore = urls.vectorStore ? await createVectorStore(urls.vectorStore) : undefined;
     if (vectorStore) opened.push(vectorStore);

@@ -38,7 +38,7 @@ export async function runModuleMain<C extends BaseConfig>(spec: ModuleMainSpec<C
     name: spec.name,
     config: spec.config,
     start: async ({ config, logger }) => {
-      const adapters = await openAdapters(spec.adapters(config));
+      const adapters = await openAdapters(spec.adapters(config), { logger });
       try {
         const module = await spec.build({ config, adapters, logger, directory: directoryFromEnv() });
         const hosted = await hostModule(module, {

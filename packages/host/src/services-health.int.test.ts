@@ -108,4 +108,13 @@ describe('services on the real backends', () => {
     () => outage(() => weaviate, 'vectors'),
     120_000,
   );
+
+  // Last: the gateway follows its upstreams, so it is NOT_SERVING afterwards.
+  it('shuts down gracefully on SIGTERM: drains and exits with code 0', async () => {
+    const chunk = services.get('chunk')!;
+    services.delete('chunk');
+    const code = await chunk.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(chunk.output()).toContain('shutting down');
+  }, 60_000);
 });

@@ -57,10 +57,14 @@ describe('tracedEventBus', () => {
     expect(message.headers['traceparent']).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`));
     expect(activeTraceId).toBe(traceId);
 
-    await new Promise((r) => setTimeout(r, 50));
-    const finished = spans.getFinishedSpans();
-    const producer = finished.find((s) => s.kind === SpanKind.PRODUCER && s.name === `publish ${topic}`);
-    const consumer = finished.find((s) => s.kind === SpanKind.CONSUMER && s.name === `process ${topic}`);
+    // The consumer span ends just after the handler returns.
+    const findSpan = (kind: SpanKind, name: string) =>
+      spans.getFinishedSpans().find((s) => s.kind === kind && s.name === name);
+    for (let i = 0; i < 100 && !findSpan(SpanKind.CONSUMER, `process ${topic}`); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const producer = findSpan(SpanKind.PRODUCER, `publish ${topic}`);
+    const consumer = findSpan(SpanKind.CONSUMER, `process ${topic}`);
     expect(producer?.spanContext().traceId).toBe(traceId);
     expect(consumer?.spanContext().traceId).toBe(traceId);
     expect(consumer?.parentSpanContext?.spanId).toBe(producer?.spanContext().spanId);
