@@ -94,7 +94,11 @@ export interface Collection<T extends Record = Record> {
   deleteMany(filter: Filter, signal?: AbortSignal): Promise<number>;
   find(filter: Filter, options?: FindOptions, signal?: AbortSignal): Promise<T[]>;
   /** Iterates over every match in pages, so large collections never sit in memory at once. */
-  scan(filter: Filter, options?: { batchSize?: number; exclude?: string[] }, signal?: AbortSignal): AsyncIterable<T>;
+  scan(
+    filter: Filter,
+    options?: { batchSize?: number; exclude?: string[] },
+    signal?: AbortSignal,
+  ): AsyncIterable<T>;
   count(filter?: Filter, signal?: AbortSignal): Promise<number>;
   ensureIndex(spec: IndexSpec): Promise<void>;
 }

@@ -1,0 +1,272 @@
+// The raw-document warehouse: versioned documents under deterministic ids, with an outbox so that no write
+// exists without its `documents.raw.v1` event.
+//
+// Write protocol (the warehouse has no transactions across a record and the bus, so the record carries its
+// own outbox marker):
+//   1. compare-and-set the record at its new version WITH `outbox` = the event to publish;
+//   2. publish the event (acknowledged, durable);
+//   3. clear the marker, only if it is still this event's.
+// A crash between 1 and 3 leaves the marker; the relay (`flushOutbox`) publishes it at start-up and
+// periodically. Delivery is therefore at-least-once; consumers drop duplicates by (document id, version).
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { commonv1, ingesteventsv1, ingestv1, topics } from '@llmtwin/contracts';
+import {
+  publishEvent,
+  type Collection,
+  type EventBus,
+  type Record as StoredRecord,
+  type Warehouse,
+} from '@llmtwin/ports';
+import { conflict, notFound } from '@llmtwin/runtime';
+import { createHash, randomUUID } from 'node:crypto';
+import type { PlatformName } from './authors.js';
+import type { Category, ExtractedDocument } from './extracted-document.js';
+
+/** Raw payloads above this size travel without `raw` in the event; consumers read them with GetDocument. */
+export const MAX_EVENT_RAW_BYTES = 512 * 1024;
+
+export type ChangeKind = 'created' | 'updated' | 'tombstoned';
+
+export interface OutboxMarker {
+  [key: string]: string | number | boolean;
+  eventId: string;
+  change: ChangeKind;
+  pending: true;
+  crawlJobId: string;
+  at: number;
+}
+
+export interface RawDocumentRecord extends StoredRecord {
+  _id: string;
+  authorId: string;
+  category: Category;
+  platform: PlatformName;
+  sourceId: string;
+  canonicalUrl: string;
+  title: string;
+  subtitle: string;
+  author: string;
+  publishedAt: number | null;
+  crawledAt: number;
+  contentHash: string;
+  version: number;
+  tombstone: boolean;
+  draft: boolean;
+  raw: Uint8Array;
+  rawContentType: string;
+  tags: string[];
+  externalId: string;
+  codePath: string;
+  codeLanguage: string;
+  codeCommit: string;
+  outbox?: OutboxMarker;
+}
+
+export interface UpsertResult {
+  change: ChangeKind | 'unchanged';
+  document: RawDocumentRecord;
+}
+
+/** Deterministic id: one author's document at one canonical URL. */
+export function documentId(authorId: string, canonicalUrl: string): string {
+  return 'doc_' + createHash('sha256').update(`${authorId}\n${canonicalUrl}`).digest('hex').slice(0, 32);
+}
+
+/** What counts as a change: the payload and the metadata a reader sees, not the crawl time. */
+export function contentHash(doc: ExtractedDocument): string {
+  const h = createHash('sha256');
+  const meta = JSON.stringify([
+    doc.category,
+    doc.title,
+    doc.subtitle ?? '',
+    doc.publishedAt,
+    doc.draft,
+    doc.tags ?? [],
+    doc.code?.path ?? '',
+    doc.code?.language ?? '',
+  ]);
+  h.update(meta).update('\n').update(doc.raw);
+  return h.digest('hex');
+}
+
+const categories: Record<Category, commonv1.Category> = {
+  article: commonv1.Category.ARTICLE,
+  post: commonv1.Category.POST,
+  code: commonv1.Category.CODE,
+};
+const platforms: Record<PlatformName, commonv1.Platform> = {
+  medium: commonv1.Platform.MEDIUM,
+  substack: commonv1.Platform.SUBSTACK,
+  linkedin: commonv1.Platform.LINKEDIN,
+  github: commonv1.Platform.GITHUB,
+  web: commonv1.Platform.WEB,
+};
+const changes: Record<ChangeKind, ingesteventsv1.ChangeKind> = {
+  created: ingesteventsv1.ChangeKind.CREATED,
+  updated: ingesteventsv1.ChangeKind.UPDATED,
+  tombstoned: ingesteventsv1.ChangeKind.TOMBSTONED,
+};
+
+export function toProtoDocument(r: RawDocumentRecord, options: { includeRaw: boolean }) {
+  return create(ingestv1.RawDocumentSchema, {
+    id: r._id,
+    authorId: r.authorId,
+    category: categories[r.category],
+    platform: platforms[r.platform],
+    sourceId: r.sourceId,
+    canonicalUrl: r.canonicalUrl,
+    title: r.title,
+    subtitle: r.subtitle,
+    ...(r.publishedAt !== null ? { publishTime: timestampFromMs(r.publishedAt) } : {}),
+    crawlTime: timestampFromMs(r.crawledAt),
+    contentHash: r.contentHash,
+    version: BigInt(r.version),
+    tombstone: r.tombstone,
+    draft: r.draft,
+    raw: options.includeRaw ? r.raw : new Uint8Array(),
+    rawContentType: r.rawContentType,
+    codePath: r.codePath,
+    codeLanguage: r.codeLanguage,
+    codeCommit: r.codeCommit,
+    tags: r.tags,
+  });
+}
+
+export class RawDocumentStore {
+  readonly documents: Collection<RawDocumentRecord>;
+
+  constructor(
+    warehouse: Warehouse,
+    private readonly bus: EventBus,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.documents = warehouse.collection<RawDocumentRecord>('raw_documents');
+  }
+
+  async init(): Promise<void> {
+    await this.bus.ensureTopics([topics.documentsRaw]);
+    await this.documents.ensureIndex({ fields: [{ field: 'authorId', direction: 'asc' }] });
+    await this.documents.ensureIndex({ fields: [{ field: 'sourceId', direction: 'asc' }] });
+    await this.documents.ensureIndex({ fields: [{ field: 'outbox.pending', direction: 'asc' }] });
+  }
+
+  async get(id: string): Promise<RawDocumentRecord> {
+    const doc = id ? await this.documents.get(id) : undefined;
+    if (!doc) throw notFound(`document "${id}" does not exist`);
+    return doc;
+  }
+
+  /** Stores what a crawler found. Unchanged content is a no-op: nothing written, nothing emitted. */
+  async upsert(
+    found: ExtractedDocument,
+    ctx: { authorId: string; sourceId: string; crawlJobId: string },
+    signal?: AbortSignal,
+  ): Promise<UpsertResult> {
+    const id = documentId(ctx.authorId, found.canonicalUrl);
+    const hash = contentHash(found);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const existing = await this.documents.get(id, signal);
+      if (existing && !existing.tombstone && existing.contentHash === hash) {
+        return { change: 'unchanged', document: existing };
+      }
+      const change: ChangeKind = existing && !existing.tombstone ? 'updated' : 'created';
+      const record: RawDocumentRecord = {
+        _id: id,
+        authorId: ctx.authorId,
+        category: found.category,
+        platform: found.platform,
+        sourceId: ctx.sourceId,
+        canonicalUrl: found.canonicalUrl,
+        title: found.title,
+        subtitle: found.subtitle ?? '',
+        author: found.author,
+        publishedAt: found.publishedAt,
+        crawledAt: this.now(),
+        contentHash: hash,
+        version: (existing?.version ?? 0) + 1,
+        tombstone: false,
+        draft: found.draft,
+        raw: found.raw,
+        rawContentType: found.rawContentType,
+        tags: found.tags ?? [],
+        externalId: found.externalId ?? '',
+        codePath: found.code?.path ?? '',
+        codeLanguage: found.code?.language ?? '',
+        codeCommit: found.code?.commit ?? '',
+        outbox: this.marker(change, ctx.crawlJobId),
+      };
+      const written = await this.documents.replaceIf(
+        record,
+        existing ? { version: existing.version } : null,
+        signal,
+      );
+      if (written) {
+        await this.emit(record, signal);
+        return { change, document: record };
+      }
+    }
+    throw conflict(`document ${id} kept changing while it was being stored; try again`);
+  }
+
+  /** Marks a document gone from its source. Already-tombstoned documents are left alone. */
+  async tombstone(id: string, crawlJobId: string, signal?: AbortSignal): Promise<UpsertResult> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const existing = await this.get(id);
+      if (existing.tombstone) return { change: 'unchanged', document: existing };
+      const record: RawDocumentRecord = {
+        ...existing,
+        version: existing.version + 1,
+        tombstone: true,
+        raw: new Uint8Array(),
+        contentHash: '',
+        crawledAt: this.now(),
+        outbox: this.marker('tombstoned', crawlJobId),
+      };
+      if (await this.documents.replaceIf(record, { version: existing.version }, signal)) {
+        await this.emit(record, signal);
+        return { change: 'tombstoned', document: record };
+      }
+    }
+    throw conflict(`document ${id} kept changing while it was being deleted; try again`);
+  }
+
+  /** Publishes every event whose record is written but whose marker is still set. Returns how many. */
+  async flushOutbox(signal?: AbortSignal): Promise<number> {
+    let published = 0;
+    for await (const record of this.documents.scan({ 'outbox.pending': true }, { batchSize: 100 }, signal)) {
+      await this.emit(record, signal);
+      published++;
+    }
+    return published;
+  }
+
+  private marker(change: ChangeKind, crawlJobId: string): OutboxMarker {
+    return { eventId: randomUUID(), change, pending: true, crawlJobId, at: this.now() };
+  }
+
+  private async emit(record: RawDocumentRecord, signal?: AbortSignal): Promise<void> {
+    const marker = record.outbox;
+    if (!marker) return;
+    await publishEvent(
+      this.bus,
+      topics.documentsRaw,
+      ingesteventsv1.RawDocumentChangedSchema,
+      record._id,
+      {
+        eventId: marker.eventId,
+        change: changes[marker.change],
+        document: toProtoDocument(record, { includeRaw: record.raw.byteLength <= MAX_EVENT_RAW_BYTES }),
+        eventTime: timestampFromMs(marker.at),
+        crawlJobId: marker.crawlJobId,
+      },
+      undefined,
+      signal,
+    );
+    await this.documents.update(
+      record._id,
+      { unset: ['outbox'] },
+      { where: { 'outbox.eventId': marker.eventId } },
+    );
+  }
+}
