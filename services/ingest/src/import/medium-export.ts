@@ -1,0 +1,106 @@
+// Medium's data export: one self-contained HTML file per post under posts/ (microformats: h-entry, p-name,
+// p-summary, dt-published, p-author, p-canonical). Drafts are named draft_<slug>-<id>.html and carry no
+// publish date or canonical link, only a "View original" link to medium.com/p/<id>.
+import { JSDOM } from 'jsdom';
+import type { ExtractedDocument } from '../domain/extracted-document.js';
+import type { ArchiveReader } from './archive.js';
+import {
+  UTF8_HTML,
+  collapseSpace,
+  emptyResult,
+  errorMessage,
+  guardedReader,
+  type ImportResult,
+  type ImporterOptions,
+} from './export-importer.js';
+
+export const MEDIUM_POST = /(^|\/)posts\/[^/]+\.html$/;
+const DRAFT_FILE = /(^|\/)draft_[^/]*\.html$/;
+// Non-Latin titles give slugs of dashes only, so the trailing hex id is the only reliable key in a name.
+const ID_IN_NAME = /-([0-9a-f]{8,16})\.html$/;
+const ID_IN_URL = /(?:^|[-/])([0-9a-f]{8,16})(?:[?#].*)?$/;
+// A response is a single short paragraph whose text the export copied into the title; stories have a
+// separate title block (graf--title) or a subtitle. Long single-paragraph stories stay articles.
+const RESPONSE_MAX_CHARS = 1200;
+
+export function isMediumExport(paths: readonly string[]): boolean {
+  return paths.some((p) => MEDIUM_POST.test(p));
+}
+
+export async function importMediumExport(
+  reader: ArchiveReader,
+  options: ImporterOptions = {},
+): Promise<ImportResult> {
+  const result = emptyResult();
+  const posts = reader.entries.map((e) => e.path).filter((p) => MEDIUM_POST.test(p));
+  const read = guardedReader(reader, (p) => MEDIUM_POST.test(p));
+  for (const path of reader.entries.map((e) => e.path)) {
+    if (!MEDIUM_POST.test(path)) result.skipped.push(`${path}: not a Medium post (profile, claps, sessions…)`);
+  }
+  let done = 0;
+  for (const path of posts) {
+    try {
+      const raw = await read(path);
+      result.documents.push(parseMediumExportPost(path, raw));
+    } catch (err) {
+      result.errors.push({ item: path, message: errorMessage(err) });
+    }
+    done += 1;
+    options.onProgress?.({ done, total: posts.length, item: path });
+  }
+  return result;
+}
+
+export function parseMediumExportPost(path: string, raw: Buffer): ExtractedDocument {
+  const { document } = new JSDOM(raw.toString('utf8')).window;
+  const article = document.querySelector('article.h-entry') ?? document.body;
+  const title = collapseSpace(article.querySelector('.p-name')?.textContent ?? '');
+  const subtitle = collapseSpace(article.querySelector('.p-summary')?.textContent ?? '');
+  const author = collapseSpace(article.querySelector('a.p-author')?.textContent ?? '');
+  const canonical = article.querySelector('a.p-canonical')?.getAttribute('href') ?? null;
+  const datetime = article.querySelector('time.dt-published')?.getAttribute('datetime') ?? null;
+  const shortLink = [...article.querySelectorAll('footer a[href]')]
+    .map((a) => a.getAttribute('href') ?? '')
+    .find((href) => /^https:\/\/medium\.com\/p\/[0-9a-zA-Z]+$/.test(href));
+
+  const fileName = path.slice(path.lastIndexOf('/') + 1);
+  const id =
+    shortLink?.slice(shortLink.lastIndexOf('/') + 1) ??
+    ID_IN_NAME.exec(fileName)?.[1] ??
+    (canonical ? ID_IN_URL.exec(canonical)?.[1] : undefined);
+  const draft = DRAFT_FILE.test(path) || (!datetime && !canonical);
+  const publishedAt = datetime && !draft ? Date.parse(datetime) : null;
+  if (publishedAt !== null && Number.isNaN(publishedAt)) throw new Error(`unreadable publish time "${datetime}"`);
+
+  let canonicalUrl: string;
+  if (canonical) canonicalUrl = new URL(canonical).href;
+  else if (shortLink) canonicalUrl = shortLink;
+  else if (id) canonicalUrl = `https://medium.com/p/${id}`;
+  else throw new Error('no canonical link, no medium.com/p/<id> link and no id in the file name');
+
+  const body = article.querySelector('section.e-content, section[data-field="body"]');
+  const response = !subtitle && body !== null && looksLikeResponse(title, body);
+  return {
+    category: response ? 'post' : 'article',
+    platform: 'medium',
+    canonicalUrl,
+    title,
+    ...(subtitle ? { subtitle } : {}),
+    author,
+    publishedAt,
+    draft,
+    raw: new Uint8Array(raw),
+    rawContentType: UTF8_HTML,
+    ...(id ? { externalId: id } : {}),
+  };
+}
+
+function looksLikeResponse(title: string, body: Element): boolean {
+  if (body.querySelector('.graf--title')) return false;
+  const text = collapseSpace(body.textContent ?? '');
+  if (text.length === 0 || text.length > RESPONSE_MAX_CHARS) return false;
+  if (body.querySelectorAll('.graf--p:not(.graf--empty)').length > 2) return false;
+  // Medium titles a response with its own opening words, cut with "…" when long.
+  const opening = title.replace(/…$/, '').trim();
+  return opening.length > 0 && text.includes(opening);
+}
