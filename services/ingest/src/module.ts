@@ -1,22 +1,97 @@
-// The ingest service as a module: IngestService over the warehouse; crawl events go out on the event bus.
+// The ingest service as a module: authors and sources, crawl jobs on a schedule, and the raw-document
+// warehouse whose every change goes out as a documents.raw.v1 event (through the outbox relay).
 import { ingestv1 } from '@llmtwin/contracts';
 import { adapterDependencies, type ServiceModule } from '@llmtwin/host';
 import type { EventBus, Warehouse } from '@llmtwin/ports';
+import { createLogger } from '@llmtwin/runtime';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { Logger } from 'pino';
 import { AuthorDirectory } from './domain/authors.js';
+import { CrawlJobs, type Crawler } from './domain/crawl-jobs.js';
+import type { ExtractedDocument } from './domain/extracted-document.js';
+import { RawDocumentStore } from './domain/raw-documents.js';
+import { CrawlScheduler } from './domain/scheduler.js';
 import { registerIngestRoutes } from './rpc/ingest.routes.js';
 
 export interface IngestDeps {
   warehouse: Warehouse;
   eventBus: EventBus;
+  logger?: Logger;
+  /** Fetches and parses sources; without one, crawl jobs fail with a clear error. */
+  crawler?: Crawler;
+  extractPage?: (html: Uint8Array, url: string) => ExtractedDocument;
+  /** Where uploaded archives are kept until imported. */
+  dataDir?: string;
+  schedulerTickMs?: number;
+  outboxSweepMs?: number;
+  maxArchiveBytes?: number;
 }
 
+const noCrawler: Crawler = {
+  completeListing: () => false,
+  // eslint-disable-next-line require-yield
+  async *crawl() {
+    throw new Error('no crawler is configured in this process');
+  },
+};
+
 export async function createIngestModule(deps: IngestDeps): Promise<ServiceModule> {
+  const logger = deps.logger ?? createLogger('ingest');
   const authors = new AuthorDirectory(deps.warehouse);
+  const store = new RawDocumentStore(deps.warehouse, deps.eventBus);
+  const jobs = new CrawlJobs(deps.warehouse, store, deps.crawler ?? noCrawler, logger);
+  const scheduler = new CrawlScheduler(deps.warehouse, jobs, logger, {
+    tickMs: deps.schedulerTickMs ?? 15_000,
+  });
+  const archiveDir = path.resolve(deps.dataDir ?? '.llmtwin', 'ingest-archives');
+  let sweeper: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> | undefined;
+
   await authors.init();
+  await store.init();
+  await jobs.init();
+
+  const sweep = () => {
+    sweeping ??= store
+      .flushOutbox()
+      .then((n) => n > 0 && logger.info({ published: n }, 'outbox relay published pending events'))
+      .catch((err: unknown) => logger.warn({ err }, 'outbox relay failed; retrying'))
+      .finally(() => (sweeping = undefined));
+    return sweeping;
+  };
+
   return {
     name: 'ingest',
     services: [ingestv1.IngestService],
-    register: (router) => registerIngestRoutes(router, authors),
+    register: (router) =>
+      registerIngestRoutes(router, {
+        authors,
+        store,
+        jobs,
+        ...(deps.extractPage ? { extractPage: deps.extractPage } : {}),
+        maxArchiveBytes: deps.maxArchiveBytes ?? 256 * 1024 * 1024,
+        saveArchive: async (fileName, bytes) => {
+          await mkdir(archiveDir, { recursive: true });
+          const file = path.join(archiveDir, `${randomUUID()}-${fileName}`);
+          await writeFile(file, bytes);
+          return file;
+        },
+      }),
     dependencies: adapterDependencies(deps),
+    async start() {
+      // Events whose writes happened before a crash go out first, then interrupted crawls resume.
+      await sweep();
+      sweeper = setInterval(() => void sweep(), deps.outboxSweepMs ?? 5_000);
+      await jobs.resume();
+      scheduler.start();
+    },
+    async stop() {
+      clearInterval(sweeper);
+      await scheduler.stop();
+      await jobs.stop();
+      await sweeping;
+    },
   };
 }

@@ -174,6 +174,12 @@ export class AuthorDirectory {
     });
   }
 
+  async getSource(id: string): Promise<SourceRecord> {
+    const source = id ? await this.sources.get(id) : undefined;
+    if (!source) throw notFound(`source "${id}" does not exist`);
+    return source;
+  }
+
   async removeSource(id: string): Promise<void> {
     const removed = id ? await this.sources.delete(id) : false;
     if (!removed) throw notFound(`source "${id}" does not exist`);

@@ -22,7 +22,16 @@ export const DEFAULT_ALLOWED_PORTS: readonly number[] = Object.freeze([80, 443])
 
 // Names that never denote a public site, or that resolve to internal services on common platforms
 // (metadata.google.internal, *.ec2.internal, instance-data on EC2).
-const BLOCKED_NAME_SUFFIXES = ['localhost', 'local', 'internal', 'localdomain', 'home.arpa', 'lan', 'intranet', 'corp'];
+const BLOCKED_NAME_SUFFIXES = [
+  'localhost',
+  'local',
+  'internal',
+  'localdomain',
+  'home.arpa',
+  'lan',
+  'intranet',
+  'corp',
+];
 const BLOCKED_NAMES = new Set(['instance-data', 'metadata', 'metadata.goog', 'kubernetes.default.svc']);
 
 const refuse = (what: string, why: string, field = 'url'): DomainError =>
@@ -144,9 +153,13 @@ export class AddressPolicy {
         continue;
       }
       if (!/^(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/i.test(trimmed)) {
-        throw new DomainError('invalid-argument', `allow-list entry "${entry}" is neither a CIDR, an address nor a host name`, {
-          violations: [{ field: 'allow', message: `unparseable entry ${entry}` }],
-        });
+        throw new DomainError(
+          'invalid-argument',
+          `allow-list entry "${entry}" is neither a CIDR, an address nor a host name`,
+          {
+            violations: [{ field: 'allow', message: `unparseable entry ${entry}` }],
+          },
+        );
       }
       this.allowedNames.push(normaliseName(trimmed));
     }
@@ -184,10 +197,14 @@ export class AddressPolicy {
     try {
       url = new URL(String(input));
     } catch (cause) {
-      throw new DomainError('invalid-argument', `refused to fetch "${String(input)}": not a valid absolute URL`, {
-        cause,
-        violations: [{ field: 'url', message: 'not a valid absolute URL' }],
-      });
+      throw new DomainError(
+        'invalid-argument',
+        `refused to fetch "${String(input)}": not a valid absolute URL`,
+        {
+          cause,
+          violations: [{ field: 'url', message: 'not a valid absolute URL' }],
+        },
+      );
     }
     const shown = `${url.protocol}//${url.host}${url.pathname}`;
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -224,7 +241,10 @@ export class AddressPolicy {
       }
     }
     if (!name.includes('.')) {
-      throw refuse(hostname, `host name ${name} has a single label, which resolves through local search domains`);
+      throw refuse(
+        hostname,
+        `host name ${name} has a single label, which resolves through local search domains`,
+      );
     }
   }
 
@@ -243,7 +263,8 @@ export class AddressPolicy {
     const reason = nonPublicReason(address);
     if (reason === undefined) return;
     const shown = address.toString();
-    const subject = normaliseName(host) === shown || host === `[${shown}]` ? shown : `${host} (resolved to ${shown})`;
+    const subject =
+      normaliseName(host) === shown || host === `[${shown}]` ? shown : `${host} (resolved to ${shown})`;
     throw refuse(subject, `${reason} is not a public address`);
   }
 }

@@ -5,7 +5,8 @@ export class HostLimiter {
   private readonly waiting = new Map<string, (() => void)[]>();
 
   constructor(private readonly perHost: number) {
-    if (!Number.isInteger(perHost) || perHost < 1) throw new RangeError(`perHost must be a positive integer, got ${perHost}`);
+    if (!Number.isInteger(perHost) || perHost < 1)
+      throw new RangeError(`perHost must be a positive integer, got ${perHost}`);
   }
 
   async run<T>(host: string, task: () => Promise<T>, signal?: AbortSignal): Promise<T> {

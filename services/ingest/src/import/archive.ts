@@ -59,7 +59,9 @@ export function checkEntryName(name: string): string {
   if (/^[a-zA-Z]:/.test(name)) throw invalidArgument(`archive entry "${name}" has a drive letter: refused`);
   const segments = name.split('/');
   if (segments.some((s) => s === '..')) {
-    throw invalidArgument(`archive entry "${name}" climbs out of the archive with "..": refused (path traversal)`);
+    throw invalidArgument(
+      `archive entry "${name}" climbs out of the archive with "..": refused (path traversal)`,
+    );
   }
   return segments.filter((s) => s !== '' && s !== '.').join('/');
 }
@@ -151,7 +153,8 @@ export async function openZip(
       checkEntrySize(path, entry.uncompressedSize, limits);
       checkRatio(path, entry.uncompressedSize, entry.compressedSize, limits);
       declaredTotal.add(entry.uncompressedSize);
-      if (slots.has(path)) throw invalidArgument(`archive lists "${path}" twice: refused (ambiguous content)`);
+      if (slots.has(path))
+        throw invalidArgument(`archive lists "${path}" twice: refused (ambiguous content)`);
       slots.set(path, { entry, path });
     }
     return new ZipReader(name, zip, slots, limits);
@@ -181,7 +184,7 @@ class ZipReader implements ArchiveReader {
     if (!slot) throw invalidArgument(`"${this.name}" has no entry "${path}"`);
     this.opened.push(path);
     const { entry } = slot;
-    const stream = await this.zip.openReadStream(entry);
+    const stream = await this.zip.openReadStreamPromise(entry);
     const chunks: Buffer[] = [];
     let count = 0;
     try {
@@ -273,7 +276,8 @@ class DirectoryReader implements ArchiveReader {
     const full = join(this.name, ...path.split('/'));
     // Checked again at read time: the folder may have changed since it was listed.
     const info = await lstat(full);
-    if (info.isSymbolicLink()) throw invalidArgument(`"${path}" in "${this.name}" is a symbolic link: refused`);
+    if (info.isSymbolicLink())
+      throw invalidArgument(`"${path}" in "${this.name}" is a symbolic link: refused`);
     checkEntrySize(path, info.size, this.limits);
     return readFile(full);
   }

@@ -35,7 +35,8 @@ export async function importMediumExport(
   const posts = reader.entries.map((e) => e.path).filter((p) => MEDIUM_POST.test(p));
   const read = guardedReader(reader, (p) => MEDIUM_POST.test(p));
   for (const path of reader.entries.map((e) => e.path)) {
-    if (!MEDIUM_POST.test(path)) result.skipped.push(`${path}: not a Medium post (profile, claps, sessions…)`);
+    if (!MEDIUM_POST.test(path))
+      result.skipped.push(`${path}: not a Medium post (profile, claps, sessions…)`);
   }
   let done = 0;
   for (const path of posts) {
@@ -70,7 +71,8 @@ export function parseMediumExportPost(path: string, raw: Buffer): ExtractedDocum
     (canonical ? ID_IN_URL.exec(canonical)?.[1] : undefined);
   const draft = DRAFT_FILE.test(path) || (!datetime && !canonical);
   const publishedAt = datetime && !draft ? Date.parse(datetime) : null;
-  if (publishedAt !== null && Number.isNaN(publishedAt)) throw new Error(`unreadable publish time "${datetime}"`);
+  if (publishedAt !== null && Number.isNaN(publishedAt))
+    throw new Error(`unreadable publish time "${datetime}"`);
 
   let canonicalUrl: string;
   if (canonical) canonicalUrl = new URL(canonical).href;

@@ -4,6 +4,7 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { commonv1, ingestv1 } from '@llmtwin/contracts';
 import { nextPageToken, readPage } from '@llmtwin/host';
+import { invalidArgument } from '@llmtwin/runtime';
 import type {
   AuthorDirectory,
   AuthorRecord,
@@ -11,6 +12,55 @@ import type {
   SourceKind,
   SourceRecord,
 } from '../domain/authors.js';
+import { parseSourceUrl } from '../domain/authors.js';
+import type { CrawlJobRecord, CrawlJobState, CrawlJobs } from '../domain/crawl-jobs.js';
+import type { ExtractedDocument } from '../domain/extracted-document.js';
+import { toProtoDocument, type RawDocumentStore, type RawDocumentRecord } from '../domain/raw-documents.js';
+
+export interface IngestHandlers {
+  authors: AuthorDirectory;
+  store: RawDocumentStore;
+  jobs: CrawlJobs;
+  /** Saves an uploaded archive where the importer can read it; returns its path. */
+  saveArchive: (fileName: string, bytes: Uint8Array) => Promise<string>;
+  /** Parses a saved page without network access. */
+  extractPage?: (html: Uint8Array, url: string) => ExtractedDocument;
+  maxArchiveBytes: number;
+}
+
+const jobStates: Record<CrawlJobState, ingestv1.CrawlJobState> = {
+  queued: ingestv1.CrawlJobState.QUEUED,
+  running: ingestv1.CrawlJobState.RUNNING,
+  succeeded: ingestv1.CrawlJobState.SUCCEEDED,
+  partial: ingestv1.CrawlJobState.PARTIAL,
+  failed: ingestv1.CrawlJobState.FAILED,
+  cancelled: ingestv1.CrawlJobState.CANCELLED,
+};
+
+const toJob = (j: CrawlJobRecord) =>
+  create(ingestv1.CrawlJobSchema, {
+    id: j._id,
+    authorId: j.target.authorId,
+    sourceId: j.target.sourceId,
+    url: j.target.url,
+    state: jobStates[j.state],
+    itemsTotal: BigInt(j.itemsTotal),
+    itemsDone: BigInt(j.itemsDone),
+    documentsCreated: BigInt(j.created),
+    documentsUpdated: BigInt(j.updated),
+    documentsUnchanged: BigInt(j.unchanged),
+    documentsTombstoned: BigInt(j.tombstoned),
+    errors: j.errors,
+    createTime: timestampFromMs(j.createdAt),
+    ...(j.startedAt !== null ? { startTime: timestampFromMs(j.startedAt) } : {}),
+    ...(j.endedAt !== null ? { endTime: timestampFromMs(j.endedAt) } : {}),
+  });
+
+const categoryNames: Record<number, string> = {
+  [commonv1.Category.ARTICLE]: 'article',
+  [commonv1.Category.POST]: 'post',
+  [commonv1.Category.CODE]: 'code',
+};
 
 const platforms: Record<PlatformName, commonv1.Platform> = {
   medium: commonv1.Platform.MEDIUM,
@@ -26,6 +76,10 @@ const kinds: Record<SourceKind, ingestv1.SourceKind> = {
   'single-url': ingestv1.SourceKind.SINGLE_URL,
   archive: ingestv1.SourceKind.ARCHIVE,
 };
+
+const platformNames: Record<number, PlatformName> = Object.fromEntries(
+  Object.entries(platforms).map(([name, value]) => [value, name as PlatformName]),
+);
 
 function kindFromProto(kind: ingestv1.SourceKind): SourceKind | undefined {
   const found = Object.entries(kinds).find(([, v]) => v === kind);
@@ -54,7 +108,8 @@ const toSource = (s: SourceRecord) =>
     ...(s.nextCrawlAt !== null ? { nextCrawlTime: timestampFromMs(s.nextCrawlAt) } : {}),
   });
 
-export function registerIngestRoutes(router: ConnectRouter, authors: AuthorDirectory): void {
+export function registerIngestRoutes(router: ConnectRouter, h: IngestHandlers): void {
+  const { authors, store, jobs } = h;
   router.service(ingestv1.IngestService, {
     async createAuthor(req) {
       const author = await authors.createAuthor({
@@ -88,8 +143,149 @@ export function registerIngestRoutes(router: ConnectRouter, authors: AuthorDirec
       return { sources: items.map(toSource), page: { nextPageToken: nextPageToken(items, page.size) } };
     },
     async removeSource(req) {
+      const source = await authors.getSource(req.id);
       await authors.removeSource(req.id);
+      if (req.purgeDocuments) {
+        for await (const doc of store.documents.scan(
+          { sourceId: source._id, tombstone: false },
+          { exclude: ['raw'] },
+        )) {
+          await store.tombstone(doc._id, `remove-source:${source._id}`);
+        }
+      }
       return {};
+    },
+    async crawlNow(req) {
+      if (req.target.case === 'sourceId') {
+        const source = await authors.getSource(req.target.value);
+        const job = await jobs.submit({
+          authorId: source.authorId,
+          sourceId: source._id,
+          kind: source.kind,
+          url: source.url,
+          gitRef: source.gitRef,
+        });
+        return { job: toJob(job) };
+      }
+      if (req.target.case === 'url') {
+        await authors.getAuthor(req.authorId);
+        const url = parseSourceUrl(req.target.value);
+        const job = await jobs.submit({
+          authorId: req.authorId,
+          sourceId: '',
+          kind: 'single-url',
+          url: url.href,
+          gitRef: '',
+        });
+        return { job: toJob(job) };
+      }
+      throw invalidArgument('give either source_id or url (with author_id)', [
+        { field: 'target', message: 'source_id or url is required' },
+      ]);
+    },
+    async importArchive(req) {
+      await authors.getAuthor(req.authorId);
+      if (req.content.byteLength === 0) {
+        throw invalidArgument('content is empty: send the archive bytes', [
+          { field: 'content', message: 'required' },
+        ]);
+      }
+      if (req.content.byteLength > h.maxArchiveBytes) {
+        throw invalidArgument(`the archive is larger than ${h.maxArchiveBytes} bytes`, [
+          { field: 'content', message: `at most ${h.maxArchiveBytes} bytes` },
+        ]);
+      }
+      const fileName = req.fileName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120) || 'archive.zip';
+      const archivePath = await h.saveArchive(fileName, req.content);
+      const job = await jobs.submit({
+        authorId: req.authorId,
+        sourceId: '',
+        kind: 'archive',
+        url: `archive:${fileName}`,
+        gitRef: '',
+        archivePath,
+      });
+      return { job: toJob(job) };
+    },
+    async getCrawlJob(req) {
+      return { job: toJob(await jobs.get(req.id)) };
+    },
+    async listCrawlJobs(req) {
+      const page = readPage(req.page);
+      const filter: Record<string, unknown> = {};
+      if (req.authorId) filter['target.authorId'] = req.authorId;
+      if (req.sourceId) filter['target.sourceId'] = req.sourceId;
+      if (page.after) filter['_id'] = { $lt: page.after };
+      const items = await jobs.jobs.find(filter as never, {
+        sort: [{ field: '_id', direction: 'desc' }],
+        limit: page.size,
+      });
+      return { jobs: items.map(toJob), page: { nextPageToken: nextPageToken(items, page.size) } };
+    },
+    async getDocument(req) {
+      const doc = await store.get(req.id);
+      return { document: toProtoDocument(doc, { includeRaw: !req.omitRaw }) };
+    },
+    async listDocuments(req) {
+      const page = readPage(req.page);
+      const filter: Record<string, unknown> = {};
+      if (req.authorId) filter['authorId'] = req.authorId;
+      if (req.category) {
+        const name = categoryNames[req.category];
+        if (!name)
+          throw invalidArgument('unknown category', [
+            { field: 'category', message: 'article, post or code' },
+          ]);
+        filter['category'] = name;
+      }
+      if (req.platform) filter['platform'] = platformNames[req.platform];
+      if (!req.includeTombstones) filter['tombstone'] = false;
+      if (page.after) filter['_id'] = { $gt: page.after };
+      const items = await store.documents.find(filter as never, {
+        sort: [{ field: '_id', direction: 'asc' }],
+        limit: page.size,
+        exclude: ['raw'],
+      });
+      return {
+        documents: items.map((d: RawDocumentRecord) => toProtoDocument(d, { includeRaw: false })),
+        page: { nextPageToken: nextPageToken(items, page.size) },
+      };
+    },
+    async deleteDocument(req) {
+      const res = await store.tombstone(req.id, 'delete-document');
+      return { document: toProtoDocument(res.document, { includeRaw: false }) };
+    },
+    async extractPage(req) {
+      if (!h.extractPage) throw invalidArgument('page extraction is not available in this build');
+      const url = parseSourceUrl(req.url);
+      if (req.html.byteLength === 0)
+        throw invalidArgument('html is empty', [{ field: 'html', message: 'required' }]);
+      const found = h.extractPage(req.html, url.href);
+      const doc: RawDocumentRecord = {
+        _id: '',
+        authorId: req.authorId,
+        category: found.category,
+        platform: found.platform,
+        sourceId: '',
+        canonicalUrl: found.canonicalUrl,
+        title: found.title,
+        subtitle: found.subtitle ?? '',
+        author: found.author,
+        publishedAt: found.publishedAt,
+        crawledAt: Date.now(),
+        contentHash: '',
+        version: 0,
+        tombstone: false,
+        draft: found.draft,
+        raw: found.raw,
+        rawContentType: found.rawContentType,
+        tags: found.tags ?? [],
+        externalId: found.externalId ?? '',
+        codePath: '',
+        codeLanguage: '',
+        codeCommit: '',
+      };
+      return { document: toProtoDocument(doc, { includeRaw: false }) };
     },
   });
 }

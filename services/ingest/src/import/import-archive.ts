@@ -1,0 +1,64 @@
+// Entry point for "import archive": opens the upload (zip file, bytes or an unzipped folder) within limits,
+// recognises which platform exported it from the file layout alone, and runs that platform's importer.
+import { invalidArgument } from '@llmtwin/runtime';
+import { DEFAULT_ARCHIVE_LIMITS, openDirectory, openZip, type ArchiveLimits, type ArchiveReader } from './archive.js';
+import { emptyResult, mergeInto, type ImportResult, type ImporterOptions } from './export-importer.js';
+import { importLinkedinExport, isLinkedinExport } from './linkedin-export.js';
+import { importMediumExport, isMediumExport } from './medium-export.js';
+import { importSubstackExport, isSubstackExport } from './substack-export.js';
+
+export type ArchiveSource = { zipPath: string } | { dir: string } | { bytes: Uint8Array; fileName: string };
+
+export type ExportKind = 'medium' | 'substack' | 'linkedin';
+
+export interface ImportArchiveOptions extends ImporterOptions {
+  limits?: Partial<ArchiveLimits>;
+  /** Receives the reader, e.g. so a caller (or a test) can see which entries were opened. */
+  onOpened?: (reader: ArchiveReader) => void;
+}
+
+export interface ImportArchiveResult extends ImportResult {
+  kind: ExportKind;
+}
+
+/**
+ * The layout decides: posts.csv means Substack (whose archive also has posts/*.html, like Medium's),
+ * Shares.csv or Articles/*.html means LinkedIn, posts/*.html alone means Medium.
+ */
+export function detectExportKind(paths: readonly string[]): ExportKind | null {
+  if (isSubstackExport(paths)) return 'substack';
+  if (isLinkedinExport(paths)) return 'linkedin';
+  if (isMediumExport(paths)) return 'medium';
+  return null;
+}
+
+export async function openArchive(source: ArchiveSource, limits: ArchiveLimits): Promise<ArchiveReader> {
+  if ('dir' in source) return openDirectory(source.dir, limits);
+  return openZip(source, limits);
+}
+
+export async function importArchive(
+  source: ArchiveSource,
+  options: ImportArchiveOptions = {},
+): Promise<ImportArchiveResult> {
+  const limits = { ...DEFAULT_ARCHIVE_LIMITS, ...options.limits };
+  const reader = await openArchive(source, limits);
+  try {
+    options.onOpened?.(reader);
+    const paths = reader.entries.map((e) => e.path);
+    const kind = detectExportKind(paths);
+    if (!kind) {
+      throw invalidArgument(
+        `"${reader.name}" is not a Medium, Substack or LinkedIn export: expected posts/*.html (Medium), ` +
+          `posts.csv (Substack) or Shares.csv / Articles/*.html (LinkedIn)`,
+      );
+    }
+    const result = emptyResult();
+    const importer =
+      kind === 'substack' ? importSubstackExport : kind === 'linkedin' ? importLinkedinExport : importMediumExport;
+    mergeInto(result, await importer(reader, options));
+    return { kind, ...result };
+  } finally {
+    await reader.close();
+  }
+}
