@@ -13,7 +13,8 @@ import {
   type ServiceModule,
   type ServiceName,
 } from '@llmtwin/host';
-import { createIngestModule } from '@llmtwin/ingest';
+import { createIngestModule, crawlSettings, ingestConfigSchema } from '@llmtwin/ingest';
+import { loadConfig } from '@llmtwin/runtime';
 import { createCleanModule } from '@llmtwin/clean';
 import { createChunkModule } from '@llmtwin/chunk';
 import { createEmbedModule } from '@llmtwin/embed';
@@ -56,7 +57,22 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
   const vectorStore = adapters.vectorStore!;
 
   const modules: Record<ServiceName, ServiceModule> = {
-    ingest: await createIngestModule({ warehouse, eventBus }),
+    ingest: await createIngestModule({
+      warehouse,
+      eventBus,
+      logger: options.logger.child({ service: 'ingest' }),
+      dataDir,
+      // The crawl settings of the ingest service's own variables apply in embedded mode too.
+      crawl: crawlSettings(
+        loadConfig(
+          ingestConfigSchema.pick({
+            LLMTWIN_CRAWL_ALLOW: true,
+            LLMTWIN_CRAWL_RESPECT_ROBOTS: true,
+            LLMTWIN_CRAWL_ALLOW_LOCAL_GIT: true,
+          }),
+        ),
+      ),
+    }),
     clean: await createCleanModule({ warehouse, eventBus }),
     chunk: await createChunkModule({ eventBus }),
     embed: await createEmbedModule({ eventBus, vectorStore }),

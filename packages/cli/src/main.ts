@@ -1,6 +1,15 @@
 // The llmtwin command line: `llmtwin up` runs the twin in embedded mode; the other commands talk to a
 // running twin through its gateway (LLMTWIN_URL, default http://127.0.0.1:8080).
 import { Command, InvalidArgumentError } from 'commander';
+import { extractCommand } from './commands/extract.js';
+import {
+  authorCreate,
+  crawl,
+  importArchive,
+  sourceAdd,
+  sourceList,
+  sourceRemove,
+} from './commands/ingest.js';
 import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
 
@@ -38,6 +47,80 @@ program
   .action(async (opts: { url: string; json: boolean }) => {
     const apiKey = process.env['LLMTWIN_API_KEY'];
     process.exitCode = await statusCommand({ ...opts, ...(apiKey ? { apiKey } : {}) });
+  });
+
+const gatewayUrl = () => process.env['LLMTWIN_URL'] ?? 'http://127.0.0.1:8080';
+const apiKey = () => {
+  const key = process.env['LLMTWIN_API_KEY'];
+  return key ? { apiKey: key } : {};
+};
+type Remote = { url: string; json: boolean };
+const remoteOptions = (c: Command) =>
+  c
+    .option('--url <url>', 'gateway URL', gatewayUrl())
+    .option('--json', 'print machine-readable output', false);
+
+const author = program.command('author').description('authors whose writing the twin learns from');
+remoteOptions(
+  author.command('create <name>').description('create an author').option('--id <id>', 'stable id'),
+).action(async (name: string, opts: Remote & { id?: string }) => {
+  process.exitCode = await authorCreate({ ...opts, ...apiKey(), name, ...(opts.id ? { id: opts.id } : {}) });
+});
+
+const source = program
+  .command('source')
+  .description("an author's profiles, feeds, publications and repositories");
+remoteOptions(
+  source
+    .command('add <url>')
+    .description('register a source to crawl')
+    .requiredOption('--author <id>', 'the author it belongs to')
+    .option('--every <seconds>', 'crawl on a schedule (0: only on demand)', (v) => Number(v), 0)
+    .option('--ref <ref>', 'git branch, tag or commit (repositories)'),
+).action(async (url: string, opts: Remote & { author: string; every: number; ref?: string }) => {
+  process.exitCode = await sourceAdd({ ...opts, ...apiKey(), sourceUrl: url });
+});
+remoteOptions(
+  source.command('list').description('list sources').option('--author <id>', 'only this author'),
+).action(async (opts: Remote & { author?: string }) => {
+  process.exitCode = await sourceList({ ...opts, ...apiKey() });
+});
+remoteOptions(
+  source
+    .command('remove <id>')
+    .description('remove a source')
+    .option('--purge', 'also delete the documents collected from it', false),
+).action(async (id: string, opts: Remote & { purge: boolean }) => {
+  process.exitCode = await sourceRemove({ ...opts, ...apiKey(), id });
+});
+
+remoteOptions(
+  program
+    .command('crawl <url-or-source-id>')
+    .description('crawl a source, or one URL for an author, now')
+    .option('--author <id>', 'the author (when crawling a URL)')
+    .option('--no-wait', 'return once the job is queued'),
+).action(async (target: string, opts: Remote & { author?: string; wait: boolean }) => {
+  process.exitCode = await crawl({ ...opts, ...apiKey(), target });
+});
+
+remoteOptions(
+  program
+    .command('import <archive>')
+    .description('import a Medium, Substack or LinkedIn data-export archive')
+    .requiredOption('--author <id>', 'the author it belongs to')
+    .option('--no-wait', 'return once the job is queued'),
+).action(async (file: string, opts: Remote & { author: string; wait: boolean }) => {
+  process.exitCode = await importArchive({ ...opts, ...apiKey(), file });
+});
+
+program
+  .command('extract <saved-page>')
+  .description("show the document a saved page gives, with the crawlers' parsing and no network")
+  .requiredOption('--url <url>', 'the URL the page was saved from')
+  .option('--json', 'print machine-readable output', false)
+  .action(async (file: string, opts: { url: string; json: boolean }) => {
+    process.exitCode = await extractCommand({ file, url: opts.url, json: opts.json });
   });
 
 await program.parseAsync(process.argv);

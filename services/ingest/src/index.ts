@@ -1,2 +1,5 @@
 export { createIngestModule, type IngestDeps } from './module.js';
-export { configSchema as ingestConfigSchema } from './config.js';
+export { configSchema as ingestConfigSchema, crawlSettings, loadIngestConfig } from './config.js';
+export { extractPage, ExtractError } from './extract/index.js';
+export { SourceCrawler, type SourceCrawlerOptions } from './crawlers/source-crawler.js';
+export { SafeFetcher, type SafeFetcherOptions } from './fetch/index.js';

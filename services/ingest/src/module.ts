@@ -14,13 +14,23 @@ import type { ExtractedDocument } from './domain/extracted-document.js';
 import { RawDocumentStore } from './domain/raw-documents.js';
 import { CrawlScheduler } from './domain/scheduler.js';
 import { registerIngestRoutes } from './rpc/ingest.routes.js';
+import { SourceCrawler } from './crawlers/source-crawler.js';
+import { extractPage } from './extract/index.js';
+import { SafeFetcher } from './fetch/index.js';
 
 export interface IngestDeps {
   warehouse: Warehouse;
   eventBus: EventBus;
   logger?: Logger;
-  /** Fetches and parses sources; without one, crawl jobs fail with a clear error. */
+  /** Fetches and parses sources; default: the SourceCrawler over a SafeFetcher configured by `crawl`. */
   crawler?: Crawler;
+  crawl?: {
+    /** Hosts/CIDRs exempt from the public-address rule (e.g. an intranet blog); empty by default. */
+    allow?: readonly string[];
+    respectRobots?: boolean;
+    /** Accept local git repositories (file://, paths): tests and trusted single-user setups only. */
+    allowLocalGit?: boolean;
+  };
   extractPage?: (html: Uint8Array, url: string) => ExtractedDocument;
   /** Where uploaded archives are kept until imported. */
   dataDir?: string;
@@ -29,23 +39,26 @@ export interface IngestDeps {
   maxArchiveBytes?: number;
 }
 
-const noCrawler: Crawler = {
-  completeListing: () => false,
-  // eslint-disable-next-line require-yield
-  async *crawl() {
-    throw new Error('no crawler is configured in this process');
-  },
-};
-
 export async function createIngestModule(deps: IngestDeps): Promise<ServiceModule> {
   const logger = deps.logger ?? createLogger('ingest');
   const authors = new AuthorDirectory(deps.warehouse);
   const store = new RawDocumentStore(deps.warehouse, deps.eventBus);
-  const jobs = new CrawlJobs(deps.warehouse, store, deps.crawler ?? noCrawler, logger);
+  const dataDir = path.resolve(deps.dataDir ?? '.llmtwin');
+  const crawler =
+    deps.crawler ??
+    new SourceCrawler({
+      fetcher: new SafeFetcher({
+        policy: { allow: [...(deps.crawl?.allow ?? [])] },
+        respectRobots: deps.crawl?.respectRobots ?? true,
+      }),
+      workDir: path.join(dataDir, 'ingest-git'),
+      git: { allowLocal: deps.crawl?.allowLocalGit ?? false },
+    });
+  const jobs = new CrawlJobs(deps.warehouse, store, crawler, logger);
   const scheduler = new CrawlScheduler(deps.warehouse, jobs, logger, {
     tickMs: deps.schedulerTickMs ?? 15_000,
   });
-  const archiveDir = path.resolve(deps.dataDir ?? '.llmtwin', 'ingest-archives');
+  const archiveDir = path.join(dataDir, 'ingest-archives');
   let sweeper: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> | undefined;
 
@@ -70,7 +83,7 @@ export async function createIngestModule(deps: IngestDeps): Promise<ServiceModul
         authors,
         store,
         jobs,
-        ...(deps.extractPage ? { extractPage: deps.extractPage } : {}),
+        extractPage: deps.extractPage ?? ((html, url) => extractPage(html, url)),
         maxArchiveBytes: deps.maxArchiveBytes ?? 256 * 1024 * 1024,
         saveArchive: async (fileName, bytes) => {
           await mkdir(archiveDir, { recursive: true });

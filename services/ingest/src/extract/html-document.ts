@@ -1,6 +1,5 @@
 // Shared reading helpers for saved pages: decoding bytes the way a browser does, an inert DOM, and the
 // metadata every platform page carries (meta tags, JSON-LD, canonical links).
-import { JSDOM, VirtualConsole } from 'jsdom';
 
 export interface DecodedHtml {
   text: string;
@@ -18,14 +17,41 @@ export function decodeHtml(input: string | Uint8Array, contentType?: string): De
   const bytes = input;
   const bom = sniffBom(bytes);
   if (bom) {
-    return { text: new TextDecoder(bom.encoding).decode(bytes.subarray(bom.length)), encoding: bom.encoding, bytes };
+    return {
+      text: new TextDecoder(bom.encoding).decode(bytes.subarray(bom.length)),
+      encoding: bom.encoding,
+      bytes,
+    };
   }
   const label = charsetFromContentType(contentType) ?? prescanMetaCharset(bytes.subarray(0, 1024));
   let encoding = label ? supportedEncoding(label) : undefined;
   // A document that reached us as bytes cannot really be UTF-16 without a BOM; browsers use UTF-8 then.
   if (encoding === 'utf-16le' || encoding === 'utf-16be') encoding = 'utf-8';
-  if (encoding === 'x-user-defined' || !encoding) encoding = 'windows-1252';
-  return { text: new TextDecoder(encoding).decode(bytes), encoding, bytes };
+  if (encoding === 'x-user-defined') encoding = 'windows-1252';
+  // Nothing declared: the HTML standard lets a browser guess from the content, and valid UTF-8 with
+  // non-ASCII bytes is practically never meant as windows-1252 (saved pages lose their HTTP header).
+  if (!encoding) encoding = isUtf8(bytes) ? 'utf-8' : 'windows-1252';
+  const text = new TextDecoder(encoding).decode(bytes);
+  return { text: encoding === 'windows-1252' ? fixC1(text) : text, encoding, bytes };
+}
+
+// Node 20's TextDecoder decodes windows-1252 as ISO-8859-1, leaving 0x80-0x9F as C1 controls
+// (nodejs/node#56542); browsers map them to the windows-1252 characters (curly quotes, dashes, €).
+const WINDOWS_1252_C1 =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+
+function fixC1(text: string): string {
+  return text.replace(/[\u0080-\u009f]/g, (c) => WINDOWS_1252_C1[c.charCodeAt(0) - 0x80]!);
+}
+
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function sniffBom(b: Uint8Array): { encoding: string; length: number } | undefined {
@@ -52,7 +78,9 @@ function charsetFromContentType(contentType: string | undefined): string | undef
 // A simplified form of the HTML prescan: the first <meta charset> or <meta http-equiv content-type>
 // wins. The bytes are read as latin1 so every byte maps to one character and ASCII markup stays intact.
 function prescanMetaCharset(head: Uint8Array): string | undefined {
-  const text = Buffer.from(head).toString('latin1').replace(/<!--[\s\S]*?-->/g, '');
+  const text = Buffer.from(head)
+    .toString('latin1')
+    .replace(/<!--[\s\S]*?-->/g, '');
   const metaTag = /<meta\b[^>]*>/gi;
   for (const tag of text.match(metaTag) ?? []) {
     const direct = /\bcharset\s*=\s*["']?([^"'\s/>;]+)/i.exec(tag);
@@ -65,12 +93,6 @@ function prescanMetaCharset(head: Uint8Array): string | undefined {
     }
   }
   return undefined;
-}
-
-/** An inert DOM: no scripts run, no subresources load, CSS errors are not printed. */
-export function parseHtml(text: string, url: string): Document {
-  const dom = new JSDOM(text, { url, contentType: 'text/html', virtualConsole: new VirtualConsole() });
-  return dom.window.document;
 }
 
 export function normalizeSpace(text: string | null | undefined): string {
@@ -136,7 +158,14 @@ export function jsonLdOfType(doc: Document, types: string[]): JsonObject | undef
   });
 }
 
-export const ARTICLE_TYPES = ['Article', 'NewsArticle', 'BlogPosting', 'TechArticle', 'Report', 'ScholarlyArticle'];
+export const ARTICLE_TYPES = [
+  'Article',
+  'NewsArticle',
+  'BlogPosting',
+  'TechArticle',
+  'Report',
+  'ScholarlyArticle',
+];
 
 export function str(value: unknown): string | undefined {
   if (typeof value === 'string') return normalizeSpace(value) || undefined;
@@ -248,14 +277,23 @@ function zoneOffset(ms: number, timeZone: string): number {
     second: '2-digit',
   }).formatToParts(new Date(ms));
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  const asUtc = Date.UTC(
+    get('year'),
+    get('month') - 1,
+    get('day'),
+    get('hour'),
+    get('minute'),
+    get('second'),
+  );
   return asUtc - (ms - (ms % 1000));
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
 /** A visible English date such as "Aug 8, 2016" or "December 19, 2016" → { year, month, day }. */
-export function parseEnglishDate(text: string | undefined): { year: number; month: number; day: number } | null {
+export function parseEnglishDate(
+  text: string | undefined,
+): { year: number; month: number; day: number } | null {
   if (!text) return null;
   const m = /\b([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})\b/.exec(text);
   if (!m) return null;

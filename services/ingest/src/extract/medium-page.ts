@@ -8,7 +8,6 @@ import type { ExtractedDocument } from '../domain/extracted-document.js';
 import {
   ARTICLE_TYPES,
   firstText,
-  isObject,
   jsonLdAuthor,
   jsonLdOfType,
   meta,
@@ -35,7 +34,9 @@ export function isMediumPage(doc: Document, text: string): boolean {
   if (app?.toLowerCase() === 'medium') return true;
   if (meta(doc, 'og:site_name')?.toLowerCase() === 'medium') return true;
   const head = text.slice(0, 200_000);
-  return /<(?:link|script)\b[^>]+(?:cdn-static-1\.medium\.com|glyph\.medium\.com|miro\.medium\.com\/_\/)/i.test(head);
+  return /<(?:link|script)\b[^>]+(?:cdn-static-1\.medium\.com|glyph\.medium\.com|miro\.medium\.com\/_\/)/i.test(
+    head,
+  );
 }
 
 export function parseMediumPage(ctx: PageContext): ExtractedDocument {
@@ -110,7 +111,9 @@ function mediumPublishedAt(
   const fromMeta = parseTime(meta(ctx.doc, 'article:published_time'));
   const timeEl = ctx.doc.querySelector('time[datetime]');
   const fromTimeEl = parseTime(timeEl?.getAttribute('datetime'));
-  const visible = parseEnglishDate(firstText(ctx.doc, ['.pw-published-date', '[data-testid="storyPublishDate"]']));
+  const visible = parseEnglishDate(
+    firstText(ctx.doc, ['.pw-published-date', '[data-testid="storyPublishDate"]']),
+  );
   if (fromMeta !== null) {
     if (visible) {
       const day = zonedMidnight(visible.year, visible.month, visible.day, 'UTC');
@@ -151,5 +154,3 @@ function mediumTags(doc: Document, ld: Record<string, unknown> | undefined): str
   }
   return [...new Set(tags)];
 }
-
-export { isObject };

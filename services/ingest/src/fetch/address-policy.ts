@@ -119,8 +119,8 @@ export function nonPublicReason(address: Address): string | undefined {
     return inner && `a 6to4 address (2002::/16) embedding ${inner}`;
   }
   if (range === 'rfc6145') return 'an IPv4-translated IPv6 address (::ffff:0:0:0/96)';
-  if (v6.match(IPV4_COMPATIBLE_V6)) return 'an IPv4-compatible IPv6 address (::/96, deprecated)';
   if (range !== 'unicast') return V6_REASONS[range] ?? `a special-purpose IPv6 address (${range})`;
+  if (v6.match(IPV4_COMPATIBLE_V6)) return 'an IPv4-compatible IPv6 address (::/96, deprecated)';
   if (!v6.match(GLOBAL_UNICAST_V6)) return 'an IPv6 address outside global unicast space (2000::/3)';
   return undefined;
 }
@@ -218,13 +218,13 @@ export class AddressPolicy {
     const address = parseHostAddress(url.hostname);
     const allowListed = address ? this.isAllowListedAddress(address) : this.isAllowListedName(url.hostname);
     const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
-    if (!allowListed && !this.ports.has(port)) {
-      throw refuse(shown, `port ${port} is not allowed (allowed: ${[...this.ports].join(', ')})`);
-    }
     if (address) {
       if (!allowListed) this.assertPublic(address, url.hostname);
     } else {
       this.checkHostname(url.hostname);
+    }
+    if (!allowListed && !this.ports.has(port)) {
+      throw refuse(shown, `port ${port} is not allowed (allowed: ${[...this.ports].join(', ')})`);
     }
     return url;
   }

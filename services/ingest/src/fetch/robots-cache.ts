@@ -1,10 +1,15 @@
 // robots.txt, fetched once per origin and cached, read as RFC 9309 says: a 4xx means no rules, an
 // unreachable file (5xx, network error, refusal) means the whole site is off limits until we try again.
 import robotsParserModule from 'robots-parser';
+import { isDomainError } from '@llmtwin/runtime';
 
 // robots-parser is CommonJS whose typings claim an ES default export; at run time the default import is
 // the function itself.
-type RobotsParser = (url: string, contents: string) => ReturnType<typeof robotsParserModule>;
+interface Robot {
+  isAllowed(url: string, ua?: string): boolean | undefined;
+  getMatchingLineNumber(url: string, ua?: string): number;
+}
+type RobotsParser = (url: string, contents: string) => Robot;
 const robotsParser = robotsParserModule as unknown as RobotsParser;
 
 export type RobotsVerdict = { allowed: true } | { allowed: false; reason: string };
@@ -85,10 +90,14 @@ export class RobotsCache {
       rules: Promise.resolve<RobotsRules>(rulesFrom({ kind: 'absent', status: 0 })),
     };
     entry.rules = this.load(new URL('/robots.txt', origin))
-      .catch((err: unknown): RobotsSource => ({
-        kind: 'unreachable',
-        reason: err instanceof Error ? err.message : String(err),
-      }))
+      .catch((err: unknown): RobotsSource => {
+        // A host the address policy refuses is refused as such, not reported as a robots.txt problem.
+        if (isDomainError(err, 'invalid-argument')) {
+          this.entries.delete(origin);
+          throw err;
+        }
+        return { kind: 'unreachable', reason: err instanceof Error ? err.message : String(err) };
+      })
       .then((source) => {
         entry.expires = this.now() + (source.kind === 'unreachable' ? this.errorTtlMs : this.ttlMs);
         return rulesFrom(source);

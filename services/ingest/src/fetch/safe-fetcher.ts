@@ -6,7 +6,13 @@ import http from 'node:http';
 import https from 'node:https';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress } from 'node:dns';
-import { gotScraping, TransformHeadersAgent, type GotScraping, type OptionsInit, type Request } from 'got-scraping';
+import {
+  gotScraping,
+  TransformHeadersAgent,
+  type GotScraping,
+  type OptionsInit,
+  type Request,
+} from 'got-scraping';
 import { DomainError, isDomainError } from '@llmtwin/runtime';
 import { AddressPolicy, parseHostAddress, type AddressPolicyConfig } from './address-policy.js';
 import { HostLimiter } from './host-limiter.js';
@@ -70,7 +76,8 @@ export interface FetchResult {
   readonly redirects: readonly string[];
 }
 
-export const DEFAULT_USER_AGENT = 'Mozilla/5.0 (compatible; LLMTwinBot/0.1; +https://github.com/llmtwin/llmtwin)';
+export const DEFAULT_USER_AGENT =
+  'Mozilla/5.0 (compatible; LLMTwinBot/0.1; +https://github.com/llmtwin/llmtwin)';
 export const DEFAULT_ROBOTS_AGENT = 'LLMTwinBot';
 const ROBOTS_MAX_BYTES = 500 * 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -80,7 +87,11 @@ const systemResolve: Resolver = async (hostname) =>
 
 class BodyTooLarge extends Error {}
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
 
 function flattenHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
@@ -157,7 +168,8 @@ export class SafeFetcher {
   private readonly maxDelayMs: number;
 
   constructor(options: SafeFetcherOptions = {}) {
-    this.policy = options.policy instanceof AddressPolicy ? options.policy : new AddressPolicy(options.policy);
+    this.policy =
+      options.policy instanceof AddressPolicy ? options.policy : new AddressPolicy(options.policy);
     this.resolve = options.resolve ?? systemResolve;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.robotsAgent = options.robotsAgent ?? DEFAULT_ROBOTS_AGENT;
@@ -184,7 +196,10 @@ export class SafeFetcher {
       decompress: true,
       https: { rejectUnauthorized: true },
       dnsLookup: this.lookup as unknown as OptionsInit['dnsLookup'],
-      agent: { http: new TransformHeadersAgent(this.agents.http), https: new TransformHeadersAgent(this.agents.https) },
+      agent: {
+        http: new TransformHeadersAgent(this.agents.http),
+        https: new TransformHeadersAgent(this.agents.https),
+      },
       timeout: {
         lookup: connectMs,
         connect: connectMs,
@@ -197,8 +212,9 @@ export class SafeFetcher {
           (_raw, options) => {
             // got-scraping probes https hosts for ALPN with a TLS connection of its own, resolved by the
             // system resolver and unchecked; we speak HTTP/1.1 only, so answer the probe without connecting.
-            (options as unknown as { resolveProtocol: () => Promise<{ alpnProtocol: string }> }).resolveProtocol =
-              () => Promise.resolve({ alpnProtocol: 'http/1.1' });
+            (
+              options as unknown as { resolveProtocol: () => Promise<{ alpnProtocol: string }> }
+            ).resolveProtocol = () => Promise.resolve({ alpnProtocol: 'http/1.1' });
           },
         ],
       },
@@ -255,14 +271,21 @@ export class SafeFetcher {
       try {
         next = new URL(location, url);
       } catch (cause) {
-        throw new DomainError('invalid-argument', `${url.href} redirected to an invalid location "${location}"`, { cause });
+        throw new DomainError(
+          'invalid-argument',
+          `${url.href} redirected to an invalid location "${location}"`,
+          { cause },
+        );
       }
       try {
         // Checked before anything connects to it.
         url = this.policy.checkUrl(next);
       } catch (err) {
         if (isDomainError(err)) {
-          throw new DomainError(err.kind, `redirect from ${url.href} ${err.message}`, { cause: err, violations: err.violations });
+          throw new DomainError(err.kind, `redirect from ${url.href} ${err.message}`, {
+            cause: err,
+            violations: err.violations,
+          });
         }
         throw err;
       }
@@ -295,7 +318,9 @@ export class SafeFetcher {
       }
       const backoff = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** retry);
       let delay = backoff / 2 + Math.random() * (backoff / 2);
-      const retryAfter = attempt ? parseRetryAfter(attempt.headers['retry-after'] as string | undefined) : undefined;
+      const retryAfter = attempt
+        ? parseRetryAfter(attempt.headers['retry-after'] as string | undefined)
+        : undefined;
       if (retryAfter !== undefined) {
         if (retryAfter > this.maxDelayMs) {
           throw new DomainError(
@@ -352,7 +377,10 @@ export class SafeFetcher {
 
   private translate(err: Error, url: URL, options: HopOptions): Error {
     if (err instanceof BodyTooLarge || err.cause instanceof BodyTooLarge) {
-      return new DomainError('resource-exhausted', `refused ${url.href}: the body is larger than ${options.maxBytes} bytes`);
+      return new DomainError(
+        'resource-exhausted',
+        `refused ${url.href}: the body is larger than ${options.maxBytes} bytes`,
+      );
     }
     const domain = domainCause(err);
     if (domain) return domain;
@@ -361,10 +389,14 @@ export class SafeFetcher {
     }
     if (err.name === 'TimeoutError') {
       const event = (err as { event?: string }).event ?? 'request';
-      return new DomainError('deadline-exceeded', `fetching ${url.href} timed out (${event} phase)`, { cause: err });
+      return new DomainError('deadline-exceeded', `fetching ${url.href} timed out (${event} phase)`, {
+        cause: err,
+      });
     }
     const code = (err as { code?: string }).code;
-    return new DomainError('unavailable', `fetching ${url.href} failed: ${code ?? err.message}`, { cause: err });
+    return new DomainError('unavailable', `fetching ${url.href} failed: ${code ?? err.message}`, {
+      cause: err,
+    });
   }
 
   // Called by the socket layer for host names (never for IP literals, which checkUrl has judged).
@@ -378,7 +410,12 @@ export class SafeFetcher {
     if (!callback) throw new TypeError('lookup needs a callback');
     this.resolveChecked(hostname).then(
       (addresses) => {
-        const family = options.family === 4 || options.family === 'IPv4' ? 4 : options.family === 6 || options.family === 'IPv6' ? 6 : 0;
+        const family =
+          options.family === 4 || options.family === 'IPv4'
+            ? 4
+            : options.family === 6 || options.family === 'IPv6'
+              ? 6
+              : 0;
         const usable = addresses.filter((entry) => family === 0 || entry.family === family);
         if (usable.length === 0) {
           const err: NodeJS.ErrnoException = new Error(`${hostname} has no IPv${family} address`);
@@ -409,7 +446,11 @@ export class SafeFetcher {
   }
 
   private async loadRobots(robotsUrl: URL): Promise<RobotsSource> {
-    const result = await this.follow(robotsUrl, { maxBytes: ROBOTS_MAX_BYTES, truncate: true, robots: false });
+    const result = await this.follow(robotsUrl, {
+      maxBytes: ROBOTS_MAX_BYTES,
+      truncate: true,
+      robots: false,
+    });
     if (result.status >= 200 && result.status < 300) {
       return { kind: 'file', url: result.url, text: Buffer.from(result.body).toString('utf8') };
     }

@@ -93,12 +93,21 @@ export class GitProcess {
       });
       child.on('close', (code) => {
         this.running.delete(child);
-        if (this.signal.aborted) reject(this.signal.reason as Error);
-        else if (spawnError) reject(new DomainError('internal', `could not run git: ${spawnError.message}`, { cause: spawnError }));
-        else if (overflow) {
-          reject(new DomainError('resource-exhausted', `git ${args[0] ?? ''} printed more than ${max} bytes`));
-        } else if (code !== 0) reject(new GitCommandError(args[0] ?? '', code, stderr));
-        else resolve(Buffer.concat(out, outBytes));
+        if (this.signal.aborted) {
+          reject(this.signal.reason as Error);
+        } else if (spawnError) {
+          reject(
+            new DomainError('internal', `could not run git: ${spawnError.message}`, { cause: spawnError }),
+          );
+        } else if (overflow) {
+          reject(
+            new DomainError('resource-exhausted', `git ${args[0] ?? ''} printed more than ${max} bytes`),
+          );
+        } else if (code !== 0) {
+          reject(new GitCommandError(args[0] ?? '', code, stderr));
+        } else {
+          resolve(Buffer.concat(out, outBytes));
+        }
       });
       child.stdin.end(options.input ?? '');
     });

@@ -82,7 +82,8 @@ export function parseRepositoryUrl(raw: string, policy: RepositoryUrlPolicy = {}
   } else if (url.protocol !== 'https:') {
     refuse(raw, `only https repositories are crawled, not ${url.protocol.replace(/:$/, '')}`);
   }
-  if (url.username || url.password) refuse(raw, 'credentials in the URL are not allowed (public repositories only)');
+  if (url.username || url.password)
+    refuse(raw, 'credentials in the URL are not allowed (public repositories only)');
   url.search = '';
   url.hash = '';
 

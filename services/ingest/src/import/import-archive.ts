@@ -1,7 +1,13 @@
 // Entry point for "import archive": opens the upload (zip file, bytes or an unzipped folder) within limits,
 // recognises which platform exported it from the file layout alone, and runs that platform's importer.
 import { invalidArgument } from '@llmtwin/runtime';
-import { DEFAULT_ARCHIVE_LIMITS, openDirectory, openZip, type ArchiveLimits, type ArchiveReader } from './archive.js';
+import {
+  DEFAULT_ARCHIVE_LIMITS,
+  openDirectory,
+  openZip,
+  type ArchiveLimits,
+  type ArchiveReader,
+} from './archive.js';
 import { emptyResult, mergeInto, type ImportResult, type ImporterOptions } from './export-importer.js';
 import { importLinkedinExport, isLinkedinExport } from './linkedin-export.js';
 import { importMediumExport, isMediumExport } from './medium-export.js';
@@ -55,7 +61,11 @@ export async function importArchive(
     }
     const result = emptyResult();
     const importer =
-      kind === 'substack' ? importSubstackExport : kind === 'linkedin' ? importLinkedinExport : importMediumExport;
+      kind === 'substack'
+        ? importSubstackExport
+        : kind === 'linkedin'
+          ? importLinkedinExport
+          : importMediumExport;
     mergeInto(result, await importer(reader, options));
     return { kind, ...result };
   } finally {

@@ -8,9 +8,10 @@
 // make rows that no CSV parser can recover reliably). Nothing else in the export (connections, messages,
 // e-mail addresses) is read either: only the paths on the allow-list below.
 import { parse } from 'csv-parse/sync';
-import { JSDOM } from 'jsdom';
+import { isDomainError } from '@llmtwin/runtime';
 import type { ExtractedDocument } from '../domain/extracted-document.js';
 import type { ArchiveReader } from './archive.js';
+import { attr, byTagClass, findFirst, parseHtml, textOf } from './html-tree.js';
 import {
   UTF8_HTML,
   collapseSpace,
@@ -41,7 +42,8 @@ export async function importLinkedinExport(
   const paths = reader.entries.map((e) => e.path);
   const wanted = paths.filter(linkedinMayRead);
   for (const path of paths) {
-    if (/(^|\/)Comments\.csv$/.test(path)) result.skipped.push(`${path}: comments on others' posts, not own writing`);
+    if (/(^|\/)Comments\.csv$/.test(path))
+      result.skipped.push(`${path}: comments on others' posts, not own writing`);
     else if (!linkedinMayRead(path)) result.skipped.push(`${path}: not a post or article`);
   }
   let done = 0;
@@ -56,6 +58,7 @@ export async function importLinkedinExport(
         result.documents.push(parseLinkedinArticle(raw, options.authorName ?? ''));
       }
     } catch (err) {
+      if (isDomainError(err)) throw err;
       result.errors.push({ item: path, message: errorMessage(err) });
     }
     done += 1;
@@ -145,7 +148,9 @@ function shareDocument(record: Record<string, string>, author: string, legacy: b
 
 /** "2025-07-01 14:33:22" (UTC, current exports) or "2017/06/08 08:15:44 UTC" (2018 exports). */
 export function parseLinkedinDate(text: string): number {
-  const m = /^(\d{4})[-/](\d{2})[-/](\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?: ?(?:UTC|Z))?$/.exec(text.trim());
+  const m = /^(\d{4})[-/](\d{2})[-/](\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?: ?(?:UTC|Z))?$/.exec(
+    text.trim(),
+  );
   if (!m) throw new Error(`Date "${text}" is not a LinkedIn export date`);
   const [, y, mo, d, h, mi, s] = m;
   return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0));
@@ -178,11 +183,14 @@ export function stripLineQuotes(value: string): string {
 }
 
 export function parseLinkedinArticle(raw: Buffer, author: string): ExtractedDocument {
-  const { document } = new JSDOM(raw.toString('utf8')).window;
-  const heading = document.querySelector('h1');
-  const link = heading?.querySelector('a[href]')?.getAttribute('href') ?? '';
-  const title = collapseSpace(heading?.textContent ?? document.title);
-  const publishedText = collapseSpace(document.querySelector('.published')?.textContent ?? '');
+  const root = parseHtml(raw.toString('utf8'));
+  const heading = findFirst(root, byTagClass('h1', null));
+  const anchor = heading ? findFirst(heading, byTagClass('a', null)) : null;
+  const link = anchor ? (attr(anchor, 'href') ?? '') : '';
+  const titleTag = findFirst(root, byTagClass('title', null));
+  const title = collapseSpace(textOf(heading ?? titleTag ?? root));
+  const publishedEl = findFirst(root, byTagClass(null, 'published'));
+  const publishedText = publishedEl ? collapseSpace(textOf(publishedEl)) : '';
   const dateMatch = /(\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})?)/.exec(publishedText);
   const draft = !dateMatch;
   if (!link) throw new Error('the article has no link in its heading');

@@ -1,9 +1,19 @@
 // Medium's data export: one self-contained HTML file per post under posts/ (microformats: h-entry, p-name,
 // p-summary, dt-published, p-author, p-canonical). Drafts are named draft_<slug>-<id>.html and carry no
 // publish date or canonical link, only a "View original" link to medium.com/p/<id>.
-import { JSDOM } from 'jsdom';
+import { isDomainError } from '@llmtwin/runtime';
 import type { ExtractedDocument } from '../domain/extracted-document.js';
 import type { ArchiveReader } from './archive.js';
+import {
+  attr,
+  byTagClass,
+  findAll,
+  findFirst,
+  hasClass,
+  parseHtml,
+  textOf,
+  type HtmlElement,
+} from './html-tree.js';
 import {
   UTF8_HTML,
   collapseSpace,
@@ -44,6 +54,7 @@ export async function importMediumExport(
       const raw = await read(path);
       result.documents.push(parseMediumExportPost(path, raw));
     } catch (err) {
+      if (isDomainError(err)) throw err;
       result.errors.push({ item: path, message: errorMessage(err) });
     }
     done += 1;
@@ -53,15 +64,21 @@ export async function importMediumExport(
 }
 
 export function parseMediumExportPost(path: string, raw: Buffer): ExtractedDocument {
-  const { document } = new JSDOM(raw.toString('utf8')).window;
-  const article = document.querySelector('article.h-entry') ?? document.body;
-  const title = collapseSpace(article.querySelector('.p-name')?.textContent ?? '');
-  const subtitle = collapseSpace(article.querySelector('.p-summary')?.textContent ?? '');
-  const author = collapseSpace(article.querySelector('a.p-author')?.textContent ?? '');
-  const canonical = article.querySelector('a.p-canonical')?.getAttribute('href') ?? null;
-  const datetime = article.querySelector('time.dt-published')?.getAttribute('datetime') ?? null;
-  const shortLink = [...article.querySelectorAll('footer a[href]')]
-    .map((a) => a.getAttribute('href') ?? '')
+  const root = parseHtml(raw.toString('utf8'));
+  const article = findFirst(root, byTagClass('article', 'h-entry')) ?? root;
+  const first = (tag: string | null, cls: string): HtmlElement | null =>
+    findFirst(article, byTagClass(tag, cls));
+  const text = (el: HtmlElement | null): string => (el ? collapseSpace(textOf(el)) : '');
+  const title = text(first(null, 'p-name'));
+  const subtitle = text(first(null, 'p-summary'));
+  const author = text(first('a', 'p-author'));
+  const canonicalLink = first('a', 'p-canonical');
+  const canonical = canonicalLink ? attr(canonicalLink, 'href') : null;
+  const time = first('time', 'dt-published');
+  const datetime = time ? attr(time, 'datetime') : null;
+  const footer = findFirst(article, (el) => el.tagName === 'footer');
+  const shortLink = (footer ? findAll(footer, (el) => el.tagName === 'a') : [])
+    .map((a) => attr(a, 'href') ?? '')
     .find((href) => /^https:\/\/medium\.com\/p\/[0-9a-zA-Z]+$/.test(href));
 
   const fileName = path.slice(path.lastIndexOf('/') + 1);
@@ -80,7 +97,10 @@ export function parseMediumExportPost(path: string, raw: Buffer): ExtractedDocum
   else if (id) canonicalUrl = `https://medium.com/p/${id}`;
   else throw new Error('no canonical link, no medium.com/p/<id> link and no id in the file name');
 
-  const body = article.querySelector('section.e-content, section[data-field="body"]');
+  const body = findFirst(
+    article,
+    (el) => el.tagName === 'section' && (hasClass(el, 'e-content') || attr(el, 'data-field') === 'body'),
+  );
   const response = !subtitle && body !== null && looksLikeResponse(title, body);
   return {
     category: response ? 'post' : 'article',
@@ -97,11 +117,12 @@ export function parseMediumExportPost(path: string, raw: Buffer): ExtractedDocum
   };
 }
 
-function looksLikeResponse(title: string, body: Element): boolean {
-  if (body.querySelector('.graf--title')) return false;
-  const text = collapseSpace(body.textContent ?? '');
+function looksLikeResponse(title: string, body: HtmlElement): boolean {
+  if (findFirst(body, (el) => hasClass(el, 'graf--title'))) return false;
+  const text = collapseSpace(textOf(body));
   if (text.length === 0 || text.length > RESPONSE_MAX_CHARS) return false;
-  if (body.querySelectorAll('.graf--p:not(.graf--empty)').length > 2) return false;
+  const paragraphs = findAll(body, (el) => hasClass(el, 'graf--p') && !hasClass(el, 'graf--empty'));
+  if (paragraphs.length > 2) return false;
   // Medium titles a response with its own opening words, cut with "…" when long.
   const opening = title.replace(/…$/, '').trim();
   return opening.length > 0 && text.includes(opening);

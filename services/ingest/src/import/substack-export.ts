@@ -9,6 +9,7 @@
 // substack-export:<numeric id>, stable across re-imports of the same publication but distinct from the
 // crawled URL, since an export alone does not say where the publication lives.
 import { parse } from 'csv-parse/sync';
+import { isDomainError } from '@llmtwin/runtime';
 import type { ExtractedDocument } from '../domain/extracted-document.js';
 import type { ArchiveReader } from './archive.js';
 import {
@@ -74,6 +75,7 @@ export async function importSubstackExport(
         },
       }) as Record<string, string>[];
     } catch (err) {
+      if (isDomainError(err)) throw err;
       result.errors.push({ item: csvPath, message: errorMessage(err) });
       continue;
     }
@@ -97,6 +99,7 @@ export async function importSubstackExport(
       else result.warnings.push({ item, message: `no body file ${bodyPath}: imported from posts.csv only` });
       result.documents.push(substackDocument(record, raw, options));
     } catch (err) {
+      if (isDomainError(err)) throw err;
       result.errors.push({ item, message: errorMessage(err) });
     }
     done += 1;

@@ -1,0 +1,22 @@
+// `npm run bench -- <name> <data folder> [--out <file>] [options]`: runs bench/<name>.ts, so the same command
+// scores any copy of a benchmark set.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const [name, ...rest] = process.argv.slice(2);
+const available = readdirSync(here)
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+  .map((f) => f.slice(0, -3));
+if (!name || !existsSync(path.join(here, `${name}.ts`))) {
+  console.error(
+    `usage: npm run bench -- <name> <data folder> [--out <file>]\nbenchmarks: ${available.join(', ')}`,
+  );
+  process.exit(2);
+}
+const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, `${name}.ts`), ...rest], {
+  stdio: 'inherit',
+});
+process.exit(result.status ?? 1);

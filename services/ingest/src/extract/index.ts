@@ -1,0 +1,10 @@
+export { extractPage, detectPlatform, type ExtractOptions } from './extract-page.js';
+export { ExtractError, type PageContext } from './page-context.js';
+export { parseHtml } from './inert-dom.js';
+export { decodeHtml, canonicalize, parseTime, type DecodedHtml } from './html-document.js';
+export { parseMediumPage, isMediumPage, mediumPostId } from './medium-page.js';
+export { parseMediumFeed } from './medium-feed.js';
+export { parseSubstackPage, isSubstackPage, isSubstackNoteUrl, readPreloads } from './substack-page.js';
+export { parseSubstackArchive, parseSubstackPostJson, substackPostToDocument } from './substack-api.js';
+export { parseLinkedInPage, isLinkedInPostUrl, activityTime } from './linkedin-page.js';
+export { parseGenericPage } from './generic-page.js';
