@@ -4,13 +4,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Category } from '../domain/extracted-document.js';
 import type { PlatformName } from '../domain/authors.js';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import type { ExtractedDocument } from '../domain/extracted-document.js';
-import { committedFixtures, fixtureJson, repoRoot } from './fixture-paths.js';
+import type { Category } from '../domain/extracted-document.js';
+import { extractPage } from './extract-page.js';
+import { committedFixtures, fixtureBytes, fixtureJson } from './fixture-paths.js';
 
 type Expected = Record<string, { url?: string; title?: string; author?: string; date_published?: string }>;
 const postlightMedium = fixtureJson<Expected>('medium/postlight-parser/expected.json');
@@ -223,32 +220,9 @@ const cases: Case[] = [
   })),
 ];
 
-type Result =
-  { ok: true; doc: Omit<ExtractedDocument, 'raw'> & { rawBytes: number } } | { ok: false; error: string };
-
-/** extractPage run in a plain Node process (see extract-in-node.script.ts for why). */
-function extractAll(requests: { file: string; url: string }[]): Result[] {
-  const out = execFileSync(
-    process.execPath,
-    ['--import', 'tsx', resolve(repoRoot, 'services/ingest/src/extract/extract-in-node.script.ts')],
-    { cwd: repoRoot, input: JSON.stringify(requests), maxBuffer: 64 * 1024 * 1024 },
-  );
-  return JSON.parse(out.toString('utf8')) as Result[];
-}
-
-function extractOne(html: string, url: string): Result {
-  const file = resolve(mkdtempSync(resolve(tmpdir(), 'extract-')), 'page.html');
-  writeFileSync(file, html);
-  return extractAll([{ file, url }])[0]!;
-}
-
-const results = extractAll(cases.map((c) => ({ file: resolve(committedFixtures, c.file), url: c.url })));
-
 describe('extractPage on every saved platform page', () => {
-  it.each(cases.map((c, i) => [c.file, c, i] as const))('%s', (_file, c, i) => {
-    const result = results[i]!;
-    if (!result.ok) throw new Error(result.error);
-    const doc = result.doc;
+  it.each(cases.map((c) => [c.file, c] as const))('%s', (_file, c) => {
+    const doc = extractPage(fixtureBytes(c.file), c.url);
     expect({
       title: doc.title,
       canonicalUrl: doc.canonicalUrl,
@@ -265,7 +239,7 @@ describe('extractPage on every saved platform page', () => {
       category: c.category,
     });
     expect(doc.draft).toBe(false);
-    expect(doc.rawBytes).toBeGreaterThan(0);
+    expect(doc.raw.byteLength).toBeGreaterThan(0);
   });
 
   it('covers every committed page of the Medium, Substack and LinkedIn sets', () => {
@@ -282,14 +256,10 @@ describe('extractPage on every saved platform page', () => {
   });
 
   it('recognises a Medium custom domain by its app markers', () => {
-    const [result] = extractAll([
-      {
-        file: resolve(committedFixtures, 'medium/postlight-parser/fixtures/medium.com.html'),
-        url: 'https://wtfeconomy.com/wtf-whats-the-future-e52ab9515573?source=rss#x',
-      },
-    ]);
-    if (!result?.ok) throw new Error('extraction failed');
-    const doc = result.doc;
+    const doc = extractPage(
+      fixtureBytes('medium/postlight-parser/fixtures/medium.com.html'),
+      'https://wtfeconomy.com/wtf-whats-the-future-e52ab9515573?source=rss#x',
+    );
     expect(doc.platform).toBe('medium');
     expect(doc.externalId).toBe('e52ab9515573');
   });
@@ -300,9 +270,7 @@ describe('extractPage on every saved platform page', () => {
       <script type="application/ld+json">{"@type":"BlogPosting","headline":"A post","author":{"name":"Ann"},
       "datePublished":"2024-02-03T04:05:06+02:00"}</script><script>throw new Error('never run')</script>
       </head><body><h1>A post</h1></body></html>`;
-    const result = extractOne(html, 'https://blog.example.org/posts/a-post');
-    if (!result.ok) throw new Error(result.error);
-    expect(result.doc).toMatchObject({
+    expect(extractPage(html, 'https://blog.example.org/posts/a-post')).toMatchObject({
       platform: 'web',
       category: 'article',
       title: 'A post',
@@ -313,13 +281,7 @@ describe('extractPage on every saved platform page', () => {
   });
 
   it('refuses a URL that is not absolute http(s)', () => {
-    expect(extractOne('<html></html>', 'not a url')).toEqual({
-      ok: false,
-      error: expect.stringMatching(/not an absolute URL/),
-    });
-    expect(extractOne('<html></html>', 'file:///etc/passwd')).toEqual({
-      ok: false,
-      error: expect.stringMatching(/http/),
-    });
+    expect(() => extractPage('<html></html>', 'not a url')).toThrow(/not an absolute URL/);
+    expect(() => extractPage('<html></html>', 'file:///etc/passwd')).toThrow(/http/);
   });
 });

@@ -1,4 +1,4 @@
-// The one place jsdom is loaded, so the pure helpers stay loadable where jsdom is not (Jest on Node 20).
+// The one place jsdom is loaded: every page parser works on the inert Document built here.
 import { JSDOM, VirtualConsole } from 'jsdom';
 
 /** An inert DOM: no scripts run, no subresources load, CSS errors are not printed. */
