@@ -133,3 +133,40 @@ describe('llmtwin up (embedded mode)', () => {
     expect(body.message).toMatch(/absolute URL/);
   });
 });
+
+describe('llmtwin up, restarted on the same data folder', () => {
+  it('keeps what it stored between runs', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'llmtwin-restart-'));
+    const startTwin = async () => {
+      const child = run(['up', '--port', '0', '--data-dir', dataDir, '--json']);
+      const started = await firstJsonOutput(child);
+      return { child, url: String(started['url']) };
+    };
+    const stopTwin = async (child: ChildProcessWithoutNullStreams) => {
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      return exited;
+    };
+    try {
+      const first = await startTwin();
+      const created = await fetch(`${first.url}/llmtwin.ingest.v1.IngestService/CreateAuthor`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ displayName: 'Grace Hopper' }),
+      });
+      expect(created.status).toBe(200);
+      expect(await stopTwin(first.child)).toBe(0);
+
+      const second = await startTwin();
+      const got = await fetch(`${second.url}/llmtwin.ingest.v1.IngestService/GetAuthor`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'grace-hopper' }),
+      });
+      expect(await got.json()).toMatchObject({ author: { id: 'grace-hopper', displayName: 'Grace Hopper' } });
+      expect(await stopTwin(second.child)).toBe(0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
