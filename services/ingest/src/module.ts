@@ -41,7 +41,9 @@ export interface IngestDeps {
 
 export async function createIngestModule(deps: IngestDeps): Promise<ServiceModule> {
   const logger = deps.logger ?? createLogger('ingest');
-  const authors = new AuthorDirectory(deps.warehouse);
+  const authors = new AuthorDirectory(deps.warehouse, Date.now, {
+    allowLocalRepositories: deps.crawl?.allowLocalGit ?? false,
+  });
   const store = new RawDocumentStore(deps.warehouse, deps.eventBus);
   const dataDir = path.resolve(deps.dataDir ?? '.llmtwin');
   const crawler =

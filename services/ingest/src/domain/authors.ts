@@ -38,7 +38,7 @@ export function platformOf(url: URL): PlatformName {
   return 'web';
 }
 
-export function parseSourceUrl(raw: string): URL {
+export function parseSourceUrl(raw: string, options: { allowFile?: boolean } = {}): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -47,7 +47,8 @@ export function parseSourceUrl(raw: string): URL {
       { field: 'url', message: 'must be an absolute http(s) URL' },
     ]);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+  const local = url.protocol === 'file:' && options.allowFile === true;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:' && !local) {
     throw invalidArgument(`url must use http or https, not ${url.protocol}`, [
       { field: 'url', message: 'must be an absolute http(s) URL' },
     ]);
@@ -63,6 +64,8 @@ export class AuthorDirectory {
   constructor(
     warehouse: Warehouse,
     private readonly now: () => number = Date.now,
+    /** Local git repositories (file:// URLs) as repository sources: where the crawler accepts them. */
+    private readonly options: { allowLocalRepositories?: boolean } = {},
   ) {
     this.authors = warehouse.collection<AuthorRecord>('authors');
     this.sources = warehouse.collection<SourceRecord>('sources');
@@ -131,7 +134,8 @@ export class AuthorDirectory {
     gitRef: string;
   }): Promise<SourceRecord> {
     await this.getAuthor(input.authorId);
-    const url = parseSourceUrl(input.url);
+    const local = this.options.allowLocalRepositories === true && (input.kind ?? 'repository') === 'repository';
+    const url = parseSourceUrl(input.url, { allowFile: local });
     if (input.scheduleIntervalSeconds !== 0 && input.scheduleIntervalSeconds < MIN_INTERVAL_SECONDS) {
       throw invalidArgument(
         `schedule_interval_seconds must be 0 (no schedule) or at least ${MIN_INTERVAL_SECONDS}`,
@@ -139,7 +143,8 @@ export class AuthorDirectory {
       );
     }
     const platform = platformOf(url);
-    const kind = input.kind ?? (platform === 'github' ? 'repository' : 'profile');
+    const kind =
+      input.kind ?? (platform === 'github' || url.protocol === 'file:' ? 'repository' : 'profile');
     const createdAt = this.now();
     const record: SourceRecord = {
       _id: sourceId(input.authorId, url.href),

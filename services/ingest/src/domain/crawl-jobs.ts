@@ -7,7 +7,7 @@ import { notFound } from '@llmtwin/runtime';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ExtractedDocument } from './extracted-document.js';
-import type { RawDocumentStore } from './raw-documents.js';
+import type { RawDocumentRecord, RawDocumentStore } from './raw-documents.js';
 
 export type CrawlJobState = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled';
 
@@ -172,12 +172,17 @@ export class CrawlJobs {
             counts.itemsDone++;
             break;
           case 'gone': {
-            const existing = await this.store.documents.find({
-              authorId: target.authorId,
-              canonicalUrl: item.canonicalUrl,
-              tombstone: false,
-            });
-            for (const doc of existing) {
+            // The address that is gone is the one that was fetched, which is not always the canonical URL
+            // the page named (tracking parameters, a custom domain, a mirror): look for both.
+            const existing = new Map<string, RawDocumentRecord>();
+            for (const field of ['canonicalUrl', 'requestedUrl'] as const) {
+              const found = await this.store.documents.find(
+                { authorId: target.authorId, [field]: item.canonicalUrl, tombstone: false },
+                { exclude: ['raw'] },
+              );
+              for (const doc of found) existing.set(doc._id, doc);
+            }
+            for (const doc of existing.values()) {
               const res = await this.store.tombstone(doc._id, id, signal);
               if (res.change === 'tombstoned') counts.tombstoned++;
             }
@@ -187,7 +192,12 @@ export class CrawlJobs {
           case 'document': {
             const res = await this.store.upsert(
               item.document,
-              { authorId: target.authorId, sourceId: target.sourceId, crawlJobId: id },
+              {
+                authorId: target.authorId,
+                sourceId: target.sourceId,
+                crawlJobId: id,
+                ...(target.kind === 'single-url' ? { requestedUrl: target.url } : {}),
+              },
               signal,
             );
             seen.add(res.document._id);

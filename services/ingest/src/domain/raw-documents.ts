@@ -44,6 +44,9 @@ export interface RawDocumentRecord extends StoredRecord {
   platform: PlatformName;
   sourceId: string;
   canonicalUrl: string;
+  /** The address a single-URL crawl asked for, when it stored this document: a later 404/410 there names
+   * this document although its canonical URL (rel=canonical) differs. Empty otherwise. */
+  requestedUrl?: string;
   title: string;
   subtitle: string;
   author: string;
@@ -160,7 +163,7 @@ export class RawDocumentStore {
   /** Stores what a crawler found. Unchanged content is a no-op: nothing written, nothing emitted. */
   async upsert(
     found: ExtractedDocument,
-    ctx: { authorId: string; sourceId: string; crawlJobId: string },
+    ctx: { authorId: string; sourceId: string; crawlJobId: string; requestedUrl?: string },
     signal?: AbortSignal,
   ): Promise<UpsertResult> {
     const id = documentId(ctx.authorId, found.canonicalUrl);
@@ -178,6 +181,7 @@ export class RawDocumentStore {
         platform: found.platform,
         sourceId: ctx.sourceId,
         canonicalUrl: found.canonicalUrl,
+        requestedUrl: ctx.requestedUrl ?? existing?.requestedUrl ?? '',
         title: found.title,
         subtitle: found.subtitle ?? '',
         author: found.author,

@@ -3,7 +3,7 @@
 // falling back to a generic article reader.
 import type { ExtractedDocument } from '../domain/extracted-document.js';
 import { platformOf, type PlatformName } from '../domain/authors.js';
-import { decodeHtml } from './html-document.js';
+import { decodeHtml, pageCanonicalUrl } from './html-document.js';
 import { parseHtml } from './inert-dom.js';
 import { parseGenericPage } from './generic-page.js';
 import { parseLinkedInPage } from './linkedin-page.js';
@@ -53,6 +53,10 @@ export function extractPage(
 export function detectPlatform(ctx: PageContext): PlatformName {
   const byHost = platformOf(ctx.url);
   if (byHost === 'medium' || byHost === 'substack' || byHost === 'linkedin') return byHost;
+  // LinkedIn has no custom domains, so a page elsewhere claiming a linkedin.com address is a copy of one
+  // (a saved page, a mirror, the test fixture server) and parses like one.
+  const claimed = pageCanonicalUrl(ctx.doc, ctx.url.href);
+  if (claimed !== ctx.url.href && platformOf(new URL(claimed)) === 'linkedin') return 'linkedin';
   if (isMediumPage(ctx.doc, ctx.text)) return 'medium';
   if (isSubstackPage(ctx.doc, ctx.text)) return 'substack';
   return 'web';

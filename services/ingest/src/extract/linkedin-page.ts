@@ -20,15 +20,18 @@ import {
 import { ExtractError, rawOf, type PageContext } from './page-context.js';
 
 const LINKEDIN_ZONE = 'America/Los_Angeles';
-const ACTIVITY_ID = /(?:activity[:-]|urn:li:(?:activity|share|ugcPost):)(\d{15,22})/;
+// Post ids in a permalink: a /posts/ slug ends in "activity-<id>-<hash>" ("share-<id>-<hash>" as the apps
+// share it), /feed/update/ carries the URN. Share and ugcPost ids carry their time the same way.
+const POST_ID = /(?:(activity|share)-|urn:li:(activity|share|ugcPost):)(\d{15,22})/;
 
 export function isLinkedInPostUrl(href: string): boolean {
+  let path: string;
   try {
-    const path = decodeURIComponent(new URL(href).pathname);
-    return path.startsWith('/posts/') || path.startsWith('/feed/update/');
+    path = new URL(href).pathname;
   } catch {
     return false;
   }
+  return path.startsWith('/posts/') || path.startsWith('/feed/update/');
 }
 
 export function parseLinkedInPage(ctx: PageContext): ExtractedDocument {
@@ -115,19 +118,24 @@ function parseLinkedInPost(ctx: PageContext, canonicalUrl: string): ExtractedDoc
   const { doc } = ctx;
   const ld = jsonLdOfType(doc, ['SocialMediaPosting', 'DiscussionForumPosting', 'Article']);
   const ogTitle = meta(doc, 'og:title') ?? normalizeSpace(doc.title);
-  // Public post pages title themselves "<Name> on LinkedIn: <first words>".
-  const onLinkedIn = /^(.+?) (?:on|posted on) LinkedIn:\s*(.*)$/s.exec(ogTitle ?? '');
+  // Public post pages title themselves "<summary> | <Name> posted on the topic | LinkedIn" (current pages)
+  // or "<Name> on LinkedIn: <first words>" (older captures).
+  const onLinkedIn = /^(.+?) (?:on|posted on) LinkedIn:\s*(.*)$/s.exec(ogTitle);
+  const onTopic = /\|\s*([^|]+?) posted on the topic \| LinkedIn$/.exec(ogTitle);
+  // Line breaks are kept (str and meta collapse them) so the title can be the post's first line.
   const text =
-    str(ld?.['articleBody']) ?? str(ld?.['text']) ?? meta(doc, 'og:description') ?? onLinkedIn?.[2];
+    multiline(ld?.['articleBody']) ??
+    multiline(ld?.['text']) ??
+    multiline(doc.querySelector('meta[property="og:description"]')?.getAttribute('content')) ??
+    onLinkedIn?.[2];
   const title = firstLine(str(ld?.['headline']) ?? text ?? stripTitleSuffix(ogTitle, ['LinkedIn']));
   if (!title) throw new ExtractError(`no post text found on the LinkedIn page ${ctx.url.href}`);
-  const author = jsonLdAuthor(ld?.['author']) ?? onLinkedIn?.[1] ?? meta(doc, 'author') ?? '';
-  const activity =
-    ACTIVITY_ID.exec(decodeURIComponent(canonicalUrl)) ?? ACTIVITY_ID.exec(decodeURIComponent(ctx.url.href));
+  const author = jsonLdAuthor(ld?.['author']) ?? onTopic?.[1] ?? onLinkedIn?.[1] ?? meta(doc, 'author') ?? '';
+  const post = postId(canonicalUrl) ?? postId(meta(doc, 'lnkd:url')) ?? postId(ctx.url.href);
   const publishedAt =
     parseTime(ld?.['datePublished']) ??
     parseTime(ld?.['dateCreated']) ??
-    (activity ? activityTime(activity[1]!) : null);
+    (post ? activityTime(post.id) : null);
   return {
     category: 'post',
     platform: 'linkedin',
@@ -137,8 +145,20 @@ function parseLinkedInPost(ctx: PageContext, canonicalUrl: string): ExtractedDoc
     publishedAt,
     draft: false,
     ...rawOf(ctx),
-    ...(activity ? { externalId: `urn:li:activity:${activity[1]}` } : {}),
+    ...(post ? { externalId: `urn:li:${post.kind}:${post.id}` } : {}),
   };
+}
+
+function postId(href: string | undefined): { kind: string; id: string } | undefined {
+  if (!href) return undefined;
+  let text = href;
+  try {
+    text = decodeURIComponent(href);
+  } catch {
+    // A stray "%" in a slug: the id, if any, is still readable undecoded.
+  }
+  const m = POST_ID.exec(text);
+  return m ? { kind: m[1] ?? m[2]!, id: m[3]! } : undefined;
 }
 
 /** LinkedIn activity ids carry their creation time in the top 41 bits (ms since the Unix epoch). */
@@ -149,6 +169,10 @@ export function activityTime(id: string): number | null {
   } catch {
     return null;
   }
+}
+
+function multiline(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() ? value : undefined;
 }
 
 function firstLine(text: string | undefined): string {

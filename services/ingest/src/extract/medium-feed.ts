@@ -14,6 +14,9 @@ const parser = new XMLParser({
   parseTagValue: false,
   parseAttributeValue: false,
   trimValues: true,
+  // Character references (&#8217;, &#x2014;) are plain XML, but fast-xml-parser decodes them only with
+  // this option; without it an unwrapped title keeps the raw "&#8217;". CDATA sections stay untouched.
+  htmlEntities: true,
   isArray: (name) => name === 'item' || name === 'category',
 });
 
@@ -28,7 +31,9 @@ export function parseMediumFeed(xml: string | Uint8Array, feedUrl: string): Extr
   const source = typeof xml === 'string' ? xml : new TextDecoder('utf-8').decode(xml);
   let tree: unknown;
   try {
-    tree = parser.parse(source);
+    // Validation on: without it a feed cut short (a size limit, a dropped connection) parses silently into
+    // fewer items, which would read as posts that disappeared.
+    tree = parser.parse(source, true);
   } catch (err) {
     throw new ExtractError(`the feed at ${feedUrl} is not well-formed XML: ${(err as Error).message}`);
   }
