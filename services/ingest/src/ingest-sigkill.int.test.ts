@@ -156,7 +156,6 @@ describe('ingest killed with SIGKILL mid-crawl', () => {
     // The kill landed in the middle: some documents, not all.
     expect(storedAtKill).toBeGreaterThanOrEqual(atKill);
     expect(storedAtKill).toBeLessThan(POSTS + PAGES);
-    console.log("KILLED AT", storedAtKill, await documents().countDocuments({ authorId: author, "outbox.pending": true }));
 
     service = await startServiceProcess('ingest', env);
     const jobs = await until(

@@ -41,7 +41,7 @@ const BLOCK_TAGS = new Set([
 
 const PARAGRAPH_LIKE = new Set([
   'p', 'pre', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'li', 'dt', 'dd', 'figcaption', 'caption', 'summary',
-  'legend', 'blockquote', 'tr', 'td', 'th',
+  'legend', 'blockquote', 'tr', 'td', 'th', 'ul', 'ol', 'dl', 'menu', 'dir',
 ]);
 
 const SKIP_ROLES = new Set([
@@ -232,7 +232,7 @@ class Lineariser {
     if (!negative) return false;
     // "widget Blog", "post-sharing": a positive word next to a negative one is trusted only when the
     // element holds a real share of the page's prose.
-    return !this.holdsMostText(el, positive ? 0.15 : 0.4);
+    return !this.holdsMostText(el, positive ? 0.15 : 0.7);
   }
 
   private holdsMostText(el: Element, share = 0.4): boolean {

@@ -170,10 +170,15 @@ export class RemoteEmbedder implements Embedder {
     if (!res.ok) {
       const detail = errorDetail(text);
       if (RETRYABLE(res.status)) throw new RetryableError(`HTTP ${res.status}${detail}`);
-      throw new DomainError(
-        res.status === 400 || res.status === 413 || res.status === 422 ? 'invalid-argument' : 'failed-precondition',
-        `embedder ${this.endpoint} refused the request: HTTP ${res.status}${detail}`,
-      );
+      const kind =
+        res.status === 401
+          ? 'unauthenticated'
+          : res.status === 403
+            ? 'permission-denied'
+            : res.status === 400 || res.status === 413 || res.status === 422
+              ? 'invalid-argument'
+              : 'failed-precondition';
+      throw new DomainError(kind, `embedder ${this.endpoint} refused the request: HTTP ${res.status}${detail}`);
     }
     let json: unknown;
     try {
