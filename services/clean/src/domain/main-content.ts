@@ -29,8 +29,10 @@ export interface MainContent {
 const SKIP_TAGS = new Set([
   'script', 'style', 'noscript', 'template', 'svg', 'math', 'iframe', 'object', 'embed', 'canvas', 'video',
   'audio', 'picture', 'img', 'button', 'input', 'select', 'option', 'textarea', 'label', 'nav', 'aside',
-  'footer', 'dialog', 'title', 'base', 'link', 'meta', 'map', 'area', 'source', 'track',
+  'footer', 'dialog', 'figcaption', 'title', 'base', 'link', 'meta', 'map', 'area', 'source', 'track',
 ]);
+
+const LANDMARK_TAGS = new Set(['nav', 'aside', 'footer']);
 
 const BLOCK_TAGS = new Set([
   'address', 'article', 'blockquote', 'body', 'center', 'dd', 'details', 'dir', 'div', 'dl', 'dt', 'fieldset',
@@ -54,7 +56,7 @@ const SKIP_ROLES = new Set([
 const NEGATIVE_TOKENS = new Set([
   'comment', 'comments', 'commentlist', 'disqus', 'respond', 'replies', 'share', 'sharing', 'shares',
   'sharebar', 'social', 'sociable', 'related', 'recommended', 'recommendations', 'footer', 'nav', 'navbar',
-  'navigation', 'menu', 'sidebar', 'widget', 'widgets', 'cookie', 'cookies', 'consent', 'gdpr', 'banner',
+  'navigation', 'menu', 'sidebar', 'cookie', 'cookies', 'consent', 'gdpr', 'banner',
   'advert', 'advertisement', 'ad', 'ads', 'adv', 'advertising', 'dfp', 'promo', 'promotion', 'sponsor',
   'sponsored', 'newsletter', 'subscribe', 'subscription', 'breadcrumb', 'breadcrumbs', 'popup', 'modal',
   'masthead', 'toolbar', 'pagination', 'pager', 'tagcloud', 'skip', 'signup', 'login', 'outbrain',
@@ -142,6 +144,9 @@ function normaliseInline(s: string): string {
   return s.replace(INVISIBLE, '').replace(SPACES, ' ').trim().normalize('NFC');
 }
 
+// Stands for <br> in the inline buffer, so that source newlines (plain whitespace) are not taken for breaks.
+const LINE_BREAK = '\u0001';
+
 class Lineariser {
   readonly blocks: RawBlock[] = [];
   private buffer = '';
@@ -152,7 +157,11 @@ class Lineariser {
   private quote = 0;
   private headingLevel = 0;
 
-  constructor(private readonly proseTextTotal: number, private readonly proseText: Map<Element, number>) {}
+  constructor(
+    private readonly proseTextTotal: number,
+    private readonly proseText: Map<Element, number>,
+    private readonly useClassHints: boolean,
+  ) {}
 
   walk(node: AnyNode, owner: Element): void {
     if (node.type === 'text') {
@@ -168,7 +177,7 @@ class Lineariser {
     const el = node;
     const name = el.name;
     if (name === 'br') {
-      this.buffer += '\n';
+      this.buffer += LINE_BREAK;
       return;
     }
     if (this.shouldSkip(el)) return;
@@ -221,6 +230,7 @@ class Lineariser {
     if (isHidden(el)) return true;
     const role = el.attribs['role'];
     if (role && SKIP_ROLES.has(role)) return !this.holdsMostText(el);
+    if (!this.useClassHints) return false;
     const tokens = classTokens(el);
     if (tokens.length === 0) return false;
     let negative = false;
@@ -249,7 +259,7 @@ class Lineariser {
     this.owner = undefined;
     if (!owner) return;
     const lines = raw
-      .split('\n')
+      .split(LINE_BREAK)
       .map(normaliseInline)
       .map((l) => l.replace(/`\s*`/g, '').replace(/` ([^`]*?) `/g, '`$1`').trim())
       .filter(Boolean);
@@ -291,6 +301,7 @@ function proseTextByElement(root: AnyNode): { byElement: Map<Element, number>; t
     if (node.type === 'text') return inLink ? 0 : node.data.replace(SPACES, '').length;
     if (!('children' in node)) return 0;
     if (node.type === 'script' || node.type === 'style') return 0;
+    if (node.type === 'tag' && SKIP_TAGS.has(node.name) && !LANDMARK_TAGS.has(node.name)) return 0;
     const link = inLink || (node.type === 'tag' && node.name === 'a');
     let sum = 0;
     for (const c of node.children) sum += visit(c, link);
@@ -360,7 +371,7 @@ function dropFurniture(blocks: RawBlock[]): RawBlock[] {
     acc[1] += b.text.length;
     listLinks.set(b.list, acc);
   }
-  return blocks.filter((b) => {
+  const kept = blocks.filter((b) => {
     if (b.kind === 'code') return true;
     if (b.list) {
       const [links, chars] = listLinks.get(b.list)!;
@@ -370,6 +381,12 @@ function dropFurniture(blocks: RawBlock[]): RawBlock[] {
     if (len > 0 && b.linkChars / len > 0.6) return false;
     if (len < 60 && BOILERPLATE_LINE.test(b.text)) return false;
     return true;
+  });
+  // A heading whose section was all furniture ("More from us" over a dropped link list) heads nothing.
+  return kept.filter((b, i) => {
+    if (b.kind !== 'heading') return true;
+    const next = kept[i + 1];
+    return next !== undefined && !(next.kind === 'heading' && next.level <= b.level);
   });
 }
 
@@ -490,18 +507,22 @@ const tokenCount = (s: string): number => (s.match(/[\p{L}\p{N}_]+/gu) ?? []).le
 
 // ------------------------------------------------------------------------------------------------ entry
 
-export function extractMainContent(html: string | Uint8Array, _url: string, contentType?: string): MainContent {
-  const source = typeof html === 'string' ? html : decodeHtml(html, contentType).text;
-  const doc = parseDocument(source, { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true });
-  const title = pageTitle(doc);
-  const body = findFirst(doc, (e) => e.name === 'body') ?? findFirst(doc, (e) => e.name === 'html');
-  const { byElement, total } = proseTextByElement(doc);
-  const lin = new Lineariser(total, byElement);
-  const root = body ?? doc;
-  if (root.type === 'tag') {
-    lin.walk(root, root);
-  } else {
-    for (const c of root.children) lin.walk(c, findFirst(doc, () => true) ?? (c as Element));
+function chosenLength(blocks: RawBlock[]): number {
+  let n = 0;
+  for (const b of blocks) n += b.text.length;
+  return n;
+}
+
+function selectBlocks(
+  root: AnyNode,
+  prose: { byElement: Map<Element, number>; total: number },
+  useClassHints: boolean,
+  title: string,
+): RawBlock[] {
+  const lin = new Lineariser(prose.total, prose.byElement, useClassHints);
+  if (root.type === 'tag') lin.walk(root, root);
+  else if ('children' in root) {
+    for (const c of root.children) if (c.type === 'tag') lin.walk(c, c);
   }
   const scores = scoreElements(lin.blocks);
   const container = chooseContainer(scores);
@@ -515,7 +536,24 @@ export function extractMainContent(html: string | Uint8Array, _url: string, cont
   chosen = dropFurniture(chosen);
   // The headline usually sits at the top of the container; it is the title, not body text.
   const first = chosen[0];
-  if (first?.kind === 'heading' && title && normaliseInline(first.text) === title) chosen = chosen.slice(1);
+  if (first?.kind === 'heading' && title && first.text === title) chosen = chosen.slice(1);
+  return chosen;
+}
+
+export function extractMainContent(html: string | Uint8Array, _url: string, contentType?: string): MainContent {
+  const source = typeof html === 'string' ? html : decodeHtml(html, contentType).text;
+  const doc = parseDocument(source, { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true });
+  const title = pageTitle(doc);
+  const body = findFirst(doc, (e) => e.name === 'body') ?? findFirst(doc, (e) => e.name === 'html');
+  const prose = proseTextByElement(doc);
+  const root = body ?? doc;
+  let chosen = selectBlocks(root, prose, true, title);
+  // Class names mislead sometimes ("karma-below-banner" around a whole article): when trusting them left
+  // little, try again without them and keep whichever found more.
+  if (chosenLength(chosen) < 500) {
+    const retry = selectBlocks(root, prose, false, title);
+    if (chosenLength(retry) > 2 * chosenLength(chosen) + 100) chosen = retry;
+  }
   let blocks = chosen.map(toContentBlock);
 
   const ld = jsonLdArticleBody(doc);

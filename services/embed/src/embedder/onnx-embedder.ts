@@ -109,7 +109,13 @@ export class OnnxEmbedder implements Embedder {
     const threads = options.threads ?? availableParallelism();
     let extractor: FeatureExtractionPipeline;
     try {
-      extractor = await pipeline('feature-extraction', resolved.source, {
+      // The cast sidesteps TS2590: pipeline()'s task-indexed return type is too large a union for tsc.
+      const featureExtraction = pipeline as (
+        task: 'feature-extraction',
+        model: string,
+        options: Record<string, unknown>,
+      ) => Promise<FeatureExtractionPipeline>;
+      extractor = await featureExtraction('feature-extraction', resolved.source, {
         dtype,
         local_files_only: !allowDownload,
         // One inference at a time (we serialise calls), so spread each over the cores instead.

@@ -40,14 +40,15 @@ export function mediumFeedUrl(profile: URL): string {
 }
 
 export class SourceCrawler implements Crawler {
+  /** Targets whose last crawl read a complete listing (a Substack archive, also on a custom domain). */
+  private readonly completeListings = new WeakSet<CrawlTarget>();
+
   constructor(private readonly options: SourceCrawlerOptions) {}
 
   completeListing(target: CrawlTarget): boolean {
     // A repository's tree and a Substack archive name every document; feeds only name the latest ones, and
     // archives and single URLs have no listing to compare with.
-    return (
-      target.kind === 'repository' || (target.kind === 'profile' && this.isSubstack(new URL(target.url)))
-    );
+    return target.kind === 'repository' || this.completeListings.has(target);
   }
 
   async *crawl(target: CrawlTarget, signal: AbortSignal): AsyncIterable<CrawlItem> {
@@ -123,6 +124,7 @@ export class SourceCrawler implements Crawler {
     const url = new URL(target.url);
     if (this.isSubstack(url)) {
       yield* this.crawlSubstack(url.origin, signal);
+      this.completeListings.add(target);
       return;
     }
     if (hostIs(url, 'medium.com')) {
@@ -140,6 +142,7 @@ export class SourceCrawler implements Crawler {
     const html = decoder.decode(page.body.subarray(0, 512 * 1024));
     if (/window\._preloads|substackcdn\.com/.test(html)) {
       yield* this.crawlSubstack(new URL(page.url).origin, signal);
+      this.completeListings.add(target);
       return;
     }
     const feed = /<link[^>]+type=["']application\/rss\+xml["'][^>]*>/i.exec(html)?.[0];

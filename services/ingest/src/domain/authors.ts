@@ -134,7 +134,8 @@ export class AuthorDirectory {
     gitRef: string;
   }): Promise<SourceRecord> {
     await this.getAuthor(input.authorId);
-    const local = this.options.allowLocalRepositories === true && (input.kind ?? 'repository') === 'repository';
+    const local =
+      this.options.allowLocalRepositories === true && (input.kind ?? 'repository') === 'repository';
     const url = parseSourceUrl(input.url, { allowFile: local });
     if (input.scheduleIntervalSeconds !== 0 && input.scheduleIntervalSeconds < MIN_INTERVAL_SECONDS) {
       throw invalidArgument(
@@ -143,8 +144,7 @@ export class AuthorDirectory {
       );
     }
     const platform = platformOf(url);
-    const kind =
-      input.kind ?? (platform === 'github' || url.protocol === 'file:' ? 'repository' : 'profile');
+    const kind = input.kind ?? (platform === 'github' || url.protocol === 'file:' ? 'repository' : 'profile');
     const createdAt = this.now();
     const record: SourceRecord = {
       _id: sourceId(input.authorId, url.href),

@@ -335,10 +335,23 @@ export class SafeFetcher {
   }
 
   private attempt(url: URL, options: HopOptions): Promise<Attempt> {
+    // got keeps its abort listener on the signal it is given; a per-attempt child signal, unlinked when the
+    // attempt settles, keeps a long crawl's job signal from collecting one listener per request.
+    const outer = options.signal;
+    const child = new AbortController();
+    const forward = () => child.abort(outer?.reason);
+    if (outer?.aborted) child.abort(outer.reason);
+    else outer?.addEventListener('abort', forward, { once: true });
+    return this.attemptWith(url, options, child.signal).finally(() =>
+      outer?.removeEventListener('abort', forward),
+    );
+  }
+
+  private attemptWith(url: URL, options: HopOptions, signal: AbortSignal): Promise<Attempt> {
     return new Promise<Attempt>((resolve, reject) => {
       const stream: Request = this.client.stream(url, {
         headers: { 'user-agent': this.userAgent, ...options.headers },
-        ...(options.signal ? { signal: options.signal } : {}),
+        signal,
         // Lenient header parsing invites response splitting; strict is the node default.
         insecureHTTPParser: false,
       });
