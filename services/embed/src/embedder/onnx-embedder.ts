@@ -35,7 +35,11 @@ export interface OnnxEmbedderOptions {
 export const defaultCacheDir = (): string => join(homedir(), '.cache', 'llmtwin');
 
 const looksLikePath = (spec: string): boolean =>
-  isAbsolute(spec) || spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('~/') || spec === '.';
+  isAbsolute(spec) ||
+  spec.startsWith('./') ||
+  spec.startsWith('../') ||
+  spec.startsWith('~/') ||
+  spec === '.';
 
 interface Resolved {
   readonly source: string;
@@ -66,7 +70,10 @@ function resolveModel(spec: string, cacheDir: string, allowDownload: boolean): R
   return { source: spec, folder: undefined, name: spec };
 }
 
-async function readJson(folder: string | undefined, file: string): Promise<Record<string, unknown> | undefined> {
+async function readJson(
+  folder: string | undefined,
+  file: string,
+): Promise<Record<string, unknown> | undefined> {
   if (!folder || !existsSync(join(folder, file))) return undefined;
   return JSON.parse(await readFile(join(folder, file), 'utf8')) as Record<string, unknown>;
 }
@@ -74,7 +81,9 @@ async function readJson(folder: string | undefined, file: string): Promise<Recor
 function defaultDtype(folder: string | undefined): OnnxDtype {
   if (!folder || existsSync(join(folder, 'onnx', 'model.onnx'))) return 'fp32';
   if (existsSync(join(folder, 'onnx', 'model_quantized.onnx'))) return 'q8';
-  throw failedPrecondition(`embedding model folder ${folder} has neither onnx/model.onnx nor onnx/model_quantized.onnx`);
+  throw failedPrecondition(
+    `embedding model folder ${folder} has neither onnx/model.onnx nor onnx/model_quantized.onnx`,
+  );
 }
 
 const positiveNumber = (v: unknown): number | undefined =>
@@ -99,7 +108,8 @@ export class OnnxEmbedder implements Embedder {
     const cacheDir = options.cacheDir ?? defaultCacheDir();
     const allowDownload = options.allowDownload ?? false;
     const batchSize = options.batchSize ?? 32;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw invalidArgument(`batch size must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw invalidArgument(`batch size must be a positive integer, got ${batchSize}`);
     const resolved = resolveModel(options.model, cacheDir, allowDownload);
     const dtype = options.dtype ?? defaultDtype(resolved.folder);
     // transformers.js settings are process-wide; set them for this load only as far as they matter.
@@ -122,7 +132,10 @@ export class OnnxEmbedder implements Embedder {
         session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
       });
     } catch (err) {
-      throw unavailable(`cannot load embedding model "${options.model}" (${dtype}): ${(err as Error).message}`, err);
+      throw unavailable(
+        `cannot load embedding model "${options.model}" (${dtype}): ${(err as Error).message}`,
+        err,
+      );
     }
     const config = extractor.model.config as unknown as Record<string, unknown>;
     const stConfig = await readJson(resolved.folder, 'sentence_bert_config.json');
@@ -133,9 +146,11 @@ export class OnnxEmbedder implements Embedder {
       positiveNumber(extractor.tokenizer.model_max_length) ??
       positiveNumber(config.max_position_embeddings) ??
       512;
-    const pooling: Pooling = options.pooling ?? (poolingConfig?.pooling_mode_cls_token === true ? 'cls' : 'mean');
+    const pooling: Pooling =
+      options.pooling ?? (poolingConfig?.pooling_mode_cls_token === true ? 'cls' : 'mean');
     const dimensions = positiveNumber(config.hidden_size);
-    if (dimensions === undefined) throw failedPrecondition(`embedding model "${options.model}" has no hidden_size in config.json`);
+    if (dimensions === undefined)
+      throw failedPrecondition(`embedding model "${options.model}" has no hidden_size in config.json`);
     const manifest = await readJson(resolved.folder, 'llmtwin-model.json');
     const name = typeof manifest?.name === 'string' ? manifest.name : resolved.name;
     return new OnnxEmbedder(
@@ -171,7 +186,8 @@ export class OnnxEmbedder implements Embedder {
   async ping(): Promise<void> {
     if (this.closed) throw unavailable(`embedder ${this.model} is closed`);
     const [v] = await this.embed(['ping'], 'query');
-    if (v?.length !== this.dimensions) throw unavailable(`embedder ${this.model} returned a malformed vector`);
+    if (v?.length !== this.dimensions)
+      throw unavailable(`embedder ${this.model} returned a malformed vector`);
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,11 @@ import { createEmbedder } from './create-embedder.js';
 
 // A fake of both wire formats: TEI's POST /embed {inputs} → number[][] and OpenAI's POST /v1/embeddings
 // {model, input} → {data: [{index, embedding}]}. Each text becomes a deterministic, unnormalised 3-d vector.
-interface Seen { path: string; body: Record<string, unknown>; auth: string | undefined }
+interface Seen {
+  path: string;
+  body: Record<string, unknown>;
+  auth: string | undefined;
+}
 const seen: Seen[] = [];
 let failuresLeft = 0;
 let failStatus = 503;
@@ -23,7 +27,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (hang) return;
   if (failuresLeft > 0) {
     failuresLeft--;
-    res.writeHead(failStatus, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'overloaded', error_type: 'Overloaded' }));
+    res
+      .writeHead(failStatus, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: 'overloaded', error_type: 'Overloaded' }));
     return;
   }
   const send = (status: number, json: unknown): void => {
@@ -32,9 +38,19 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (req.url === '/embed') {
     send(200, (body.inputs as string[]).map(vectorOf));
   } else if (req.url === '/v1/embeddings') {
-    if (body.model !== 'fake-model') return send(404, { error: { message: `model ${String(body.model)} not found` } });
-    const data = (body.input as string[]).map((t, index) => ({ object: 'embedding', index, embedding: vectorOf(t) }));
-    send(200, { object: 'list', model: 'fake-model', data: data.reverse(), usage: { prompt_tokens: 1, total_tokens: 1 } });
+    if (body.model !== 'fake-model')
+      return send(404, { error: { message: `model ${String(body.model)} not found` } });
+    const data = (body.input as string[]).map((t, index) => ({
+      object: 'embedding',
+      index,
+      embedding: vectorOf(t),
+    }));
+    send(200, {
+      object: 'list',
+      model: 'fake-model',
+      data: data.reverse(),
+      usage: { prompt_tokens: 1, total_tokens: 1 },
+    });
   } else {
     send(404, { error: 'not found' });
   }
@@ -66,7 +82,12 @@ const norm = (v: number[]): number[] => {
 
 describe('RemoteEmbedder against a fake text-embeddings-inference', () => {
   it('posts batches to /embed and returns unit vectors in input order', async () => {
-    const e = new RemoteEmbedder({ protocol: 'tei', baseUrl: base, batchSize: 2, passagePrefix: 'passage: ' });
+    const e = new RemoteEmbedder({
+      protocol: 'tei',
+      baseUrl: base,
+      batchSize: 2,
+      passagePrefix: 'passage: ',
+    });
     const out = await e.embed(['a', 'bb', 'ccc'], 'passage');
     expect(seen.map((s) => s.path)).toEqual(['/embed', '/embed']);
     expect(seen[0]!.body).toEqual({ inputs: ['passage: a', 'passage: bb'], truncate: true, normalize: true });
@@ -123,9 +144,18 @@ describe('RemoteEmbedder against a fake text-embeddings-inference', () => {
 
 describe('RemoteEmbedder against a fake OpenAI-compatible server', () => {
   it('posts {model, input} to /v1/embeddings with the key and orders by index', async () => {
-    const e = new RemoteEmbedder({ protocol: 'openai', baseUrl: `${base}/v1`, model: 'fake-model', apiKey: 'sk-test' });
+    const e = new RemoteEmbedder({
+      protocol: 'openai',
+      baseUrl: `${base}/v1`,
+      model: 'fake-model',
+      apiKey: 'sk-test',
+    });
     const out = await e.embed(['a', 'bb'], 'query');
-    expect(seen[0]).toMatchObject({ path: '/v1/embeddings', body: { model: 'fake-model', input: ['a', 'bb'] }, auth: 'Bearer sk-test' });
+    expect(seen[0]).toMatchObject({
+      path: '/v1/embeddings',
+      body: { model: 'fake-model', input: ['a', 'bb'] },
+      auth: 'Bearer sk-test',
+    });
     expect([...out[1]!].map((x) => +x.toFixed(5))).toEqual(norm(vectorOf('bb')).map((x) => +x.toFixed(5)));
     expect(e.model).toBe('fake-model');
   });
@@ -155,7 +185,9 @@ describe('createEmbedder', () => {
   });
 
   it('fails fast, saying what to do, for a hub id that is not in the cache', async () => {
-    const err = await createEmbedder('onnx:BAAI/bge-small-en-v1.5', { cacheDir: '/nonexistent-llmtwin-cache' }).catch((x: unknown) => x);
+    const err = await createEmbedder('onnx:BAAI/bge-small-en-v1.5', {
+      cacheDir: '/nonexistent-llmtwin-cache',
+    }).catch((x: unknown) => x);
     expect(isDomainError(err, 'failed-precondition')).toBe(true);
     expect((err as Error).message).toMatch(/scripts\/prepare-models\.mjs.*LLMTWIN_ALLOW_MODEL_DOWNLOAD/);
   });

@@ -151,7 +151,10 @@ export class RemoteEmbedder implements Embedder {
 
   private async attempt(batch: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json',
+    };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     let res: Response;
     try {
@@ -178,7 +181,10 @@ export class RemoteEmbedder implements Embedder {
             : res.status === 400 || res.status === 413 || res.status === 422
               ? 'invalid-argument'
               : 'failed-precondition';
-      throw new DomainError(kind, `embedder ${this.endpoint} refused the request: HTTP ${res.status}${detail}`);
+      throw new DomainError(
+        kind,
+        `embedder ${this.endpoint} refused the request: HTTP ${res.status}${detail}`,
+      );
     }
     let json: unknown;
     try {
@@ -188,7 +194,9 @@ export class RemoteEmbedder implements Embedder {
     }
     const vectors = this.options.protocol === 'openai' ? openAiVectors(json) : teiVectors(json);
     if (vectors.length !== batch.length) {
-      throw unavailable(`embedder ${this.endpoint} returned ${vectors.length} vectors for ${batch.length} inputs`);
+      throw unavailable(
+        `embedder ${this.endpoint} returned ${vectors.length} vectors for ${batch.length} inputs`,
+      );
     }
     return vectors.map((v) => this.checked(v));
   }
@@ -215,7 +223,12 @@ function errorDetail(body: string): string {
   try {
     const json = JSON.parse(body) as { error?: unknown };
     const e = json.error;
-    const message = typeof e === 'string' ? e : typeof (e as { message?: unknown })?.message === 'string' ? (e as { message: string }).message : undefined;
+    const message =
+      typeof e === 'string'
+        ? e
+        : typeof (e as { message?: unknown })?.message === 'string'
+          ? (e as { message: string }).message
+          : undefined;
     if (message) return `: ${message.slice(0, 300)}`;
   } catch {
     // Not JSON: show the start of the text.
@@ -223,7 +236,8 @@ function errorDetail(body: string): string {
   return `: ${body.slice(0, 300)}`;
 }
 
-const isNumberArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number');
+const isNumberArray = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.every((x) => typeof x === 'number');
 
 function teiVectors(json: unknown): number[][] {
   if (!Array.isArray(json) || !json.every(isNumberArray)) {
@@ -239,5 +253,7 @@ function openAiVectors(json: unknown): number[][] {
   if (!items.every((d) => typeof d.index === 'number' && isNumberArray(d.embedding))) {
     throw unavailable('OpenAI-compatible answer has items without index or float embedding');
   }
-  return [...items].sort((a, b) => (a.index as number) - (b.index as number)).map((d) => d.embedding as number[]);
+  return [...items]
+    .sort((a, b) => (a.index as number) - (b.index as number))
+    .map((d) => d.embedding as number[]);
 }
