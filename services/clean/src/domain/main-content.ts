@@ -526,12 +526,6 @@ function selectBlocks(
   }
   const scores = scoreElements(lin.blocks);
   const container = chooseContainer(scores);
-  if (process.env['EXTRACT_DEBUG']) {
-    const describe = (e: Element): string => `${e.name}.${e.attribs['class'] ?? ''}#${e.attribs['id'] ?? ''}`;
-    const top = [...scores].sort((a, b) => b[1] - a[1]).slice(0, 8);
-    for (const [e, s] of top) console.error(Math.round(s), describe(e));
-    console.error('blocks', lin.blocks.length, 'container', container && describe(container));
-  }
   let chosen = container ? lin.blocks.filter((b) => within(b.owner, container)) : lin.blocks;
   chosen = dropFurniture(chosen);
   // The headline usually sits at the top of the container; it is the title, not body text.
