@@ -16,8 +16,14 @@ import {
 import { createIngestModule, crawlSettings, ingestConfigSchema } from '@llmtwin/ingest';
 import { loadConfig } from '@llmtwin/runtime';
 import { createCleanModule } from '@llmtwin/clean';
-import { createChunkModule } from '@llmtwin/chunk';
-import { createEmbedModule } from '@llmtwin/embed';
+import { createChunkModule, policyChunker } from '@llmtwin/chunk';
+import {
+  DEFAULT_EMBEDDER_URL,
+  createEmbedModule,
+  createEmbedder,
+  embedderAdapterOf,
+  embedderSettingsFromEnv,
+} from '@llmtwin/embed';
 import { createRegistryModule } from '@llmtwin/registry';
 import { createTrainerModule } from '@llmtwin/trainer';
 import { createInferenceRouterModule } from '@llmtwin/inference-router';
@@ -55,6 +61,11 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
   const warehouse = adapters.warehouse!;
   const eventBus = adapters.eventBus!;
   const vectorStore = adapters.vectorStore!;
+  // Modules reach each other lazily through it (clean → ingest, embed → clean); routes are added below.
+  const directory = new InProcessDirectory();
+  // One embedder for chunk (its tokenizer) and embed; the same variable as the embed service's.
+  const embedderUrl = process.env.LLMTWIN_EMBEDDER_URL || DEFAULT_EMBEDDER_URL;
+  const embedder = await createEmbedder(embedderUrl, embedderSettingsFromEnv(process.env));
 
   const modules: Record<ServiceName, ServiceModule> = {
     ingest: await createIngestModule({
@@ -73,15 +84,33 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
         ),
       ),
     }),
-    clean: await createCleanModule({ warehouse, eventBus }),
-    chunk: await createChunkModule({ eventBus }),
-    embed: await createEmbedModule({ eventBus, vectorStore }),
+    clean: await createCleanModule({
+      warehouse,
+      eventBus,
+      logger: options.logger.child({ service: 'clean' }),
+      directory,
+    }),
+    chunk: await createChunkModule({
+      warehouse,
+      eventBus,
+      chunker: policyChunker(embedder),
+      logger: options.logger.child({ service: 'chunk' }),
+    }),
+    embed: await createEmbedModule({
+      warehouse,
+      eventBus,
+      vectorStore,
+      embedder,
+      embedderAdapter: embedderAdapterOf(embedderUrl),
+      chunker: policyChunker(embedder),
+      logger: options.logger.child({ service: 'embed' }),
+      directory,
+    }),
     registry: await createRegistryModule({ warehouse, eventBus }),
     trainer: await createTrainerModule({ warehouse, eventBus }),
     'inference-router': await createInferenceRouterModule({ warehouse, vectorStore }),
   };
 
-  const directory = new InProcessDirectory();
   const healths: HealthService[] = [];
   for (const name of serviceNames) {
     const module = modules[name];
@@ -112,6 +141,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
     for (const module of started.reverse()) await module.stop?.();
     for (const health of healths) health.stop();
     await adapters.close();
+    await embedder.close();
   };
   try {
     for (const name of serviceNames) {

@@ -1,2 +1,2 @@
-export { createCleanModule, type CleanDeps } from './module.js';
+export { createCleanModule, type CleanDeps, type CleanModule } from './module.js';
 export { configSchema as cleanConfigSchema } from './config.js';

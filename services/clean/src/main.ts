@@ -7,6 +7,6 @@ await runModuleMain({
   name: 'clean',
   config: () => loadCleanConfig(),
   adapters: (config) => ({ warehouse: config.LLMTWIN_WAREHOUSE_URL, eventBus: config.LLMTWIN_EVENT_BUS_URL }),
-  build: ({ adapters }) =>
-    createCleanModule({ warehouse: adapters.warehouse!, eventBus: adapters.eventBus! }),
+  build: ({ adapters, logger, directory }) =>
+    createCleanModule({ warehouse: adapters.warehouse!, eventBus: adapters.eventBus!, logger, directory }),
 });

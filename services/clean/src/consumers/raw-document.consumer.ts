@@ -11,7 +11,7 @@ import { CLEANER_VERSION, type CleanRawFn } from '../snapshot/clean-raw.js';
 import {
   categoryName,
   platformName,
-  type CleanedDocumentRecord,
+  type CleanedFields,
   type CleanedDocumentStore,
   type StoreOutcome,
 } from '../snapshot/cleaned-documents.js';
@@ -34,7 +34,7 @@ export async function cleanRawDocument(
   if (!category) throw invalidArgument(`document ${event.id} has no known category (${event.category})`);
   return deps.store.store(
     { id: event.id, version: Number(event.version) },
-    async (): Promise<Omit<CleanedDocumentRecord, '_id' | 'version' | 'cleanedAt' | 'outbox'>> => {
+    async (): Promise<CleanedFields> => {
       let doc = event;
       if (!doc.tombstone && doc.raw.byteLength === 0) {
         doc = await deps.fetchRaw(event.id, options.signal);

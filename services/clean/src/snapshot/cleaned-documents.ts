@@ -27,8 +27,8 @@ export interface CleanedOutbox {
   backfillId: string;
 }
 
-export interface CleanedDocumentRecord extends StoredRecord {
-  _id: string;
+/** What cleaning produces for one version; the store adds id, version, time and outbox. */
+export interface CleanedFields {
   authorId: string;
   category: CategoryName;
   platform: string;
@@ -38,12 +38,16 @@ export interface CleanedDocumentRecord extends StoredRecord {
   text: string;
   language: string;
   codePath: string;
-  cleanedAt: number;
   cleanerVersion: string;
-  /** The raw document's version this text was cleaned from. */
-  version: number;
   tombstone: boolean;
   draft: boolean;
+}
+
+export interface CleanedDocumentRecord extends StoredRecord, CleanedFields {
+  _id: string;
+  cleanedAt: number;
+  /** The raw document's version this text was cleaned from. */
+  version: number;
   outbox?: CleanedOutbox;
 }
 
@@ -114,7 +118,7 @@ export class CleanedDocumentStore {
    */
   async store(
     base: { id: string; version: number },
-    clean: () => Promise<Omit<CleanedDocumentRecord, '_id' | 'version' | 'cleanedAt' | 'outbox'>>,
+    clean: () => Promise<CleanedFields>,
     options: { backfillId?: string; signal?: AbortSignal } = {},
   ): Promise<StoreOutcome> {
     const { signal } = options;

@@ -1,0 +1,427 @@
+// Retrieval benchmark (BEIR layout: corpus.jsonl[.gz] {_id, title, text}, queries-dev.jsonl, qrels-dev.tsv).
+//
+//   npm run bench -- retrieval <data folder> --out <predictions.json> [--mode dense|keyword|hybrid|all]
+//        [--limit-queries N] [--alpha A | --tune-alpha] [--embedder onnx:<folder or id>] [--no-cache]
+//
+// The corpus goes through the feature pipeline's own functions: every abstract is cleaned as the clean
+// service cleans a post (its title as the first line), chunked by the chunk service's `chunkDocument`
+// counting with the embedder's tokenizer, embedded by the real embedder and upserted into the embedded vector
+// store in a temporary folder. The dev queries then run in each mode; chunk hits become document hits (a
+// document scores its best chunk) and the top 100 documents per query are written as {query id: [doc ids]}.
+// `--out x.json` writes x.<mode>.json per mode when several run, x.json when one mode is asked.
+//
+// --tune-alpha picks the hybrid weight on the TRAIN queries (queries-train.jsonl + qrels-train.tsv), never on
+// the dev queries it then reports. Embeddings are cached in ~/.cache/llmtwin/bench (keyed by model, input type
+// and text hash), so a rerun embeds nothing; --no-cache embeds everything again.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { createVectorStore, type SearchMode, type VectorRecord, type VectorStore } from '@llmtwin/ports';
+import { cleanRaw } from '../services/clean/src/snapshot/clean-raw.js';
+import { chunkDocument, defaultPolicy } from '../services/chunk/src/domain/chunker.js';
+import { createEmbedder } from '../services/embed/src/embedder/create-embedder.js';
+import type { Embedder, InputType } from '../services/embed/src/embedder/embedder.port.js';
+
+const MODES: readonly SearchMode[] = ['dense', 'keyword', 'hybrid'];
+const TOP_DOCUMENTS = 100;
+/** Chunks asked per search: enough that 100 distinct documents survive when abstracts have several chunks. */
+const CHUNK_LIMIT = 300;
+const COLLECTION = 'bench_retrieval';
+const ALPHA_GRID = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+
+const { values, positionals } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    mode: { type: 'string', default: 'all' },
+    'limit-queries': { type: 'string' },
+    alpha: { type: 'string' },
+    'tune-alpha': { type: 'boolean', default: false },
+    embedder: { type: 'string' },
+    'no-cache': { type: 'boolean', default: false },
+    'cache-dir': { type: 'string' },
+  },
+  allowPositionals: true,
+});
+const dataDir = positionals[0];
+const modeArg = values.mode ?? 'all';
+if (!dataDir || !(modeArg === 'all' || (MODES as readonly string[]).includes(modeArg))) {
+  console.error(
+    'usage: npm run bench -- retrieval <data folder> --out <predictions.json> [--mode dense|keyword|hybrid|all] ' +
+      '[--limit-queries N] [--alpha A | --tune-alpha] [--embedder onnx:<model>] [--no-cache]',
+  );
+  process.exit(2);
+}
+const modes: SearchMode[] = modeArg === 'all' ? [...MODES] : [modeArg as SearchMode];
+const cacheRoot = values['cache-dir'] ?? process.env.LLMTWIN_CACHE_DIR ?? path.join(homedir(), '.cache', 'llmtwin');
+const embedderUrl = values.embedder ?? `onnx:${path.join(cacheRoot, 'models', 'all-MiniLM-L6-v2')}`;
+
+// ------------------------------------------------------------------------------------------------ data
+
+interface CorpusDoc {
+  _id: string;
+  title: string;
+  text: string;
+}
+interface Query {
+  _id: string;
+  text: string;
+}
+type Qrels = Map<string, Map<string, number>>;
+
+function readLines(file: string): string[] {
+  const bytes = readFileSync(file);
+  const text = (file.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+  return text.split('\n').filter((line) => line.trim().length > 0);
+}
+
+function firstExisting(...names: string[]): string {
+  const found = names.map((n) => path.join(dataDir!, n)).find((f) => existsSync(f));
+  if (!found) throw new Error(`${dataDir} has none of ${names.join(', ')}`);
+  return found;
+}
+
+function readQrels(file: string): Qrels {
+  const qrels: Qrels = new Map();
+  for (const line of readLines(file).slice(1)) {
+    const [q, d, s] = line.split('\t');
+    if (q && d && Number(s) > 0) {
+      if (!qrels.has(q)) qrels.set(q, new Map());
+      qrels.get(q)!.set(d, Number(s));
+    }
+  }
+  return qrels;
+}
+
+const corpus = readLines(firstExisting('corpus.jsonl.gz', 'corpus.jsonl')).map((l) => JSON.parse(l) as CorpusDoc);
+const devQrels = readQrels(firstExisting('qrels-dev.tsv', 'qrels.tsv'));
+let devQueries = readLines(firstExisting('queries-dev.jsonl', 'queries.jsonl'))
+  .map((l) => JSON.parse(l) as Query)
+  .filter((q) => devQrels.has(q._id));
+if (values['limit-queries']) devQueries = devQueries.slice(0, Number(values['limit-queries']));
+
+// ------------------------------------------------------------------------------------------------ metrics
+
+/** The scorer's BEIR metrics (nDCG@10 with 2^rel - 1 gains, Recall@100), for tuning and as a cross-check. */
+function evaluate(predictions: Record<string, string[]>, qrels: Qrels, ids: readonly string[]) {
+  let ndcg = 0;
+  let recall = 0;
+  for (const q of ids) {
+    const rel = qrels.get(q)!;
+    const ranked = predictions[q] ?? [];
+    const dcg = ranked.slice(0, 10).reduce((a, d, i) => a + (2 ** (rel.get(d) ?? 0) - 1) / Math.log2(i + 2), 0);
+    const ideal = [...rel.values()]
+      .sort((a, b) => b - a)
+      .slice(0, 10)
+      .reduce((a, g, i) => a + (2 ** g - 1) / Math.log2(i + 2), 0);
+    ndcg += dcg / ideal;
+    recall += ranked.slice(0, 100).filter((d) => rel.has(d)).length / rel.size;
+  }
+  return { ndcg10: ndcg / ids.length, recall100: recall / ids.length };
+}
+
+const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
+};
+const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
+
+// ------------------------------------------------------------------------------------------------ embedding cache
+
+/**
+ * Vectors by sha256(model, input type, text), appended to one binary file per model: [32-byte key][float32 × dims].
+ * A crash mid-append leaves a torn last record, which the reader drops.
+ */
+class EmbeddingCache {
+  private readonly vectors = new Map<string, Float32Array>();
+  private readonly file: string;
+
+  constructor(
+    dir: string,
+    private readonly model: string,
+    private readonly dimensions: number,
+    private readonly enabled: boolean,
+  ) {
+    mkdirSync(dir, { recursive: true });
+    this.file = path.join(dir, `${model.replace(/[^A-Za-z0-9._-]+/g, '_')}-${dimensions}.emb`);
+    if (!enabled || !existsSync(this.file)) return;
+    const bytes = readFileSync(this.file);
+    const width = 32 + dimensions * 4;
+    for (let at = 0; at + width <= bytes.length; at += width) {
+      const key = bytes.subarray(at, at + 32).toString('hex');
+      const copy = new Uint8Array(dimensions * 4);
+      copy.set(bytes.subarray(at + 32, at + width));
+      this.vectors.set(key, new Float32Array(copy.buffer));
+    }
+  }
+
+  get size(): number {
+    return this.vectors.size;
+  }
+
+  key(inputType: InputType, text: string): string {
+    return createHash('sha256').update(`${this.model}\0${inputType}\0${text}`).digest('hex');
+  }
+
+  get(key: string): Float32Array | undefined {
+    return this.enabled ? this.vectors.get(key) : undefined;
+  }
+
+  put(entries: readonly [string, Float32Array][]): void {
+    if (entries.length === 0) return;
+    const parts: Buffer[] = [];
+    for (const [key, vector] of entries) {
+      this.vectors.set(key, vector);
+      parts.push(Buffer.from(key, 'hex'), Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength));
+    }
+    appendFileSync(this.file, Buffer.concat(parts));
+  }
+}
+
+/** Embeds what the cache lacks, shortest texts together so that batches carry little padding. */
+async function embedAll(
+  embedder: Embedder,
+  cache: EmbeddingCache,
+  texts: readonly string[],
+  inputType: InputType,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ vectors: Float32Array[]; embedded: number; seconds: number }> {
+  const keys = texts.map((t) => cache.key(inputType, t));
+  const vectors: (Float32Array | undefined)[] = keys.map((k) => cache.get(k));
+  const missing = [...new Set(keys.map((k, i) => (vectors[i] === undefined ? i : -1)).filter((i) => i >= 0))];
+  const lengths = new Map(missing.map((i) => [i, embedder.countTokens(texts[i]!, inputType)]));
+  missing.sort((a, b) => lengths.get(a)! - lengths.get(b)!);
+  const start = performance.now();
+  const step = 256;
+  for (let i = 0; i < missing.length; i += step) {
+    const slice = missing.slice(i, i + step);
+    const out = await embedder.embed(
+      slice.map((j) => texts[j]!),
+      inputType,
+    );
+    cache.put(slice.map((j, n) => [keys[j]!, out[n]!]));
+    slice.forEach((j, n) => (vectors[j] = out[n]));
+    onProgress?.(Math.min(i + step, missing.length), missing.length);
+  }
+  // Duplicate texts share one embedding.
+  const byKey = new Map<string, Float32Array>();
+  keys.forEach((k, i) => {
+    const v = vectors[i];
+    if (v !== undefined) byKey.set(k, v);
+  });
+  return {
+    vectors: keys.map((k) => byKey.get(k)!),
+    embedded: missing.length,
+    seconds: (performance.now() - start) / 1000,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ indexing
+
+interface BenchChunk {
+  id: string;
+  documentId: string;
+  title: string;
+  text: string;
+  section: string;
+  position: number;
+}
+
+const embedder = await createEmbedder(embedderUrl, { cacheDir: cacheRoot });
+const cache = new EmbeddingCache(path.join(cacheRoot, 'bench'), embedder.model, embedder.dimensions, !values['no-cache']);
+const workDir = mkdtempSync(path.join(tmpdir(), 'llmtwin-bench-retrieval-'));
+let store: VectorStore | undefined;
+
+try {
+  const t0 = performance.now();
+  const chunks: BenchChunk[] = [];
+  const policy = defaultPolicy('post', embedder);
+  for (const doc of corpus) {
+    // SciFact abstracts are plain text, so the clean step's post path is the one that applies; the title
+    // leads the text as the first line of a post would, so both dense and keyword search see it.
+    const raw = doc.title ? `${doc.title}\n\n${doc.text}` : doc.text;
+    const cleaned = cleanRaw({
+      category: 'post',
+      raw: new TextEncoder().encode(raw),
+      rawContentType: 'text/plain; charset=utf-8',
+      url: '',
+      title: doc.title,
+    });
+    const input = { documentId: doc._id, version: 1, authorId: 'scifact', category: 'post', text: cleaned.text } as const;
+    for (const chunk of chunkDocument(input, policy, embedder)) {
+      chunks.push({
+        id: chunk.id,
+        documentId: doc._id,
+        title: cleaned.title,
+        text: chunk.text,
+        section: chunk.section,
+        position: chunk.position,
+      });
+    }
+  }
+  const cleanChunkSeconds = (performance.now() - t0) / 1000;
+
+  let lastReport = 0;
+  const passages = await embedAll(embedder, cache, chunks.map((c) => c.text), 'passage', (done, total) => {
+    if (performance.now() - lastReport > 15_000 || done === total) {
+      lastReport = performance.now();
+      console.error(`embedded ${done}/${total} chunks`);
+    }
+  });
+
+  const t1 = performance.now();
+  store = await createVectorStore(`sqlite:${path.join(workDir, 'vectors.db')}`);
+  await store.ensureCollection(COLLECTION, { dimensions: embedder.dimensions });
+  for (let i = 0; i < chunks.length; i += 500) {
+    const records: VectorRecord[] = chunks.slice(i, i + 500).map((c, n) => ({
+      id: c.id,
+      vector: passages.vectors[i + n]!,
+      text: c.text,
+      metadata: {
+        documentId: c.documentId,
+        documentVersion: 1,
+        authorId: 'scifact',
+        category: 'post',
+        platform: 'web',
+        url: '',
+        title: c.title,
+        publishedAt: 0,
+        section: c.section,
+        position: c.position,
+      },
+    }));
+    await store.upsert(COLLECTION, records);
+  }
+  const upsertSeconds = (performance.now() - t1) / 1000;
+  const indexSeconds = cleanChunkSeconds + passages.seconds + upsertSeconds;
+
+  // ---------------------------------------------------------------------------------------------- search
+
+  /** Chunk hits → documents by their best chunk, best first, at most TOP_DOCUMENTS. */
+  const search = async (
+    mode: SearchMode,
+    text: string,
+    vector: Float32Array,
+    alpha: number | undefined,
+  ): Promise<string[]> => {
+    const hits = await store!.search(COLLECTION, {
+      mode,
+      text,
+      vector,
+      limit: CHUNK_LIMIT,
+      ...(alpha === undefined ? {} : { alpha }),
+    });
+    const best = new Map<string, number>();
+    for (const hit of hits) {
+      const doc = hit.metadata.documentId;
+      if (!best.has(doc) || best.get(doc)! < hit.score) best.set(doc, hit.score);
+    }
+    return [...best.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, TOP_DOCUMENTS)
+      .map(([doc]) => doc);
+  };
+
+  const run = async (queries: readonly Query[], vectors: readonly Float32Array[], mode: SearchMode, alpha?: number) => {
+    const predictions: Record<string, string[]> = {};
+    const latencies: number[] = [];
+    for (const [i, q] of queries.entries()) {
+      const start = performance.now();
+      predictions[q._id] = await search(mode, q.text, vectors[i]!, alpha);
+      latencies.push(performance.now() - start);
+    }
+    return { predictions, latencies };
+  };
+
+  let alpha: number | undefined = values.alpha === undefined ? undefined : Number(values.alpha);
+  let tuning: { alpha: number; ndcg10: number; recall100: number }[] | undefined;
+  if (values['tune-alpha'] && modes.includes('hybrid')) {
+    const trainQrels = readQrels(firstExisting('qrels-train.tsv'));
+    const train = readLines(firstExisting('queries-train.jsonl'))
+      .map((l) => JSON.parse(l) as Query)
+      .filter((q) => trainQrels.has(q._id));
+    const trainVectors = (await embedAll(embedder, cache, train.map((q) => q.text), 'query')).vectors;
+    tuning = [];
+    for (const a of ALPHA_GRID) {
+      const { predictions } = await run(train, trainVectors, 'hybrid', a);
+      const m = evaluate(predictions, trainQrels, train.map((q) => q._id));
+      tuning.push({ alpha: a, ndcg10: round(m.ndcg10, 4), recall100: round(m.recall100, 4) });
+      console.error(`train alpha ${a}: nDCG@10 ${m.ndcg10.toFixed(4)} R@100 ${m.recall100.toFixed(4)}`);
+    }
+    alpha = tuning.reduce((best, t) => (t.ndcg10 > best.ndcg10 ? t : best)).alpha;
+  }
+
+  // Query embedding timed one query at a time, as a user's request would be; cached vectors skip the model.
+  const queryEmbedMs: number[] = [];
+  const queryVectors: Float32Array[] = [];
+  for (const q of devQueries) {
+    const start = performance.now();
+    const { vectors, embedded } = await embedAll(embedder, cache, [q.text], 'query');
+    if (embedded > 0) queryEmbedMs.push(performance.now() - start);
+    queryVectors.push(vectors[0]!);
+  }
+
+  const scorer = path.resolve(dataDir, '..', '..', 'score.mjs');
+  const results: Record<string, unknown> = {};
+  for (const mode of modes) {
+    const { predictions, latencies } = await run(devQueries, queryVectors, mode, mode === 'hybrid' ? alpha : undefined);
+    const own = evaluate(predictions, devQrels, devQueries.map((q) => q._id));
+    const entry: Record<string, unknown> = {
+      ndcg10: round(own.ndcg10, 4),
+      recall100: round(own.recall100, 4),
+      searchMs: { p50: round(percentile(latencies, 50), 2), p95: round(percentile(latencies, 95), 2) },
+    };
+    if (values.out) {
+      const file = modes.length === 1 ? values.out : values.out.replace(/(\.json)?$/, `.${mode}.json`);
+      writeFileSync(file, JSON.stringify(predictions));
+      entry.predictions = file;
+      const command = ['node', scorer, 'retrieval', file, '--truth', path.resolve(dataDir), '--json'];
+      entry.scorerCommand = command.slice(0, -1).join(' ');
+      if (existsSync(scorer) && !values['limit-queries']) {
+        const scored = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8' });
+        if (scored.status === 0) {
+          const s = JSON.parse(scored.stdout) as { ndcg10: number; recall100: number };
+          entry.scorer = { ndcg10: round(s.ndcg10, 4), recall100: round(s.recall100, 4) };
+        } else {
+          entry.scorer = { error: scored.stderr.trim() };
+        }
+      }
+    }
+    results[mode] = entry;
+  }
+
+  const summary = {
+    set: path.resolve(dataDir),
+    embedder: embedder.model,
+    maxTokens: embedder.maxTokens,
+    documents: corpus.length,
+    chunks: chunks.length,
+    queries: devQueries.length,
+    hybridAlpha: alpha ?? 0.5,
+    ...(tuning ? { alphaTuning: { on: 'queries-train.jsonl', grid: tuning } } : {}),
+    indexing: {
+      embeddingCache: values['no-cache'] ? 'off' : `${cache.size} vectors`,
+      chunksEmbedded: passages.embedded,
+      cleanChunkSeconds: round(cleanChunkSeconds, 2),
+      embedSeconds: round(passages.seconds, 2),
+      upsertSeconds: round(upsertSeconds, 2),
+      docsPerSecond: round(corpus.length / indexSeconds),
+      chunksPerSecond: round(chunks.length / indexSeconds),
+      ...(passages.embedded > 0 ? { embedChunksPerSecond: round(passages.embedded / passages.seconds) } : {}),
+    },
+    queryEmbedMs:
+      queryEmbedMs.length > 0
+        ? { p50: round(percentile(queryEmbedMs, 50), 2), p95: round(percentile(queryEmbedMs, 95), 2) }
+        : 'cached',
+    modes: results,
+  };
+  console.log(JSON.stringify(summary, null, 2));
+} finally {
+  await store?.close();
+  await embedder.close();
+  rmSync(workDir, { recursive: true, force: true });
+}
