@@ -44,7 +44,7 @@ export async function applyDocument(
   if (doc.chunks.length > 0) await store.upsert(collection, toVectorRecords(doc, vectors), signal);
   return store.deleteWhere(
     collection,
-    { documentIds: [doc.documentId], documentVersionBelow: 0 },
+    { documentIds: [doc.documentId], documentVersionBelow: doc.version },
     signal,
   );
 }
