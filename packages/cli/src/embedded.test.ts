@@ -96,7 +96,8 @@ describe('llmtwin up (embedded mode)', () => {
     for (const service of status.services) {
       expect(service.health).toBe('SERVICE_HEALTH_SERVING');
       for (const dep of service.dependencies ?? []) {
-        expect(dep).toMatchObject({ adapter: 'embedded', up: true });
+        // Backends are the embedded adapters; the embedder is the in-process ONNX model.
+        expect(dep).toMatchObject({ adapter: dep.name === 'embedder' ? 'onnx' : 'embedded', up: true });
       }
     }
     const ingest = status.services.find((s) => s.name === 'ingest');

@@ -17,8 +17,8 @@ import {
 const needs: Record<string, ('warehouse' | 'bus' | 'vectors')[]> = {
   ingest: ['warehouse', 'bus'],
   clean: ['warehouse', 'bus'],
-  chunk: ['bus'],
-  embed: ['bus', 'vectors'],
+  chunk: ['warehouse', 'bus'],
+  embed: ['warehouse', 'bus', 'vectors'],
   registry: ['warehouse', 'bus'],
   trainer: ['warehouse', 'bus'],
   'inference-router': ['warehouse', 'vectors'],

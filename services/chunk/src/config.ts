@@ -8,7 +8,7 @@ export const configSchema = baseConfigSchema.extend({
   LLMTWIN_EMBEDDER_URL: z
     .string()
     .default('onnx:all-MiniLM-L6-v2')
-    .describe('the embed service\'s LLMTWIN_EMBEDDER_URL: its tokenizer and token limit set the chunk size'),
+    .describe("the embed service's LLMTWIN_EMBEDDER_URL: its tokenizer and token limit set the chunk size"),
 });
 
 export const loadChunkConfig = (env: NodeJS.ProcessEnv = process.env) => ({

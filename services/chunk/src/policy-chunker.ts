@@ -4,7 +4,10 @@ import type { Chunker } from './chunker.port.js';
 import { chunkDocument, defaultPolicies, type ChunkingPolicy } from './domain/chunker.js';
 import type { TokenCounter } from './domain/tokenizer.js';
 
-export function policyChunker(counter: TokenCounter, policies: readonly ChunkingPolicy[] = defaultPolicies(counter)): Chunker {
+export function policyChunker(
+  counter: TokenCounter,
+  policies: readonly ChunkingPolicy[] = defaultPolicies(counter),
+): Chunker {
   const byCategory = new Map(policies.map((p) => [p.category, p]));
   return {
     chunk(input) {

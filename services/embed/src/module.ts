@@ -42,11 +42,15 @@ export async function createEmbedModule(deps: EmbedDeps): Promise<EmbedModule> {
   const listCleaned: ListCleanedFn =
     deps.listCleaned ??
     async function* (signal) {
-      if (!directory) throw failedPrecondition('the embed service has no directory to reach clean (LLMTWIN_CLEAN_URL)');
+      if (!directory)
+        throw failedPrecondition('the embed service has no directory to reach clean (LLMTWIN_CLEAN_URL)');
       const clean = createClient(cleanv1.CleanService, directory.transport('clean'));
       let pageToken = '';
       do {
-        const res = await clean.listCleanedDocuments({ page: { pageSize: 200, pageToken } }, signal ? { signal } : {});
+        const res = await clean.listCleanedDocuments(
+          { page: { pageSize: 200, pageToken } },
+          signal ? { signal } : {},
+        );
         yield* res.documents;
         pageToken = res.page?.nextPageToken ?? '';
       } while (pageToken);
@@ -60,7 +64,9 @@ export async function createEmbedModule(deps: EmbedDeps): Promise<EmbedModule> {
     logger,
   });
   await reindexCollection(deps.warehouse).ensureIndex({ fields: [{ field: 'state', direction: 'asc' }] });
-  await embedStateCollection(deps.warehouse).ensureIndex({ fields: [{ field: 'pending', direction: 'asc' }] });
+  await embedStateCollection(deps.warehouse).ensureIndex({
+    fields: [{ field: 'pending', direction: 'asc' }],
+  });
   let subscription: Subscription | undefined;
   const embedder = deps.embedder;
 

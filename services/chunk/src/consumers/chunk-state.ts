@@ -18,7 +18,11 @@ export const chunkStateCollection = (warehouse: Warehouse): Collection<ChunkStat
 export type Freshness = 'new' | 'stale' | 'duplicate';
 
 /** Live events need a newer version (or an unfinished one); backfill events may redo the same version. */
-export function freshness(stored: ChunkStateRecord | undefined, version: number, backfill: boolean): Freshness {
+export function freshness(
+  stored: ChunkStateRecord | undefined,
+  version: number,
+  backfill: boolean,
+): Freshness {
   if (!stored) return 'new';
   if (stored.version > version) return 'stale';
   if (stored.version === version && !stored.pending && !backfill) return 'duplicate';

@@ -17,7 +17,9 @@ export function registerChunkRoutes(router: ConnectRouter, h: { chunker: Chunker
     async previewChunks(req) {
       const category = categoryName(req.category);
       if (!category) {
-        throw invalidArgument('category is required', [{ field: 'category', message: 'article, post or code' }]);
+        throw invalidArgument('category is required', [
+          { field: 'category', message: 'article, post or code' },
+        ]);
       }
       const pieces = await h.chunker.chunk({
         documentId: 'preview',

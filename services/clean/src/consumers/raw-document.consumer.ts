@@ -80,7 +80,9 @@ export async function subscribeRawDocuments(
     handler: eventHandler(ingesteventsv1.RawDocumentChangedSchema, async (event, message, signal) => {
       const doc = event.document;
       if (!doc || !doc.id) {
-        throw invalidArgument(`raw document event ${event.eventId} at offset ${message.offset} has no document`);
+        throw invalidArgument(
+          `raw document event ${event.eventId} at offset ${message.offset} has no document`,
+        );
       }
       const outcome = await cleanRawDocument(deps, doc, { signal });
       deps.logger.debug(

@@ -4,11 +4,7 @@ import { cleanv1 } from '@llmtwin/contracts';
 import { nextPageToken, readPage } from '@llmtwin/host';
 import { invalidArgument } from '@llmtwin/runtime';
 import type { CleanRawFn } from '../snapshot/clean-raw.js';
-import {
-  categoryName,
-  toProtoCleaned,
-  type CleanedDocumentStore,
-} from '../snapshot/cleaned-documents.js';
+import { categoryName, toProtoCleaned, type CleanedDocumentStore } from '../snapshot/cleaned-documents.js';
 import type { Reprocessor } from '../snapshot/reprocess.js';
 
 export interface CleanHandlers {
@@ -29,7 +25,9 @@ export function registerCleanRoutes(router: ConnectRouter, h: CleanHandlers): vo
       if (req.category) {
         const name = categoryName(req.category);
         if (!name) {
-          throw invalidArgument('unknown category', [{ field: 'category', message: 'article, post or code' }]);
+          throw invalidArgument('unknown category', [
+            { field: 'category', message: 'article, post or code' },
+          ]);
         }
         filter['category'] = name;
       }
@@ -51,7 +49,9 @@ export function registerCleanRoutes(router: ConnectRouter, h: CleanHandlers): vo
     cleanText(req) {
       const category = categoryName(req.category);
       if (!category) {
-        throw invalidArgument('category is required', [{ field: 'category', message: 'article, post or code' }]);
+        throw invalidArgument('category is required', [
+          { field: 'category', message: 'article, post or code' },
+        ]);
       }
       const out = h.cleanRaw({
         category,

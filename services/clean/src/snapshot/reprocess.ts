@@ -12,9 +12,7 @@ export class Reprocessor {
   private readonly running = new Set<Promise<void>>();
   private readonly abort = new AbortController();
 
-  constructor(
-    private readonly deps: RawDocumentCleaner & { listRawIds: ListRawIdsFn; logger: Logger },
-  ) {}
+  constructor(private readonly deps: RawDocumentCleaner & { listRawIds: ListRawIdsFn; logger: Logger }) {}
 
   /** Lists the documents to reprocess, starts cleaning them in the background and returns the run. */
   async start(request: { authorId: string; documentIds: readonly string[] }) {

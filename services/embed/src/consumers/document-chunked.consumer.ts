@@ -82,9 +82,18 @@ export async function handleDocumentChunked(
     chunks: event.tombstone ? [] : event.chunks,
   };
   const vectors =
-    doc.chunks.length > 0 ? await deps.embedder.embed(doc.chunks.map((c) => c.text), 'passage', signal) : [];
+    doc.chunks.length > 0
+      ? await deps.embedder.embed(
+          doc.chunks.map((c) => c.text),
+          'passage',
+          signal,
+        )
+      : [];
   const live = await deps.vectorStore.resolveAlias(LIVE_ALIAS);
-  if (!live) throw invalidArgument(`the vector store has no "${LIVE_ALIAS}" alias; the embed module creates it at start`);
+  if (!live)
+    throw invalidArgument(
+      `the vector store has no "${LIVE_ALIAS}" alias; the embed module creates it at start`,
+    );
   const removed = await applyDocument(deps.vectorStore, live, doc, vectors, event.tombstone, signal);
   const rebuilding = await activeReindexTarget(deps.warehouse, signal);
   if (rebuilding && rebuilding !== live) {

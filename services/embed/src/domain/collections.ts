@@ -11,7 +11,10 @@ export function physicalCollectionName(model: string, at: Date): string {
     .replace(/[^a-z0-9]+/g, '_')
     .replace(/^_+|_+$/g, '')
     .slice(0, 32);
-  const stamp = at.toISOString().replace(/[^0-9]/g, '').slice(0, 17); // yyyymmddhhmmssSSS
+  const stamp = at
+    .toISOString()
+    .replace(/[^0-9]/g, '')
+    .slice(0, 17); // yyyymmddhhmmssSSS
   return `chunks_${slug || 'model'}_${stamp}`;
 }
 

@@ -34,7 +34,10 @@ export const reindexCollection = (warehouse: Warehouse): Collection<ReindexRecor
   warehouse.collection<ReindexRecord>('embed_reindexes');
 
 /** The collection a running reindex is filling, which live changes must also reach. */
-export async function activeReindexTarget(warehouse: Warehouse, signal?: AbortSignal): Promise<string | undefined> {
+export async function activeReindexTarget(
+  warehouse: Warehouse,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   const [running] = await reindexCollection(warehouse).find({ state: 'running' }, { limit: 1 }, signal);
   return running?.target;
 }

@@ -63,7 +63,8 @@ export class Reindexer {
     if (busy) throw failedPrecondition(`reindex ${busy._id} is still running; wait for it (GetReindex)`);
     const previous = (await this.deps.vectorStore.resolveAlias(LIVE_ALIAS)) ?? '';
     const target = physicalCollectionName(this.deps.embedder.model, new Date(this.now()));
-    if (target === previous) throw failedPrecondition('a reindex was started this very millisecond; try again');
+    if (target === previous)
+      throw failedPrecondition('a reindex was started this very millisecond; try again');
     await this.deps.vectorStore.ensureCollection(target, { dimensions: this.deps.embedder.dimensions });
     const record: ReindexRecord = {
       _id: `rdx_${randomUUID()}`,
@@ -154,7 +155,14 @@ export class Reindexer {
         publishTime: cleaned.publishTime,
         chunks: pieces,
       };
-      const vectors = pieces.length > 0 ? await embedder.embed(pieces.map((p) => p.text), 'passage', signal) : [];
+      const vectors =
+        pieces.length > 0
+          ? await embedder.embed(
+              pieces.map((p) => p.text),
+              'passage',
+              signal,
+            )
+          : [];
       await applyDocument(vectorStore, record.target, doc, vectors, false, signal);
       const applied = await state.get(ref.documentId, signal);
       if (applied && applied.version > version) {
@@ -185,10 +193,18 @@ export class Reindexer {
       },
     });
     if (record.previous && record.previous !== record.target) {
-      await vectorStore.dropCollection(record.previous).catch((err: unknown) =>
-        this.deps.logger.warn({ err, collection: record.previous }, 'could not drop the replaced collection'),
-      );
+      await vectorStore
+        .dropCollection(record.previous)
+        .catch((err: unknown) =>
+          this.deps.logger.warn(
+            { err, collection: record.previous },
+            'could not drop the replaced collection',
+          ),
+        );
     }
-    this.deps.logger.info({ reindexId: record._id, target: record.target, documents: done, chunks }, 'reindex swapped in');
+    this.deps.logger.info(
+      { reindexId: record._id, target: record.target, documents: done, chunks },
+      'reindex swapped in',
+    );
   }
 }

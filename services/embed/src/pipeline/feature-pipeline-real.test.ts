@@ -19,7 +19,9 @@ describe('feature pipeline with the real embedder', () => {
   let p: Pipeline;
   beforeAll(async () => {
     if (!existsSync(path.join(modelDir, 'config.json'))) {
-      throw new Error(`the embedding model is not prepared in ${modelDir}: run \`node scripts/prepare-models.mjs\``);
+      throw new Error(
+        `the embedding model is not prepared in ${modelDir}: run \`node scripts/prepare-models.mjs\``,
+      );
     }
     embedder = await createEmbedder('onnx:all-MiniLM-L6-v2', { cacheDir });
     p = await startPipeline(embedder, policyChunker(embedder));
@@ -30,9 +32,23 @@ describe('feature pipeline with the real embedder', () => {
   });
 
   it('indexes articles so that a dense query finds the right one', async () => {
-    const long = (s: string) => Array.from({ length: 3 }, (_, i) => `${s} (part ${i + 1}), explained with care for readers who are new to it.`);
-    await publishRaw(p.bus, { id: 'doc_cook', version: 1, title: 'Baking bread', paragraphs: long('Knead the dough, let the yeast rise overnight and bake the loaf in a hot oven') });
-    await publishRaw(p.bus, { id: 'doc_db', version: 1, title: 'Database indexes', paragraphs: long('A B-tree index lets the database find rows by key without scanning the whole table') });
+    const long = (s: string) =>
+      Array.from(
+        { length: 3 },
+        (_, i) => `${s} (part ${i + 1}), explained with care for readers who are new to it.`,
+      );
+    await publishRaw(p.bus, {
+      id: 'doc_cook',
+      version: 1,
+      title: 'Baking bread',
+      paragraphs: long('Knead the dough, let the yeast rise overnight and bake the loaf in a hot oven'),
+    });
+    await publishRaw(p.bus, {
+      id: 'doc_db',
+      version: 1,
+      title: 'Database indexes',
+      paragraphs: long('A B-tree index lets the database find rows by key without scanning the whole table'),
+    });
     await drained(p);
     expect(await p.vectors.count(LIVE_ALIAS, { documentIds: ['doc_cook'] })).toBeGreaterThan(0);
     expect(await p.vectors.count(LIVE_ALIAS, { documentIds: ['doc_db'] })).toBeGreaterThan(0);

@@ -21,19 +21,40 @@ describe('feature pipeline (embedded adapters, fake embedder and chunker)', () =
   });
 
   const chunksOf = (documentId: string, below?: number) =>
-    p.vectors.count(LIVE_ALIAS, { documentIds: [documentId], ...(below ? { documentVersionBelow: below } : {}) });
+    p.vectors.count(LIVE_ALIAS, {
+      documentIds: [documentId],
+      ...(below ? { documentVersionBelow: below } : {}),
+    });
 
   it('makes every chunk searchable, replaces edited versions, removes tombstones and ignores stale events', async () => {
-    await publishRaw(p.bus, { id: 'doc_a', version: 1, title: 'Kafka', paragraphs: [para('kafka partitions'), para('consumer groups')] });
+    await publishRaw(p.bus, {
+      id: 'doc_a',
+      version: 1,
+      title: 'Kafka',
+      paragraphs: [para('kafka partitions'), para('consumer groups')],
+    });
     await publishRaw(p.bus, { id: 'doc_b', version: 1, title: 'Rust', paragraphs: [para('rust ownership')] });
     await drained(p);
     expect(await chunksOf('doc_a')).toBeGreaterThanOrEqual(2);
     expect(await chunksOf('doc_b')).toBeGreaterThanOrEqual(1);
     const hits = await p.vectors.search(LIVE_ALIAS, { mode: 'keyword', text: 'ownership', limit: 5 });
-    expect(hits[0]?.metadata).toMatchObject({ documentId: 'doc_b', documentVersion: 1, authorId: 'jane', category: 'article', platform: 'web', url: 'https://example.com/doc_b', title: 'Rust' });
+    expect(hits[0]?.metadata).toMatchObject({
+      documentId: 'doc_b',
+      documentVersion: 1,
+      authorId: 'jane',
+      category: 'article',
+      platform: 'web',
+      url: 'https://example.com/doc_b',
+      title: 'Rust',
+    });
 
     // Edit: version 2 replaces version 1 entirely.
-    await publishRaw(p.bus, { id: 'doc_a', version: 2, title: 'Kafka', paragraphs: [para('exactly once semantics')] });
+    await publishRaw(p.bus, {
+      id: 'doc_a',
+      version: 2,
+      title: 'Kafka',
+      paragraphs: [para('exactly once semantics')],
+    });
     await drained(p);
     expect(await chunksOf('doc_a', 2)).toBe(0);
     expect(await chunksOf('doc_a')).toBeGreaterThanOrEqual(1);
@@ -43,8 +64,18 @@ describe('feature pipeline (embedded adapters, fake embedder and chunker)', () =
     // A duplicate of v2 and a stale v1 (e.g. a replayed dead letter) change nothing.
     const before = await p.vectors.count(LIVE_ALIAS);
     const embeddedEvents = (await p.bus.read(topics.chunksEmbedded)).length;
-    await publishRaw(p.bus, { id: 'doc_a', version: 2, title: 'Kafka', paragraphs: [para('exactly once semantics')] });
-    await publishRaw(p.bus, { id: 'doc_a', version: 1, title: 'Kafka', paragraphs: [para('kafka partitions')] });
+    await publishRaw(p.bus, {
+      id: 'doc_a',
+      version: 2,
+      title: 'Kafka',
+      paragraphs: [para('exactly once semantics')],
+    });
+    await publishRaw(p.bus, {
+      id: 'doc_a',
+      version: 1,
+      title: 'Kafka',
+      paragraphs: [para('kafka partitions')],
+    });
     await drained(p);
     expect(await p.vectors.count(LIVE_ALIAS)).toBe(before);
     expect(await chunksOf('doc_a', 2)).toBe(0);
@@ -61,7 +92,12 @@ describe('feature pipeline (embedded adapters, fake embedder and chunker)', () =
 
   it('reindexes into a new collection and swaps it in only when complete', async () => {
     for (let i = 0; i < 5; i++) {
-      await publishRaw(p.bus, { id: `doc_${i}`, version: 1, title: `T${i}`, paragraphs: [para(`topic number ${i}`)] });
+      await publishRaw(p.bus, {
+        id: `doc_${i}`,
+        version: 1,
+        title: `T${i}`,
+        paragraphs: [para(`topic number ${i}`)],
+      });
     }
     await drained(p);
     const old = await p.vectors.resolveAlias(LIVE_ALIAS);

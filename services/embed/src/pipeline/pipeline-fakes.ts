@@ -38,7 +38,12 @@ export function fakeChunker(): Chunker {
         if (!para.trim()) continue;
         const position = pieces.length;
         pieces.push({
-          id: 'chk_' + createHash('sha256').update(`${input.documentId}\0${input.version}\0${position}`).digest('hex').slice(0, 32),
+          id:
+            'chk_' +
+            createHash('sha256')
+              .update(`${input.documentId}\0${input.version}\0${position}`)
+              .digest('hex')
+              .slice(0, 32),
           position,
           text: para.trim(),
           tokenCount: (para.match(/\S+/g) ?? []).length + 2,
@@ -50,7 +55,13 @@ export function fakeChunker(): Chunker {
       return pieces;
     },
     policies: () => [
-      { category: 'article', maxTokens: 256, overlapTokens: 0, strategy: 'fake-paragraphs', tokenizer: 'fake' },
+      {
+        category: 'article',
+        maxTokens: 256,
+        overlapTokens: 0,
+        strategy: 'fake-paragraphs',
+        tokenizer: 'fake',
+      },
     ],
   };
 }

@@ -123,4 +123,3 @@ export async function publishRaw(
     eventTime: timestampFromMs(Date.now()),
   });
 }
-

@@ -78,8 +78,12 @@ export function registerEmbedRoutes(router: ConnectRouter, h: EmbedHandlers): vo
     },
     async searchChunks(req, ctx) {
       const mode = modes[req.mode];
-      if (!mode) throw invalidArgument('unknown search mode', [{ field: 'mode', message: 'dense, keyword or hybrid' }]);
-      if (!req.query.trim()) throw invalidArgument('query is required', [{ field: 'query', message: 'required' }]);
+      if (!mode)
+        throw invalidArgument('unknown search mode', [
+          { field: 'mode', message: 'dense, keyword or hybrid' },
+        ]);
+      if (!req.query.trim())
+        throw invalidArgument('query is required', [{ field: 'query', message: 'required' }]);
       const limit = req.limit > 0 ? Math.min(req.limit, 200) : 10;
       const vector =
         mode === 'keyword' ? undefined : (await h.embedder.embed([req.query], 'query', ctx.signal))[0];
