@@ -12,6 +12,8 @@ export const configSchema = baseConfigSchema.extend({
   LLMTWIN_REGISTRY_URL: serviceUrl('registry'),
   LLMTWIN_TRAINER_URL: serviceUrl('trainer'),
   LLMTWIN_INFERENCE_ROUTER_URL: serviceUrl('inference-router'),
+  /** Optional: the event bus, so that the status shows the pipeline consumers' lag. */
+  LLMTWIN_EVENT_BUS_URL: z.string().optional().describe('kafka://host:port[,host:port] or log:<file>'),
 });
 
 export const loadGatewayConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(configSchema, env);

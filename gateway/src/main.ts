@@ -6,9 +6,10 @@ import { createGatewayModule } from './module.js';
 await runModuleMain({
   name: 'gateway',
   config: () => loadGatewayConfig(),
-  adapters: () => ({}),
-  build: ({ config }) =>
+  adapters: (config) => (config.LLMTWIN_EVENT_BUS_URL ? { eventBus: config.LLMTWIN_EVENT_BUS_URL } : {}),
+  build: ({ config, adapters }) =>
     createGatewayModule({
+      ...(adapters.eventBus ? { eventBus: adapters.eventBus } : {}),
       directory: directoryFromEnv(),
       addresses: {
         ingest: config.LLMTWIN_INGEST_URL,

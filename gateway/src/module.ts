@@ -13,6 +13,7 @@ import {
   trainerv1,
 } from '@llmtwin/contracts';
 import { type ServiceDirectory, type ServiceModule, type ServiceName } from '@llmtwin/host';
+import type { EventBus } from '@llmtwin/ports';
 import { unavailable } from '@llmtwin/runtime';
 import { registerProxy } from './rpc/proxy.routes.js';
 import { registerStatusRoutes, type Upstream } from './rpc/status.routes.js';
@@ -32,6 +33,8 @@ export interface GatewayDeps {
   /** Where each upstream lives, for status output ('in-process' in embedded mode). */
   addresses: Partial<Record<ServiceName, string>>;
   mode: 'embedded' | 'distributed';
+  /** Optional: lets the status show the pipeline consumers' lag. */
+  eventBus?: EventBus;
   version: string;
   dataDir: string;
 }
@@ -53,6 +56,7 @@ export async function createGatewayModule(deps: GatewayDeps): Promise<ServiceMod
         version: deps.version,
         dataDir: deps.dataDir,
         upstreams,
+        ...(deps.eventBus ? { eventBus: deps.eventBus } : {}),
       });
     },
     // The edge is only as healthy as the services it forwards to.

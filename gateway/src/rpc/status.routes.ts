@@ -1,7 +1,32 @@
 // StatusService: the health of every service behind the gateway, as `llmtwin status` shows it.
 import { create } from '@bufbuild/protobuf';
 import { createClient, type ConnectRouter, type Transport } from '@connectrpc/connect';
-import { gatewayv1, healthv1 } from '@llmtwin/contracts';
+import { gatewayv1, healthv1, topics } from '@llmtwin/contracts';
+import type { EventBus } from '@llmtwin/ports';
+import { isDomainError } from '@llmtwin/runtime';
+
+/** The topics each pipeline service consumes, with the service name as its consumer group. */
+export const consumedTopics: Record<string, readonly string[]> = {
+  clean: [topics.documentsRaw],
+  chunk: [topics.documentsCleaned],
+  embed: [topics.chunks],
+};
+
+/** Events not yet processed, per consumed topic; empty when the lag cannot be read. */
+async function consumerLag(bus: EventBus | undefined, service: string): Promise<Record<string, bigint>> {
+  const lag: Record<string, bigint> = {};
+  if (!bus) return lag;
+  for (const topic of consumedTopics[service] ?? []) {
+    try {
+      lag[topic] = BigInt(await bus.lag(service, topic));
+    } catch (err) {
+      // A topic nobody has published to yet has nothing waiting; any other unreadable lag is left out
+      // rather than failing the status.
+      if (isDomainError(err, 'failed-precondition') || isDomainError(err, 'not-found')) lag[topic] = 0n;
+    }
+  }
+  return lag;
+}
 
 export interface Upstream {
   name: string;
@@ -48,11 +73,24 @@ export async function upstreamStatus(upstream: Upstream, timeoutMs = 2000) {
 
 export function registerStatusRoutes(
   router: ConnectRouter,
-  options: { mode: string; version: string; dataDir: string; upstreams: readonly Upstream[] },
+  options: {
+    mode: string;
+    version: string;
+    dataDir: string;
+    upstreams: readonly Upstream[];
+    /** When given, the status includes each pipeline consumer's lag. */
+    eventBus?: EventBus;
+  },
 ): void {
   router.service(gatewayv1.StatusService, {
     async getStatus() {
-      const services = await Promise.all(options.upstreams.map((u) => upstreamStatus(u)));
+      const services = await Promise.all(
+        options.upstreams.map(async (u) => {
+          const status = await upstreamStatus(u);
+          status.consumerLag = await consumerLag(options.eventBus, u.name);
+          return status;
+        }),
+      );
       return { mode: options.mode, version: options.version, dataDir: options.dataDir, services };
     },
   });

@@ -100,6 +100,9 @@ describe('llmtwin up (embedded mode)', () => {
         expect(dep).toMatchObject({ adapter: dep.name === 'embedder' ? 'onnx' : 'embedded', up: true });
       }
     }
+    // Pipeline consumers report their lag: nothing has been published, so nothing is waiting.
+    const clean = status.services.find((s) => s.name === 'clean') as { consumerLag?: Record<string, string> };
+    expect(clean.consumerLag).toEqual({ 'llmtwin.documents.raw.v1': '0' });
     const ingest = status.services.find((s) => s.name === 'ingest');
     expect(ingest?.dependencies?.map((d) => d.name).sort()).toEqual(['event-bus', 'warehouse']);
   });

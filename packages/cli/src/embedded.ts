@@ -132,6 +132,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
     addresses: Object.fromEntries(serviceNames.map((n) => [n, 'in-process'])),
     mode: 'embedded',
     version: options.version,
+    eventBus,
     dataDir,
   });
   let hosted: HostedService | undefined;

@@ -37,8 +37,13 @@ export async function statusCommand(options: {
   for (const s of status.services) {
     const line = `${s.name.padEnd(18)} ${healthText[s.health]}`;
     const deps = s.dependencies.map((d) => `${d.name}=${d.adapter}${d.up ? '' : ' (down)'}`).join(', ');
+    const lag = Object.entries(s.consumerLag)
+      .map(([topic, n]) => `lag ${topic}=${n}`)
+      .join(', ');
     console.log(
-      (s.health === gatewayv1.ServiceHealth.SERVING ? ok(line) : bad(line)) + (deps ? dim(`  ${deps}`) : ''),
+      (s.health === gatewayv1.ServiceHealth.SERVING ? ok(line) : bad(line)) +
+        (deps ? dim(`  ${deps}`) : '') +
+        (lag ? dim(`  ${lag}`) : ''),
     );
   }
   return healthy ? 0 : 1;
