@@ -10,6 +10,7 @@ import {
   sourceList,
   sourceRemove,
 } from './commands/ingest.js';
+import { dlqList, dlqReplay, reindex, reprocess } from './commands/pipeline.js';
 import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
 
@@ -122,5 +123,48 @@ program
   .action(async (file: string, opts: { url: string; json: boolean }) => {
     process.exitCode = await extractCommand({ file, url: opts.url, json: opts.json });
   });
+
+const dataDirOption = (c: Command) =>
+  c
+    .option(
+      '--bus <url>',
+      'event bus URL (default: LLMTWIN_EVENT_BUS_URL, or the embedded log in the data folder)',
+    )
+    .option(
+      '--data-dir <dir>',
+      "the embedded twin's data folder",
+      process.env['LLMTWIN_DATA_DIR'] ?? '.llmtwin',
+    )
+    .option('--json', 'print machine-readable output', false);
+const dlq = program.command('dlq').description('events that failed processing after every retry');
+dataDirOption(dlq.command('list <topic>').description('list the dead letters of a topic')).action(
+  async (topic: string, opts: { bus?: string; dataDir: string; json: boolean }) => {
+    process.exitCode = await dlqList({ ...opts, topic });
+  },
+);
+dataDirOption(
+  dlq
+    .command('replay <topic>')
+    .description('put the dead letters of a topic back on it (once fixed)')
+    .option('--group <group>', 'only those one consumer group gave up on'),
+).action(async (topic: string, opts: { bus?: string; dataDir: string; json: boolean; group?: string }) => {
+  process.exitCode = await dlqReplay({ ...opts, topic });
+});
+remoteOptions(
+  program
+    .command('reprocess')
+    .description('rebuild the cleaned snapshot from the warehouse')
+    .option('--author <id>', 'only this author'),
+).action(async (opts: Remote & { author?: string }) => {
+  process.exitCode = await reprocess({ ...opts, ...apiKey() });
+});
+remoteOptions(
+  program
+    .command('reindex')
+    .description('re-embed everything into a new collection, swapped in when complete')
+    .option('--no-wait', 'return once started'),
+).action(async (opts: Remote & { wait: boolean }) => {
+  process.exitCode = await reindex({ ...opts, ...apiKey() });
+});
 
 await program.parseAsync(process.argv);
