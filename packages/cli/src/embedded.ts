@@ -108,7 +108,13 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
     }),
     registry: await createRegistryModule({ warehouse, eventBus }),
     trainer: await createTrainerModule({ warehouse, eventBus }),
-    'inference-router': await createInferenceRouterModule({ warehouse, vectorStore }),
+    // Searches through embed's routes in this process, like the distributed router through LLMTWIN_EMBED_URL.
+    'inference-router': await createInferenceRouterModule({
+      warehouse,
+      logger: options.logger.child({ service: 'inference-router' }),
+      directory,
+      embedAddress: 'embedded',
+    }),
   };
 
   const healths: HealthService[] = [];

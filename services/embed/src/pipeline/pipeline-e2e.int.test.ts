@@ -32,20 +32,47 @@ import { LIVE_ALIAS } from '../domain/collections.js';
 
 /** Saved pages served under their platform's path, each declaring its canonical URL. */
 const pages = [
-  ['/@pippinlee/the-open-journalism-project-better-student-journalism-fb39f4f701bb', 'medium/mozilla-readability/test/test-pages/medium-1/source.html'],
-  ['/@ckirchoff/on-behalf-of-literally-429fab868ca8', 'medium/mozilla-readability/test/test-pages/medium-2/source.html'],
-  ['/@johncwelch/samantha-and-the-great-big-lie-d146a92473a1', 'medium/mozilla-readability/test/test-pages/medium-3/source.html'],
+  [
+    '/@pippinlee/the-open-journalism-project-better-student-journalism-fb39f4f701bb',
+    'medium/mozilla-readability/test/test-pages/medium-1/source.html',
+  ],
+  [
+    '/@ckirchoff/on-behalf-of-literally-429fab868ca8',
+    'medium/mozilla-readability/test/test-pages/medium-2/source.html',
+  ],
+  [
+    '/@johncwelch/samantha-and-the-great-big-lie-d146a92473a1',
+    'medium/mozilla-readability/test/test-pages/medium-3/source.html',
+  ],
   ['/the-mtg-color-wheel-c9700a7cf36d', 'medium/postlight-parser/fixtures/medium.com--mtg.html'],
-  ['/@JakobUlbrich/flag-attributes-in-android-how-to-use-them-ac4ec8aee7d1', 'medium/postlight-parser/history-aa682d7/fixtures/medium.com/1485902752952.html'],
-  ['/p/a-model-that-produces-code-which', 'substack/jocmp-mercury-parser/fixtures/substack.com/1777688784578.html'],
-  ['/p/ilyas-30-papers-to-carmack-vlaes', 'substack/kepano-defuddle/tests/fixtures/general--12gramsofcarbon.com-p-ilyas-30-papers-to-carmack-vlaes.html'],
-  ['/pulse/what-set-your-soul-fire-2017-ellyn-shook', 'linkedin/postlight-parser/history-2422e47/fixtures/www.linkedin.com/1485452542218.html'],
-  ['/pulse/using-dogs-overcome-shyness-bruce-kasanoff', 'linkedin/postlight-parser/history-bb52de5/fixtures/www.linkedin.com/1480368940900.html'],
+  [
+    '/@JakobUlbrich/flag-attributes-in-android-how-to-use-them-ac4ec8aee7d1',
+    'medium/postlight-parser/history-aa682d7/fixtures/medium.com/1485902752952.html',
+  ],
+  [
+    '/p/a-model-that-produces-code-which',
+    'substack/jocmp-mercury-parser/fixtures/substack.com/1777688784578.html',
+  ],
+  [
+    '/p/ilyas-30-papers-to-carmack-vlaes',
+    'substack/kepano-defuddle/tests/fixtures/general--12gramsofcarbon.com-p-ilyas-30-papers-to-carmack-vlaes.html',
+  ],
+  [
+    '/pulse/what-set-your-soul-fire-2017-ellyn-shook',
+    'linkedin/postlight-parser/history-2422e47/fixtures/www.linkedin.com/1485452542218.html',
+  ],
+  [
+    '/pulse/using-dogs-overcome-shyness-bruce-kasanoff',
+    'linkedin/postlight-parser/history-bb52de5/fixtures/www.linkedin.com/1480368940900.html',
+  ],
 ] as const;
 
 /** Copies of these pages (each under its own canonical URL) make the batch the kills land in. */
 const batchSources = [
-  ['https://medium.com/@pippinlee/the-open-journalism-project-better-student-journalism-fb39f4f701bb', pages[0][1]],
+  [
+    'https://medium.com/@pippinlee/the-open-journalism-project-better-student-journalism-fb39f4f701bb',
+    pages[0][1],
+  ],
   ['https://medium.com/@ckirchoff/on-behalf-of-literally-429fab868ca8', pages[1][1]],
   ['https://12gramsofcarbon.com/p/ilyas-30-papers-to-carmack-vlaes', pages[6][1]],
   ['https://www.linkedin.com/pulse/using-dogs-overcome-shyness-bruce-kasanoff', pages[8][1]],
@@ -157,12 +184,11 @@ describe('feature pipeline over real Kafka, FerretDB and Weaviate, services as p
       'the pipeline to settle',
       async () => {
         const applied = await db
-          .collection('embed_documents')
-          .find({ _id: { $in: [...want.keys()] } as never })
+          .collection<{ _id: string; version: number; pending: boolean }>('embed_documents')
+          .find({ _id: { $in: [...want.keys()] } })
           .toArray();
         const done =
-          applied.length === want.size &&
-          applied.every((r) => r['pending'] === false && r['version'] === want.get(String(r['_id'])));
+          applied.length === want.size && applied.every((r) => !r.pending && r.version === want.get(r._id));
         if (!done) return undefined;
         const unpublished =
           (await db.collection('raw_documents').countDocuments({ 'outbox.pending': true })) +
@@ -197,7 +223,10 @@ describe('feature pipeline over real Kafka, FerretDB and Weaviate, services as p
   /** The index holds exactly the expected chunks of the document: its version, each position once. */
   async function expectIndexed(e: Expected): Promise<void> {
     expect(e.texts.length).toBeGreaterThan(0);
-    expect([e.url, await vectors.count(LIVE_ALIAS, { documentIds: [e.id] })]).toEqual([e.url, e.texts.length]);
+    expect([e.url, await vectors.count(LIVE_ALIAS, { documentIds: [e.id] })]).toEqual([
+      e.url,
+      e.texts.length,
+    ]);
     const { chunks } = await embed().searchChunks({
       query: 'what is this article about',
       mode: embedv1.SearchMode.DENSE,
@@ -208,9 +237,7 @@ describe('feature pipeline over real Kafka, FerretDB and Weaviate, services as p
     expect(new Set(ids).size).toBe(ids.length);
     expect(chunks.map((c) => Number(c.ref!.version))).toEqual(chunks.map(() => e.version));
     const records = await vectors.get(LIVE_ALIAS, ids);
-    const byPosition = records
-      .map((r) => [r.metadata.position, r.text] as const)
-      .sort((a, b) => a[0] - b[0]);
+    const byPosition = records.map((r) => [r.metadata.position, r.text] as const).sort((a, b) => a[0] - b[0]);
     expect(byPosition).toEqual(e.texts.map((text, position) => [position, text]));
   }
 
@@ -302,7 +329,9 @@ describe('feature pipeline over real Kafka, FerretDB and Weaviate, services as p
       (slug) => docs.find((d) => d.canonicalUrl.endsWith(slug))!,
     );
     const texts = await Promise.all(
-      [large!, small!].map(async (d) => (await clean().getCleanedDocument({ documentId: d.id })).document!.text),
+      [large!, small!].map(
+        async (d) => (await clean().getCleanedDocument({ documentId: d.id })).document!.text,
+      ),
     );
     expect(texts[0]).toBe(texts[1]);
   }, 240_000);
@@ -312,7 +341,10 @@ describe('feature pipeline over real Kafka, FerretDB and Weaviate, services as p
     const [before] = (await rawDocuments(author)).filter((d) => d.canonicalUrl.endsWith(path));
     const html = await readFile(join(committedFixtures, file), 'utf8');
     const added = 'An update from the author: the pipeline keeps this sentence searchable after the edit.';
-    site.replace(path, html.replace('</body>', `<p>${added}</p></body>`));
+    // Inside the article: a paragraph appended after it would rightly be dropped by main-content extraction.
+    const anchor = 'Which is terribly, horribly wrong.</p>';
+    expect(html).toContain(anchor);
+    site.replace(path, html.replace(anchor, `${anchor}<p class="graf--p">${added}</p>`));
 
     const [job] = await crawl(author, [site.at(path)]);
     expect([job!.state, job!.documentsUpdated]).toEqual([ingestv1.CrawlJobState.SUCCEEDED, 1n]);
@@ -362,21 +394,22 @@ describe('feature pipeline over real Kafka, FerretDB and Weaviate, services as p
 
     const urls = Array.from({ length: BATCH }, (_, n) => site.at(`/batch/${n}`));
     const crawled = crawl(batchAuthor, urls, 180_000);
-    // The batch reached the end of the pipeline: every service is busy with it.
-    await until('the batch to reach embed', async () => ((await applied()) > appliedBefore ? true : undefined), 120_000);
+    // A few of the batch went all the way through: every service has had its share and more is coming.
+    await until(
+      'the batch to reach embed',
+      async () => ((await applied()) >= appliedBefore + 3 ? true : undefined),
+      120_000,
+    );
 
-    const atKill: Record<string, number> = {};
-    const restarts: Promise<void>[] = [];
+    const cleanedAtKill = await cleanedOfBatch();
     for (const name of ['clean', 'chunk', 'embed'] as const) {
-      atKill[name] = await db
-        .collection(`${name === 'clean' ? 'cleaned' : name}_documents`)
-        .countDocuments(name === 'clean' ? { authorId: batchAuthor } : {});
       expect(await procs.get(name)!.stop('SIGKILL')).toBeNull();
-      restarts.push(start(name));
     }
     // The kills landed while the batch flowed: clean had not seen all of it.
-    expect(atKill['clean']).toBeLessThan(BATCH);
-    await Promise.all(restarts);
+    expect(cleanedAtKill).toBeLessThan(BATCH);
+    // Embed is given the new clean's address, so clean comes back first.
+    await start('clean');
+    await Promise.all([start('chunk'), start('embed')]);
 
     const jobs = await crawled;
     expect(jobs.map((j) => j.state)).toEqual(jobs.map(() => ingestv1.CrawlJobState.SUCCEEDED));

@@ -1,0 +1,162 @@
+// InferenceService handlers: thin mappings between the proto messages and the RAG service.
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { timestampFromMs, timestampMs, type Timestamp } from '@bufbuild/protobuf/wkt';
+import type { ConnectRouter } from '@connectrpc/connect';
+import { inferencev1 } from '@llmtwin/contracts';
+import { nextPageToken, readPage } from '@llmtwin/host';
+import type { GenerationRecord, GenerationStore } from '../domain/generations.js';
+import type { GenerationResult, RagRequest, RagService } from '../domain/rag.js';
+import type { RetrievalFilters } from '../domain/retrieve.js';
+
+export interface InferenceHandlers {
+  rag: RagService;
+  store: GenerationStore;
+}
+
+type Request = Pick<
+  inferencev1.GenerateRequest,
+  'query' | 'authorId' | 'retrieval' | 'generation' | 'disableRag'
+>;
+
+const ms = (t: Timestamp | undefined) => (t ? timestampMs(t) : undefined);
+
+export function toRagRequest(req: Request): RagRequest {
+  const r = req.retrieval;
+  const after = ms(r?.publishedAfter);
+  const before = ms(r?.publishedBefore);
+  return {
+    query: req.query,
+    authorId: req.authorId,
+    topK: r?.topK ?? 0,
+    categories: r?.categories ?? [],
+    platforms: r?.platforms ?? [],
+    ...(after !== undefined ? { publishedAfter: after } : {}),
+    ...(before !== undefined ? { publishedBefore: before } : {}),
+    expandQueries: r?.expandQueries ?? 0,
+    model: req.generation?.model ?? '',
+    disableRag: req.disableRag,
+  };
+}
+
+const toFilters = (f: RetrievalFilters | GenerationRecord['filters']) => ({
+  authorId: f.authorId,
+  categories: f.categories,
+  platforms: f.platforms,
+  ...(f.publishedAfter != null ? { publishedAfter: timestampFromMs(f.publishedAfter) } : {}),
+  ...(f.publishedBefore != null ? { publishedBefore: timestampFromMs(f.publishedBefore) } : {}),
+});
+
+export function toGenerateResponse(
+  r: GenerationResult,
+): MessageInitShape<typeof inferencev1.GenerateResponseSchema> {
+  return {
+    generationId: r.generationId,
+    answer: r.answer,
+    citations: r.citations.map((c) => ({
+      index: c.index,
+      documentId: c.documentId,
+      chunkId: c.chunkId,
+      title: c.title,
+      url: c.url,
+      ...(c.publishedAt !== undefined ? { publishTime: timestampFromMs(c.publishedAt) } : {}),
+      score: c.score,
+    })),
+    model: r.model,
+    promptTemplateVersion: r.promptTemplateVersion,
+    usage: r.usage,
+    finishReason: r.finishReason,
+    extractive: r.extractive,
+  };
+}
+
+function toGeneration(g: GenerationRecord): MessageInitShape<typeof inferencev1.GenerationSchema> {
+  return {
+    id: g._id,
+    authorId: g.authorId,
+    query: g.query,
+    expandedQueries: g.expandedQueries,
+    filters: toFilters(g.filters),
+    retrieved: g.retrieved.map((r) => ({
+      chunkId: r.chunkId,
+      documentId: r.documentId,
+      score: r.score,
+      title: r.title,
+      url: r.url,
+      ...(r.publishedAt !== null ? { publishTime: timestampFromMs(r.publishedAt) } : {}),
+      category: r.category,
+      platform: r.platform,
+    })),
+    promptTemplateVersion: g.promptTemplateVersion,
+    model: g.model,
+    usage: {
+      promptTokens: g.promptTokens,
+      completionTokens: g.completionTokens,
+      timeToFirstTokenMs: g.timeToFirstTokenMs,
+      totalLatencyMs: g.totalLatencyMs,
+    },
+    answer: g.answer,
+    finishReason: g.finishReason,
+    error: g.error,
+    traceId: g.traceId,
+    createTime: timestampFromMs(g.createdAt),
+  };
+}
+
+export function registerInferenceRoutes(router: ConnectRouter, h: InferenceHandlers): void {
+  router.service(inferencev1.InferenceService, {
+    async generate(req, ctx) {
+      for await (const event of h.rag.generate(toRagRequest(req), ctx.signal)) {
+        if ('done' in event) return toGenerateResponse(event.done);
+      }
+      throw new Error('the generation ended without a result');
+    },
+    async *generateStream(req, ctx) {
+      for await (const event of h.rag.generate(toRagRequest(req), ctx.signal)) {
+        yield 'done' in event
+          ? { event: { case: 'done', value: toGenerateResponse(event.done) } }
+          : { event: { case: 'delta', value: event.delta } };
+      }
+    },
+    async retrieve(req, ctx) {
+      const result = await h.rag.retrieve(toRagRequest({ ...req, disableRag: false }), ctx.signal);
+      return {
+        chunks: result.passages.map((p) => ({
+          chunkId: p.chunkId,
+          documentId: p.documentId,
+          text: p.text,
+          score: p.score,
+          title: p.title,
+          url: p.url,
+          ...(p.publishedAt !== undefined ? { publishTime: timestampFromMs(p.publishedAt) } : {}),
+          category: p.category,
+          platform: p.platform,
+        })),
+        expandedQueries: result.expandedQueries,
+        filters: toFilters(result.filters),
+      };
+    },
+    async listGenerations(req, ctx) {
+      const page = readPage(req.page);
+      const since = ms(req.since);
+      const items = await h.store.list(
+        {
+          ...(req.authorId ? { authorId: req.authorId } : {}),
+          ...(since !== undefined ? { since } : {}),
+          ...(page.after ? { before: page.after } : {}),
+          limit: page.size,
+        },
+        ctx.signal,
+      );
+      return {
+        generations: items.map(toGeneration),
+        page: { nextPageToken: nextPageToken(items, page.size) },
+      };
+    },
+    async getGeneration(req, ctx) {
+      return { generation: toGeneration(await h.store.get(req.id, ctx.signal)) };
+    },
+    listModels() {
+      return { models: h.rag.models() };
+    },
+  });
+}
