@@ -21,7 +21,8 @@ const needs: Record<string, ('warehouse' | 'bus' | 'vectors')[]> = {
   embed: ['warehouse', 'bus', 'vectors'],
   registry: ['warehouse', 'bus'],
   trainer: ['warehouse', 'bus'],
-  'inference-router': ['warehouse', 'vectors'],
+  // The router retrieves through embed, so it follows embed's backends too.
+  'inference-router': ['warehouse', 'bus', 'vectors'],
 };
 const servesName: Record<string, string> = {
   ingest: 'llmtwin.ingest.v1.IngestService',
@@ -47,8 +48,12 @@ describe('services on the real backends', () => {
       LLMTWIN_EVENT_BUS_URL: kafka.url,
       LLMTWIN_VECTOR_STORE_URL: weaviate.url,
     };
+    // Services reach the ones started before them (clean → ingest, embed → clean, router → embed).
+    const upstreamEnv: Record<string, string> = {};
     for (const name of Object.keys(needs)) {
-      services.set(name, await startServiceProcess(name, env));
+      const started = await startServiceProcess(name, { ...env, ...upstreamEnv });
+      services.set(name, started);
+      upstreamEnv[`LLMTWIN_${name.toUpperCase().replace(/-/g, '_')}_URL`] = started.url;
     }
     const upstreams = Object.fromEntries(
       [...services].map(([name, p]) => [`LLMTWIN_${name.toUpperCase().replace(/-/g, '_')}_URL`, p.url]),

@@ -2,10 +2,10 @@
 // service) and, in this slice, extractive answers with citations; every generation is stored for monitoring.
 import { timestampFromMs, timestampMs } from '@bufbuild/protobuf/wkt';
 import { createClient, type Client } from '@connectrpc/connect';
-import { embedv1, inferencev1 } from '@llmtwin/contracts';
+import { embedv1, healthv1, inferencev1 } from '@llmtwin/contracts';
 import { adapterDependencies, type ServiceDirectory, type ServiceModule } from '@llmtwin/host';
 import type { Warehouse } from '@llmtwin/ports';
-import { createLogger, failedPrecondition } from '@llmtwin/runtime';
+import { createLogger, failedPrecondition, unavailable } from '@llmtwin/runtime';
 import type { Logger } from 'pino';
 import { GenerationStore } from './domain/generations.js';
 import { RagService } from './domain/rag.js';
@@ -101,8 +101,15 @@ export async function createInferenceRouterModule(deps: InferenceRouterDeps): Pr
             {
               name: 'embed',
               adapter: deps.embedAddress ?? (deps.directory ? 'service-directory' : 'none'),
+              // Retrieval is only as healthy as embed: its own health covers its vector store and model.
               check: async (signal: AbortSignal) => {
-                await embed().getEmbedderInfo({}, { signal });
+                const res = await createClient(healthv1.Health, deps.directory!.transport('embed')).check(
+                  { service: '' },
+                  { signal },
+                );
+                if (res.status !== healthv1.HealthCheckResponse_ServingStatus.SERVING) {
+                  throw unavailable('the embed service is not serving');
+                }
               },
             },
           ]),

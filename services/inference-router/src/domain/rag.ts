@@ -197,6 +197,7 @@ export class RagService {
     };
     let answer = '';
     let firstTokenAt: number | undefined;
+    let failure: unknown;
     try {
       const retrieval = await this.retrieveValid(valid, signal);
       const context = assembleContext(retrieval.passages, this.budget);
@@ -253,10 +254,19 @@ export class RagService {
       await this.deps.store.save(record);
       yield { done };
     } catch (err) {
-      if (record.finishReason !== 'stop') {
-        await this.saveFailed(record, err, answer, firstTokenAt, started);
-      }
+      failure = err;
       throw err;
+    } finally {
+      // Also reached when the consumer stops early (a streaming client that went away): no error, no `done`.
+      if (record.finishReason !== 'stop') {
+        await this.saveFailed(
+          record,
+          failure ?? new Error('cancelled by the client'),
+          answer,
+          firstTokenAt,
+          started,
+        );
+      }
     }
   }
 
