@@ -27,7 +27,9 @@ const { values, positionals } = parseArgs({
 });
 const dataDir = positionals[0];
 if (!dataDir) {
-  console.error('usage: npm run bench -- extraction <data folder> [--out file] [--baseline-out file] [--no-baseline]');
+  console.error(
+    'usage: npm run bench -- extraction <data folder> [--out file] [--baseline-out file] [--no-baseline]',
+  );
   process.exit(2);
 }
 
@@ -38,7 +40,10 @@ interface Page {
 }
 
 type TruthEntry = { articleBody?: string; url?: string; file?: string };
-const truth = JSON.parse(readFileSync(path.join(dataDir, 'truth.json'), 'utf8')) as Record<string, TruthEntry>;
+const truth = JSON.parse(readFileSync(path.join(dataDir, 'truth.json'), 'utf8')) as Record<
+  string,
+  TruthEntry
+>;
 const layout = Object.values(truth).some((t) => typeof t.file === 'string') ? 'trafilatura' : 'aeb';
 let keys = Object.keys(truth);
 if (values.limit) keys = keys.slice(0, Number(values.limit));
@@ -57,7 +62,10 @@ function toPredictions(texts: Map<string, string>): Record<string, unknown> {
   return out;
 }
 
-function timed(name: string, run: (page: Page) => string): { texts: Map<string, string>; seconds: number; failures: number } {
+function timed(
+  name: string,
+  run: (page: Page) => string,
+): { texts: Map<string, string>; seconds: number; failures: number } {
   const texts = new Map<string, string>();
   let failures = 0;
   const start = performance.now();
@@ -80,7 +88,11 @@ const summary: Record<string, unknown> = {
   set: dataDir,
   layout,
   pages: pages.length,
-  ours: { seconds: +ours.seconds.toFixed(2), pagesPerSecond: +(pages.length / ours.seconds).toFixed(1), failures: ours.failures },
+  ours: {
+    seconds: +ours.seconds.toFixed(2),
+    pagesPerSecond: +(pages.length / ours.seconds).toFixed(1),
+    failures: ours.failures,
+  },
 };
 
 if (!values['no-baseline']) {
@@ -93,7 +105,8 @@ if (!values['no-baseline']) {
     dom.window.close();
     return article?.textContent ?? '';
   });
-  if (values['baseline-out']) writeFileSync(values['baseline-out'], JSON.stringify(toPredictions(baseline.texts)));
+  if (values['baseline-out'])
+    writeFileSync(values['baseline-out'], JSON.stringify(toPredictions(baseline.texts)));
   const speedup = baseline.seconds / ours.seconds;
   summary['readability'] = {
     seconds: +baseline.seconds.toFixed(2),

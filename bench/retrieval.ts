@@ -15,7 +15,15 @@
 // and text hash), so a rerun embeds nothing; --no-cache embeds everything again.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -57,7 +65,8 @@ if (!dataDir || !(modeArg === 'all' || (MODES as readonly string[]).includes(mod
   process.exit(2);
 }
 const modes: SearchMode[] = modeArg === 'all' ? [...MODES] : [modeArg as SearchMode];
-const cacheRoot = values['cache-dir'] ?? process.env.LLMTWIN_CACHE_DIR ?? path.join(homedir(), '.cache', 'llmtwin');
+const cacheRoot =
+  values['cache-dir'] ?? process.env.LLMTWIN_CACHE_DIR ?? path.join(homedir(), '.cache', 'llmtwin');
 const embedderUrl = values.embedder ?? `onnx:${path.join(cacheRoot, 'models', 'all-MiniLM-L6-v2')}`;
 
 // ------------------------------------------------------------------------------------------------ data
@@ -97,7 +106,9 @@ function readQrels(file: string): Qrels {
   return qrels;
 }
 
-const corpus = readLines(firstExisting('corpus.jsonl.gz', 'corpus.jsonl')).map((l) => JSON.parse(l) as CorpusDoc);
+const corpus = readLines(firstExisting('corpus.jsonl.gz', 'corpus.jsonl')).map(
+  (l) => JSON.parse(l) as CorpusDoc,
+);
 const devQrels = readQrels(firstExisting('qrels-dev.tsv', 'qrels.tsv'));
 let devQueries = readLines(firstExisting('queries-dev.jsonl', 'queries.jsonl'))
   .map((l) => JSON.parse(l) as Query)
@@ -113,7 +124,9 @@ function evaluate(predictions: Record<string, string[]>, qrels: Qrels, ids: read
   for (const q of ids) {
     const rel = qrels.get(q)!;
     const ranked = predictions[q] ?? [];
-    const dcg = ranked.slice(0, 10).reduce((a, d, i) => a + (2 ** (rel.get(d) ?? 0) - 1) / Math.log2(i + 2), 0);
+    const dcg = ranked
+      .slice(0, 10)
+      .reduce((a, d, i) => a + (2 ** (rel.get(d) ?? 0) - 1) / Math.log2(i + 2), 0);
     const ideal = [...rel.values()]
       .sort((a, b) => b - a)
       .slice(0, 10)
@@ -232,7 +245,12 @@ interface BenchChunk {
 }
 
 const embedder = await createEmbedder(embedderUrl, { cacheDir: cacheRoot });
-const cache = new EmbeddingCache(path.join(cacheRoot, 'bench'), embedder.model, embedder.dimensions, !values['no-cache']);
+const cache = new EmbeddingCache(
+  path.join(cacheRoot, 'bench'),
+  embedder.model,
+  embedder.dimensions,
+  !values['no-cache'],
+);
 const workDir = mkdtempSync(path.join(tmpdir(), 'llmtwin-bench-retrieval-'));
 let store: VectorStore | undefined;
 
@@ -251,7 +269,13 @@ try {
       url: '',
       title: doc.title,
     });
-    const input = { documentId: doc._id, version: 1, authorId: 'scifact', category: 'post', text: cleaned.text } as const;
+    const input = {
+      documentId: doc._id,
+      version: 1,
+      authorId: 'scifact',
+      category: 'post',
+      text: cleaned.text,
+    } as const;
     for (const chunk of chunkDocument(input, policy, embedder)) {
       chunks.push({
         id: chunk.id,
@@ -266,12 +290,18 @@ try {
   const cleanChunkSeconds = (performance.now() - t0) / 1000;
 
   let lastReport = 0;
-  const passages = await embedAll(embedder, cache, chunks.map((c) => c.text), 'passage', (done, total) => {
-    if (performance.now() - lastReport > 15_000 || done === total) {
-      lastReport = performance.now();
-      console.error(`embedded ${done}/${total} chunks`);
-    }
-  });
+  const passages = await embedAll(
+    embedder,
+    cache,
+    chunks.map((c) => c.text),
+    'passage',
+    (done, total) => {
+      if (performance.now() - lastReport > 15_000 || done === total) {
+        lastReport = performance.now();
+        console.error(`embedded ${done}/${total} chunks`);
+      }
+    },
+  );
 
   const t1 = performance.now();
   store = await createVectorStore(`sqlite:${path.join(workDir, 'vectors.db')}`);
@@ -326,7 +356,12 @@ try {
       .map(([doc]) => doc);
   };
 
-  const run = async (queries: readonly Query[], vectors: readonly Float32Array[], mode: SearchMode, alpha?: number) => {
+  const run = async (
+    queries: readonly Query[],
+    vectors: readonly Float32Array[],
+    mode: SearchMode,
+    alpha?: number,
+  ) => {
     const predictions: Record<string, string[]> = {};
     const latencies: number[] = [];
     for (const [i, q] of queries.entries()) {
@@ -344,11 +379,22 @@ try {
     const train = readLines(firstExisting('queries-train.jsonl'))
       .map((l) => JSON.parse(l) as Query)
       .filter((q) => trainQrels.has(q._id));
-    const trainVectors = (await embedAll(embedder, cache, train.map((q) => q.text), 'query')).vectors;
+    const trainVectors = (
+      await embedAll(
+        embedder,
+        cache,
+        train.map((q) => q.text),
+        'query',
+      )
+    ).vectors;
     tuning = [];
     for (const a of ALPHA_GRID) {
       const { predictions } = await run(train, trainVectors, 'hybrid', a);
-      const m = evaluate(predictions, trainQrels, train.map((q) => q._id));
+      const m = evaluate(
+        predictions,
+        trainQrels,
+        train.map((q) => q._id),
+      );
       tuning.push({ alpha: a, ndcg10: round(m.ndcg10, 4), recall100: round(m.recall100, 4) });
       console.error(`train alpha ${a}: nDCG@10 ${m.ndcg10.toFixed(4)} R@100 ${m.recall100.toFixed(4)}`);
     }
@@ -368,8 +414,17 @@ try {
   const scorer = path.resolve(dataDir, '..', '..', 'score.mjs');
   const results: Record<string, unknown> = {};
   for (const mode of modes) {
-    const { predictions, latencies } = await run(devQueries, queryVectors, mode, mode === 'hybrid' ? alpha : undefined);
-    const own = evaluate(predictions, devQrels, devQueries.map((q) => q._id));
+    const { predictions, latencies } = await run(
+      devQueries,
+      queryVectors,
+      mode,
+      mode === 'hybrid' ? alpha : undefined,
+    );
+    const own = evaluate(
+      predictions,
+      devQrels,
+      devQueries.map((q) => q._id),
+    );
     const entry: Record<string, unknown> = {
       ndcg10: round(own.ndcg10, 4),
       recall100: round(own.recall100, 4),

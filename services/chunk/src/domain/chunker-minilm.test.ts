@@ -23,7 +23,9 @@ beforeAll(async () => {
     );
   }
   env.allowRemoteModels = false;
-  const tokenizer: PreTrainedTokenizer = await AutoTokenizer.from_pretrained(folder, { local_files_only: true });
+  const tokenizer: PreTrainedTokenizer = await AutoTokenizer.from_pretrained(folder, {
+    local_files_only: true,
+  });
   // The same count the embedder reports: [CLS] + text + [SEP], with no truncation.
   minilm = { maxTokens: 256, model: 'all-MiniLM-L6-v2', countTokens: (t) => tokenizer.encode(t).length };
 });
@@ -61,7 +63,10 @@ describe('chunking with the all-MiniLM-L6-v2 tokenizer', () => {
 
   it('chunks code, a long paragraph and CJK/emoji text within the real limit', () => {
     expect(run(readFileSync(CODE_FILE, 'utf8'), 'code', 'typescript').length).toBeGreaterThan(3);
-    const para = Array.from({ length: 300 }, (_, i) => `Sentence ${i} explains tokenization of naïve café text.`).join(' ');
+    const para = Array.from(
+      { length: 300 },
+      (_, i) => `Sentence ${i} explains tokenization of naïve café text.`,
+    ).join(' ');
     expect(run(para, 'post', undefined, 64).length).toBeGreaterThan(10);
     const mixed = '分块是把长文本切成小段的过程。🙂 Emoji 🚀 and 日本語のテキスト。'.repeat(80);
     expect(run(mixed, 'article', undefined, 48).length).toBeGreaterThan(5);

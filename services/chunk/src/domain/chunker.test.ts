@@ -4,17 +4,35 @@ import { create } from '@bufbuild/protobuf';
 import { describe, expect, it } from '@jest/globals';
 import { chunkv1 } from '@llmtwin/contracts';
 import { expectInvariants } from './chunk-invariants.fixture.js';
-import { chunkDocument, defaultPolicies, defaultPolicy, type Category, type Chunk, type ChunkInput } from './chunker.js';
+import {
+  chunkDocument,
+  defaultPolicies,
+  defaultPolicy,
+  type Category,
+  type Chunk,
+  type ChunkInput,
+} from './chunker.js';
 import { codeUnits } from './code-units.js';
 import { approximateWordPieceCounter, type TokenCounter } from './tokenizer.js';
 
 const counter = approximateWordPieceCounter(256);
 
-function run(text: string, category: Category, opts: { max?: number; overlap?: number; language?: string } = {}) {
+function run(
+  text: string,
+  category: Category,
+  opts: { max?: number; overlap?: number; language?: string } = {},
+) {
   const c: TokenCounter = opts.max ? approximateWordPieceCounter(opts.max) : counter;
   const base = defaultPolicy(category, c);
   const policy = { ...base, overlapTokens: opts.overlap ?? base.overlapTokens };
-  const input: ChunkInput = { documentId: 'doc_1', version: 3, authorId: 'auth_1', category, text, language: opts.language };
+  const input: ChunkInput = {
+    documentId: 'doc_1',
+    version: 3,
+    authorId: 'auth_1',
+    category,
+    text,
+    language: opts.language,
+  };
   const chunks = chunkDocument(input, policy, c);
   expectInvariants(input, policy, c, chunks);
   return chunks;
@@ -27,7 +45,9 @@ const SAVED_MARKDOWN = [
   'medium-json/xdamman-mediumexporter/history-9fa2e0e4/examples/vipassana.md',
   'substack/kepano-defuddle/tests/expected/general--12gramsofcarbon.com-p-ilyas-30-papers-to-carmack-vlaes.md',
 ];
-const SAVED_HTML = ['medium-export/TryGhost-migrate/packages/mg-medium-export/test/fixtures/export/posts/code-post.html'];
+const SAVED_HTML = [
+  'medium-export/TryGhost-migrate/packages/mg-medium-export/test/fixtures/export/posts/code-post.html',
+];
 
 /** A crude tag stripper, enough to give the chunker real prose the way it would read it. */
 const stripTags = (html: string) =>
@@ -81,7 +101,9 @@ describe('articles', () => {
     ]);
     const install = chunks[1]!;
     expect(install.text.startsWith('## Install')).toBe(true);
-    expect(install.text).toContain('```sh\nnpm install llmtwin\n\n# a comment in code that looks like a heading\nllmtwin init\n```');
+    expect(install.text).toContain(
+      '```sh\nnpm install llmtwin\n\n# a comment in code that looks like a heading\nllmtwin init\n```',
+    );
   });
 
   it('packs paragraphs up to the limit with overlap, and splits a too-long code block by lines', () => {
@@ -110,7 +132,10 @@ describe('articles', () => {
   });
 
   it('splits a single long paragraph at sentences, then words', () => {
-    const sentences = Array.from({ length: 60 }, (_, i) => `Sentence number ${i} talks about chunking text.`).join(' ');
+    const sentences = Array.from(
+      { length: 60 },
+      (_, i) => `Sentence number ${i} talks about chunking text.`,
+    ).join(' ');
     const chunks = run(sentences, 'article', { max: 48, overlap: 8 });
     expect(chunks.length).toBeGreaterThan(5);
     for (const c of chunks) expect(c.text).toMatch(/^Sentence number \d+/);
@@ -266,13 +291,16 @@ public class Greeter {
 `;
 
 describe('code', () => {
-  const sigs = (text: string, language: string) => codeUnits(text, language).map((u) => u.signature).filter(Boolean);
+  const sigs = (text: string, language: string) =>
+    codeUnits(text, language)
+      .map((u) => u.signature)
+      .filter(Boolean);
 
   it('finds top-level units per language family', () => {
     expect(sigs(TS, 'typescript')).toEqual(['class Parser', 'function main', 'const helper']);
     expect(sigs(PY, 'python')).toEqual(['class Config', 'def main']);
     expect(sigs(GO, 'go')).toEqual(['type Server', 'func (s *Server) Start', 'func main']);
-    expect(sigs(RUST, 'rust')).toEqual(['struct Parser', 'impl Parser<\'a>', 'enum Token', 'fn main']);
+    expect(sigs(RUST, 'rust')).toEqual(['struct Parser', "impl Parser<'a>", 'enum Token', 'fn main']);
     expect(sigs(JAVA, 'java')).toEqual(['class Greeter']);
   });
 
@@ -316,7 +344,8 @@ describe('code', () => {
   });
 
   it('keeps CRLF, tabs and trailing spaces inside chunks', () => {
-    const text = 'int add(int a, int b) {\r\n\treturn a + b;  \r\n}\r\n\r\nint sub(int a, int b) {\r\n\treturn a - b;\r\n}\r\n';
+    const text =
+      'int add(int a, int b) {\r\n\treturn a + b;  \r\n}\r\n\r\nint sub(int a, int b) {\r\n\treturn a - b;\r\n}\r\n';
     const chunks = run(text, 'code', { language: 'c' });
     expect(chunks).toHaveLength(1);
     expect(chunks[0]!.text).toBe(text.trimEnd());
@@ -381,8 +410,12 @@ describe('every category', () => {
       ['code', 256, 26],
     ]);
     const input: ChunkInput = { documentId: 'd', version: 1, authorId: 'a', category: 'post', text: 'x' };
-    expect(() => chunkDocument(input, { ...policies[1]!, maxTokens: 512 }, counter)).toThrow(/exceeds the tokenizer's limit 256/);
-    expect(() => chunkDocument(input, { ...policies[1]!, overlapTokens: 200 }, counter)).toThrow(/overlapTokens/);
+    expect(() => chunkDocument(input, { ...policies[1]!, maxTokens: 512 }, counter)).toThrow(
+      /exceeds the tokenizer's limit 256/,
+    );
+    expect(() => chunkDocument(input, { ...policies[1]!, overlapTokens: 200 }, counter)).toThrow(
+      /overlapTokens/,
+    );
   });
 });
 
@@ -399,11 +432,30 @@ function rng(seed: number) {
   };
 }
 
-const VOCAB = ['the', 'chunk', 'embedding', 'token', 'Überprüfung', 'naïve', '文本', '分块', '🙂', 'x', 'e.g.', 'Dr.', 'vectorisation',
-  'a'.repeat(30), 'https://example.com/a/very/long/path?with=query&and=more', '—', '"quoted"', '(paren)', '3.14'];
+const VOCAB = [
+  'the',
+  'chunk',
+  'embedding',
+  'token',
+  'Überprüfung',
+  'naïve',
+  '文本',
+  '分块',
+  '🙂',
+  'x',
+  'e.g.',
+  'Dr.',
+  'vectorisation',
+  'a'.repeat(30),
+  'https://example.com/a/very/long/path?with=query&and=more',
+  '—',
+  '"quoted"',
+  '(paren)',
+  '3.14',
+];
 
 function randomDoc(r: () => number): { text: string; category: Category; language?: string } {
-  const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
   const sentence = () => {
     const w = Array.from({ length: int(1, 25) }, () => pick(VOCAB)).join(r() < 0.1 ? '' : ' ');
@@ -416,18 +468,28 @@ function randomDoc(r: () => number): { text: string; category: Category; languag
     const py = language === 'python';
     const fn = (d: number): string => {
       const ind = '    '.repeat(d);
-      const body = Array.from({ length: int(0, 15) }, () => `${ind}    ${pick(['x = f(1)', 'return "}"', "s = '{'", '// {', '# {', 'y += 2;'])}`);
+      const body = Array.from(
+        { length: int(0, 15) },
+        () => `${ind}    ${pick(['x = f(1)', 'return "}"', "s = '{'", '// {', '# {', 'y += 2;'])}`,
+      );
       if (r() < 0.3 && d < 2) body.push(fn(d + 1));
-      return py ? `${ind}def f${int(0, 99)}(a):\n${body.join('\n') || `${ind}    pass`}` : `${ind}function f${int(0, 99)}(a) {\n${body.join('\n')}\n${ind}}`;
+      return py
+        ? `${ind}def f${int(0, 99)}(a):\n${body.join('\n') || `${ind}    pass`}`
+        : `${ind}function f${int(0, 99)}(a) {\n${body.join('\n')}\n${ind}}`;
     };
-    const text = Array.from({ length: int(0, 8) }, () => (r() < 0.2 ? `${'import x'} ${sentence()}` : fn(0))).join(pick(['\n\n', '\n', '\r\n']));
+    const text = Array.from({ length: int(0, 8) }, () =>
+      r() < 0.2 ? `${'import x'} ${sentence()}` : fn(0),
+    ).join(pick(['\n\n', '\n', '\r\n']));
     return { text, category, language };
   }
   const parts: string[] = [];
   for (let i = int(0, 12); i > 0; i--) {
     const kind = r();
     if (category === 'article' && kind < 0.2) parts.push(`${'#'.repeat(int(1, 4))} ${sentence()}`);
-    else if (kind < 0.3) parts.push('```\n' + Array.from({ length: int(0, 30) }, sentence).join('\n') + (r() < 0.9 ? '\n```' : ''));
+    else if (kind < 0.3)
+      parts.push(
+        '```\n' + Array.from({ length: int(0, 30) }, sentence).join('\n') + (r() < 0.9 ? '\n```' : ''),
+      );
     else if (kind < 0.4) parts.push(Array.from({ length: int(1, 6) }, () => `- ${sentence()}`).join('\n'));
     else if (kind < 0.45) parts.push(`> ${paragraph()}`);
     else parts.push(paragraph());
@@ -445,9 +507,17 @@ describe('random documents (seeded)', () => {
       const once = run(doc.text, doc.category, { max, overlap, language: doc.language });
       const c = approximateWordPieceCounter(max);
       const policy = { ...defaultPolicy(doc.category, c), overlapTokens: overlap };
-      const input = { documentId: 'doc_1', version: 3, authorId: 'auth_1', category: doc.category, text: doc.text, language: doc.language };
+      const input = {
+        documentId: 'doc_1',
+        version: 3,
+        authorId: 'auth_1',
+        category: doc.category,
+        text: doc.text,
+        language: doc.language,
+      };
       const twice = chunkDocument(input, policy, c);
-      const plain = (cs: Chunk[]) => JSON.stringify(cs, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+      const plain = (cs: Chunk[]) =>
+        JSON.stringify(cs, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
       if (plain(twice) !== plain(once)) throw new Error(`document ${n} chunked differently the second time`);
     }
   });

@@ -61,7 +61,9 @@ export const defaultPolicies = (counter: TokenCounter): ChunkingPolicy[] =>
 
 export function chunkId(documentId: string, version: number | bigint, position: number): string {
   // NUL cannot occur in the parts, so the encoding is unambiguous.
-  const digest = createHash('sha256').update(`${documentId}\0${String(version)}\0${position}`).digest('hex');
+  const digest = createHash('sha256')
+    .update(`${documentId}\0${String(version)}\0${position}`)
+    .digest('hex');
   return `chk_${digest.slice(0, 32)}`;
 }
 
@@ -73,7 +75,9 @@ export function chunkDocument(input: ChunkInput, policy: ChunkingPolicy, counter
   }
   const ctx = new Context(input.text, counter, policy);
   if (ctx.overhead >= policy.maxTokens) {
-    throw new RangeError(`chunking policy: maxTokens ${policy.maxTokens} leaves no room after ${ctx.overhead} special tokens`);
+    throw new RangeError(
+      `chunking policy: maxTokens ${policy.maxTokens} leaves no room after ${ctx.overhead} special tokens`,
+    );
   }
   if (policy.overlapTokens < 0 || policy.overlapTokens * 2 > policy.maxTokens) {
     throw new RangeError(`chunking policy: overlapTokens must be between 0 and half of maxTokens`);
@@ -256,7 +260,14 @@ class Context {
   }
 
   /** The earliest sentence, line or atom start in the chunk whose tail fits the overlap budget. */
-  private overlapStart(atoms: Atom[], first: number, last: number, chunkStart: number, chunkEnd: number, next: number): [number, number] {
+  private overlapStart(
+    atoms: Atom[],
+    first: number,
+    last: number,
+    chunkStart: number,
+    chunkEnd: number,
+    next: number,
+  ): [number, number] {
     let best: [number, number] = [-1, 0];
     for (let k = last; k >= first; k--) {
       const atom = atoms[k]!;
@@ -287,7 +298,12 @@ class Context {
       if (only && prev && openable && prev.tokens + only.tokens - this.overhead <= this.max) {
         const tokens = this.count(prev.start, only.end);
         if (tokens <= this.max) {
-          out[out.length - 1] = { start: prev.start, end: only.end, tokens, sections: joinSections(prev.sections, only.sections) };
+          out[out.length - 1] = {
+            start: prev.start,
+            end: only.end,
+            tokens,
+            sections: joinSections(prev.sections, only.sections),
+          };
           continue;
         }
       }
@@ -384,7 +400,12 @@ function blocks(text: string): Block[] {
     if (fence) {
       fence.block.end = lineEnd;
       const close = FENCE.exec(line);
-      if (close && close[1]![0] === fence.marker[0] && close[1]!.length >= fence.marker.length && line.trim() === close[1]) {
+      if (
+        close &&
+        close[1]![0] === fence.marker[0] &&
+        close[1]!.length >= fence.marker.length &&
+        line.trim() === close[1]
+      ) {
         fence = undefined;
       }
     } else if (FENCE.test(line)) {
@@ -442,7 +463,9 @@ function articleGroups(ctx: Context): Group[] {
 // ---- posts ---------------------------------------------------------------------------------------------------
 
 function postSpans(ctx: Context): Span[] {
-  const atoms = blocks(ctx.text).flatMap((b) => ctx.atomize(b.start, b.end, b.kind === 'code' ? 'code' : 'prose'));
+  const atoms = blocks(ctx.text).flatMap((b) =>
+    ctx.atomize(b.start, b.end, b.kind === 'code' ? 'code' : 'prose'),
+  );
   if (atoms.length === 0) return [];
   const start = atoms[0]!.start;
   const end = atoms[atoms.length - 1]!.end;

@@ -15,13 +15,56 @@ export interface CodeUnit {
 type Family = 'brace' | 'indent';
 
 const BRACE = new Set([
-  'typescript', 'javascript', 'tsx', 'jsx', 'go', 'rust', 'java', 'c', 'cpp', 'c++', 'csharp', 'c#', 'kotlin',
-  'swift', 'scala', 'php', 'dart', 'protobuf', 'css', 'json', 'objective-c', 'zig',
+  'typescript',
+  'javascript',
+  'tsx',
+  'jsx',
+  'go',
+  'rust',
+  'java',
+  'c',
+  'cpp',
+  'c++',
+  'csharp',
+  'c#',
+  'kotlin',
+  'swift',
+  'scala',
+  'php',
+  'dart',
+  'protobuf',
+  'css',
+  'json',
+  'objective-c',
+  'zig',
 ]);
 // Languages where '…' is a one-character literal, so a lone quote (Rust lifetimes) opens nothing.
-const CHAR_QUOTE = new Set(['go', 'rust', 'java', 'c', 'cpp', 'c++', 'csharp', 'c#', 'kotlin', 'scala', 'swift', 'dart']);
+const CHAR_QUOTE = new Set([
+  'go',
+  'rust',
+  'java',
+  'c',
+  'cpp',
+  'c++',
+  'csharp',
+  'c#',
+  'kotlin',
+  'scala',
+  'swift',
+  'dart',
+]);
 const BACKTICK = new Set(['typescript', 'javascript', 'tsx', 'jsx', 'go']);
-const HASH_COMMENT = new Set(['python', 'ruby', 'shell', 'yaml', 'toml', 'makefile', 'dockerfile', 'r', 'perl']);
+const HASH_COMMENT = new Set([
+  'python',
+  'ruby',
+  'shell',
+  'yaml',
+  'toml',
+  'makefile',
+  'dockerfile',
+  'r',
+  'perl',
+]);
 
 interface Lang {
   family: Family;
@@ -136,7 +179,8 @@ function scanLines(text: string, lang: Lang): Line[] {
   return out;
 }
 
-const CONTINUATION = /^(?:[})\].,?:]|&&|\|\||else\b|elif\b|except\b|finally\b|catch\b|end\b|when\b|rescue\b|ensure\b)/;
+const CONTINUATION =
+  /^(?:[})\].,?:]|&&|\|\||else\b|elif\b|except\b|finally\b|catch\b|end\b|when\b|rescue\b|ensure\b)/;
 
 function isCommentOrDecoration(line: Line, lang: Lang): boolean {
   const t = line.trimmed;
@@ -159,7 +203,14 @@ export function codeUnits(text: string, language?: string): CodeUnit[] {
 }
 
 /** Line ranges [first, last] of the statements in lines[from..to] that start at this brace depth and indent. */
-function statements(lines: Line[], lang: Lang, from: number, to: number, brace: number, indent: number): [number, number][] {
+function statements(
+  lines: Line[],
+  lang: Lang,
+  from: number,
+  to: number,
+  brace: number,
+  indent: number,
+): [number, number][] {
   const starts: number[] = [];
   for (let i = from; i <= to; i++) {
     const l = lines[i]!;
@@ -189,7 +240,12 @@ function unit(lines: Line[], lang: Lang, a: number, b: number, depth: number): C
   const first = lines[a]!;
   const last = lines[b]!;
   const head = lines.slice(a, b + 1).find((l) => !l.blank && !isCommentOrDecoration(l, lang));
-  const u: CodeUnit = { start: first.start, end: last.end, signature: head ? signature(head.trimmed) : '', children: [] };
+  const u: CodeUnit = {
+    start: first.start,
+    end: last.end,
+    signature: head ? signature(head.trimmed) : '',
+    children: [],
+  };
   if (head && depth < 4 && b > a) u.children = members(lines, lang, a, lines.indexOf(head, a), b, depth);
   return u;
 }
@@ -199,12 +255,19 @@ function members(lines: Line[], lang: Lang, a: number, h: number, b: number, dep
   const decl = lines[h]!;
   const brace = lang.family === 'brace' ? decl.brace + 1 : decl.brace;
   const eligible = (l: Line) =>
-    !l.blank && !l.inside && l.paren === 0 && l.brace === brace && !CONTINUATION.test(l.trimmed) &&
+    !l.blank &&
+    !l.inside &&
+    l.paren === 0 &&
+    l.brace === brace &&
+    !CONTINUATION.test(l.trimmed) &&
     (lang.family === 'brace' || l.indent > decl.indent);
   const body = lines.slice(h + 1, b + 1).filter(eligible);
   if (body.length === 0) return [];
   const indent = Math.min(...body.map((l) => l.indent));
-  const firstBody = lines.indexOf(body.find((l) => l.indent === indent)!, h + 1);
+  const firstBody = lines.indexOf(
+    body.find((l) => l.indent === indent)!,
+    h + 1,
+  );
   // The tail: closing lines indented less than the members (a lone "}" or "end").
   let tailStart = b + 1;
   while (tailStart - 1 > firstBody) {
@@ -217,7 +280,8 @@ function members(lines: Line[], lang: Lang, a: number, h: number, b: number, dep
   const out: CodeUnit[] = [];
   out.push({ start: lines[a]!.start, end: lines[firstBody - 1]!.end, signature: '', children: [] });
   for (const [a2, b2] of ranges) out.push(unit(lines, lang, a2, b2, depth + 1));
-  if (tailStart <= b) out.push({ start: lines[tailStart]!.start, end: lines[b]!.end, signature: '', children: [] });
+  if (tailStart <= b)
+    out.push({ start: lines[tailStart]!.start, end: lines[b]!.end, signature: '', children: [] });
   return out;
 }
 
@@ -231,7 +295,10 @@ export function signature(line: string): string {
   const t = line.replace(MODIFIERS, '');
   let m = KEYWORD_DECL.exec(t);
   if (m) {
-    const rest = m[3]!.trim().replace(/\s+(?:extends|implements|where)\b.*$/, '').replace(/\s+/g, ' ');
+    const rest = m[3]!
+      .trim()
+      .replace(/\s+(?:extends|implements|where)\b.*$/, '')
+      .replace(/\s+/g, ' ');
     if (m[1] === 'type' && !/^\w/.test(rest)) return '';
     const name = m[1] === 'impl' ? rest.split(' ').slice(0, 3).join(' ') : (rest.split(/[\s<]/)[0] ?? '');
     return `${m[1]} ${name}`.trim();
@@ -240,13 +307,23 @@ export function signature(line: string): string {
   if ((m = /^fn\s+(\w+)/.exec(t))) return `fn ${m[1]}`;
   if ((m = /^(?:async\s+)?def\s+(\w+)/.exec(t))) return `def ${m[1]}`;
   if ((m = /^function\s*\*?\s*(\w+)/.exec(t))) return `function ${m[1]}`;
-  if ((m = /^(?:const|let|var)\s+(\w+)\s*(?::[^=]+)?=\s*(?:async\s+)?(?:function\b|\([^)]*\)\s*(?::[^=]+)?=>|\w+\s*=>|\($)/.exec(t))) {
+  if (
+    (m =
+      /^(?:const|let|var)\s+(\w+)\s*(?::[^=]+)?=\s*(?:async\s+)?(?:function\b|\([^)]*\)\s*(?::[^=]+)?=>|\w+\s*=>|\($)/.exec(
+        t,
+      ))
+  ) {
     return `const ${m[1]}`;
   }
   // C-like functions and methods: a name followed by a parameter list, not a control statement or a call.
   m = /^(?:[\w<>[\],.*&:?]+\s+)*?[*&]?(~?\w+)\s*(?:<[^>]*>)?\s*\(/.exec(t);
-  if (m && !/^(?:if|for|while|switch|return|catch|sizeof|new|throw|await|yield|else|do|super|this)$/.test(m[1]!)) {
-    const looksDeclared = /\)\s*(?::[^{;=]+|->[^{;=]+|throws[^{;]+|const|noexcept|override)?\s*\{?\s*$/.test(t) && !t.endsWith(';');
+  if (
+    m &&
+    !/^(?:if|for|while|switch|return|catch|sizeof|new|throw|await|yield|else|do|super|this)$/.test(m[1]!)
+  ) {
+    const looksDeclared =
+      /\)\s*(?::[^{;=]+|->[^{;=]+|throws[^{;]+|const|noexcept|override)?\s*\{?\s*$/.test(t) &&
+      !t.endsWith(';');
     if (looksDeclared) return t.replace(/\s*\{\s*$/, '').slice(0, 100);
   }
   return '';

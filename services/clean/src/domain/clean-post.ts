@@ -10,11 +10,39 @@ export interface CleanedPost {
 }
 
 // The fields that carry a post's body in the payloads the crawlers store, most specific first.
-const BODY_FIELDS = ['body_html', 'bodyHtml', 'body', 'commentary', 'text', 'content', 'description', 'message'];
+const BODY_FIELDS = [
+  'body_html',
+  'bodyHtml',
+  'body',
+  'commentary',
+  'text',
+  'content',
+  'description',
+  'message',
+];
 
 const BLOCK = new Set([
-  'p', 'div', 'section', 'article', 'blockquote', 'li', 'ul', 'ol', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'pre',
-  'tr', 'table', 'figure', 'figcaption', 'header', 'footer',
+  'p',
+  'div',
+  'section',
+  'article',
+  'blockquote',
+  'li',
+  'ul',
+  'ol',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'pre',
+  'tr',
+  'table',
+  'figure',
+  'figcaption',
+  'header',
+  'footer',
 ]);
 const DROP = new Set(['script', 'style', 'noscript', 'template', 'svg', 'button', 'iframe', 'head']);
 
@@ -74,10 +102,14 @@ export function normaliseText(text: string): string {
     .trim();
 }
 
-const looksLikeHtml = (s: string): boolean => /<(?:p|br|div|span|a|li|ul|strong|em|b|i|h[1-6])\b[^>]*>/i.test(s);
+const looksLikeHtml = (s: string): boolean =>
+  /<(?:p|br|div|span|a|li|ul|strong|em|b|i|h[1-6])\b[^>]*>/i.test(s);
 
 export function cleanPost(raw: string | Uint8Array, contentType = ''): CleanedPost {
-  const text = typeof raw === 'string' ? raw : decodeHtml(raw, contentType.includes('html') ? contentType : `${contentType}; charset=utf-8`).text;
+  const text =
+    typeof raw === 'string'
+      ? raw
+      : decodeHtml(raw, contentType.includes('html') ? contentType : `${contentType}; charset=utf-8`).text;
   let body = text;
   if (/json/i.test(contentType) || /^\s*[{[]/.test(text)) {
     try {

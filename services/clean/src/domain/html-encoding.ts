@@ -99,7 +99,11 @@ function decodeWith(bytes: Uint8Array, encoding: string): string {
 export function decodeHtml(bytes: Uint8Array, contentType?: string): DecodedHtml {
   const bom = bomEncoding(bytes);
   if (bom) {
-    return { text: decodeWith(bytes.subarray(bom.skip), bom.encoding), encoding: bom.encoding, source: 'bom' };
+    return {
+      text: decodeWith(bytes.subarray(bom.skip), bom.encoding),
+      encoding: bom.encoding,
+      source: 'bom',
+    };
   }
   const declared = charsetFromContentType(contentType);
   if (declared) {
@@ -109,7 +113,8 @@ export function decodeHtml(bytes: Uint8Array, contentType?: string): DecodedHtml
   const meta = prescanMetaCharset(bytes);
   if (meta) return { text: decodeWith(bytes, meta), encoding: meta, source: 'meta' };
   const hasHighBytes = bytes.some((b) => b >= 0x80);
-  if (hasHighBytes && isValidUtf8(bytes)) return { text: decodeWith(bytes, 'utf-8'), encoding: 'utf-8', source: 'sniffed' };
+  if (hasHighBytes && isValidUtf8(bytes))
+    return { text: decodeWith(bytes, 'utf-8'), encoding: 'utf-8', source: 'sniffed' };
   // Pages often declare their charset past the first 1024 bytes; a browser's detector still finds it.
   const lateMeta = hasHighBytes ? prescanMetaCharset(bytes, 16384) : undefined;
   if (lateMeta) return { text: decodeWith(bytes, lateMeta), encoding: lateMeta, source: 'meta' };

@@ -60,11 +60,23 @@ describe('extractMainContent', () => {
       quote: 0,
       text: 'def f(x):\n    if x < 2:\treturn   x  \n\n    return f(x - 1) + f(x - 2)\n',
     });
-    expect(result.text).toContain('```python\ndef f(x):\n    if x < 2:\treturn   x  \n\n    return f(x - 1) + f(x - 2)\n```');
+    expect(result.text).toContain(
+      '```python\ndef f(x):\n    if x < 2:\treturn   x  \n\n    return f(x - 1) + f(x - 2)\n```',
+    );
   });
 
   it('drops navigation, cookie banners, share bars, related links, comments, sidebars, footers and scripts', () => {
-    for (const junk of ['Section A', 'cookies', 'Share on', 'Another post', 'Great post', 'newsletter', 'All rights', 'tracking', 'Home']) {
+    for (const junk of [
+      'Section A',
+      'cookies',
+      'Share on',
+      'Another post',
+      'Great post',
+      'newsletter',
+      'All rights',
+      'tracking',
+      'Home',
+    ]) {
       expect(result.text).not.toContain(junk);
     }
   });
@@ -76,9 +88,14 @@ describe('extractMainContent', () => {
   });
 
   it('falls back to a long JSON-LD articleBody when the markup hides the text', () => {
-    const body = Array.from({ length: 20 }, (_, i) => `Sentence number ${i} of the structured body.`).join(' ');
+    const body = Array.from({ length: 20 }, (_, i) => `Sentence number ${i} of the structured body.`).join(
+      ' ',
+    );
     const html = `<html><head><script type="application/ld+json">${JSON.stringify({
-      '@context': 'https://schema.org', '@type': 'NewsArticle', headline: 'Hidden', articleBody: body,
+      '@context': 'https://schema.org',
+      '@type': 'NewsArticle',
+      headline: 'Hidden',
+      articleBody: body,
     })}</script></head><body><div id="app"></div></body></html>`;
     expect(extractMainContent(html, 'https://example.org/x').text).toBe(body);
   });
@@ -92,20 +109,30 @@ describe('extractMainContent on bytes', () => {
     const html = article('\u201cQuoted\u201d \u2014 price \u20ac5');
     // Buffer's latin1 cannot encode these characters; write the windows-1252 bytes by hand.
     const encoded = Buffer.from(
-      html.replace('\u201c', '\x93').replace('\u201d', '\x94').replace('\u2014', '\x97').replace('\u20ac', '\x80'),
+      html
+        .replace('\u201c', '\x93')
+        .replace('\u201d', '\x94')
+        .replace('\u2014', '\x97')
+        .replace('\u20ac', '\x80'),
       'latin1',
     );
-    expect(extractMainContent(encoded, 'https://example.org/').text).toContain('\u201cQuoted\u201d \u2014 price \u20ac5');
+    expect(extractMainContent(encoded, 'https://example.org/').text).toContain(
+      '\u201cQuoted\u201d \u2014 price \u20ac5',
+    );
   });
 
   it('honours the Content-Type charset over a guess', () => {
     const html = `<html><body><article><p>Stra\u00dfe und M\u00fcller. ${para(1)}</p><p>${para(2)}</p></article></body></html>`;
     const bytes = Buffer.from(html, 'latin1');
-    expect(extractMainContent(bytes, 'https://example.org/', 'text/html; charset=ISO-8859-1').text).toContain('Stra\u00dfe und M\u00fcller.');
+    expect(extractMainContent(bytes, 'https://example.org/', 'text/html; charset=ISO-8859-1').text).toContain(
+      'Stra\u00dfe und M\u00fcller.',
+    );
   });
 
   it('reads undeclared UTF-8 as UTF-8', () => {
     const html = `<html><body><article><p>Za\u017c\u00f3\u0142\u0107 g\u0119\u015bl\u0105 ja\u017a\u0144. ${para(1)}</p><p>${para(2)}</p></article></body></html>`;
-    expect(extractMainContent(Buffer.from(html, 'utf8'), 'https://example.org/').text).toContain('Za\u017c\u00f3\u0142\u0107 g\u0119\u015bl\u0105 ja\u017a\u0144.');
+    expect(extractMainContent(Buffer.from(html, 'utf8'), 'https://example.org/').text).toContain(
+      'Za\u017c\u00f3\u0142\u0107 g\u0119\u015bl\u0105 ja\u017a\u0144.',
+    );
   });
 });

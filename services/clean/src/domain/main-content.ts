@@ -27,47 +27,235 @@ export interface MainContent {
 // ---------------------------------------------------------------------------------------------- tag sets
 
 const SKIP_TAGS = new Set([
-  'script', 'style', 'noscript', 'template', 'svg', 'math', 'iframe', 'object', 'embed', 'canvas', 'video',
-  'audio', 'picture', 'img', 'button', 'input', 'select', 'option', 'textarea', 'label', 'nav', 'aside',
-  'footer', 'dialog', 'figcaption', 'title', 'base', 'link', 'meta', 'map', 'area', 'source', 'track',
+  'script',
+  'style',
+  'noscript',
+  'template',
+  'svg',
+  'math',
+  'iframe',
+  'object',
+  'embed',
+  'canvas',
+  'video',
+  'audio',
+  'picture',
+  'img',
+  'button',
+  'input',
+  'select',
+  'option',
+  'textarea',
+  'label',
+  'nav',
+  'aside',
+  'footer',
+  'dialog',
+  'figcaption',
+  'title',
+  'base',
+  'link',
+  'meta',
+  'map',
+  'area',
+  'source',
+  'track',
 ]);
 
 const LANDMARK_TAGS = new Set(['nav', 'aside', 'footer']);
 
 const BLOCK_TAGS = new Set([
-  'address', 'article', 'blockquote', 'body', 'center', 'dd', 'details', 'dir', 'div', 'dl', 'dt', 'fieldset',
-  'figcaption', 'figure', 'form', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'header', 'hgroup', 'hr', 'html', 'li',
-  'main', 'menu', 'ol', 'p', 'pre', 'section', 'summary', 'table', 'tbody', 'thead', 'tfoot', 'tr', 'td',
-  'th', 'ul', 'caption', 'legend',
+  'address',
+  'article',
+  'blockquote',
+  'body',
+  'center',
+  'dd',
+  'details',
+  'dir',
+  'div',
+  'dl',
+  'dt',
+  'fieldset',
+  'figcaption',
+  'figure',
+  'form',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'header',
+  'hgroup',
+  'hr',
+  'html',
+  'li',
+  'main',
+  'menu',
+  'ol',
+  'p',
+  'pre',
+  'section',
+  'summary',
+  'table',
+  'tbody',
+  'thead',
+  'tfoot',
+  'tr',
+  'td',
+  'th',
+  'ul',
+  'caption',
+  'legend',
 ]);
 
 const PARAGRAPH_LIKE = new Set([
-  'p', 'pre', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'li', 'dt', 'dd', 'figcaption', 'caption', 'summary',
-  'legend', 'blockquote', 'tr', 'td', 'th', 'ul', 'ol', 'dl', 'menu', 'dir',
+  'p',
+  'pre',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'li',
+  'dt',
+  'dd',
+  'figcaption',
+  'caption',
+  'summary',
+  'legend',
+  'blockquote',
+  'tr',
+  'td',
+  'th',
+  'ul',
+  'ol',
+  'dl',
+  'menu',
+  'dir',
 ]);
 
 const SKIP_ROLES = new Set([
-  'navigation', 'complementary', 'banner', 'contentinfo', 'menu', 'menubar', 'dialog', 'alertdialog',
-  'search', 'toolbar', 'tablist',
+  'navigation',
+  'complementary',
+  'banner',
+  'contentinfo',
+  'menu',
+  'menubar',
+  'dialog',
+  'alertdialog',
+  'search',
+  'toolbar',
+  'tablist',
 ]);
 
 // Class/id tokens that name page furniture. Matched per token (split on space, '-' and '_'), so "ad"
 // matches "ad-slot" but not "header" or "download".
 const NEGATIVE_TOKENS = new Set([
-  'comment', 'comments', 'commentlist', 'disqus', 'respond', 'replies', 'share', 'sharing', 'shares',
-  'sharebar', 'social', 'sociable', 'related', 'recommended', 'recommendations', 'footer', 'nav', 'navbar',
-  'navigation', 'menu', 'sidebar', 'cookie', 'cookies', 'consent', 'gdpr', 'banner',
-  'advert', 'advertisement', 'ad', 'ads', 'adv', 'advertising', 'dfp', 'promo', 'promotion', 'sponsor',
-  'sponsored', 'newsletter', 'subscribe', 'subscription', 'breadcrumb', 'breadcrumbs', 'popup', 'modal',
-  'masthead', 'toolbar', 'pagination', 'pager', 'tagcloud', 'skip', 'signup', 'login', 'outbrain',
-  'taboola', 'rss', 'byline', 'bio', 'jump', 'trending', 'popular', 'readmore', 'paywall', 'offscreen',
-  'hidden', 'hide', 'sr', 'visually', 'screenreader', 'print', 'tagcloud', 'taglist', 'keywords', 'author',
-  'dateline', 'timestamp', 'date', 'caption', 'credit', 'credits', 'copyright', 'disclaimer', 'lightbox',
-  'overlay', 'teaser', 'teasers', 'follow',
+  'comment',
+  'comments',
+  'commentlist',
+  'disqus',
+  'respond',
+  'replies',
+  'share',
+  'sharing',
+  'shares',
+  'sharebar',
+  'social',
+  'sociable',
+  'related',
+  'recommended',
+  'recommendations',
+  'footer',
+  'nav',
+  'navbar',
+  'navigation',
+  'menu',
+  'sidebar',
+  'cookie',
+  'cookies',
+  'consent',
+  'gdpr',
+  'banner',
+  'advert',
+  'advertisement',
+  'ad',
+  'ads',
+  'adv',
+  'advertising',
+  'dfp',
+  'promo',
+  'promotion',
+  'sponsor',
+  'sponsored',
+  'newsletter',
+  'subscribe',
+  'subscription',
+  'breadcrumb',
+  'breadcrumbs',
+  'popup',
+  'modal',
+  'masthead',
+  'toolbar',
+  'pagination',
+  'pager',
+  'tagcloud',
+  'skip',
+  'signup',
+  'login',
+  'outbrain',
+  'taboola',
+  'rss',
+  'byline',
+  'bio',
+  'jump',
+  'trending',
+  'popular',
+  'readmore',
+  'paywall',
+  'offscreen',
+  'hidden',
+  'hide',
+  'sr',
+  'visually',
+  'screenreader',
+  'print',
+  'tagcloud',
+  'taglist',
+  'keywords',
+  'author',
+  'dateline',
+  'timestamp',
+  'date',
+  'caption',
+  'credit',
+  'credits',
+  'copyright',
+  'disclaimer',
+  'lightbox',
+  'overlay',
+  'teaser',
+  'teasers',
+  'follow',
 ]);
 const POSITIVE_TOKENS = new Set([
-  'article', 'articlebody', 'body', 'content', 'entry', 'main', 'post', 'story', 'text', 'prose', 'blog',
-  'markdown', 'richtext', 'page',
+  'article',
+  'articlebody',
+  'body',
+  'content',
+  'entry',
+  'main',
+  'post',
+  'story',
+  'text',
+  'prose',
+  'blog',
+  'markdown',
+  'richtext',
+  'page',
 ]);
 
 // Short lines that are furniture wherever they appear.
@@ -126,11 +314,14 @@ function codeLanguage(pre: Element): string | undefined {
   const candidates: Element[] = [pre];
   for (const c of pre.children) if (c.type === 'tag' && c.name === 'code') candidates.push(c);
   let parent = pre.parent;
-  for (let i = 0; i < 2 && parent && parent.type === 'tag'; i++, parent = parent.parent) candidates.push(parent);
+  for (let i = 0; i < 2 && parent && parent.type === 'tag'; i++, parent = parent.parent)
+    candidates.push(parent);
   for (const el of candidates) {
     const lang = el.attribs['data-lang'] ?? el.attribs['data-language'];
     if (lang) return lang.toLowerCase();
-    const m = /(?:^|\s)(?:language|lang|highlight-source|brush:?)-?([a-z0-9+#]+)/i.exec(el.attribs['class'] ?? '');
+    const m = /(?:^|\s)(?:language|lang|highlight-source|brush:?)-?([a-z0-9+#]+)/i.exec(
+      el.attribs['class'] ?? '',
+    );
     if (m) return m[1]!.toLowerCase();
   }
   return undefined;
@@ -187,8 +378,16 @@ class Lineariser {
       if (text.startsWith('\n')) text = text.slice(1); // the parser drops a newline right after <pre>
       if (text.trim()) {
         this.blocks.push({
-          kind: 'code', text, linkChars: 0, owner: el, level: 0, ordered: false, index: 0,
-          depth: this.lists.length, quote: this.quote, ...(codeLanguage(el) ? { language: codeLanguage(el)! } : {}),
+          kind: 'code',
+          text,
+          linkChars: 0,
+          owner: el,
+          level: 0,
+          ordered: false,
+          index: 0,
+          depth: this.lists.length,
+          quote: this.quote,
+          ...(codeLanguage(el) ? { language: codeLanguage(el)! } : {}),
         });
       }
       return;
@@ -206,7 +405,12 @@ class Lineariser {
     const heading = /^h([1-6])$/.exec(name);
     if (heading) this.headingLevel = Number(heading[1]);
     if (name === 'ul' || name === 'ol' || name === 'menu' || name === 'dir') {
-      this.lists.push({ el, ordered: name === 'ol', next: Number(el.attribs['start'] ?? 1) || 1, current: 0 });
+      this.lists.push({
+        el,
+        ordered: name === 'ol',
+        next: Number(el.attribs['start'] ?? 1) || 1,
+        current: 0,
+      });
     }
     const frame = this.lists[this.lists.length - 1];
     if (name === 'li' && frame) frame.current = frame.next++;
@@ -261,16 +465,35 @@ class Lineariser {
     const lines = raw
       .split(LINE_BREAK)
       .map(normaliseInline)
-      .map((l) => l.replace(/`\s*`/g, '').replace(/` ([^`]*?) `/g, '`$1`').trim())
+      .map((l) =>
+        l
+          .replace(/`\s*`/g, '')
+          .replace(/` ([^`]*?) `/g, '`$1`')
+          .trim(),
+      )
       .filter(Boolean);
     if (lines.length === 0) return;
     const text = lines.join('\n');
     const list = this.lists[this.lists.length - 1];
     const inItem = list !== undefined && this.nearestListItem(owner, list.el);
     if (this.headingLevel > 0) {
-      this.push({ kind: 'heading', text: text.replace(/\n/g, ' '), linkChars, owner, level: this.headingLevel });
+      this.push({
+        kind: 'heading',
+        text: text.replace(/\n/g, ' '),
+        linkChars,
+        owner,
+        level: this.headingLevel,
+      });
     } else if (list && inItem) {
-      this.push({ kind: 'list-item', text, linkChars, owner, ordered: list.ordered, index: list.current, list: list.el });
+      this.push({
+        kind: 'list-item',
+        text,
+        linkChars,
+        owner,
+        ordered: list.ordered,
+        index: list.current,
+        list: list.el,
+      });
     } else {
       this.push({ kind: 'paragraph', text, linkChars, owner });
     }
@@ -285,7 +508,12 @@ class Lineariser {
 
   private push(b: Partial<RawBlock> & Pick<RawBlock, 'kind' | 'text' | 'linkChars' | 'owner'>): void {
     this.blocks.push({
-      level: 0, ordered: false, index: 0, depth: Math.max(0, this.lists.length - 1), quote: this.quote, ...b,
+      level: 0,
+      ordered: false,
+      index: 0,
+      depth: Math.max(0, this.lists.length - 1),
+      quote: this.quote,
+      ...b,
     });
   }
 }
@@ -410,7 +638,11 @@ function findAll(node: AnyNode, test: (el: Element) => boolean, out: Element[] =
 }
 
 function pageTitle(root: AnyNode): string {
-  const og = findFirst(root, (e) => e.name === 'meta' && (e.attribs['property'] === 'og:title' || e.attribs['name'] === 'twitter:title'));
+  const og = findFirst(
+    root,
+    (e) =>
+      e.name === 'meta' && (e.attribs['property'] === 'og:title' || e.attribs['name'] === 'twitter:title'),
+  );
   const ogTitle = og?.attribs['content'] ? normaliseInline(og.attribs['content']) : '';
   if (ogTitle) return ogTitle;
   const title = findFirst(root, (e) => e.name === 'title');
@@ -495,7 +727,14 @@ function toContentBlock(b: RawBlock): ContentBlock {
     case 'heading':
       return { type: 'heading', level: b.level, text: b.text, quote: b.quote };
     case 'list-item':
-      return { type: 'list-item', text: b.text, ordered: b.ordered, index: b.index, depth: b.depth, quote: b.quote };
+      return {
+        type: 'list-item',
+        text: b.text,
+        ordered: b.ordered,
+        index: b.index,
+        depth: b.depth,
+        quote: b.quote,
+      };
     case 'code':
       return { type: 'code', text: b.text, ...(b.language ? { language: b.language } : {}), quote: b.quote };
     default:
@@ -534,9 +773,17 @@ function selectBlocks(
   return chosen;
 }
 
-export function extractMainContent(html: string | Uint8Array, _url: string, contentType?: string): MainContent {
+export function extractMainContent(
+  html: string | Uint8Array,
+  _url: string,
+  contentType?: string,
+): MainContent {
   const source = typeof html === 'string' ? html : decodeHtml(html, contentType).text;
-  const doc = parseDocument(source, { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true });
+  const doc = parseDocument(source, {
+    decodeEntities: true,
+    lowerCaseTags: true,
+    lowerCaseAttributeNames: true,
+  });
   const title = pageTitle(doc);
   const body = findFirst(doc, (e) => e.name === 'body') ?? findFirst(doc, (e) => e.name === 'html');
   const prose = proseTextByElement(doc);
