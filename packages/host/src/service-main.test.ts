@@ -34,6 +34,7 @@ describe('a service started alone', () => {
 
   it('refuses an adapter URL it does not know, saying which forms it accepts', async () => {
     const { code, output } = await runMain('chunk', {
+      LLMTWIN_WAREHOUSE_URL: 'sqlite::memory:',
       LLMTWIN_EVENT_BUS_URL: 'rabbitmq://localhost',
       PORT: '0',
     });

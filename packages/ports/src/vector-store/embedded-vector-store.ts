@@ -258,7 +258,7 @@ export class EmbeddedVectorStore implements VectorStore {
             published_at integer
           );
           create virtual table vs_fts_${id} using fts5 (
-            text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
+            text, content='', contentless_delete=1, tokenize='porter unicode61 remove_diacritics 2'
           );`);
       })();
     });
