@@ -1,8 +1,45 @@
 // Tracing for any event bus adapter: every publish runs in a PRODUCER span whose W3C trace context goes into
 // the message headers, and every handler runs in a CONSUMER span that continues the producer's trace. One
 // wrapper, so the Kafka and the embedded adapter carry traces identically.
-import { startConsumerSpan, startProducerSpan } from '@llmtwin/runtime';
+import { getMeter, startConsumerSpan, startProducerSpan } from '@llmtwin/runtime';
+import type { ObservableGauge } from '@opentelemetry/api';
 import type { EventBus, OutgoingMessage, SubscribeOptions, Subscription } from './event-bus.port.js';
+
+/** Metric: events published to a topic that a consumer group has not processed yet. */
+export const METRIC_CONSUMER_LAG = 'llmtwin.consumer.lag';
+
+interface Watched {
+  bus: EventBus;
+  group: string;
+  topic: string;
+}
+const watched = new Set<Watched>();
+let lagGauge: ObservableGauge | undefined;
+
+/** One gauge for the process; each subscription adds its (group, topic) pairs until it stops. */
+function watchLag(entries: Watched[]): () => void {
+  if (!lagGauge) {
+    lagGauge = getMeter().createObservableGauge(METRIC_CONSUMER_LAG, {
+      description: 'Events published to a topic that the consumer group has not processed yet',
+      unit: '{event}',
+    });
+    lagGauge.addCallback(async (result) => {
+      for (const w of watched) {
+        const lag = await w.bus.lag(w.group, w.topic).catch(() => undefined);
+        if (lag !== undefined) {
+          result.observe(lag, {
+            'messaging.consumer.group.name': w.group,
+            'messaging.destination.name': w.topic,
+          });
+        }
+      }
+    });
+  }
+  for (const e of entries) watched.add(e);
+  return () => {
+    for (const e of entries) watched.delete(e);
+  };
+}
 
 export function tracedEventBus(bus: EventBus): EventBus {
   const system = bus.adapter === 'kafka' ? 'kafka' : `llmtwin-${bus.adapter}-log`;
@@ -23,8 +60,8 @@ export function tracedEventBus(bus: EventBus): EventBus {
           ),
         { system, batchSize: messages.length, ...(messages.length === 1 ? { key: messages[0]!.key } : {}) },
       ),
-    subscribe: (options: SubscribeOptions): Promise<Subscription> =>
-      bus.subscribe({
+    subscribe: async (options: SubscribeOptions): Promise<Subscription> => {
+      const subscription = await bus.subscribe({
         ...options,
         handler: (message, signal) =>
           startConsumerSpan(message.topic, message.headers, () => options.handler(message, signal), {
@@ -34,7 +71,15 @@ export function tracedEventBus(bus: EventBus): EventBus {
             key: message.key,
             consumerGroup: options.group,
           }),
-      }),
+      });
+      const unwatch = watchLag(options.topics.map((topic) => ({ bus, group: options.group, topic })));
+      return {
+        stop: async () => {
+          unwatch();
+          await subscription.stop();
+        },
+      };
+    },
     read: (topic, options) => bus.read(topic, options),
     deadLetters: (topic, options) => bus.deadLetters(topic, options),
     replayDeadLetters: (topic, options) => bus.replayDeadLetters(topic, options),
