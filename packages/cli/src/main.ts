@@ -13,6 +13,7 @@ import {
 import { dlqList, dlqReplay, reindex, reprocess } from './commands/pipeline.js';
 import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
+import { bad, printJson } from './output.js';
 
 const VERSION = '0.1.0';
 
@@ -37,7 +38,15 @@ program
   .option('--host <host>', 'gateway address', process.env['HOST'] ?? '127.0.0.1')
   .option('--json', 'print machine-readable output', false)
   .action(async (opts: { dataDir: string; port: number; host: string; json: boolean }) => {
-    await upCommand({ ...opts, version: VERSION, logLevel: process.env['LOG_LEVEL'] ?? 'warn' });
+    try {
+      await upCommand({ ...opts, version: VERSION, logLevel: process.env['LOG_LEVEL'] ?? 'warn' });
+    } catch (err) {
+      // A start-up problem (a port in use, a missing model) is one clear line, not a stack trace.
+      const message = err instanceof Error ? err.message : String(err);
+      if (opts.json) printJson({ status: 'failed', error: message });
+      else console.error(bad(`LLM Twin could not start: ${message}`));
+      process.exit(1);
+    }
   });
 
 program
