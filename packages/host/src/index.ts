@@ -4,3 +4,4 @@ export * from './directory.js';
 export * from './host.js';
 export * from './pagination.js';
 export { runModuleMain, directoryFromEnv, type ModuleMainSpec } from './main.js';
+export * from './outbox-sweeper.js';

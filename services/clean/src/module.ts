@@ -2,7 +2,7 @@
 // that no cleaned record exists without its documents.cleaned event.
 import { createClient } from '@connectrpc/connect';
 import { cleanv1, ingestv1 } from '@llmtwin/contracts';
-import { adapterDependencies, type ServiceDirectory, type ServiceModule } from '@llmtwin/host';
+import { adapterDependencies, OutboxSweeper, type ServiceDirectory, type ServiceModule } from '@llmtwin/host';
 import type { EventBus, Subscription, Warehouse } from '@llmtwin/ports';
 import { createLogger, notFound } from '@llmtwin/runtime';
 import type { Logger } from 'pino';
@@ -69,19 +69,9 @@ export async function createCleanModule(deps: CleanDeps): Promise<CleanModule> {
   const clean = deps.cleanRaw ?? cleanRaw;
   const reprocessor = new Reprocessor({ store, cleanRaw: clean, fetchRaw, listRawIds, logger });
   let subscription: Subscription | undefined;
-  let sweeper: NodeJS.Timeout | undefined;
-  let sweeping: Promise<unknown> | undefined;
+  const outbox = new OutboxSweeper(() => store.flushOutbox(), logger, deps.outboxSweepMs);
 
   await store.init();
-
-  const sweep = () => {
-    sweeping ??= store
-      .flushOutbox()
-      .then((n) => n > 0 && logger.info({ published: n }, 'outbox relay published pending events'))
-      .catch((err: unknown) => logger.warn({ err }, 'outbox relay failed; retrying'))
-      .finally(() => (sweeping = undefined));
-    return sweeping;
-  };
 
   return {
     name: 'clean',
@@ -91,8 +81,7 @@ export async function createCleanModule(deps: CleanDeps): Promise<CleanModule> {
     register: (router) => registerCleanRoutes(router, { store, reprocessor, cleanRaw: clean }),
     dependencies: adapterDependencies(deps),
     async start() {
-      await sweep();
-      sweeper = setInterval(() => void sweep(), deps.outboxSweepMs ?? 5_000);
+      await outbox.start();
       subscription = await subscribeRawDocuments(deps.eventBus, {
         store,
         cleanRaw: clean,
@@ -103,10 +92,9 @@ export async function createCleanModule(deps: CleanDeps): Promise<CleanModule> {
       });
     },
     async stop() {
-      clearInterval(sweeper);
       await subscription?.stop();
       await reprocessor.stop();
-      await sweeping;
+      await outbox.stop();
     },
   };
 }

@@ -1,7 +1,7 @@
 // The ingest service as a module: authors and sources, crawl jobs on a schedule, and the raw-document
 // warehouse whose every change goes out as a documents.raw.v1 event (through the outbox relay).
 import { ingestv1 } from '@llmtwin/contracts';
-import { adapterDependencies, type ServiceModule } from '@llmtwin/host';
+import { adapterDependencies, OutboxSweeper, type ServiceModule } from '@llmtwin/host';
 import type { EventBus, Warehouse } from '@llmtwin/ports';
 import { createLogger } from '@llmtwin/runtime';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -61,21 +61,11 @@ export async function createIngestModule(deps: IngestDeps): Promise<ServiceModul
     tickMs: deps.schedulerTickMs ?? 15_000,
   });
   const archiveDir = path.join(dataDir, 'ingest-archives');
-  let sweeper: NodeJS.Timeout | undefined;
-  let sweeping: Promise<unknown> | undefined;
+  const outbox = new OutboxSweeper(() => store.flushOutbox(), logger, deps.outboxSweepMs);
 
   await authors.init();
   await store.init();
   await jobs.init();
-
-  const sweep = () => {
-    sweeping ??= store
-      .flushOutbox()
-      .then((n) => n > 0 && logger.info({ published: n }, 'outbox relay published pending events'))
-      .catch((err: unknown) => logger.warn({ err }, 'outbox relay failed; retrying'))
-      .finally(() => (sweeping = undefined));
-    return sweeping;
-  };
 
   return {
     name: 'ingest',
@@ -97,16 +87,14 @@ export async function createIngestModule(deps: IngestDeps): Promise<ServiceModul
     dependencies: adapterDependencies(deps),
     async start() {
       // Events whose writes happened before a crash go out first, then interrupted crawls resume.
-      await sweep();
-      sweeper = setInterval(() => void sweep(), deps.outboxSweepMs ?? 5_000);
+      await outbox.start();
       await jobs.resume();
       scheduler.start();
     },
     async stop() {
-      clearInterval(sweeper);
       await scheduler.stop();
       await jobs.stop();
-      await sweeping;
+      await outbox.stop();
     },
   };
 }

@@ -19,8 +19,7 @@ export async function remote(o: RemoteOptions, fn: () => Promise<number>): Promi
   try {
     return await fn();
   } catch (err) {
-    const message =
-      err instanceof ConnectError ? `${err.code === undefined ? '' : ''}${err.rawMessage}` : String(err);
+    const message = err instanceof ConnectError ? err.rawMessage : String(err);
     if (o.json) printJson({ error: message });
     else console.error(bad(message));
     return err instanceof ConnectError ? 1 : 2;
