@@ -59,9 +59,12 @@ export async function hostModule(module: ServiceModule, options: HostOptions): P
     services: [...module.services],
     health,
     logger: options.logger,
+    ...(module.interceptors ? { interceptors: module.interceptors } : {}),
+    ...(module.readMaxBytes !== undefined ? { readMaxBytes: module.readMaxBytes } : {}),
   });
   health.start();
-  const listener = await listen(server.handler, { port: options.port, host: options.host });
+  const handler = module.wrapHttp ? module.wrapHttp(server.handler) : server.handler;
+  const listener = await listen(handler, { port: options.port, host: options.host });
   try {
     await module.start?.();
   } catch (err) {

@@ -2,7 +2,8 @@
 // dependencies its health reflects, and the background work (consumers, schedulers) it runs. The same module
 // runs alone in its own process (distributed) or beside the others in one process (embedded).
 import type { DescService } from '@bufbuild/protobuf';
-import type { ConnectRouter, Transport } from '@connectrpc/connect';
+import type { ConnectRouter, Interceptor, Transport } from '@connectrpc/connect';
+import type { NodeHandler } from '@llmtwin/runtime';
 import type { Logger } from 'pino';
 
 export interface Dependency {
@@ -23,6 +24,12 @@ export interface ServiceModule {
   start?(): Promise<void>;
   /** Stops background work, draining in-flight batches. Adapters are closed by the host afterwards. */
   stop?(): Promise<void>;
+  /** Run on every RPC after tracing and error mapping (the gateway's authentication and quotas). */
+  readonly interceptors?: readonly Interceptor[];
+  /** Largest request message accepted, in bytes (default 4 MiB). */
+  readonly readMaxBytes?: number;
+  /** Wraps the HTTP handler of the listening server: plain HTTP routes (the gateway's OpenAI API, CORS). */
+  wrapHttp?(next: NodeHandler): NodeHandler;
 }
 
 /** How a module reaches other services: in-process transports (embedded) or gRPC over the network. */

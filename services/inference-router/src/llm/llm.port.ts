@@ -1,0 +1,79 @@
+// The LLM port: one chat-completion call, streamed. Adapters: an OpenAI-compatible Chat Completions endpoint
+// (vLLM, TGI's Messages API, llama.cpp server, Ollama, hosted APIs), TGI's native generate_stream, and a GGUF
+// model in this process (node-llama-cpp). A pool of backends per model (pool.ts) implements the same port.
+
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+}
+
+export interface ChatRequest {
+  messages: ChatMessage[];
+  /** Upper bound on generated tokens. */
+  maxTokens: number;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+  /**
+   * Constrain the output to JSON matching this schema (self-query). Backends enforce it natively where they
+   * can (OpenAI response_format json_schema, TGI grammar, a llama.cpp grammar); callers still validate.
+   */
+  jsonSchema?: Record<string, unknown>;
+}
+
+/** Emitted by `chat`: text pieces in order, then exactly one `end` when the backend finished normally. */
+export type ChatEvent =
+  | { type: 'delta'; text: string }
+  | {
+      type: 'end';
+      finishReason: 'stop' | 'length';
+      /** Token counts as the backend reported them; undefined when it did not. */
+      promptTokens?: number;
+      completionTokens?: number;
+    };
+
+export type BackendKind = 'openai' | 'tgi' | 'local';
+
+export interface LlmBackend {
+  /** The model id clients ask for (ListModels, GenerationOptions.model). */
+  readonly model: string;
+  readonly kind: BackendKind;
+  /** Where it runs: a base URL, or the model file for an in-process model. */
+  readonly endpoint: string;
+  /** The model's context window in tokens, when known (bounds the retrieved context). */
+  readonly contextTokens?: number;
+  /**
+   * Streams one completion. Errors are thrown as LlmError so that the pool can tell a connection failure
+   * (safe to retry on another backend before any token was streamed) from a rejected request.
+   */
+  chat(request: ChatRequest, signal?: AbortSignal): AsyncIterable<ChatEvent>;
+  /** Active health check: resolves when the backend can serve, throws otherwise. */
+  health(signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type LlmErrorKind =
+  /** Could not connect, connection reset, 502/503/504, 429: another backend may succeed. */
+  | 'unavailable'
+  /** The backend did not answer in time. */
+  | 'timeout'
+  /** The backend refused the request itself (4xx other than 429): retrying elsewhere will not help. */
+  | 'rejected'
+  /** The stream broke after it started. */
+  | 'interrupted';
+
+export class LlmError extends Error {
+  constructor(
+    readonly kind: LlmErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'LlmError';
+  }
+}
+
+export const isRetryable = (err: unknown): boolean =>
+  err instanceof LlmError && (err.kind === 'unavailable' || err.kind === 'timeout');
