@@ -22,6 +22,7 @@ import * as registryv1 from './gen/llmtwin/registry/v1/registry_pb.js';
 import * as registryeventsv1 from './gen/llmtwin/registry/events/v1/events_pb.js';
 import * as trainerv1 from './gen/llmtwin/trainer/v1/trainer_pb.js';
 import * as inferencev1 from './gen/llmtwin/inference/v1/inference_pb.js';
+import * as inferenceeventsv1 from './gen/llmtwin/inference/events/v1/events_pb.js';
 import * as gatewayv1 from './gen/llmtwin/gateway/v1/gateway_pb.js';
 
 export {
@@ -41,6 +42,7 @@ export {
   registryeventsv1,
   trainerv1,
   inferencev1,
+  inferenceeventsv1,
   gatewayv1,
 };
 
@@ -51,6 +53,7 @@ export const topics = {
   chunks: 'llmtwin.chunks.v1',
   chunksEmbedded: 'llmtwin.chunks.embedded.v1',
   registry: 'llmtwin.registry.v1',
+  alerts: 'llmtwin.alerts.v1',
 } as const;
 export type Topic = (typeof topics)[keyof typeof topics];
 
@@ -76,6 +79,7 @@ export const allFiles: readonly DescFile[] = [
   registryeventsv1.file_llmtwin_registry_events_v1_events,
   trainerv1.file_llmtwin_trainer_v1_trainer,
   inferencev1.file_llmtwin_inference_v1_inference,
+  inferenceeventsv1.file_llmtwin_inference_events_v1_events,
   gatewayv1.file_llmtwin_gateway_v1_gateway,
 ];
 

@@ -7,21 +7,21 @@ import { nextPageToken, readPage } from '@llmtwin/host';
 import type { GenerationRecord, GenerationStore } from '../domain/generations.js';
 import type { GenerationResult, RagRequest, RagService } from '../domain/rag.js';
 import type { RetrievalFilters } from '../domain/retrieve.js';
+import type { ChatMessage } from '../llm/llm.port.js';
 
 export interface InferenceHandlers {
   rag: RagService;
   store: GenerationStore;
 }
 
-type Request = Pick<
-  inferencev1.GenerateRequest,
-  'query' | 'authorId' | 'retrieval' | 'generation' | 'disableRag'
->;
+type Request = Pick<inferencev1.GenerateRequest, 'query' | 'authorId' | 'retrieval' | 'disableRag'> &
+  Partial<Pick<inferencev1.GenerateRequest, 'generation' | 'history'>>;
 
 const ms = (t: Timestamp | undefined) => (t ? timestampMs(t) : undefined);
 
 export function toRagRequest(req: Request): RagRequest {
   const r = req.retrieval;
+  const g = req.generation;
   const after = ms(r?.publishedAfter);
   const before = ms(r?.publishedBefore);
   return {
@@ -33,8 +33,13 @@ export function toRagRequest(req: Request): RagRequest {
     ...(after !== undefined ? { publishedAfter: after } : {}),
     ...(before !== undefined ? { publishedBefore: before } : {}),
     expandQueries: r?.expandQueries ?? 0,
+    selfQuery: r?.selfQuery ?? false,
+    rerank: r?.rerank ?? false,
     model: req.generation?.model ?? '',
     disableRag: req.disableRag,
+    // proto3 scalars have no presence: temperature 0 (greedy decoding) is also the default.
+    ...(g ? { maxTokens: g.maxTokens, temperature: g.temperature, topP: g.topP, stop: g.stop } : {}),
+    history: (req.history ?? []).map((m) => ({ role: m.role as ChatMessage['role'], content: m.content })),
   };
 }
 
