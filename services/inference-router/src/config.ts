@@ -1,18 +1,75 @@
 import { baseConfigSchema, loadConfig } from '@llmtwin/runtime';
 import { z } from 'zod';
 
+const ms = (def: number, what: string) =>
+  z.coerce.number().int().min(0).max(3_600_000).default(def).describe(what);
+
 export const configSchema = baseConfigSchema.extend({
   LLMTWIN_WAREHOUSE_URL: z.string().describe('mongodb://… or sqlite:<file> (generation records)'),
   // Every search goes through the embed service, which owns the embedder and the live collection.
   LLMTWIN_EMBED_URL: z.url().describe('address of the embed service, e.g. http://embed:8080'),
+  /** Optional: ingest, for the author's display name in the prompt. */
+  LLMTWIN_INGEST_URL: z.url().optional().describe('address of the ingest service (author names for prompts)'),
+  /** Optional: the event bus, for model promotions (llmtwin.registry.v1) and alert events (llmtwin.alerts.v1). */
+  LLMTWIN_EVENT_BUS_URL: z.string().optional().describe('kafka://host:port[,host:port] or log:<file>'),
   LLMTWIN_CONTEXT_BUDGET_TOKENS: z.coerce
     .number()
     .int()
     .min(100)
     .max(1_000_000)
     .default(3_000)
-    .describe('approximate tokens of retrieved passages given to the answer'),
+    .describe(
+      'approximate tokens of retrieved passages given to the answer (also bounded by the model window)',
+    ),
+  LLMTWIN_LLM_BACKENDS: z
+    .string()
+    .default('')
+    .describe(
+      'models and their backends, comma-separated <model>=<kind>+<url>: openai+http://vllm:8000/v1, ' +
+        'tgi+http://tgi:80, or <model>=local:<file.gguf> (local:default = the prepared SmolLM2); empty = extractive answers',
+    ),
+  LLMTWIN_LLM_DEFAULT_MODEL: z
+    .string()
+    .default('')
+    .describe('model used when a request names none (default: the first)'),
+  LLMTWIN_LLM_API_KEY: z
+    .string()
+    .default('')
+    .describe('bearer key sent to OpenAI-compatible backends (hosted APIs)'),
+  LLMTWIN_LLM_THREADS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(2)
+    .describe('CPU threads of an in-process model'),
+  LLMTWIN_LLM_FIRST_TOKEN_TIMEOUT_MS: ms(60_000, 'longest wait for a backend to start answering'),
+  LLMTWIN_LLM_IDLE_TIMEOUT_MS: ms(30_000, 'longest silence in the middle of an answer'),
+  LLMTWIN_LLM_PROMOTION_BACKENDS: z
+    .string()
+    .default('')
+    .describe(
+      'where models promoted in the registry are served, comma-separated <kind>+<url> (e.g. openai+http://vllm:8000/v1); ' +
+        'empty = promotions are logged and not served',
+    ),
+  LLMTWIN_PROMPT_TEMPLATE: z
+    .string()
+    .default('')
+    .describe('answer template version to pin (default: the newest)'),
+  LLMTWIN_RERANKER: z
+    .string()
+    .default('')
+    .describe('folder of an ONNX cross-encoder (sequence classification) for retrieval.rerank; empty = none'),
+  LLMTWIN_ALERT_LATENCY_P95_MS: ms(30_000, 'alert when the p95 latency of recent generations is above this'),
+  LLMTWIN_ALERT_ERROR_RATE: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.2)
+    .describe('alert when this share of recent generations failed'),
 });
+
+export type InferenceRouterConfig = z.infer<typeof configSchema>;
 
 export const loadInferenceRouterConfig = (env: NodeJS.ProcessEnv = process.env) =>
   loadConfig(configSchema, env);

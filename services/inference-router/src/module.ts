@@ -1,15 +1,29 @@
 // The inference-router service as a module: RAG over the live vector collection (searched through the embed
-// service) and, in this slice, extractive answers with citations; every generation is stored for monitoring.
-import { timestampFromMs, timestampMs } from '@bufbuild/protobuf/wkt';
+// service), answers from the configured language models (a pool of backends per model) or, with none,
+// extractive answers with citations; every generation is stored for monitoring, traced and measured, and
+// threshold alerts are raised on latency and error rate.
+import { timestampFromMs, timestampMs, timestampNow } from '@bufbuild/protobuf/wkt';
 import { createClient, type Client } from '@connectrpc/connect';
-import { embedv1, healthv1, inferencev1 } from '@llmtwin/contracts';
+import { embedv1, healthv1, inferenceeventsv1, inferencev1, ingestv1, topics } from '@llmtwin/contracts';
 import { adapterDependencies, type ServiceDirectory, type ServiceModule } from '@llmtwin/host';
-import type { Warehouse } from '@llmtwin/ports';
+import { publishEvent, type EventBus, type Subscription, type Warehouse } from '@llmtwin/ports';
 import { createLogger, failedPrecondition, unavailable } from '@llmtwin/runtime';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { subscribeModelPromotions, type PromotionTarget } from './consumers/model-promotion.consumer.js';
 import { GenerationStore } from './domain/generations.js';
-import { RagService } from './domain/rag.js';
+import { RagService, type LlmResolver } from './domain/rag.js';
+import type { Reranker } from './domain/reranker.js';
 import type { SearchFn } from './domain/retrieve.js';
+import type { ModelRouter } from './llm/model-router.js';
+import {
+  AlertMonitor,
+  DEFAULT_ALERT_THRESHOLDS,
+  type Alert,
+  type AlertThresholds,
+} from './monitoring/alerts.js';
+import { countAlert } from './monitoring/genai-telemetry.js';
 import { registerInferenceRoutes } from './rpc/inference.routes.js';
 
 export interface InferenceRouterDeps {
@@ -22,11 +36,36 @@ export interface InferenceRouterDeps {
   /** Overrides for tests; default: EmbedService.SearchChunks (hybrid) through the directory. */
   search?: SearchFn;
   contextBudgetTokens?: number;
+  /** The language models; none (or an empty router) means extractive answers. Closed by the module. */
+  models?: ModelRouter;
+  reranker?: Reranker;
+  /** Model promotions in, alert events out; both optional. */
+  eventBus?: EventBus;
+  /** How a model promoted in the registry is served (from LLMTWIN_LLM_PROMOTION_BACKENDS); none = logged only. */
+  promotion?: Omit<PromotionTarget, 'retire'>;
+  alertThresholds?: Partial<AlertThresholds>;
+  promptTemplate?: string;
 }
 
 export interface InferenceRouterModule extends ServiceModule {
   readonly rag: RagService;
   readonly store: GenerationStore;
+  readonly alerts: AlertMonitor;
+}
+
+/** The model router as the RAG service sees it. */
+export function modelResolver(models: ModelRouter): LlmResolver {
+  return {
+    resolve: (model) => models.resolve(model),
+    hasModels: () => models.models().length > 0,
+    models: () =>
+      models.snapshot().map((p) => ({
+        id: p.model,
+        backend: p.backends[0]?.kind ?? '',
+        endpoints: p.backends.filter((b) => !b.draining).map((b) => b.endpoint),
+        healthy: p.healthy,
+      })),
+  };
 }
 
 type EmbedClient = Client<typeof embedv1.EmbedService>;
@@ -38,6 +77,26 @@ function embedClient(directory: ServiceDirectory | undefined): () => EmbedClient
       throw failedPrecondition('the inference router has no directory to reach embed (LLMTWIN_EMBED_URL)');
     }
     return (client ??= createClient(embedv1.EmbedService, directory.transport('embed')));
+  };
+}
+
+/** The author's display name, from ingest; the id when ingest cannot say. */
+function authorNames(
+  directory: ServiceDirectory,
+): (authorId: string, signal?: AbortSignal) => Promise<string> {
+  let client: Client<typeof ingestv1.IngestService> | undefined;
+  const cache = new Map<string, { name: string; at: number }>();
+  return async (authorId, signal) => {
+    const hit = cache.get(authorId);
+    if (hit && Date.now() - hit.at < 60_000) return hit.name;
+    client ??= createClient(ingestv1.IngestService, directory.transport('ingest'));
+    const res = await client.getAuthor(
+      { id: authorId },
+      signal ? { signal, timeoutMs: 2_000 } : { timeoutMs: 2_000 },
+    );
+    const name = res.author?.displayName || authorId;
+    cache.set(authorId, { name, at: Date.now() });
+    return name;
   };
 }
 
@@ -81,18 +140,79 @@ export async function createInferenceRouterModule(deps: InferenceRouterDeps): Pr
   const store = new GenerationStore(deps.warehouse);
   await store.init();
   const embed = embedClient(deps.directory);
+  const bus = deps.eventBus;
+  if (bus) await bus.ensureTopics([topics.alerts]);
+  const source = `inference-router@${hostname()}`;
+  const publishAlert = (alert: Alert) => {
+    countAlert(alert.rule, alert.resolved);
+    if (!bus) return;
+    // Fire and forget: an alert must never fail or slow the generation that tripped it.
+    publishEvent(bus, topics.alerts, inferenceeventsv1.AlertRaisedSchema, alert.rule, {
+      eventId: randomUUID(),
+      eventTime: timestampNow(),
+      rule: alert.rule,
+      value: alert.value,
+      threshold: alert.threshold,
+      windowSize: BigInt(alert.windowSize),
+      resolved: alert.resolved,
+      source,
+      message: alert.message,
+    }).catch((err: unknown) => logger.warn({ err, alert }, 'could not publish an alert event'));
+  };
+  const alerts = new AlertMonitor(
+    { ...DEFAULT_ALERT_THRESHOLDS, ...deps.alertThresholds },
+    logger,
+    publishAlert,
+  );
+  const ingest = deps.directory ? authorNames(deps.directory) : undefined;
   const rag = new RagService({
     search: deps.search ?? embedSearch(embed),
     store,
     logger,
+    alerts,
     ...(deps.contextBudgetTokens !== undefined ? { contextBudgetTokens: deps.contextBudgetTokens } : {}),
+    ...(deps.models ? { llm: modelResolver(deps.models) } : {}),
+    ...(deps.reranker ? { reranker: deps.reranker } : {}),
+    ...(ingest ? { authorName: ingest } : {}),
+    ...(deps.promptTemplate ? { promptTemplate: deps.promptTemplate } : {}),
   });
+  let promotions: Subscription | undefined;
   return {
     name: 'inference-router',
     services: [inferencev1.InferenceService],
     rag,
     store,
+    alerts,
     register: (router) => registerInferenceRoutes(router, { rag, store }),
+    async start() {
+      deps.models?.start();
+      if (bus && deps.models) {
+        const models = deps.models;
+        const promotion = deps.promotion;
+        promotions = await subscribeModelPromotions({
+          eventBus: bus,
+          logger,
+          target: {
+            serve: async (model, servingModelId) => {
+              if (!promotion) {
+                logger.warn(
+                  { model },
+                  'a model was promoted but LLMTWIN_LLM_PROMOTION_BACKENDS is empty: not served',
+                );
+                return;
+              }
+              await promotion.serve(model, servingModelId);
+            },
+            retire: async (model) => void (await models.removeModel(model)),
+          },
+        });
+      }
+    },
+    async stop() {
+      await promotions?.stop();
+      await deps.models?.close();
+      await (deps.reranker as { close?: () => Promise<void> } | undefined)?.close?.();
+    },
     dependencies: [
       ...adapterDependencies(deps),
       ...(deps.search

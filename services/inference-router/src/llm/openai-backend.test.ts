@@ -1,0 +1,276 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import {
+  startFakeOpenAiServer,
+  type FakeOpenAiOptions,
+  type FakeOpenAiServer,
+} from '../../test/fake-openai-server.js';
+import { LlmError, type ChatEvent, type ChatRequest } from './llm.port.js';
+import { OpenAiBackend, type OpenAiBackendOptions } from './openai-backend.js';
+
+const servers: FakeOpenAiServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.kill()));
+});
+
+async function serve(options: FakeOpenAiOptions = {}): Promise<FakeOpenAiServer> {
+  const server = await startFakeOpenAiServer(options);
+  servers.push(server);
+  return server;
+}
+
+const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
+  messages: [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content },
+  ],
+  maxTokens: 64,
+  ...extra,
+});
+
+function backendFor(server: FakeOpenAiServer, extra: Partial<OpenAiBackendOptions> = {}) {
+  return new OpenAiBackend({ model: 'twin', baseUrl: server.url, ...extra });
+}
+
+async function collect(events: AsyncIterable<ChatEvent>) {
+  const deltas: string[] = [];
+  let end: Extract<ChatEvent, { type: 'end' }> | undefined;
+  for await (const ev of events) {
+    if (end) throw new Error('an event came after end');
+    if (ev.type === 'delta') deltas.push(ev.text);
+    else end = ev;
+  }
+  return { deltas, text: deltas.join(''), end };
+}
+
+/** Collects until the stream throws; returns the error and the deltas that came first. */
+async function failure(events: AsyncIterable<ChatEvent>) {
+  const deltas: string[] = [];
+  try {
+    for await (const ev of events) if (ev.type === 'delta') deltas.push(ev.text);
+  } catch (err) {
+    return { err, deltas };
+  }
+  throw new Error(`expected the stream to fail, it gave "${deltas.join('')}"`);
+}
+
+const kindOf = (err: unknown) => (err instanceof LlmError ? err.kind : `not an LlmError: ${String(err)}`);
+
+describe('OpenAiBackend', () => {
+  it('streams the deltas in order, then one end with the usage', async () => {
+    const server = await serve({ tokenDelayMs: 2 });
+    const backend = backendFor(server, { upstreamModel: 'served-name', apiKey: 'sk-test' });
+    const { deltas, text, end } = await collect(backend.chat(ask('the quick brown fox')));
+
+    expect(deltas).toEqual(['Echo:', ' the', ' quick', ' brown', ' fox']);
+    expect(text).toBe('Echo: the quick brown fox');
+    expect(end).toEqual({ type: 'end', finishReason: 'stop', promptTokens: 6, completionTokens: 5 });
+    const sent = server.chatRequests[0]!;
+    expect(sent.authorization).toBe('Bearer sk-test');
+    expect(sent.body).toMatchObject({
+      model: 'served-name',
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: 64,
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'the quick brown fox' },
+      ],
+    });
+    expect(sent.body).not.toHaveProperty('response_format');
+  });
+
+  it('passes sampling options and stop sequences, and reports a length finish', async () => {
+    const server = await serve();
+    const backend = backendFor(server);
+    const { text, end } = await collect(
+      backend.chat(
+        ask('one two three four five', { maxTokens: 3, temperature: 0.2, topP: 0.9, stop: ['###'] }),
+      ),
+    );
+    expect(text).toBe('Echo: one two');
+    expect(end?.finishReason).toBe('length');
+    expect(end?.completionTokens).toBe(3);
+    expect(server.chatRequests[0]!.body).toMatchObject({
+      temperature: 0.2,
+      top_p: 0.9,
+      stop: ['###'],
+      max_tokens: 3,
+    });
+  });
+
+  it('asks for JSON with response_format json_schema and gets JSON back', async () => {
+    const schema = {
+      type: 'object',
+      properties: { author: { type: 'string' }, year: { type: 'integer' } },
+      required: ['author', 'year'],
+      additionalProperties: false,
+    };
+    let seenSchema: unknown;
+    const server = await serve({
+      reply: (call) => {
+        seenSchema = call.jsonSchema;
+        return JSON.stringify({ author: 'Ada', year: 1843 });
+      },
+    });
+    const { text } = await collect(backendFor(server).chat(ask('who?', { jsonSchema: schema })));
+    expect(JSON.parse(text)).toEqual({ author: 'Ada', year: 1843 });
+    expect(seenSchema).toEqual(schema);
+    expect(server.chatRequests[0]!.body?.response_format).toEqual({
+      type: 'json_schema',
+      json_schema: { name: 'response', schema, strict: true },
+    });
+  });
+
+  it('works without stream_options for servers that reject it (no token counts then)', async () => {
+    const server = await serve();
+    const { end } = await collect(backendFor(server, { includeUsage: false }).chat(ask('hi')));
+    expect(end).toEqual({ type: 'end', finishReason: 'stop' });
+    expect(server.chatRequests[0]!.body).not.toHaveProperty('stream_options');
+  });
+
+  it('maps a 4xx to rejected with the backend message', async () => {
+    const server = await serve({
+      failWith: { status: 400, message: "Invalid 'messages[1].content': too long." },
+    });
+    const { err, deltas } = await failure(backendFor(server).chat(ask('hi')));
+    expect(kindOf(err)).toBe('rejected');
+    expect((err as Error).message).toContain("Invalid 'messages[1].content': too long.");
+    expect(deltas).toEqual([]);
+  });
+
+  it('maps a 401 (wrong key) and a 404 (unknown model) to rejected', async () => {
+    const server = await serve({ apiKey: 'right', models: ['twin'] });
+    const wrongKey = await failure(backendFor(server, { apiKey: 'wrong' }).chat(ask('hi')));
+    expect(kindOf(wrongKey.err)).toBe('rejected');
+    const unknown = await failure(
+      backendFor(server, { apiKey: 'right', upstreamModel: 'nope' }).chat(ask('hi')),
+    );
+    expect(kindOf(unknown.err)).toBe('rejected');
+    expect((unknown.err as Error).message).toContain('`nope` does not exist');
+  });
+
+  it.each([429, 500, 502, 503, 504])(
+    'maps %i to unavailable (another backend may succeed)',
+    async (status) => {
+      const server = await serve({ failWith: status });
+      const { err } = await failure(backendFor(server).chat(ask('hi')));
+      expect(kindOf(err)).toBe('unavailable');
+      expect((err as Error).message).toContain(String(status));
+    },
+  );
+
+  it('reads the text of a non-JSON error page', async () => {
+    const server = await serve({
+      failWith: { status: 502, rawBody: '<html><body><h1>502 Bad Gateway</h1>nginx</body></html>' },
+    });
+    const { err } = await failure(backendFor(server).chat(ask('hi')));
+    expect(kindOf(err)).toBe('unavailable');
+    expect((err as Error).message).toContain('502 Bad Gateway nginx');
+  });
+
+  it('maps a refused connection to unavailable', async () => {
+    const server = await serve();
+    const url = server.url;
+    await server.kill();
+    const backend = new OpenAiBackend({ model: 'twin', baseUrl: url });
+    const { err } = await failure(backend.chat(ask('hi')));
+    expect(kindOf(err)).toBe('unavailable');
+    expect((err as Error).message).toContain('ECONNREFUSED');
+    await expect(backend.health()).rejects.toMatchObject({ kind: 'unavailable' });
+  });
+
+  it('maps a connection that dies after the first delta to interrupted, without hanging', async () => {
+    const server = await serve({ dieAfterTokens: 2 });
+    const { err, deltas } = await failure(backendFor(server).chat(ask('a b c d e f')));
+    expect(deltas).toEqual(['Echo:', ' a']);
+    expect(kindOf(err)).toBe('interrupted');
+  });
+
+  it('maps a connection that dies before any text to unavailable (safe to retry)', async () => {
+    const server = await serve({ dieAfterTokens: 0 });
+    const { err, deltas } = await failure(backendFor(server).chat(ask('a b c')));
+    expect(deltas).toEqual([]);
+    expect(kindOf(err)).toBe('unavailable');
+  });
+
+  it('times out when the first token does not come, and hangs up on the backend', async () => {
+    const server = await serve({ firstTokenDelayMs: 10_000 });
+    const { err } = await failure(backendFor(server, { firstTokenTimeoutMs: 150 }).chat(ask('hi')));
+    expect(kindOf(err)).toBe('timeout');
+    await waitFor(() => server.chatRequests[0]?.outcome === 'client-closed');
+  });
+
+  it('maps a stream that stalls after some text to interrupted', async () => {
+    const server = await serve({ stallAfterTokens: 1 });
+    const { err, deltas } = await failure(backendFor(server, { idleTimeoutMs: 150 }).chat(ask('a b c')));
+    expect(deltas).toEqual(['Echo:']);
+    expect(kindOf(err)).toBe('interrupted');
+  });
+
+  it("throws the caller's abort reason and closes the upstream request", async () => {
+    const server = await serve({ tokenDelayMs: 20 });
+    const ctl = new AbortController();
+    const deltas: string[] = [];
+    const run = (async () => {
+      for await (const ev of backendFor(server).chat(ask('a b c d e f g h i j'), ctl.signal)) {
+        if (ev.type === 'delta') deltas.push(ev.text);
+        if (deltas.length === 2) ctl.abort(new Error('client went away'));
+      }
+    })();
+    await expect(run).rejects.toThrow('client went away');
+    expect(deltas).toHaveLength(2);
+    await waitFor(() => server.chatRequests[0]?.outcome === 'client-closed');
+    expect(server.chatRequests[0]!.tokensSent).toBeLessThan(11);
+  });
+
+  it('closes the upstream request when the consumer stops reading', async () => {
+    const server = await serve({ tokenDelayMs: 20 });
+    for await (const ev of backendFor(server).chat(ask('a b c d e f g h i j'))) {
+      if (ev.type === 'delta') break;
+    }
+    await waitFor(() => server.inflight === 0);
+    expect(server.chatRequests[0]!.outcome).toBe('client-closed');
+  });
+
+  it('checks health with GET /models and reports what is wrong', async () => {
+    const server = await serve({ apiKey: 'k' });
+    await expect(backendFor(server, { apiKey: 'k' }).health()).resolves.toBeUndefined();
+    expect(server.requests.at(-1)).toMatchObject({
+      method: 'GET',
+      path: '/v1/models',
+      authorization: 'Bearer k',
+    });
+    await expect(backendFor(server).health()).rejects.toMatchObject({ kind: 'rejected' });
+    server.options.healthy = false;
+    await expect(backendFor(server, { apiKey: 'k' }).health()).rejects.toMatchObject({ kind: 'unavailable' });
+    server.options.healthy = true;
+    await expect(
+      backendFor(server, { healthPath: `${server.origin}/health` }).health(),
+    ).resolves.toBeUndefined();
+  });
+
+  it('refuses new calls after close()', async () => {
+    const server = await serve();
+    const backend = backendFor(server);
+    await backend.close();
+    const { err } = await failure(backend.chat(ask('hi')));
+    expect(kindOf(err)).toBe('unavailable');
+    expect(server.chatRequests).toHaveLength(0);
+  });
+
+  it('serves concurrent calls independently', async () => {
+    const server = await serve({ tokenDelayMs: 1 });
+    const backend = backendFor(server);
+    const questions = ['alpha beta', 'gamma delta epsilon', 'zeta'];
+    const answers = await Promise.all(questions.map((q) => collect(backend.chat(ask(q)))));
+    expect(answers.map((a) => a.text)).toEqual(questions.map((q) => `Echo: ${q}`));
+  });
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,239 @@
+// The LLM port over an OpenAI-compatible Chat Completions endpoint (vLLM, TGI's Messages API, llama.cpp
+// server, Ollama, hosted APIs). Always streams (stream: true with stream_options.include_usage, so the
+// token counts arrive in a last, choice-less chunk). Errors become LlmErrors: nothing reached the caller
+// yet and the server could not be reached, was overloaded or failed (429, 5xx) → 'unavailable' (another
+// backend may succeed); the request itself was refused (4xx) → 'rejected'; no first event in time →
+// 'timeout'; anything that breaks the stream after text reached the caller → 'interrupted'.
+import {
+  LlmError,
+  type ChatEvent,
+  type ChatRequest,
+  type LlmBackend,
+  type LlmErrorKind,
+} from './llm.port.js';
+import { errorMessage, statusKind, describeNetworkError, streamEvents } from './sse.js';
+
+export interface OpenAiBackendOptions {
+  /** The model id clients ask for. */
+  model: string;
+  /** Base URL including the version prefix, e.g. http://vllm:8000/v1 */
+  baseUrl: string;
+  /** The model name sent upstream (vLLM's --served-model-name). Default: `model`. */
+  upstreamModel?: string;
+  /** Sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** The model's context window, when known. Otherwise health() reads vLLM's max_model_len if offered. */
+  contextTokens?: number;
+  /** Path of the health check under baseUrl, or an absolute URL. Default '/models'. */
+  healthPath?: string;
+  /** Longest wait for the first streamed event (connect, queue, prompt processing). Default 60 s. */
+  firstTokenTimeoutMs?: number;
+  /** Longest silence between streamed events. Default 30 s. */
+  idleTimeoutMs?: number;
+  /** Longest wait for a health check. Default 5 s. */
+  healthTimeoutMs?: number;
+  /** Name of the response_format json_schema. Default 'response'. */
+  jsonSchemaName?: string;
+  /** Ask for the usage chunk. Default true; turn off for servers that reject stream_options. */
+  includeUsage?: boolean;
+}
+
+interface ChunkChoice {
+  index?: number;
+  delta?: { content?: unknown };
+  finish_reason?: unknown;
+}
+
+interface Chunk {
+  choices?: ChunkChoice[] | null;
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
+  error?: { message?: unknown; code?: unknown; type?: unknown } | string;
+}
+
+const trimSlash = (url: string) => url.replace(/\/+$/, '');
+
+export class OpenAiBackend implements LlmBackend {
+  readonly kind = 'openai' as const;
+  readonly model: string;
+  readonly endpoint: string;
+  private discoveredContext: number | undefined;
+  private readonly inflight = new Set<AbortController>();
+  private closed = false;
+
+  constructor(private readonly opts: OpenAiBackendOptions) {
+    this.model = opts.model;
+    this.endpoint = trimSlash(opts.baseUrl);
+  }
+
+  get contextTokens(): number | undefined {
+    return this.opts.contextTokens ?? this.discoveredContext;
+  }
+
+  private headers(): Record<string, string> {
+    return this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {};
+  }
+
+  private httpError(status: number, body: string): LlmError {
+    const message = errorMessage(body) || `HTTP ${status}`;
+    return new LlmError(statusKind(status), `${this.endpoint} answered ${status}: ${message}`);
+  }
+
+  async *chat(request: ChatRequest, signal?: AbortSignal): AsyncIterable<ChatEvent> {
+    if (this.closed) throw new LlmError('unavailable', `${this.endpoint}: the backend is closed`);
+    const body: Record<string, unknown> = {
+      model: this.opts.upstreamModel ?? this.model,
+      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      max_tokens: request.maxTokens,
+      stream: true,
+    };
+    if (this.opts.includeUsage !== false) body.stream_options = { include_usage: true };
+    if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.topP !== undefined) body.top_p = request.topP;
+    if (request.stop && request.stop.length > 0) body.stop = request.stop;
+    if (request.jsonSchema) {
+      body.response_format = {
+        type: 'json_schema',
+        json_schema: {
+          name: this.opts.jsonSchemaName ?? 'response',
+          schema: request.jsonSchema,
+          strict: true,
+        },
+      };
+    }
+
+    const closing = new AbortController();
+    this.inflight.add(closing);
+    let emitted = false;
+    let finish: string | undefined;
+    let done = false;
+    let promptTokens: number | undefined;
+    let completionTokens: number | undefined;
+    try {
+      const events = streamEvents({
+        url: `${this.endpoint}/chat/completions`,
+        body,
+        headers: this.headers(),
+        signal: signal ? AbortSignal.any([signal, closing.signal]) : closing.signal,
+        firstEventTimeoutMs: this.opts.firstTokenTimeoutMs ?? 60_000,
+        idleTimeoutMs: this.opts.idleTimeoutMs ?? 30_000,
+        describe: this.endpoint,
+        hasOutput: () => emitted,
+        httpError: (status, text) => this.httpError(status, text),
+      });
+      for await (const ev of events) {
+        if (ev.data === '[DONE]') {
+          done = true;
+          break;
+        }
+        let chunk: Chunk;
+        try {
+          chunk = JSON.parse(ev.data) as Chunk;
+        } catch (err) {
+          throw new LlmError(
+            emitted ? 'interrupted' : 'unavailable',
+            `${this.endpoint}: an event is not JSON: ${ev.data.slice(0, 80)}`,
+            { cause: err },
+          );
+        }
+        if (chunk.error) throw this.streamError(chunk.error, emitted);
+        if (chunk.usage) {
+          if (typeof chunk.usage.prompt_tokens === 'number') promptTokens = chunk.usage.prompt_tokens;
+          if (typeof chunk.usage.completion_tokens === 'number')
+            completionTokens = chunk.usage.completion_tokens;
+        }
+        for (const choice of chunk.choices ?? []) {
+          if ((choice.index ?? 0) !== 0) continue;
+          const text = choice.delta?.content;
+          if (typeof text === 'string' && text !== '') {
+            emitted = true;
+            yield { type: 'delta', text };
+          }
+          if (typeof choice.finish_reason === 'string') finish = choice.finish_reason;
+        }
+      }
+    } catch (err) {
+      if (closing.signal.aborted && !signal?.aborted) {
+        throw new LlmError(
+          emitted ? 'interrupted' : 'unavailable',
+          `${this.endpoint}: the backend was closed`,
+          {
+            cause: err,
+          },
+        );
+      }
+      throw err;
+    } finally {
+      this.inflight.delete(closing);
+    }
+    if (!done && finish === undefined) {
+      throw new LlmError(
+        emitted ? 'interrupted' : 'unavailable',
+        `${this.endpoint}: the stream ended before the answer did`,
+      );
+    }
+    const end: ChatEvent = { type: 'end', finishReason: finish === 'length' ? 'length' : 'stop' };
+    if (promptTokens !== undefined) end.promptTokens = promptTokens;
+    if (completionTokens !== undefined) end.completionTokens = completionTokens;
+    yield end;
+  }
+
+  /** An error object sent inside the stream (vLLM does this when generation fails after the headers). */
+  private streamError(error: NonNullable<Chunk['error']>, emitted: boolean): LlmError {
+    const message = typeof error === 'string' ? error : String(error.message ?? 'error');
+    if (emitted)
+      return new LlmError('interrupted', `${this.endpoint}: the stream reported an error: ${message}`);
+    const code = typeof error === 'object' ? Number(error.code) : NaN;
+    const kind: LlmErrorKind = Number.isInteger(code) && code >= 400 ? statusKind(code) : 'unavailable';
+    return new LlmError(kind, `${this.endpoint}: ${message}`);
+  }
+
+  async health(signal?: AbortSignal): Promise<void> {
+    const path = this.opts.healthPath ?? '/models';
+    const url = /^https?:\/\//.test(path)
+      ? path
+      : `${this.endpoint}${path.startsWith('/') ? '' : '/'}${path}`;
+    const ms = this.opts.healthTimeoutMs ?? 5_000;
+    const timeout = AbortSignal.timeout(ms);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        headers: this.headers(),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (timeout.aborted) throw new LlmError('timeout', `${url}: no answer within ${ms} ms`, { cause: err });
+      throw new LlmError('unavailable', `${url}: ${describeNetworkError(err)}`, { cause: err });
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new LlmError('unavailable', `${url}: ${describeNetworkError(err)}`, { cause: err });
+    }
+    if (!res.ok) {
+      throw new LlmError(statusKind(res.status), `${url} answered ${res.status}: ${errorMessage(text)}`);
+    }
+    this.learnContext(text);
+  }
+
+  /** vLLM lists max_model_len on its model cards; use it when no context size was configured. */
+  private learnContext(text: string): void {
+    if (this.opts.contextTokens !== undefined) return;
+    try {
+      const list = JSON.parse(text) as { data?: { id?: unknown; max_model_len?: unknown }[] };
+      const upstream = this.opts.upstreamModel ?? this.model;
+      const card = list.data?.find((m) => m.id === upstream);
+      if (card && typeof card.max_model_len === 'number') this.discoveredContext = card.max_model_len;
+    } catch {
+      // a health path that does not return the model list
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const ctl of this.inflight) {
+      ctl.abort(new LlmError('unavailable', `${this.endpoint}: the backend was closed`));
+    }
+  }
+}
