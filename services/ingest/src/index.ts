@@ -3,3 +3,10 @@ export { configSchema as ingestConfigSchema, crawlSettings, loadIngestConfig } f
 export { extractPage, ExtractError } from './extract/index.js';
 export { SourceCrawler, type SourceCrawlerOptions } from './crawlers/source-crawler.js';
 export { SafeFetcher, type SafeFetcherOptions } from './fetch/index.js';
+export {
+  SAVED_PAGES_MANIFEST,
+  writeZip,
+  type SavedPageEntry,
+  type SavedPagesManifest,
+  type ZipFileEntry,
+} from './import/index.js';

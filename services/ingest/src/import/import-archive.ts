@@ -1,5 +1,6 @@
 // Entry point for "import archive": opens the upload (zip file, bytes or an unzipped folder) within limits,
-// recognises which platform exported it from the file layout alone, and runs that platform's importer.
+// recognises which platform exported it (or that it holds saved pages) from the file layout alone, and runs
+// that importer.
 import { invalidArgument } from '@llmtwin/runtime';
 import {
   DEFAULT_ARCHIVE_LIMITS,
@@ -11,11 +12,22 @@ import {
 import { emptyResult, mergeInto, type ImportResult, type ImporterOptions } from './export-importer.js';
 import { importLinkedinExport, isLinkedinExport } from './linkedin-export.js';
 import { importMediumExport, isMediumExport } from './medium-export.js';
+import { importSavedPages, isSavedPagesArchive } from './saved-pages.js';
 import { importSubstackExport, isSubstackExport } from './substack-export.js';
 
 export type ArchiveSource = { zipPath: string } | { dir: string } | { bytes: Uint8Array; fileName: string };
 
-export type ExportKind = 'medium' | 'substack' | 'linkedin';
+export type ExportKind = 'medium' | 'substack' | 'linkedin' | 'saved-pages';
+
+const importers: Record<
+  ExportKind,
+  (reader: ArchiveReader, options: ImporterOptions) => Promise<ImportResult>
+> = {
+  medium: importMediumExport,
+  substack: importSubstackExport,
+  linkedin: importLinkedinExport,
+  'saved-pages': importSavedPages,
+};
 
 export interface ImportArchiveOptions extends ImporterOptions {
   limits?: Partial<ArchiveLimits>;
@@ -28,10 +40,12 @@ export interface ImportArchiveResult extends ImportResult {
 }
 
 /**
- * The layout decides: posts.csv means Substack (whose archive also has posts/*.html, like Medium's),
+ * The layout decides: a pages.json manifest means saved pages (checked first: the pages it lists may sit in
+ * any folder, posts/ included), posts.csv means Substack (whose archive also has posts/*.html, like Medium's),
  * Shares.csv or Articles/*.html means LinkedIn, posts/*.html alone means Medium.
  */
 export function detectExportKind(paths: readonly string[]): ExportKind | null {
+  if (isSavedPagesArchive(paths)) return 'saved-pages';
   if (isSubstackExport(paths)) return 'substack';
   if (isLinkedinExport(paths)) return 'linkedin';
   if (isMediumExport(paths)) return 'medium';
@@ -55,18 +69,13 @@ export async function importArchive(
     const kind = detectExportKind(paths);
     if (!kind) {
       throw invalidArgument(
-        `"${reader.name}" is not a Medium, Substack or LinkedIn export: expected posts/*.html (Medium), ` +
-          `posts.csv (Substack) or Shares.csv / Articles/*.html (LinkedIn)`,
+        `"${reader.name}" is not a Medium, Substack or LinkedIn export, nor saved pages: expected ` +
+          `posts/*.html (Medium), posts.csv (Substack), Shares.csv / Articles/*.html (LinkedIn) or a ` +
+          `pages.json that lists saved pages with their URLs (saved pages)`,
       );
     }
     const result = emptyResult();
-    const importer =
-      kind === 'substack'
-        ? importSubstackExport
-        : kind === 'linkedin'
-          ? importLinkedinExport
-          : importMediumExport;
-    mergeInto(result, await importer(reader, options));
+    mergeInto(result, await importers[kind](reader, options));
     return { kind, ...result };
   } finally {
     await reader.close();

@@ -20,3 +20,12 @@ export {
 export { importLinkedinExport, parseLinkedinDate, stripLineQuotes } from './linkedin-export.js';
 export { importMediumExport, parseMediumExportPost } from './medium-export.js';
 export { importSubstackExport, isSubscriberFile } from './substack-export.js';
+export {
+  MAX_SAVED_PAGE_BYTES,
+  SAVED_PAGES_MANIFEST,
+  importSavedPages,
+  isSavedPagesArchive,
+  type SavedPageEntry,
+  type SavedPagesManifest,
+} from './saved-pages.js';
+export { crc32, writeZip, type ZipFileEntry } from './zip-writer.js';
