@@ -1,14 +1,19 @@
 // Composition root of the gateway when it runs alone (distributed mode).
 import { directoryFromEnv, runModuleMain } from '@llmtwin/host';
-import { loadGatewayConfig } from './config.js';
+import { loadGatewayConfig, securitySettings } from './config.js';
+import { openaiHttpRoutes } from './http/openai.routes.js';
 import { createGatewayModule } from './module.js';
 
 await runModuleMain({
   name: 'gateway',
   config: () => loadGatewayConfig(),
-  adapters: (config) => (config.LLMTWIN_EVENT_BUS_URL ? { eventBus: config.LLMTWIN_EVENT_BUS_URL } : {}),
-  build: ({ config, adapters }) =>
+  adapters: (config) => ({
+    warehouse: config.LLMTWIN_WAREHOUSE_URL,
+    ...(config.LLMTWIN_EVENT_BUS_URL ? { eventBus: config.LLMTWIN_EVENT_BUS_URL } : {}),
+  }),
+  build: ({ config, adapters, logger }) =>
     createGatewayModule({
+      warehouse: adapters.warehouse!,
       ...(adapters.eventBus ? { eventBus: adapters.eventBus } : {}),
       directory: directoryFromEnv(),
       addresses: {
@@ -23,5 +28,8 @@ await runModuleMain({
       mode: 'distributed',
       version: process.env['npm_package_version'] ?? '0.1.0',
       dataDir: '',
+      security: securitySettings(config),
+      httpRoutes: openaiHttpRoutes,
+      logger,
     }),
 });

@@ -1,8 +1,9 @@
 // Embedded mode end to end: the real `llmtwin` command starts every service and the gateway in one process,
-// answers health over plain HTTP/1.1 JSON (what curl sends) and reports every service healthy.
+// answers health over plain HTTP/1.1 JSON (what curl sends) without a key, reports every service healthy,
+// writes its admin API key to <data dir>/admin.key, and the CLI manages keys with it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,25 +31,44 @@ async function firstJsonOutput(child: ChildProcessWithoutNullStreams): Promise<R
   });
 }
 
-async function runToEnd(args: string[]): Promise<{ code: number | null; stdout: string }> {
-  const child = run(args);
+async function runToEnd(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // A key in the developer's environment must not stand in for the one the test means.
+  const child = run(args, { LLMTWIN_API_KEY: '', NO_COLOR: '1', ...env });
   let stdout = '';
+  let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, stdout };
+  return { code, stdout, stderr };
 }
+
+const readAdminKey = async (dataDir: string) =>
+  (await readFile(path.join(dataDir, 'admin.key'), 'utf8')).trim();
+
+const call = (url: string, rpc: string, body: unknown, key?: string) =>
+  fetch(`${url}/${rpc}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify(body),
+  });
 
 describe('llmtwin up (embedded mode)', () => {
   let dataDir: string;
   let twin: ChildProcessWithoutNullStreams;
   let url: string;
+  let adminKey: string;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'llmtwin-up-'));
     twin = run(['up', '--port', '0', '--data-dir', dataDir, '--json']);
     const started = await firstJsonOutput(twin);
     expect(started['status']).toBe('up');
+    expect(started['adminKeyFile']).toBe(path.join(dataDir, 'admin.key'));
     url = String(started['url']);
+    adminKey = await readAdminKey(dataDir);
   }, 60_000);
 
   afterAll(async () => {
@@ -77,7 +97,8 @@ describe('llmtwin up (embedded mode)', () => {
   });
 
   it('llmtwin status shows each service healthy on the embedded adapters', async () => {
-    const { code, stdout } = await runToEnd(['status', '--url', url, '--json']);
+    // The CLI finds the admin key in the data folder.
+    const { code, stdout } = await runToEnd(['status', '--url', url, '--data-dir', dataDir, '--json']);
     const status = JSON.parse(stdout) as {
       healthy: boolean;
       mode: string;
@@ -108,33 +129,87 @@ describe('llmtwin up (embedded mode)', () => {
   });
 
   it('serves the public services through the gateway and keeps data in the data folder', async () => {
-    const res = await fetch(`${url}/llmtwin.ingest.v1.IngestService/CreateAuthor`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ displayName: 'Ada Lovelace' }),
-    });
+    const rpc = 'llmtwin.ingest.v1.IngestService/CreateAuthor';
+    const anonymous = await call(url, rpc, { displayName: 'Ada Lovelace' });
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ code: 'unauthenticated' });
+
+    const res = await call(url, rpc, { displayName: 'Ada Lovelace' }, adminKey);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ author: { id: 'ada-lovelace', displayName: 'Ada Lovelace' } });
 
-    const again = await fetch(`${url}/llmtwin.ingest.v1.IngestService/CreateAuthor`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ displayName: 'Ada Lovelace' }),
-    });
+    const again = await call(url, rpc, { displayName: 'Ada Lovelace' }, adminKey);
     expect(again.status).toBe(409);
     expect(await again.json()).toMatchObject({ code: 'already_exists' });
   });
 
   it('says what to fix when a request is invalid', async () => {
-    const res = await fetch(`${url}/llmtwin.ingest.v1.IngestService/AddSource`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ authorId: 'ada-lovelace', url: 'not a url' }),
-    });
+    const res = await call(
+      url,
+      'llmtwin.ingest.v1.IngestService/AddSource',
+      { authorId: 'ada-lovelace', url: 'not a url' },
+      adminKey,
+    );
     expect(res.status).toBe(400);
     const body = (await res.json()) as { code: string; message: string };
     expect(body.code).toBe('invalid_argument');
     expect(body.message).toMatch(/absolute URL/);
+  });
+
+  it('keeps the admin key in a file only its owner can read', async () => {
+    expect(adminKey).toMatch(/^lt_[A-Za-z0-9_-]{43}$/);
+    expect((await stat(path.join(dataDir, 'admin.key'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('says how to authenticate when the CLI finds no key', async () => {
+    const empty = await mkdtemp(path.join(tmpdir(), 'llmtwin-nokey-'));
+    try {
+      const { code, stderr } = await runToEnd(['status', '--url', url, '--data-dir', empty]);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/no API key/);
+      expect(stderr).toMatch(/LLMTWIN_API_KEY/);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('llmtwin keys create prints a key that works for its author only; list hides it; revoke ends it', async () => {
+    const cli = (args: string[]) => runToEnd([...args, '--url', url, '--data-dir', dataDir]);
+    const created = await cli(['keys', 'create', '--author', 'ada-lovelace', '--name', 'test', '--json']);
+    expect(created).toMatchObject({ code: 0 });
+    const out = JSON.parse(created.stdout) as { key: string; id: string; authorId: string };
+    expect(out.key).toMatch(/^lt_[A-Za-z0-9_-]{43}$/);
+    expect(out).toMatchObject({ authorId: 'ada-lovelace', name: 'test' });
+
+    const own = await call(url, 'llmtwin.ingest.v1.IngestService/ListSources', {}, out.key);
+    expect(own.status).toBe(200);
+    const other = await call(url, 'llmtwin.ingest.v1.IngestService/ListSources', { authorId: 'x' }, out.key);
+    expect(other.status).toBe(403);
+    const adminOnly = await call(
+      url,
+      'llmtwin.ingest.v1.IngestService/CreateAuthor',
+      { displayName: 'E' },
+      out.key,
+    );
+    expect(adminOnly.status).toBe(403);
+    // The key works from the environment too.
+    const status = await runToEnd(['status', '--url', url, '--data-dir', '/nonexistent', '--json'], {
+      LLMTWIN_API_KEY: out.key,
+    });
+    expect(status.code).toBe(0);
+
+    const listed = await cli(['keys', 'list', '--json']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).not.toContain(out.key);
+    expect(listed.stdout).not.toContain(adminKey);
+    const keys = (JSON.parse(listed.stdout) as { apiKeys: { id: string; admin?: boolean }[] }).apiKeys;
+    expect(keys.map((k) => k.id)).toContain(out.id);
+    expect(keys.some((k) => k.admin)).toBe(true);
+
+    const revoked = await cli(['keys', 'revoke', out.id]);
+    expect(revoked.code).toBe(0);
+    const after = await call(url, 'llmtwin.ingest.v1.IngestService/ListSources', {}, out.key);
+    expect(after.status).toBe(401);
   });
 });
 
@@ -153,20 +228,25 @@ describe('llmtwin up, restarted on the same data folder', () => {
     };
     try {
       const first = await startTwin();
-      const created = await fetch(`${first.url}/llmtwin.ingest.v1.IngestService/CreateAuthor`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ displayName: 'Grace Hopper' }),
-      });
+      const adminKey = await readAdminKey(dataDir);
+      const created = await call(
+        first.url,
+        'llmtwin.ingest.v1.IngestService/CreateAuthor',
+        { displayName: 'Grace Hopper' },
+        adminKey,
+      );
       expect(created.status).toBe(200);
       expect(await stopTwin(first.child)).toBe(0);
 
       const second = await startTwin();
-      const got = await fetch(`${second.url}/llmtwin.ingest.v1.IngestService/GetAuthor`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id: 'grace-hopper' }),
-      });
+      // The admin key of the first start is kept, not replaced.
+      expect(await readAdminKey(dataDir)).toBe(adminKey);
+      const got = await call(
+        second.url,
+        'llmtwin.ingest.v1.IngestService/GetAuthor',
+        { id: 'grace-hopper' },
+        adminKey,
+      );
       expect(await got.json()).toMatchObject({ author: { id: 'grace-hopper', displayName: 'Grace Hopper' } });
       expect(await stopTwin(second.child)).toBe(0);
     } finally {

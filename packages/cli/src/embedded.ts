@@ -2,7 +2,12 @@
 // through in-process Connect transports — the same modules, handlers and events as the distributed mode.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createGatewayModule } from '@llmtwin/gateway';
+import {
+  createGatewayModule,
+  loadSecurityConfig,
+  openaiHttpRoutes,
+  securitySettings,
+} from '@llmtwin/gateway';
 import {
   InProcessDirectory,
   createModuleHealth,
@@ -26,7 +31,14 @@ import {
 } from '@llmtwin/embed';
 import { createRegistryModule } from '@llmtwin/registry';
 import { createTrainerModule } from '@llmtwin/trainer';
-import { createInferenceRouterModule } from '@llmtwin/inference-router';
+import {
+  OnnxReranker,
+  createInferenceRouterModule,
+  defaultLocalModelPath,
+  inferenceConfigSchema,
+  modelRouterFromSettings,
+} from '@llmtwin/inference-router';
+import { existsSync } from 'node:fs';
 import { buildServer, type HealthService } from '@llmtwin/runtime';
 import type { Logger } from 'pino';
 
@@ -43,7 +55,19 @@ export interface EmbeddedTwin {
   url: string;
   port: number;
   dataDir: string;
+  /** Where the admin API key is kept (created on the first start); the CLI reads it from there. */
+  adminKeyFile: string;
   stop(): Promise<void>;
+}
+
+/** `twin` on the prepared in-process model when it is there; otherwise none (extractive answers). */
+function embeddedDefaultBackends(logger: Logger): string {
+  if (existsSync(defaultLocalModelPath())) return 'twin=local:default';
+  logger.warn(
+    { model: defaultLocalModelPath() },
+    'the default language model is not prepared (npm run models:prepare): the twin will answer extractively',
+  );
+  return '';
 }
 
 export function embeddedAdapterUrls(dataDir: string) {
@@ -53,6 +77,9 @@ export function embeddedAdapterUrls(dataDir: string) {
     vectorStore: `sqlite:${path.join(dataDir, 'vectors.db')}`,
   };
 }
+
+/** The admin API key of an embedded twin, written by its first start. */
+export const adminKeyPath = (dataDir: string) => path.join(path.resolve(dataDir), 'admin.key');
 
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedTwin> {
   const dataDir = path.resolve(options.dataDir);
@@ -66,6 +93,21 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
   // One embedder for chunk (its tokenizer) and embed; the same variable as the embed service's.
   const embedderUrl = process.env.LLMTWIN_EMBEDDER_URL || DEFAULT_EMBEDDER_URL;
   const embedder = await createEmbedder(embedderUrl, embedderSettingsFromEnv(process.env));
+
+  // The router's own variables apply here too. Without LLMTWIN_LLM_BACKENDS the twin answers with the small
+  // model that `npm start` prepares (SmolLM2-135M-Instruct, in process); set it empty for extractive answers.
+  const routerLogger = options.logger.child({ service: 'inference-router' });
+  const routerSettings = loadConfig(
+    inferenceConfigSchema.omit({ LLMTWIN_WAREHOUSE_URL: true, LLMTWIN_EMBED_URL: true }),
+    {
+      ...process.env,
+      LLMTWIN_LLM_BACKENDS: process.env.LLMTWIN_LLM_BACKENDS ?? embeddedDefaultBackends(routerLogger),
+    },
+  );
+  const { models, serve } = modelRouterFromSettings(routerSettings, routerLogger);
+  const reranker = routerSettings.LLMTWIN_RERANKER
+    ? await OnnxReranker.load(routerSettings.LLMTWIN_RERANKER)
+    : undefined;
 
   const modules: Record<ServiceName, ServiceModule> = {
     ingest: await createIngestModule({
@@ -111,9 +153,21 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
     // Searches through embed's routes in this process, like the distributed router through LLMTWIN_EMBED_URL.
     'inference-router': await createInferenceRouterModule({
       warehouse,
-      logger: options.logger.child({ service: 'inference-router' }),
+      eventBus,
+      logger: routerLogger,
       directory,
       embedAddress: 'embedded',
+      models,
+      ...(serve ? { promotion: { serve } } : {}),
+      ...(reranker ? { reranker } : {}),
+      ...(routerSettings.LLMTWIN_PROMPT_TEMPLATE
+        ? { promptTemplate: routerSettings.LLMTWIN_PROMPT_TEMPLATE }
+        : {}),
+      contextBudgetTokens: routerSettings.LLMTWIN_CONTEXT_BUDGET_TOKENS,
+      alertThresholds: {
+        latencyP95Ms: routerSettings.LLMTWIN_ALERT_LATENCY_P95_MS,
+        errorRate: routerSettings.LLMTWIN_ALERT_ERROR_RATE,
+      },
     }),
   };
 
@@ -133,14 +187,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
     health.start();
   }
 
-  const gateway = await createGatewayModule({
-    directory,
-    addresses: Object.fromEntries(serviceNames.map((n) => [n, 'in-process'])),
-    mode: 'embedded',
-    version: options.version,
-    eventBus,
-    dataDir,
-  });
+  const adminKeyFile = adminKeyPath(dataDir);
   let hosted: HostedService | undefined;
   const started: ServiceModule[] = [];
   const stopAll = async () => {
@@ -151,6 +198,19 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
     await embedder.close();
   };
   try {
+    const gateway = await createGatewayModule({
+      directory,
+      addresses: Object.fromEntries(serviceNames.map((n) => [n, 'in-process'])),
+      mode: 'embedded',
+      version: options.version,
+      warehouse,
+      eventBus,
+      dataDir,
+      // The gateway's own variables (rate limit, request size, CORS, bootstrap key) apply here too.
+      security: { ...securitySettings(loadSecurityConfig()), adminKeyFile },
+      httpRoutes: openaiHttpRoutes,
+      logger: options.logger.child({ service: 'gateway' }),
+    });
     for (const name of serviceNames) {
       await modules[name].start?.();
       started.push(modules[name]);
@@ -170,6 +230,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
     url: hosted.url,
     port: hosted.port,
     dataDir,
+    adminKeyFile,
     stop: () => (stopping ??= stopAll()),
   };
 }

@@ -1,7 +1,6 @@
 // The llmtwin command line: `llmtwin up` runs the twin in embedded mode; the other commands talk to a
 // running twin through its gateway (LLMTWIN_URL, default http://127.0.0.1:8080).
 import { Command, InvalidArgumentError } from 'commander';
-import { extractCommand } from './commands/extract.js';
 import {
   authorCreate,
   crawl,
@@ -10,10 +9,14 @@ import {
   sourceList,
   sourceRemove,
 } from './commands/ingest.js';
-import { dlqList, dlqReplay, reindex, reprocess } from './commands/pipeline.js';
 import { statusCommand } from './commands/status.js';
-import { upCommand } from './commands/up.js';
+import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
+import { defaultDataDir, resolveApiKey } from './api-key.js';
 import { bad, printJson } from './output.js';
+
+// `up`, `extract` and the pipeline commands load the services and the event bus: only when used, so that
+// the other commands start quickly.
+const pipeline = () => import('./commands/pipeline.js');
 
 const VERSION = '0.1.0';
 
@@ -21,6 +24,12 @@ function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError('a port is an integer 0-65535');
+  return n;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive integer');
   return n;
 }
 
@@ -39,6 +48,7 @@ program
   .option('--json', 'print machine-readable output', false)
   .action(async (opts: { dataDir: string; port: number; host: string; json: boolean }) => {
     try {
+      const { upCommand } = await import('./commands/up.js');
       await upCommand({ ...opts, version: VERSION, logLevel: process.env['LOG_LEVEL'] ?? 'warn' });
     } catch (err) {
       // A start-up problem (a port in use, a missing model) is one clear line, not a stack trace.
@@ -49,32 +59,32 @@ program
     }
   });
 
-program
-  .command('status')
-  .description('show the health of every service and backend')
-  .option('--url <url>', 'gateway URL', process.env['LLMTWIN_URL'] ?? 'http://127.0.0.1:8080')
-  .option('--json', 'print machine-readable output', false)
-  .action(async (opts: { url: string; json: boolean }) => {
-    const apiKey = process.env['LLMTWIN_API_KEY'];
-    process.exitCode = await statusCommand({ ...opts, ...(apiKey ? { apiKey } : {}) });
-  });
-
 const gatewayUrl = () => process.env['LLMTWIN_URL'] ?? 'http://127.0.0.1:8080';
-const apiKey = () => {
-  const key = process.env['LLMTWIN_API_KEY'];
-  return key ? { apiKey: key } : {};
-};
-type Remote = { url: string; json: boolean };
+type Remote = { url: string; json: boolean; apiKey?: string; dataDir: string };
+/** Every command that talks to the gateway sends an API key: --api-key, LLMTWIN_API_KEY or admin.key. */
 const remoteOptions = (c: Command) =>
   c
     .option('--url <url>', 'gateway URL', gatewayUrl())
+    .option('--api-key <key>', 'API key (default: LLMTWIN_API_KEY, else <data dir>/admin.key)')
+    .option('--data-dir <dir>', "the embedded twin's data folder, for its admin.key", defaultDataDir())
     .option('--json', 'print machine-readable output', false);
+/** The options a command function takes: the key resolved, the CLI-only ones dropped. */
+const withKey = <T extends Remote>({ dataDir, apiKey, ...rest }: T) => {
+  const key = resolveApiKey({ dataDir, ...(apiKey ? { apiKey } : {}) });
+  return { ...rest, ...(key ? { apiKey: key } : {}) };
+};
+
+remoteOptions(program.command('status').description('show the health of every service and backend')).action(
+  async (opts: Remote) => {
+    process.exitCode = await statusCommand(withKey(opts));
+  },
+);
 
 const author = program.command('author').description('authors whose writing the twin learns from');
 remoteOptions(
   author.command('create <name>').description('create an author').option('--id <id>', 'stable id'),
 ).action(async (name: string, opts: Remote & { id?: string }) => {
-  process.exitCode = await authorCreate({ ...opts, ...apiKey(), name, ...(opts.id ? { id: opts.id } : {}) });
+  process.exitCode = await authorCreate({ ...withKey(opts), name, ...(opts.id ? { id: opts.id } : {}) });
 });
 
 const source = program
@@ -88,12 +98,12 @@ remoteOptions(
     .option('--every <seconds>', 'crawl on a schedule (0: only on demand)', (v) => Number(v), 0)
     .option('--ref <ref>', 'git branch, tag or commit (repositories)'),
 ).action(async (url: string, opts: Remote & { author: string; every: number; ref?: string }) => {
-  process.exitCode = await sourceAdd({ ...opts, ...apiKey(), sourceUrl: url });
+  process.exitCode = await sourceAdd({ ...withKey(opts), sourceUrl: url });
 });
 remoteOptions(
   source.command('list').description('list sources').option('--author <id>', 'only this author'),
 ).action(async (opts: Remote & { author?: string }) => {
-  process.exitCode = await sourceList({ ...opts, ...apiKey() });
+  process.exitCode = await sourceList(withKey(opts));
 });
 remoteOptions(
   source
@@ -101,7 +111,7 @@ remoteOptions(
     .description('remove a source')
     .option('--purge', 'also delete the documents collected from it', false),
 ).action(async (id: string, opts: Remote & { purge: boolean }) => {
-  process.exitCode = await sourceRemove({ ...opts, ...apiKey(), id });
+  process.exitCode = await sourceRemove({ ...withKey(opts), id });
 });
 
 remoteOptions(
@@ -111,7 +121,7 @@ remoteOptions(
     .option('--author <id>', 'the author (when crawling a URL)')
     .option('--no-wait', 'return once the job is queued'),
 ).action(async (target: string, opts: Remote & { author?: string; wait: boolean }) => {
-  process.exitCode = await crawl({ ...opts, ...apiKey(), target });
+  process.exitCode = await crawl({ ...withKey(opts), target });
 });
 
 remoteOptions(
@@ -121,7 +131,7 @@ remoteOptions(
     .requiredOption('--author <id>', 'the author it belongs to')
     .option('--no-wait', 'return once the job is queued'),
 ).action(async (file: string, opts: Remote & { author: string; wait: boolean }) => {
-  process.exitCode = await importArchive({ ...opts, ...apiKey(), file });
+  process.exitCode = await importArchive({ ...withKey(opts), file });
 });
 
 program
@@ -130,6 +140,7 @@ program
   .requiredOption('--url <url>', 'the URL the page was saved from')
   .option('--json', 'print machine-readable output', false)
   .action(async (file: string, opts: { url: string; json: boolean }) => {
+    const { extractCommand } = await import('./commands/extract.js');
     process.exitCode = await extractCommand({ file, url: opts.url, json: opts.json });
   });
 
@@ -148,7 +159,7 @@ const dataDirOption = (c: Command) =>
 const dlq = program.command('dlq').description('events that failed processing after every retry');
 dataDirOption(dlq.command('list <topic>').description('list the dead letters of a topic')).action(
   async (topic: string, opts: { bus?: string; dataDir: string; json: boolean }) => {
-    process.exitCode = await dlqList({ ...opts, topic });
+    process.exitCode = await (await pipeline()).dlqList({ ...opts, topic });
   },
 );
 dataDirOption(
@@ -157,7 +168,7 @@ dataDirOption(
     .description('put the dead letters of a topic back on it (once fixed)')
     .option('--group <group>', 'only those one consumer group gave up on'),
 ).action(async (topic: string, opts: { bus?: string; dataDir: string; json: boolean; group?: string }) => {
-  process.exitCode = await dlqReplay({ ...opts, topic });
+  process.exitCode = await (await pipeline()).dlqReplay({ ...opts, topic });
 });
 remoteOptions(
   program
@@ -165,7 +176,7 @@ remoteOptions(
     .description('rebuild the cleaned snapshot from the warehouse')
     .option('--author <id>', 'only this author'),
 ).action(async (opts: Remote & { author?: string }) => {
-  process.exitCode = await reprocess({ ...opts, ...apiKey() });
+  process.exitCode = await (await pipeline()).reprocess(withKey(opts));
 });
 remoteOptions(
   program
@@ -173,7 +184,30 @@ remoteOptions(
     .description('re-embed everything into a new collection, swapped in when complete')
     .option('--no-wait', 'return once started'),
 ).action(async (opts: Remote & { wait: boolean }) => {
-  process.exitCode = await reindex({ ...opts, ...apiKey() });
+  process.exitCode = await (await pipeline()).reindex(withKey(opts));
 });
+
+const keys = program.command('keys').description('API keys for the gateway (needs an admin key)');
+remoteOptions(
+  keys
+    .command('create')
+    .description('create an API key: for one author, or an admin key')
+    .option('--author <id>', 'the author the key acts for (its data only)')
+    .option('--admin', 'an admin key: every author, key management, pipeline operations', false)
+    .option('--name <name>', 'a label, to recognise the key later')
+    .option('--rate-limit <n>', 'requests per minute (default: the gateway default)', positiveInt),
+).action(async (opts: Remote & { author?: string; admin: boolean; name?: string; rateLimit?: number }) => {
+  process.exitCode = await keysCreate(withKey(opts));
+});
+remoteOptions(keys.command('list').description('list API keys (never their secrets)')).action(
+  async (opts: Remote) => {
+    process.exitCode = await keysList(withKey(opts));
+  },
+);
+remoteOptions(keys.command('revoke <id>').description('revoke an API key (effective within seconds)')).action(
+  async (id: string, opts: Remote) => {
+    process.exitCode = await keysRevoke({ ...withKey(opts), id });
+  },
+);
 
 await program.parseAsync(process.argv);

@@ -61,7 +61,8 @@ describe('services on the real backends', () => {
     const upstreams = Object.fromEntries(
       [...services].map(([name, p]) => [`LLMTWIN_${name.toUpperCase().replace(/-/g, '_')}_URL`, p.url]),
     );
-    gateway = await startServiceProcess('gateway', upstreams);
+    // The gateway keeps its API keys in the warehouse.
+    gateway = await startServiceProcess('gateway', { ...upstreams, LLMTWIN_WAREHOUSE_URL: ferret.url });
   }, 300_000);
 
   afterAll(async () => {

@@ -1,8 +1,9 @@
 // Data-collection commands: authors, sources, crawl, import — through the gateway, with progress bars.
-import { ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { ingestv1 } from '@llmtwin/contracts';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { KEY_SOURCES } from '../api-key.js';
 import { gatewayClient } from '../client.js';
 import { bad, bold, dim, messageJson, ok, printJson } from '../output.js';
 
@@ -19,7 +20,11 @@ export async function remote(o: RemoteOptions, fn: () => Promise<number>): Promi
   try {
     return await fn();
   } catch (err) {
-    const message = err instanceof ConnectError ? err.rawMessage : String(err);
+    let message =
+      err instanceof ConnectError ? err.rawMessage : err instanceof Error ? err.message : String(err);
+    if (err instanceof ConnectError && err.code === Code.Unauthenticated) {
+      message += o.apiKey ? '' : ` (the CLI sends the key from ${KEY_SOURCES}: none was found)`;
+    }
     if (o.json) printJson({ error: message });
     else console.error(bad(message));
     return err instanceof ConnectError ? 1 : 2;

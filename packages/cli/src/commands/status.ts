@@ -1,6 +1,7 @@
 // `llmtwin status`: each service's health and its backends, through the gateway.
-import { ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { gatewayv1 } from '@llmtwin/contracts';
+import { KEY_SOURCES } from '../api-key.js';
 import { gatewayClient } from '../client.js';
 import { bad, bold, dim, messageJson, ok, printJson } from '../output.js';
 
@@ -22,7 +23,16 @@ export async function statusCommand(options: {
     status = await client.getStatus({}, { timeoutMs: 10_000 });
   } catch (err) {
     const message = err instanceof ConnectError ? err.rawMessage : String(err);
+    const refused =
+      err instanceof ConnectError &&
+      (err.code === Code.Unauthenticated || err.code === Code.PermissionDenied);
     if (options.json) printJson({ error: message, url: options.url });
+    else if (refused)
+      console.error(
+        bad(
+          `the twin at ${options.url} refused the call: ${message}\n  The CLI sends the key from ${KEY_SOURCES}.`,
+        ),
+      );
     else
       console.error(bad(`cannot reach the twin at ${options.url}: ${message}\n  Start it with: npm start`));
     return 2;

@@ -22,10 +22,20 @@ export async function upCommand(options: {
     version: options.version,
   });
   if (options.json) {
-    printJson({ status: 'up', url: twin.url, dataDir: twin.dataDir, mode: 'embedded' });
+    printJson({
+      status: 'up',
+      url: twin.url,
+      dataDir: twin.dataDir,
+      mode: 'embedded',
+      adminKeyFile: twin.adminKeyFile,
+    });
   } else {
     console.log(
       ok(`${bold('LLM Twin')} is up at ${bold(twin.url)} ${dim(`(embedded mode, data in ${twin.dataDir})`)}`),
+    );
+    console.log(
+      dim('  admin key: ') +
+        `${twin.adminKeyFile} ${dim('(the CLI reads it; create keys with llmtwin keys create)')}`,
     );
     console.log(dim('  check it:  ') + `npx llmtwin status`);
     console.log(
