@@ -63,7 +63,7 @@ describe('llmtwin up (embedded mode)', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'llmtwin-up-'));
-    twin = run(['up', '--port', '0', '--data-dir', dataDir, '--json']);
+    twin = run(['up', '--port', '0', '--data-dir', dataDir, '--json', '--no-demo']);
     const started = await firstJsonOutput(twin);
     expect(started['status']).toBe('up');
     expect(started['adminKeyFile']).toBe(path.join(dataDir, 'admin.key'));
@@ -217,7 +217,7 @@ describe('llmtwin up, restarted on the same data folder', () => {
   it('keeps what it stored between runs', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'llmtwin-restart-'));
     const startTwin = async () => {
-      const child = run(['up', '--port', '0', '--data-dir', dataDir, '--json']);
+      const child = run(['up', '--port', '0', '--data-dir', dataDir, '--json', '--no-demo']);
       const started = await firstJsonOutput(child);
       return { child, url: String(started['url']) };
     };

@@ -46,7 +46,8 @@ program
   .option('--port <port>', 'gateway port', port, Number(process.env['PORT'] ?? 8080))
   .option('--host <host>', 'gateway address', process.env['HOST'] ?? '127.0.0.1')
   .option('--json', 'print machine-readable output', false)
-  .action(async (opts: { dataDir: string; port: number; host: string; json: boolean }) => {
+  .option('--no-demo', 'do not load the demo author into an installation that has no sources')
+  .action(async (opts: { dataDir: string; port: number; host: string; json: boolean; demo: boolean }) => {
     try {
       const { upCommand } = await import('./commands/up.js');
       await upCommand({ ...opts, version: VERSION, logLevel: process.env['LOG_LEVEL'] ?? 'warn' });
@@ -209,5 +210,31 @@ remoteOptions(keys.command('revoke <id>').description('revoke an API key (effect
     process.exitCode = await keysRevoke({ ...withKey(opts), id });
   },
 );
+
+remoteOptions(
+  program
+    .command('ask <question>')
+    .description("ask the twin: streams the answer in the author's voice, then its sources")
+    .option('--author <id>', 'whose twin answers (an author key answers for its own author)', 'demo')
+    .option('--model <id>', 'model to answer with (default: the router default)')
+    .option('--top-k <n>', 'passages to retrieve', positiveInt)
+    .option('--max-tokens <n>', 'longest answer, in tokens', positiveInt),
+).action(
+  async (
+    question: string,
+    opts: Remote & { author: string; model?: string; topK?: number; maxTokens?: number },
+  ) => {
+    const { askCommand } = await import('./commands/ask.js');
+    process.exitCode = await askCommand({ ...withKey(opts), question });
+  },
+);
+remoteOptions(
+  program
+    .command('demo')
+    .description('load the demo author: sample pages bundled with LLM Twin, with their credits'),
+).action(async (opts: Remote) => {
+  const { demoCommand } = await import('./commands/ask.js');
+  process.exitCode = await demoCommand(withKey(opts));
+});
 
 await program.parseAsync(process.argv);

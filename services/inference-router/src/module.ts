@@ -89,12 +89,18 @@ function authorNames(
   return async (authorId, signal) => {
     const hit = cache.get(authorId);
     if (hit && Date.now() - hit.at < 60_000) return hit.name;
-    client ??= createClient(ingestv1.IngestService, directory.transport('ingest'));
-    const res = await client.getAuthor(
-      { id: authorId },
-      signal ? { signal, timeoutMs: 2_000 } : { timeoutMs: 2_000 },
-    );
-    const name = res.author?.displayName || authorId;
+    let name = authorId;
+    try {
+      client ??= createClient(ingestv1.IngestService, directory.transport('ingest'));
+      const res = await client.getAuthor(
+        { id: authorId },
+        signal ? { signal, timeoutMs: 2_000 } : { timeoutMs: 2_000 },
+      );
+      name = res.author?.displayName || authorId;
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      // Remembered like a success: while ingest is down, answers use the id instead of waiting on every call.
+    }
     cache.set(authorId, { name, at: Date.now() });
     return name;
   };

@@ -1,6 +1,11 @@
 // `llmtwin up`: the whole twin in this process on the embedded backends, until Ctrl-C.
 import { createLogger, startTelemetry } from '@llmtwin/runtime';
+import { ingestv1 } from '@llmtwin/contracts';
+import { readFile } from 'node:fs/promises';
+import { gatewayClient } from '../client.js';
+import { loadDemoAuthor, shouldOfferDemo } from '../demo.js';
 import { startEmbedded } from '../embedded.js';
+import { printDemo } from './ask.js';
 import { bold, dim, ok, printJson } from '../output.js';
 
 export async function upCommand(options: {
@@ -10,6 +15,8 @@ export async function upCommand(options: {
   json: boolean;
   version: string;
   logLevel: string;
+  /** Load the demo author when the installation has no sources yet. */
+  demo?: boolean;
 }): Promise<void> {
   // One SDK for the whole process: every service's spans and metrics share it (OTEL_* variables apply).
   const telemetry = startTelemetry({ serviceName: 'llmtwin', serviceVersion: options.version });
@@ -44,7 +51,8 @@ export async function upCommand(options: {
     );
     console.log(dim('  stop it with Ctrl-C'));
   }
-  await new Promise<void>((resolve) => {
+  // Signals are handled from here on, so that a stop during the demo load is still a clean shutdown.
+  const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
@@ -64,4 +72,22 @@ export async function upCommand(options: {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  if (options.demo !== false) {
+    // A fresh installation has nothing of its own to talk about: give it the demo author's pages.
+    try {
+      const key = (await readFile(twin.adminKeyFile, 'utf8')).trim();
+      const ingest = gatewayClient(ingestv1.IngestService, twin.url, key);
+      if (await shouldOfferDemo(ingest)) {
+        const result = await loadDemoAuthor(ingest);
+        if (options.json) printJson({ status: 'demo-loaded', demo: result });
+        else {
+          console.log(dim('  no sources yet, so the demo author is loaded (skip with --no-demo):'));
+          printDemo(result, twin.url);
+        }
+      }
+    } catch (err) {
+      logger.warn({ err }, 'could not load the demo author');
+    }
+  }
+  await stopped;
 }

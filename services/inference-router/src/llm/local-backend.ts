@@ -312,8 +312,19 @@ export class LocalBackend implements LlmBackend {
     return new LlmError(emitted ? 'interrupted' : 'unavailable', `${this.endpoint}: the backend was closed`);
   }
 
+  /**
+   * Healthy once loaded, and also while the first load is still running: a request sent meanwhile simply
+   * waits for it (loading takes seconds on a busy machine, longer than a health check may), whereas a load
+   * that failed (a missing or corrupt file) makes it unhealthy.
+   */
   async health(): Promise<void> {
-    await this.load();
+    if (this.loaded) return;
+    const loading = this.load();
+    const settled = await Promise.race([
+      loading.then(() => 'loaded' as const),
+      new Promise<'loading'>((resolve) => setImmediate(() => resolve('loading'))),
+    ]);
+    if (settled === 'loading') loading.catch(() => undefined);
   }
 
   async close(): Promise<void> {
