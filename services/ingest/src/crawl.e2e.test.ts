@@ -182,10 +182,10 @@ const snapshot = async () =>
     }),
   );
 
-function git(cwd: string, args: string[]): string {
+function git(cwd: string, args: string[], env: Record<string, string> = {}): string {
   return execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', ...args], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: home, GIT_CONFIG_NOSYSTEM: '1' },
+    env: { PATH: process.env.PATH, HOME: home, GIT_CONFIG_NOSYSTEM: '1', ...env },
   })
     .toString('utf8')
     .trim();
@@ -413,7 +413,12 @@ describe('crawling the fixture sites through the IngestService', () => {
     await writeIn(repo, 'src/app.ts', 'export const answer = 43;\n');
     await unlink(join(repo, 'src/util.py'));
     git(repo, ['add', '-A']);
-    git(repo, ['commit', '-q', '-m', 'edit app, delete util']);
+    // A day later: the untouched README must stay unchanged although the commit time moved.
+    const later = new Date(Date.now() + 86_400_000).toISOString();
+    git(repo, ['commit', '-q', '-m', 'edit app, delete util'], {
+      GIT_AUTHOR_DATE: later,
+      GIT_COMMITTER_DATE: later,
+    });
 
     const second = await crawl({ sourceId: source!.id });
     expectSucceeded(second);

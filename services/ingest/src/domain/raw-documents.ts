@@ -76,14 +76,19 @@ export function documentId(authorId: string, canonicalUrl: string): string {
   return 'doc_' + createHash('sha256').update(`${authorId}\n${canonicalUrl}`).digest('hex').slice(0, 32);
 }
 
-/** What counts as a change: the payload and the metadata a reader sees, not the crawl time. */
+/**
+ * What counts as a change: the payload and the metadata a reader sees, not the crawl time. A code file's
+ * time is the commit it was read at (a shallow fetch knows no per-file history), so it is left out: a new
+ * commit must not make a new version of every file it did not touch. The stored time stays the one of the
+ * commit where the content was first seen.
+ */
 export function contentHash(doc: ExtractedDocument): string {
   const h = createHash('sha256');
   const meta = JSON.stringify([
     doc.category,
     doc.title,
     doc.subtitle ?? '',
-    doc.publishedAt,
+    doc.category === 'code' ? null : doc.publishedAt,
     doc.draft,
     doc.tags ?? [],
     doc.code?.path ?? '',
