@@ -65,7 +65,7 @@ export function printDemo(result: DemoLoadResult, url: string): void {
   console.log(dim('  sample pages by their authors, used under their licences (docs/demo.md):'));
   for (const line of result.attribution) console.log(dim(`    ${line}`));
   console.log(dim('  ask it (the pages are indexed within a minute):'));
-  console.log(`    npm run llmtwin -- ask "${result.question}"`);
+  console.log(`    npx llmtwin ask "${result.question}"`);
   console.log(
     `    curl -s ${url}/v1/chat/completions -H "authorization: Bearer $(cat .llmtwin/admin.key)" ` +
       `-H 'content-type: application/json' -d '{"user":"demo","messages":[{"role":"user","content":"${result.question}"}]}'`,
