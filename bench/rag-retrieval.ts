@@ -16,14 +16,14 @@
 // first is written to --out, the others beside it as <out>.top<k>.json. --reranker adds the variant
 // `rerank: true, top_k 10` (the router reranks its first RERANK_CANDIDATES chunks) as <out>.rerank.json.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createClient } from '@connectrpc/connect';
 import { policyChunker } from '@llmtwin/chunk';
 import { embedv1 } from '@llmtwin/contracts';
-import { createEmbedModule, createEmbedder, LIVE_ALIAS } from '@llmtwin/embed';
+import { createEmbedModule, LIVE_ALIAS } from '@llmtwin/embed';
 import { InProcessDirectory } from '@llmtwin/host';
 import { embedSearch } from '@llmtwin/inference-router';
 import { GenerationStore } from '../services/inference-router/src/domain/generations.js';
@@ -40,10 +40,9 @@ import {
 } from '@llmtwin/ports';
 import { pino } from 'pino';
 import {
-  EmbeddingCache,
   evaluate,
   indexCorpus,
-  loadDevSet,
+  openBenchInputs,
   percentile,
   round,
   runScorer,
@@ -75,22 +74,7 @@ if (!dataDir || topKs.some((k) => !Number.isInteger(k) || k < 1 || k > MAX_TOP_K
   );
   process.exit(2);
 }
-const cacheRoot =
-  values['cache-dir'] ?? process.env.LLMTWIN_CACHE_DIR ?? path.join(homedir(), '.cache', 'llmtwin');
-const embedderUrl = values.embedder ?? `onnx:${path.join(cacheRoot, 'models', 'all-MiniLM-L6-v2')}`;
-
-const { corpus, devQrels, devQueries } = loadDevSet(
-  dataDir,
-  values['limit-queries'] ? Number(values['limit-queries']) : undefined,
-);
-
-const embedder = await createEmbedder(embedderUrl, { cacheDir: cacheRoot });
-const cache = new EmbeddingCache(
-  path.join(cacheRoot, 'bench'),
-  embedder.model,
-  embedder.dimensions,
-  !values['no-cache'],
-);
+const { corpus, devQrels, devQueries, embedder, cache } = await openBenchInputs(dataDir, values);
 const workDir = mkdtempSync(path.join(tmpdir(), 'llmtwin-bench-rag-'));
 let store: VectorStore | undefined;
 let warehouse: Warehouse | undefined;

@@ -339,6 +339,33 @@ export function runScorer(dataDir: string, file: string): ScorerResult | undefin
   return scored.status === 0 ? (JSON.parse(scored.stdout) as ScorerResult) : { error: scored.stderr.trim() };
 }
 
+/** The command-line options through which both retrieval benchmarks choose their inputs. */
+export interface BenchInputOptions {
+  'cache-dir'?: string | undefined;
+  embedder?: string | undefined;
+  'limit-queries'?: string | undefined;
+  'no-cache'?: boolean | undefined;
+}
+
+/**
+ * What both retrieval benchmarks start from: the dev set of the BEIR folder, the embedder (by default
+ * all-MiniLM-L6-v2 from the model cache) and the embedding cache beside the models.
+ */
+export async function openBenchInputs(dataDir: string, values: BenchInputOptions) {
+  const cacheRoot =
+    values['cache-dir'] ?? process.env.LLMTWIN_CACHE_DIR ?? path.join(homedir(), '.cache', 'llmtwin');
+  const embedderUrl = values.embedder ?? `onnx:${path.join(cacheRoot, 'models', 'all-MiniLM-L6-v2')}`;
+  const devSet = loadDevSet(dataDir, values['limit-queries'] ? Number(values['limit-queries']) : undefined);
+  const embedder = await createEmbedder(embedderUrl, { cacheDir: cacheRoot });
+  const cache = new EmbeddingCache(
+    path.join(cacheRoot, 'bench'),
+    embedder.model,
+    embedder.dimensions,
+    !values['no-cache'],
+  );
+  return { ...devSet, embedder, cache };
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     options: {
@@ -363,22 +390,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const modes: SearchMode[] = modeArg === 'all' ? [...MODES] : [modeArg as SearchMode];
-  const cacheRoot =
-    values['cache-dir'] ?? process.env.LLMTWIN_CACHE_DIR ?? path.join(homedir(), '.cache', 'llmtwin');
-  const embedderUrl = values.embedder ?? `onnx:${path.join(cacheRoot, 'models', 'all-MiniLM-L6-v2')}`;
-
-  const { corpus, devQrels, devQueries } = loadDevSet(
-    dataDir,
-    values['limit-queries'] ? Number(values['limit-queries']) : undefined,
-  );
-
-  const embedder = await createEmbedder(embedderUrl, { cacheDir: cacheRoot });
-  const cache = new EmbeddingCache(
-    path.join(cacheRoot, 'bench'),
-    embedder.model,
-    embedder.dimensions,
-    !values['no-cache'],
-  );
+  const { corpus, devQrels, devQueries, embedder, cache } = await openBenchInputs(dataDir, values);
   const workDir = mkdtempSync(path.join(tmpdir(), 'llmtwin-bench-retrieval-'));
   let store: VectorStore | undefined;
 

@@ -5,8 +5,19 @@
 // modes real backends show (slow first token, errors with proper statuses, a connection dropped mid-stream,
 // a stream that stalls, a server that disappears) without a model. It is not vLLM and not OpenAI; the
 // wire shapes follow the OpenAI API reference (chat object, chunk object, error object, stream_options).
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
+import {
+  FakeAnswer,
+  FakeHttpServer,
+  applyStop,
+  exampleForSchema,
+  fakeTokens,
+  readJsonBody,
+  type FakeErrorAnswer,
+  type FakePacing,
+  type FakeRequestRecord,
+  type FakeServer,
+} from './fake-server-kit.js';
 
 export interface FakeChatMessage {
   role: string;
@@ -38,24 +49,16 @@ export interface FakeFailure {
   contentType?: string;
 }
 
-export interface FakeOpenAiOptions {
+export interface FakeOpenAiOptions extends FakePacing {
   /**
    * The answer's text. Default: `Echo: <last user message>`; for a JSON request, a value built from the
    * schema whose strings are the last user message (or `{"echo": …}` for json_object).
    */
   reply?: (call: FakeChatCall) => string | Promise<string>;
-  /** Delay before the first token (streamed: after the response headers, before the first event). */
-  firstTokenDelayMs?: number;
-  /** Delay between tokens. */
-  tokenDelayMs?: number;
   /** Answer chat requests with this HTTP error instead. */
   failWith?: number | FakeFailure;
   /** With failWith: fail only this many chat requests, then answer normally. */
   failTimes?: number;
-  /** Destroy the socket after this many content tokens (0: right after the headers). */
-  dieAfterTokens?: number;
-  /** Stop sending after this many content tokens but keep the connection open. */
-  stallAfterTokens?: number;
   /** Model ids served. When given, other models are answered with 404 model_not_found. */
   models?: string[];
   /** When set, /v1/* requires `Authorization: Bearer <apiKey>`. */
@@ -66,161 +69,16 @@ export interface FakeOpenAiOptions {
   healthy?: boolean;
 }
 
-export type FakeOutcome = 'pending' | 'completed' | 'failed' | 'client-closed' | 'died' | 'killed';
-
-export interface FakeRequestRecord {
-  method: string;
-  path: string;
-  /** Parsed JSON body, when the request had one. */
-  body: Record<string, unknown> | undefined;
-  authorization: string | undefined;
-  status?: number;
-  outcome: FakeOutcome;
-  /** Content tokens written before the request ended. */
-  tokensSent: number;
-}
-
-export interface FakeOpenAiServer {
+export interface FakeOpenAiServer extends FakeServer {
   /** Base URL including /v1, as OpenAI clients expect, e.g. http://127.0.0.1:PORT/v1 */
   readonly url: string;
   /** http://127.0.0.1:PORT */
   readonly origin: string;
-  readonly port: number;
-  /** Every request received, in order. */
-  readonly requests: FakeRequestRecord[];
   /** Chat requests received (a convenience over `requests`). */
   readonly chatRequests: FakeRequestRecord[];
-  /** Chat requests being answered right now. */
-  readonly inflight: number;
   /** Options are read on every request, so a test may change them between calls. */
   readonly options: FakeOpenAiOptions;
-  /** Stop listening, let in-flight answers finish (up to 2 s), then close every connection. */
-  close(): Promise<void>;
-  /** Crash: destroy every connection now and stop listening. */
-  kill(): Promise<void>;
 }
-
-// ---- helpers shared with the fake TGI server ----
-
-/** A stand-in tokenizer: each whitespace-separated word, with the whitespace before it, is one token. */
-export function fakeTokens(text: string): string[] {
-  return text.match(/\s*\S+|\s+$/g) ?? [];
-}
-
-/** A JSON value that matches a (simple) JSON schema, with `text` wherever a free string may go. */
-export function exampleForSchema(schema: unknown, text: string): unknown {
-  if (typeof schema !== 'object' || schema === null) return text;
-  const s = schema as Record<string, unknown>;
-  if ('const' in s) return s.const;
-  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
-  for (const key of ['anyOf', 'oneOf'] as const) {
-    const options = s[key];
-    if (Array.isArray(options) && options.length > 0) return exampleForSchema(options[0], text);
-  }
-  const type = Array.isArray(s.type) ? (s.type.find((t) => t !== 'null') ?? s.type[0]) : s.type;
-  switch (type) {
-    case 'object': {
-      const props = (s.properties ?? {}) as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
-      for (const [name, sub] of Object.entries(props)) out[name] = exampleForSchema(sub, text);
-      return out;
-    }
-    case 'array': {
-      const min = typeof s.minItems === 'number' ? s.minItems : 1;
-      return Array.from({ length: Math.max(min, 1) }, () => exampleForSchema(s.items, text));
-    }
-    case 'integer':
-      return typeof s.minimum === 'number' ? Math.ceil(s.minimum) : 1;
-    case 'number':
-      return typeof s.minimum === 'number' ? s.minimum : 1;
-    case 'boolean':
-      return true;
-    case 'null':
-      return null;
-    default:
-      return text;
-  }
-}
-
-/**
- * Cuts `text` before the earliest stop sequence; `end` is where that stop sequence ends in `text`
- * (-1 when none occurs).
- */
-export function applyStop(text: string, stop: string[]): { text: string; stopped: boolean; end: number } {
-  let cut = -1;
-  let end = -1;
-  for (const s of stop) {
-    if (s === '') continue;
-    const at = text.indexOf(s);
-    if (at >= 0 && (cut < 0 || at < cut)) {
-      cut = at;
-      end = at + s.length;
-    }
-  }
-  return cut < 0 ? { text, stopped: false, end } : { text: text.slice(0, cut), stopped: true, end };
-}
-
-/** Resolves after `ms`, or early (false) when `signal` aborts. */
-export function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-export async function readJsonBody(req: http.IncomingMessage, limit = 8 * 1024 * 1024): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new Error('request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  const raw = Buffer.concat(chunks).toString('utf8');
-  return raw === '' ? undefined : JSON.parse(raw);
-}
-
-/** Tracks sockets so that kill() can drop them and close() can finish. */
-export class SocketTracker {
-  readonly sockets = new Set<Socket>();
-  constructor(server: http.Server) {
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-  }
-  destroyAll(): void {
-    for (const socket of this.sockets) socket.destroy();
-  }
-}
-
-export function listen(server: http.Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-export function closeServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) return resolve();
-    server.close(() => resolve());
-  });
-}
-
-// ---- the fake ----
 
 const ERROR_TYPES: Record<number, [type: string, code: string | null, message: string]> = {
   400: ['invalid_request_error', null, 'Invalid request.'],
@@ -450,46 +308,23 @@ export function promptTokenCount(messages: { content: string }[]): number {
 
 let nextId = 1;
 
-export async function startFakeOpenAiServer(options: FakeOpenAiOptions = {}): Promise<FakeOpenAiServer> {
-  const requests: FakeRequestRecord[] = [];
-  const live = new Set<{ record: FakeRequestRecord; res: http.ServerResponse }>();
-  let inflight = 0;
-  let killed = false;
+/** An error thrown while answering: an HttpError as it says, anything else as a 500. */
+function errorAnswer(err: unknown): FakeErrorAnswer {
+  const failure: FakeFailure =
+    err instanceof HttpError
+      ? {
+          status: err.status,
+          message: err.message,
+          ...(err.type ? { type: err.type } : {}),
+          code: err.code ?? null,
+          param: err.param ?? null,
+        }
+      : { status: 500, message: err instanceof Error ? err.message : String(err) };
+  return { status: failure.status, send: (res) => sendError(res, failure) };
+}
 
-  const server = http.createServer((req, res) => {
-    const record: FakeRequestRecord = {
-      method: req.method ?? 'GET',
-      path: (req.url ?? '/').split('?')[0] ?? '/',
-      body: undefined,
-      authorization: req.headers.authorization,
-      outcome: 'pending',
-      tokensSent: 0,
-    };
-    requests.push(record);
-    const entry = { record, res };
-    live.add(entry);
-    res.on('close', () => {
-      live.delete(entry);
-      if (record.outcome === 'pending') record.outcome = res.writableFinished ? 'completed' : 'client-closed';
-    });
-    handle(req, res, record).catch((err: unknown) => {
-      const failure: FakeFailure =
-        err instanceof HttpError
-          ? {
-              status: err.status,
-              message: err.message,
-              ...(err.type ? { type: err.type } : {}),
-              code: err.code ?? null,
-              param: err.param ?? null,
-            }
-          : { status: 500, message: err instanceof Error ? err.message : String(err) };
-      record.status = failure.status;
-      record.outcome = 'failed';
-      if (!res.headersSent) sendError(res, failure);
-      else res.destroy();
-    });
-  });
-  const tracker = new SocketTracker(server);
+export async function startFakeOpenAiServer(options: FakeOpenAiOptions = {}): Promise<FakeOpenAiServer> {
+  const server = new FakeHttpServer(handle, errorAnswer);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, record: FakeRequestRecord) {
     const path = record.path.replace(/\/+$/, '') || '/';
@@ -555,12 +390,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiOptions = {}): Pr
       );
     }
     record.body = body as Record<string, unknown>;
-    inflight++;
-    try {
-      await chat(res, record, body);
-    } finally {
-      inflight--;
-    }
+    await server.generating(() => chat(res, record, body));
   }
 
   async function chat(res: http.ServerResponse, record: FakeRequestRecord, body: unknown) {
@@ -596,9 +426,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiOptions = {}): Pr
       }
     }
 
-    const closed = new AbortController();
-    res.on('close', () => closed.abort());
-
+    const answer = new FakeAnswer(res, record);
     let text = await (options.reply ?? defaultReply)(call);
     if (call.json) {
       try {
@@ -625,20 +453,12 @@ export async function startFakeOpenAiServer(options: FakeOpenAiOptions = {}): Pr
     const base = { id, created, model: call.model, system_fingerprint: 'fp_fake' };
 
     if (!parsed.stream) {
-      const ok = await pause(
+      const ok = await answer.pause(
         (options.firstTokenDelayMs ?? 0) + (options.tokenDelayMs ?? 0) * tokens.length,
-        closed.signal,
       );
       if (!ok) return;
-      if (options.dieAfterTokens !== undefined) {
-        record.outcome = 'died';
-        res.socket?.destroy();
-        return;
-      }
-      if (options.stallAfterTokens !== undefined) {
-        await pause(2 ** 31 - 1, closed.signal);
-        return;
-      }
+      if (options.dieAfterTokens !== undefined) return answer.die();
+      if (options.stallAfterTokens !== undefined) return answer.stall();
       record.status = 200;
       record.tokensSent = tokens.length;
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -675,72 +495,38 @@ export async function startFakeOpenAiServer(options: FakeOpenAiOptions = {}): Pr
         choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
         ...usageField,
       })}\n\n`;
-    // Resolves once the bytes reached the socket, so that a following destroy() cannot swallow them.
-    const write = (data: string) => new Promise<void>((resolve) => res.write(data, () => resolve()));
-    const die = () => {
-      record.outcome = 'died';
-      res.socket?.destroy();
-    };
-
-    if (options.dieAfterTokens === 0) return die();
-    if (!(await pause(options.firstTokenDelayMs ?? 0, closed.signal))) return;
-    await write(chunk({ role: 'assistant', content: '', refusal: null }, null));
-    for (let i = 0; i < tokens.length; i++) {
-      if (i > 0 && !(await pause(options.tokenDelayMs ?? 0, closed.signal))) return;
-      if (closed.signal.aborted) return;
-      await write(chunk({ content: tokens[i] }, null));
-      record.tokensSent++;
-      if (options.dieAfterTokens !== undefined && record.tokensSent >= options.dieAfterTokens) return die();
-      if (options.stallAfterTokens !== undefined && record.tokensSent >= options.stallAfterTokens) {
-        await pause(2 ** 31 - 1, closed.signal);
-        return;
-      }
-    }
-    if (options.dieAfterTokens !== undefined) return die();
-    if (options.stallAfterTokens !== undefined) {
-      await pause(2 ** 31 - 1, closed.signal);
-      return;
-    }
-    await write(chunk({}, finishReason));
+    if (options.dieAfterTokens === 0) return answer.die();
+    if (!(await answer.pause(options.firstTokenDelayMs ?? 0))) return;
+    await answer.write(chunk({ role: 'assistant', content: '', refusal: null }, null));
+    const sent = await answer.sendTokens(tokens.length, options, (i) =>
+      answer.write(chunk({ content: tokens[i] }, null)),
+    );
+    if (!sent) return;
+    if (options.dieAfterTokens !== undefined) return answer.die();
+    if (options.stallAfterTokens !== undefined) return answer.stall();
+    await answer.write(chunk({}, finishReason));
     if (parsed.includeUsage) {
-      await write(
+      await answer.write(
         `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`,
       );
     }
     res.end('data: [DONE]\n\n');
   }
 
-  const port = await listen(server);
-  const origin = `http://127.0.0.1:${port}`;
-
+  await server.listen();
   return {
-    url: `${origin}/v1`,
-    origin,
-    port,
-    requests,
+    url: `${server.origin}/v1`,
+    origin: server.origin,
+    port: server.port,
+    requests: server.requests,
     get chatRequests() {
-      return requests.filter((r) => r.path.replace(/\/+$/, '') === '/v1/chat/completions');
+      return server.requests.filter((r) => r.path.replace(/\/+$/, '') === '/v1/chat/completions');
     },
     get inflight() {
-      return inflight;
+      return server.inflight;
     },
     options,
-    async close() {
-      if (killed) return;
-      const closing = closeServer(server);
-      server.closeIdleConnections();
-      const deadline = Date.now() + 2000;
-      while (inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      server.closeAllConnections();
-      await closing;
-    },
-    async kill() {
-      killed = true;
-      for (const { record } of live) if (record.outcome === 'pending') record.outcome = 'killed';
-      const closing = closeServer(server);
-      tracker.destroyAll();
-      server.closeAllConnections();
-      await closing;
-    },
+    close: () => server.close(),
+    kill: () => server.kill(),
   };
 }

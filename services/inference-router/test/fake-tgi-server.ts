@@ -6,18 +6,19 @@
 // 200 event stream (`data:{"error","error_type"}`: validation, overloaded, generation), the EOS token
 // streamed as a special token, stop sequences kept in the generated text, details only when asked for,
 // and the validation rules (temperature > 0, 0 < top_p < 1, at most 4 stop sequences, token limits).
-import http from 'node:http';
+import type http from 'node:http';
 import {
-  SocketTracker,
+  FakeAnswer,
+  FakeHttpServer,
   applyStop,
-  closeServer,
   exampleForSchema,
   fakeTokens,
-  listen,
-  pause,
   readJsonBody,
+  type FakeErrorAnswer,
+  type FakePacing,
   type FakeRequestRecord,
-} from './fake-openai-server.js';
+  type FakeServer,
+} from './fake-server-kit.js';
 
 export interface FakeTgiCall {
   inputs: string;
@@ -38,11 +39,9 @@ export interface FakeTgiFailure {
   contentType?: string;
 }
 
-export interface FakeTgiOptions {
+export interface FakeTgiOptions extends FakePacing {
   /** The answer's text. Default `Echo: <last user turn>`; with a JSON grammar, a value built from the schema. */
   reply?: (call: FakeTgiCall) => string | Promise<string>;
-  firstTokenDelayMs?: number;
-  tokenDelayMs?: number;
   /**
    * Answer with this HTTP error before any event: what a proxy or load balancer in front of TGI answers
    * when it is down (503) or rate-limits (429). TGI's own errors come as events; see streamError.
@@ -53,10 +52,6 @@ export interface FakeTgiOptions {
   streamError?: { errorType: string; message: string };
   /** Send a generation error event after this many tokens, then end the stream. */
   errorAfterTokens?: number;
-  /** Destroy the socket after this many tokens (0: right after the headers). */
-  dieAfterTokens?: number;
-  /** Stop sending after this many tokens but keep the connection open. */
-  stallAfterTokens?: number;
   /** Send an SSE comment this often while a stream is open, as axum's keep-alive does. */
   keepAliveMs?: number;
   modelId?: string;
@@ -71,17 +66,12 @@ export interface FakeTgiOptions {
   healthy?: boolean;
 }
 
-export interface FakeTgiServer {
+export interface FakeTgiServer extends FakeServer {
   /** http://127.0.0.1:PORT (TGI's routes are at the root). */
   readonly url: string;
-  readonly port: number;
-  readonly requests: FakeRequestRecord[];
   /** /generate and /generate_stream requests. */
   readonly generateRequests: FakeRequestRecord[];
-  readonly inflight: number;
   readonly options: FakeTgiOptions;
-  close(): Promise<void>;
-  kill(): Promise<void>;
 }
 
 /** Finds the last user turn in a prompt rendered with one of the common chat templates. */
@@ -139,11 +129,23 @@ interface Validated {
   inputLength: number;
 }
 
+/** An error thrown while answering: a TgiError as it says, anything else as a 500 generation error. */
+function errorAnswer(err: unknown): FakeErrorAnswer {
+  const e =
+    err instanceof TgiError
+      ? err
+      : new TgiError('generation', err instanceof Error ? err.message : String(err), 500);
+  return {
+    status: e.status,
+    send: (res) => {
+      res.writeHead(e.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: e.message, error_type: e.errorType }));
+    },
+  };
+}
+
 export async function startFakeTgiServer(options: FakeTgiOptions = {}): Promise<FakeTgiServer> {
-  const requests: FakeRequestRecord[] = [];
-  const live = new Set<FakeRequestRecord>();
-  let inflight = 0;
-  let killed = false;
+  const server = new FakeHttpServer(handle, errorAnswer);
   const maxTotal = () => options.maxTotalTokens ?? 4096;
   const maxInput = () => options.maxInputTokens ?? maxTotal() - 1;
 
@@ -254,38 +256,6 @@ export async function startFakeTgiServer(options: FakeTgiOptions = {}): Promise<
     return { tokens: out, finish, generatedText };
   }
 
-  const server = http.createServer((req, res) => {
-    const record: FakeRequestRecord = {
-      method: req.method ?? 'GET',
-      path: (req.url ?? '/').split('?')[0] ?? '/',
-      body: undefined,
-      authorization: req.headers.authorization,
-      outcome: 'pending',
-      tokensSent: 0,
-    };
-    requests.push(record);
-    live.add(record);
-    res.on('close', () => {
-      live.delete(record);
-      if (record.outcome === 'pending') record.outcome = res.writableFinished ? 'completed' : 'client-closed';
-    });
-    handle(req, res, record).catch((err: unknown) => {
-      const e =
-        err instanceof TgiError
-          ? err
-          : new TgiError('generation', err instanceof Error ? err.message : String(err), 500);
-      record.outcome = 'failed';
-      record.status = e.status;
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      res.writeHead(e.status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: e.message, error_type: e.errorType }));
-    });
-  });
-  const tracker = new SocketTracker(server);
-
   function sendFailure(res: http.ServerResponse, record: FakeRequestRecord, f: FakeTgiFailure) {
     record.status = f.status;
     record.outcome = 'failed';
@@ -371,32 +341,20 @@ export async function startFakeTgiServer(options: FakeTgiOptions = {}): Promise<
       );
       return;
     }
-    inflight++;
-    try {
-      if (streaming) await stream(res, record, body);
-      else await unary(res, record, body);
-    } finally {
-      inflight--;
-    }
+    await server.generating(() => (streaming ? stream(res, record, body) : unary(res, record, body)));
   }
 
   async function unary(res: http.ServerResponse, record: FakeRequestRecord, body: unknown) {
-    const closed = new AbortController();
-    res.on('close', () => closed.abort());
-    if (inflight > (options.maxConcurrentRequests ?? 128))
+    const answer = new FakeAnswer(res, record);
+    if (server.inflight > (options.maxConcurrentRequests ?? 128))
       throw new TgiError('overloaded', 'Model is overloaded', 429);
     const v = validate(body);
     const { tokens, finish, generatedText } = await generate(v);
-    const ok = await pause(
+    const ok = await answer.pause(
       (options.firstTokenDelayMs ?? 0) + (options.tokenDelayMs ?? 0) * tokens.length,
-      closed.signal,
     );
     if (!ok) return;
-    if (options.dieAfterTokens !== undefined) {
-      record.outcome = 'died';
-      res.socket?.destroy();
-      return;
-    }
+    if (options.dieAfterTokens !== undefined) return answer.die();
     record.status = 200;
     record.tokensSent = tokens.length;
     const out: Record<string, unknown> = { generated_text: generatedText };
@@ -414,27 +372,20 @@ export async function startFakeTgiServer(options: FakeTgiOptions = {}): Promise<
   }
 
   async function stream(res: http.ServerResponse, record: FakeRequestRecord, body: unknown) {
-    const closed = new AbortController();
-    res.on('close', () => closed.abort());
+    const answer = new FakeAnswer(res, record);
     record.status = 200;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.flushHeaders();
     let keepAlive: NodeJS.Timeout | undefined;
     if (options.keepAliveMs) keepAlive = setInterval(() => res.write(':\n\n'), options.keepAliveMs);
-    const write = (data: string) => new Promise<void>((resolve) => res.write(data, () => resolve()));
-    const event = (payload: unknown) => write(`data:${JSON.stringify(payload)}\n\n`);
-    const die = () => {
-      record.outcome = 'died';
-      res.socket?.destroy();
-    };
-    const stall = () => pause(2 ** 31 - 1, closed.signal);
+    const event = (payload: unknown) => answer.write(`data:${JSON.stringify(payload)}\n\n`);
     try {
       let v: Validated;
       try {
         if (options.streamError) {
           throw new TgiError(options.streamError.errorType, options.streamError.message, 200);
         }
-        if (inflight > (options.maxConcurrentRequests ?? 128)) {
+        if (server.inflight > (options.maxConcurrentRequests ?? 128)) {
           throw new TgiError('overloaded', 'Model is overloaded', 429);
         }
         v = validate(body);
@@ -447,11 +398,9 @@ export async function startFakeTgiServer(options: FakeTgiOptions = {}): Promise<
         return;
       }
       const { tokens, finish, generatedText } = await generate(v);
-      if (options.dieAfterTokens === 0) return die();
-      if (!(await pause(options.firstTokenDelayMs ?? 0, closed.signal))) return;
-      for (let i = 0; i < tokens.length; i++) {
-        if (i > 0 && !(await pause(options.tokenDelayMs ?? 0, closed.signal))) return;
-        if (closed.signal.aborted) return;
+      if (options.dieAfterTokens === 0) return answer.die();
+      if (!(await answer.pause(options.firstTokenDelayMs ?? 0))) return;
+      const sent = await answer.sendTokens(tokens.length, options, async (i) => {
         if (options.errorAfterTokens !== undefined && i >= options.errorAfterTokens) {
           record.outcome = 'failed';
           await event({
@@ -459,7 +408,7 @@ export async function startFakeTgiServer(options: FakeTgiOptions = {}): Promise<
             error_type: 'generation',
           });
           res.end();
-          return;
+          return false;
         }
         const t = tokens[i]!;
         const last = i === tokens.length - 1;
@@ -477,49 +426,27 @@ export async function startFakeTgiServer(options: FakeTgiOptions = {}): Promise<
                 }
               : null,
         });
-        record.tokensSent++;
-        if (options.dieAfterTokens !== undefined && record.tokensSent >= options.dieAfterTokens) return die();
-        if (options.stallAfterTokens !== undefined && record.tokensSent >= options.stallAfterTokens) {
-          await stall();
-          return;
-        }
-      }
-      res.end();
+      });
+      if (sent) res.end();
     } finally {
       if (keepAlive) clearInterval(keepAlive);
     }
   }
 
-  const port = await listen(server);
-  const url = `http://127.0.0.1:${port}`;
+  await server.listen();
   return {
-    url,
-    port,
-    requests,
+    url: server.origin,
+    port: server.port,
+    requests: server.requests,
     get generateRequests() {
-      return requests.filter((r) => r.path === '/generate' || r.path === '/generate_stream');
+      return server.requests.filter((r) => r.path === '/generate' || r.path === '/generate_stream');
     },
     get inflight() {
-      return inflight;
+      return server.inflight;
     },
     options,
-    async close() {
-      if (killed) return;
-      const closing = closeServer(server);
-      server.closeIdleConnections();
-      const deadline = Date.now() + 2000;
-      while (inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      server.closeAllConnections();
-      await closing;
-    },
-    async kill() {
-      killed = true;
-      for (const record of live) if (record.outcome === 'pending') record.outcome = 'killed';
-      const closing = closeServer(server);
-      tracker.destroyAll();
-      server.closeAllConnections();
-      await closing;
-    },
+    close: () => server.close(),
+    kill: () => server.kill(),
   };
 }
 

@@ -2,7 +2,8 @@
 // that first), in process, on one thread.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { LlmError, type ChatEvent, type ChatRequest } from './llm.port.js';
+import { collect } from './backend-test-helpers.js';
+import { LlmError, type ChatRequest } from './llm.port.js';
 import { LocalBackend, defaultLocalModelPath } from './local-backend.js';
 
 const backend = new LocalBackend({
@@ -26,17 +27,6 @@ const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => 
   maxTokens: 48,
   ...extra,
 });
-
-async function collect(events: AsyncIterable<ChatEvent>) {
-  const deltas: string[] = [];
-  let end: Extract<ChatEvent, { type: 'end' }> | undefined;
-  for await (const ev of events) {
-    if (end) throw new Error('an event came after end');
-    if (ev.type === 'delta') deltas.push(ev.text);
-    else end = ev;
-  }
-  return { deltas, text: deltas.join(''), end };
-}
 
 describe('LocalBackend (SmolLM2-135M-Instruct, in process)', () => {
   it('streams an answer to a simple question, with token counts', async () => {

@@ -4,7 +4,7 @@ import {
   type FakeOpenAiOptions,
   type FakeOpenAiServer,
 } from '../../test/fake-openai-server.js';
-import { LlmError, type ChatEvent, type ChatRequest } from './llm.port.js';
+import { ask, collect, failure, kindOf, waitFor } from './backend-test-helpers.js';
 import { OpenAiBackend, type OpenAiBackendOptions } from './openai-backend.js';
 
 const servers: FakeOpenAiServer[] = [];
@@ -18,42 +18,9 @@ async function serve(options: FakeOpenAiOptions = {}): Promise<FakeOpenAiServer>
   return server;
 }
 
-const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
-  messages: [
-    { role: 'system', content: 'Be brief.' },
-    { role: 'user', content },
-  ],
-  maxTokens: 64,
-  ...extra,
-});
-
 function backendFor(server: FakeOpenAiServer, extra: Partial<OpenAiBackendOptions> = {}) {
   return new OpenAiBackend({ model: 'twin', baseUrl: server.url, ...extra });
 }
-
-async function collect(events: AsyncIterable<ChatEvent>) {
-  const deltas: string[] = [];
-  let end: Extract<ChatEvent, { type: 'end' }> | undefined;
-  for await (const ev of events) {
-    if (end) throw new Error('an event came after end');
-    if (ev.type === 'delta') deltas.push(ev.text);
-    else end = ev;
-  }
-  return { deltas, text: deltas.join(''), end };
-}
-
-/** Collects until the stream throws; returns the error and the deltas that came first. */
-async function failure(events: AsyncIterable<ChatEvent>) {
-  const deltas: string[] = [];
-  try {
-    for await (const ev of events) if (ev.type === 'delta') deltas.push(ev.text);
-  } catch (err) {
-    return { err, deltas };
-  }
-  throw new Error(`expected the stream to fail, it gave "${deltas.join('')}"`);
-}
-
-const kindOf = (err: unknown) => (err instanceof LlmError ? err.kind : `not an LlmError: ${String(err)}`);
 
 describe('OpenAiBackend', () => {
   it('streams the deltas in order, then one end with the usage', async () => {
@@ -249,6 +216,33 @@ describe('OpenAiBackend', () => {
     ).resolves.toBeUndefined();
   });
 
+  it('maps a stream that ends cleanly before its last chunk to interrupted', async () => {
+    const server = await serve({ endAfterTokens: 2 });
+    const { err, deltas } = await failure(backendFor(server).chat(ask('a b c')));
+    expect(deltas).toEqual(['Echo:', ' a']);
+    expect(kindOf(err)).toBe('interrupted');
+    expect((err as Error).message).toContain('the stream ended before the answer did');
+  });
+
+  it('ends the calls in flight on close(): interrupted once text was streamed, unavailable before', async () => {
+    const server = await serve({ tokenDelayMs: 200 });
+    const backend = backendFor(server);
+    const streaming = backend.chat(ask('a b c d e f g h'))[Symbol.asyncIterator]();
+    expect(await streaming.next()).toMatchObject({ value: { type: 'delta', text: 'Echo:' } });
+    server.options.firstTokenDelayMs = 10_000;
+    const waiting = failure(backend.chat(ask('y')));
+    await waitFor(() => server.inflight === 2);
+    await backend.close();
+    await expect(streaming.next()).rejects.toMatchObject({
+      kind: 'interrupted',
+      message: expect.stringContaining('the backend was closed'),
+    });
+    const { err } = await waiting;
+    expect(kindOf(err)).toBe('unavailable');
+    expect((err as Error).message).toContain('the backend was closed');
+    await waitFor(() => server.inflight === 0);
+  });
+
   it('refuses new calls after close()', async () => {
     const server = await serve();
     const backend = backendFor(server);
@@ -266,11 +260,3 @@ describe('OpenAiBackend', () => {
     expect(answers.map((a) => a.text)).toEqual(questions.map((q) => `Echo: ${q}`));
   });
 });
-
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

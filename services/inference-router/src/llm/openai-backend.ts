@@ -5,33 +5,28 @@
 // backend may succeed); the request itself was refused (4xx) → 'rejected'; no first event in time →
 // 'timeout'; anything that breaks the stream after text reached the caller → 'interrupted'.
 import {
+  HttpStreamBackend,
+  type HttpStreamBackendOptions,
+  type StreamProgress,
+} from './http-stream-backend.js';
+import {
   LlmError,
   type ChatEvent,
   type ChatRequest,
   type LlmBackend,
   type LlmErrorKind,
 } from './llm.port.js';
-import { errorMessage, statusKind, describeNetworkError, streamEvents } from './sse.js';
+import { statusKind, type SseEvent } from './sse.js';
 
-export interface OpenAiBackendOptions {
-  /** The model id clients ask for. */
-  model: string;
+export interface OpenAiBackendOptions extends HttpStreamBackendOptions {
   /** Base URL including the version prefix, e.g. http://vllm:8000/v1 */
   baseUrl: string;
   /** The model name sent upstream (vLLM's --served-model-name). Default: `model`. */
   upstreamModel?: string;
-  /** Sent as `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
   /** The model's context window, when known. Otherwise health() reads vLLM's max_model_len if offered. */
   contextTokens?: number;
   /** Path of the health check under baseUrl, or an absolute URL. Default '/models'. */
   healthPath?: string;
-  /** Longest wait for the first streamed event (connect, queue, prompt processing). Default 60 s. */
-  firstTokenTimeoutMs?: number;
-  /** Longest silence between streamed events. Default 30 s. */
-  idleTimeoutMs?: number;
-  /** Longest wait for a health check. Default 5 s. */
-  healthTimeoutMs?: number;
   /** Name of the response_format json_schema. Default 'response'. */
   jsonSchemaName?: string;
   /** Ask for the usage chunk. Default true; turn off for servers that reject stream_options. */
@@ -50,36 +45,10 @@ interface Chunk {
   error?: { message?: unknown; code?: unknown; type?: unknown } | string;
 }
 
-const trimSlash = (url: string) => url.replace(/\/+$/, '');
-
-export class OpenAiBackend implements LlmBackend {
+export class OpenAiBackend extends HttpStreamBackend<OpenAiBackendOptions> implements LlmBackend {
   readonly kind = 'openai' as const;
-  readonly model: string;
-  readonly endpoint: string;
-  private discoveredContext: number | undefined;
-  private readonly inflight = new Set<AbortController>();
-  private closed = false;
-
-  constructor(private readonly opts: OpenAiBackendOptions) {
-    this.model = opts.model;
-    this.endpoint = trimSlash(opts.baseUrl);
-  }
-
-  get contextTokens(): number | undefined {
-    return this.opts.contextTokens ?? this.discoveredContext;
-  }
-
-  private headers(): Record<string, string> {
-    return this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {};
-  }
-
-  private httpError(status: number, body: string): LlmError {
-    const message = errorMessage(body) || `HTTP ${status}`;
-    return new LlmError(statusKind(status), `${this.endpoint} answered ${status}: ${message}`);
-  }
 
   async *chat(request: ChatRequest, signal?: AbortSignal): AsyncIterable<ChatEvent> {
-    if (this.closed) throw new LlmError('unavailable', `${this.endpoint}: the backend is closed`);
     const body: Record<string, unknown> = {
       model: this.opts.upstreamModel ?? this.model,
       messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
@@ -100,77 +69,39 @@ export class OpenAiBackend implements LlmBackend {
         },
       };
     }
+    yield* this.stream('/chat/completions', body, signal, (events, progress) =>
+      this.decode(events, progress),
+    );
+  }
 
-    const closing = new AbortController();
-    this.inflight.add(closing);
-    let emitted = false;
+  private async *decode(
+    events: AsyncIterable<SseEvent>,
+    progress: StreamProgress,
+  ): AsyncGenerator<ChatEvent> {
     let finish: string | undefined;
     let done = false;
     let promptTokens: number | undefined;
     let completionTokens: number | undefined;
-    try {
-      const events = streamEvents({
-        url: `${this.endpoint}/chat/completions`,
-        body,
-        headers: this.headers(),
-        signal: signal ? AbortSignal.any([signal, closing.signal]) : closing.signal,
-        firstEventTimeoutMs: this.opts.firstTokenTimeoutMs ?? 60_000,
-        idleTimeoutMs: this.opts.idleTimeoutMs ?? 30_000,
-        describe: this.endpoint,
-        hasOutput: () => emitted,
-        httpError: (status, text) => this.httpError(status, text),
-      });
-      for await (const ev of events) {
-        if (ev.data === '[DONE]') {
-          done = true;
-          break;
-        }
-        let chunk: Chunk;
-        try {
-          chunk = JSON.parse(ev.data) as Chunk;
-        } catch (err) {
-          throw new LlmError(
-            emitted ? 'interrupted' : 'unavailable',
-            `${this.endpoint}: an event is not JSON: ${ev.data.slice(0, 80)}`,
-            { cause: err },
-          );
-        }
-        if (chunk.error) throw this.streamError(chunk.error, emitted);
-        if (chunk.usage) {
-          if (typeof chunk.usage.prompt_tokens === 'number') promptTokens = chunk.usage.prompt_tokens;
-          if (typeof chunk.usage.completion_tokens === 'number')
-            completionTokens = chunk.usage.completion_tokens;
-        }
-        for (const choice of chunk.choices ?? []) {
-          if ((choice.index ?? 0) !== 0) continue;
-          const text = choice.delta?.content;
-          if (typeof text === 'string' && text !== '') {
-            emitted = true;
-            yield { type: 'delta', text };
-          }
-          if (typeof choice.finish_reason === 'string') finish = choice.finish_reason;
-        }
+    for await (const ev of events) {
+      if (ev.data === '[DONE]') {
+        done = true;
+        break;
       }
-    } catch (err) {
-      if (closing.signal.aborted && !signal?.aborted) {
-        throw new LlmError(
-          emitted ? 'interrupted' : 'unavailable',
-          `${this.endpoint}: the backend was closed`,
-          {
-            cause: err,
-          },
-        );
+      const chunk = this.parseEvent<Chunk>(ev, progress);
+      if (chunk.error) throw this.streamError(chunk.error, progress.emitted);
+      if (chunk.usage) {
+        if (typeof chunk.usage.prompt_tokens === 'number') promptTokens = chunk.usage.prompt_tokens;
+        if (typeof chunk.usage.completion_tokens === 'number')
+          completionTokens = chunk.usage.completion_tokens;
       }
-      throw err;
-    } finally {
-      this.inflight.delete(closing);
+      for (const choice of chunk.choices ?? []) {
+        if ((choice.index ?? 0) !== 0) continue;
+        const text = choice.delta?.content;
+        if (typeof text === 'string' && text !== '') yield { type: 'delta', text };
+        if (typeof choice.finish_reason === 'string') finish = choice.finish_reason;
+      }
     }
-    if (!done && finish === undefined) {
-      throw new LlmError(
-        emitted ? 'interrupted' : 'unavailable',
-        `${this.endpoint}: the stream ended before the answer did`,
-      );
-    }
+    if (!done && finish === undefined) return;
     const end: ChatEvent = { type: 'end', finishReason: finish === 'length' ? 'length' : 'stop' };
     if (promptTokens !== undefined) end.promptTokens = promptTokens;
     if (completionTokens !== undefined) end.completionTokens = completionTokens;
@@ -192,29 +123,7 @@ export class OpenAiBackend implements LlmBackend {
     const url = /^https?:\/\//.test(path)
       ? path
       : `${this.endpoint}${path.startsWith('/') ? '' : '/'}${path}`;
-    const ms = this.opts.healthTimeoutMs ?? 5_000;
-    const timeout = AbortSignal.timeout(ms);
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        headers: this.headers(),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-    } catch (err) {
-      if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) throw new LlmError('timeout', `${url}: no answer within ${ms} ms`, { cause: err });
-      throw new LlmError('unavailable', `${url}: ${describeNetworkError(err)}`, { cause: err });
-    }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw new LlmError('unavailable', `${url}: ${describeNetworkError(err)}`, { cause: err });
-    }
-    if (!res.ok) {
-      throw new LlmError(statusKind(res.status), `${url} answered ${res.status}: ${errorMessage(text)}`);
-    }
-    this.learnContext(text);
+    this.learnContext(await this.get(url, signal));
   }
 
   /** vLLM lists max_model_len on its model cards; use it when no context size was configured. */
@@ -227,13 +136,6 @@ export class OpenAiBackend implements LlmBackend {
       if (card && typeof card.max_model_len === 'number') this.discoveredContext = card.max_model_len;
     } catch {
       // a health path that does not return the model list
-    }
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const ctl of this.inflight) {
-      ctl.abort(new LlmError('unavailable', `${this.endpoint}: the backend was closed`));
     }
   }
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { fakeTokens } from '../../test/fake-openai-server.js';
+import { fakeTokens } from '../../test/fake-server-kit.js';
 import { startFakeTgiServer, type FakeTgiOptions, type FakeTgiServer } from '../../test/fake-tgi-server.js';
-import { LlmError, type ChatEvent, type ChatRequest } from './llm.port.js';
+import { ask, collect, failure, kindOf, waitFor } from './backend-test-helpers.js';
 import { StopScanner, TgiBackend, type TgiBackendOptions } from './tgi-backend.js';
 
 const servers: FakeTgiServer[] = [];
@@ -15,48 +15,8 @@ async function serve(options: FakeTgiOptions = {}): Promise<FakeTgiServer> {
   return server;
 }
 
-const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
-  messages: [
-    { role: 'system', content: 'Be brief.' },
-    { role: 'user', content },
-  ],
-  maxTokens: 64,
-  ...extra,
-});
-
 const backendFor = (server: FakeTgiServer, extra: Partial<TgiBackendOptions> = {}) =>
   new TgiBackend({ model: 'base', baseUrl: server.url, ...extra });
-
-async function collect(events: AsyncIterable<ChatEvent>) {
-  const deltas: string[] = [];
-  let end: Extract<ChatEvent, { type: 'end' }> | undefined;
-  for await (const ev of events) {
-    if (end) throw new Error('an event came after end');
-    if (ev.type === 'delta') deltas.push(ev.text);
-    else end = ev;
-  }
-  return { deltas, text: deltas.join(''), end };
-}
-
-async function failure(events: AsyncIterable<ChatEvent>) {
-  const deltas: string[] = [];
-  try {
-    for await (const ev of events) if (ev.type === 'delta') deltas.push(ev.text);
-  } catch (err) {
-    return { err, deltas };
-  }
-  throw new Error(`expected the stream to fail, it gave "${deltas.join('')}"`);
-}
-
-const kindOf = (err: unknown) => (err instanceof LlmError ? err.kind : `not an LlmError: ${String(err)}`);
-
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('TgiBackend', () => {
   it('renders a ChatML prompt, streams the tokens in order, skips the EOS token and reads the counts', async () => {
@@ -236,6 +196,14 @@ describe('TgiBackend', () => {
     })();
     await expect(run).rejects.toThrow('cancelled by the client');
     await waitFor(() => server.generateRequests[0]?.outcome === 'client-closed');
+  });
+
+  it('maps a stream that ends cleanly before its final event to interrupted', async () => {
+    const server = await serve({ endAfterTokens: 2 });
+    const { err, deltas } = await failure(backendFor(server).chat(ask('a b c')));
+    expect(deltas).toEqual(['Echo:', ' a']);
+    expect(kindOf(err)).toBe('interrupted');
+    expect((err as Error).message).toContain('the stream ended before the answer did');
   });
 
   it('checks /health and learns the context size from /info', async () => {

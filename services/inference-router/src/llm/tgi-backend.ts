@@ -8,25 +8,24 @@
 //   the start of one); TGI accepts few stop sequences (4 by default), so any beyond that are enforced here;
 // - temperature must be > 0 and top_p in (0, 1): greedy decoding is do_sample false, top_p 1 is omitted;
 // - token counts come from the final event's details, which TGI sends only when asked (details: true).
-import { chatTemplate, type ChatTemplate, type ChatTemplateName } from './chat-template.js';
+import { chatTemplate, type ChatTemplateName } from './chat-template.js';
+import {
+  HttpStreamBackend,
+  type HttpStreamBackendOptions,
+  type StreamProgress,
+} from './http-stream-backend.js';
 import { LlmError, type ChatEvent, type ChatRequest, type LlmBackend } from './llm.port.js';
-import { describeNetworkError, errorMessage, statusKind, streamEvents } from './sse.js';
+import type { SseEvent } from './sse.js';
 
-export interface TgiBackendOptions {
-  model: string;
+export interface TgiBackendOptions extends HttpStreamBackendOptions {
   /** TGI's base URL, e.g. http://tgi:80 (its routes are at the root). */
   baseUrl: string;
   /** The prompt format of the served model. Default 'chatml'. */
   chatTemplate?: ChatTemplateName;
-  /** Sent as `Authorization: Bearer <apiKey>` (Inference Endpoints, or a proxy in front). */
-  apiKey?: string;
   /** The context window. Otherwise health() reads max_total_tokens from GET /info. */
   contextTokens?: number;
   /** Stop sequences sent to TGI (its --max-stop-sequences); the rest are enforced here. Default 4. */
   maxStopSequences?: number;
-  firstTokenTimeoutMs?: number;
-  idleTimeoutMs?: number;
-  healthTimeoutMs?: number;
 }
 
 /**
@@ -89,30 +88,9 @@ interface StreamEvent {
   error_type?: unknown;
 }
 
-const trimSlash = (url: string) => url.replace(/\/+$/, '');
-
-export class TgiBackend implements LlmBackend {
+export class TgiBackend extends HttpStreamBackend<TgiBackendOptions> implements LlmBackend {
   readonly kind = 'tgi' as const;
-  readonly model: string;
-  readonly endpoint: string;
-  private readonly template: ChatTemplate;
-  private discoveredContext: number | undefined;
-  private readonly inflight = new Set<AbortController>();
-  private closed = false;
-
-  constructor(private readonly opts: TgiBackendOptions) {
-    this.model = opts.model;
-    this.endpoint = trimSlash(opts.baseUrl);
-    this.template = chatTemplate(opts.chatTemplate ?? 'chatml');
-  }
-
-  get contextTokens(): number | undefined {
-    return this.opts.contextTokens ?? this.discoveredContext;
-  }
-
-  private headers(): Record<string, string> {
-    return this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {};
-  }
+  private readonly template = chatTemplate(this.opts.chatTemplate ?? 'chatml');
 
   /** The request body for a chat request (exported through the class for tests of the mapping). */
   buildRequest(request: ChatRequest): { inputs: string; parameters: Record<string, unknown> } {
@@ -136,87 +114,40 @@ export class TgiBackend implements LlmBackend {
   }
 
   async *chat(request: ChatRequest, signal?: AbortSignal): AsyncIterable<ChatEvent> {
-    if (this.closed) throw new LlmError('unavailable', `${this.endpoint}: the backend is closed`);
     const body = this.buildRequest(request);
     const scanner = new StopScanner([...(request.stop ?? []), ...this.template.stopStrings]);
-    const closing = new AbortController();
-    this.inflight.add(closing);
-    let emitted = false;
-    let end: ChatEvent | undefined;
-    try {
-      const events = streamEvents({
-        url: `${this.endpoint}/generate_stream`,
-        body,
-        headers: this.headers(),
-        signal: signal ? AbortSignal.any([signal, closing.signal]) : closing.signal,
-        firstEventTimeoutMs: this.opts.firstTokenTimeoutMs ?? 60_000,
-        idleTimeoutMs: this.opts.idleTimeoutMs ?? 30_000,
-        describe: this.endpoint,
-        hasOutput: () => emitted,
-        httpError: (status, text) =>
-          new LlmError(
-            statusKind(status),
-            `${this.endpoint} answered ${status}: ${errorMessage(text) || 'no body'}`,
-          ),
-      });
-      for await (const ev of events) {
-        let data: StreamEvent;
-        try {
-          data = JSON.parse(ev.data) as StreamEvent;
-        } catch (err) {
-          throw new LlmError(
-            emitted ? 'interrupted' : 'unavailable',
-            `${this.endpoint}: an event is not JSON: ${ev.data.slice(0, 80)}`,
-            { cause: err },
-          );
-        }
-        if (data.error !== undefined) throw this.streamError(data, emitted);
-        const token = data.token;
-        if (token && token.special !== true && typeof token.text === 'string' && token.text !== '') {
-          const out = scanner.push(token.text);
-          if (out.text !== '') {
-            emitted = true;
-            yield { type: 'delta', text: out.text };
-          }
-          if (out.stopped) {
-            // Our own stop sequence (or the template's end marker as text): the answer is complete even
-            // if TGI would go on; leaving the loop closes the request.
-            end = this.endEvent('stop', data.details);
-            break;
-          }
-        }
-        if (data.generated_text !== null && data.generated_text !== undefined) {
-          const rest = scanner.flush();
-          if (rest !== '') {
-            emitted = true;
-            yield { type: 'delta', text: rest };
-          }
-          const reason = data.details?.finish_reason === 'length' ? 'length' : 'stop';
-          end = this.endEvent(reason, data.details);
-          break;
+    yield* this.stream('/generate_stream', body, signal, (events, progress) =>
+      this.decode(events, scanner, progress),
+    );
+  }
+
+  private async *decode(
+    events: AsyncIterable<SseEvent>,
+    scanner: StopScanner,
+    progress: StreamProgress,
+  ): AsyncGenerator<ChatEvent> {
+    for await (const ev of events) {
+      const data = this.parseEvent<StreamEvent>(ev, progress);
+      if (data.error !== undefined) throw this.streamError(data, progress.emitted);
+      const token = data.token;
+      if (token && token.special !== true && typeof token.text === 'string' && token.text !== '') {
+        const out = scanner.push(token.text);
+        if (out.text !== '') yield { type: 'delta', text: out.text };
+        if (out.stopped) {
+          // Our own stop sequence (or the template's end marker as text): the answer is complete even
+          // if TGI would go on; ending the stream closes the request.
+          yield this.endEvent('stop', data.details);
+          return;
         }
       }
-    } catch (err) {
-      if (closing.signal.aborted && !signal?.aborted) {
-        throw new LlmError(
-          emitted ? 'interrupted' : 'unavailable',
-          `${this.endpoint}: the backend was closed`,
-          {
-            cause: err,
-          },
-        );
+      if (data.generated_text !== null && data.generated_text !== undefined) {
+        const rest = scanner.flush();
+        if (rest !== '') yield { type: 'delta', text: rest };
+        const reason = data.details?.finish_reason === 'length' ? 'length' : 'stop';
+        yield this.endEvent(reason, data.details);
+        return;
       }
-      throw err;
-    } finally {
-      this.inflight.delete(closing);
     }
-    if (!end) {
-      throw new LlmError(
-        emitted ? 'interrupted' : 'unavailable',
-        `${this.endpoint}: the stream ended before the answer did`,
-      );
-    }
-    yield end;
   }
 
   private endEvent(reason: 'stop' | 'length', details: StreamEvent['details']): ChatEvent {
@@ -243,43 +174,17 @@ export class TgiBackend implements LlmBackend {
   }
 
   async health(signal?: AbortSignal): Promise<void> {
-    await this.get('/health', signal);
+    await this.get(`${this.endpoint}/health`, signal);
     if (this.opts.contextTokens === undefined && this.discoveredContext === undefined) {
       try {
-        const info = JSON.parse(await this.get('/info', signal)) as { max_total_tokens?: unknown };
+        const info = JSON.parse(await this.get(`${this.endpoint}/info`, signal)) as {
+          max_total_tokens?: unknown;
+        };
         if (typeof info.max_total_tokens === 'number') this.discoveredContext = info.max_total_tokens;
       } catch (err) {
         if (signal?.aborted) throw err;
         // /info is informative; /health already said the server can serve.
       }
     }
-  }
-
-  private async get(path: string, signal?: AbortSignal): Promise<string> {
-    const url = `${this.endpoint}${path}`;
-    const ms = this.opts.healthTimeoutMs ?? 5_000;
-    const timeout = AbortSignal.timeout(ms);
-    try {
-      const res = await fetch(url, {
-        headers: this.headers(),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-      const text = await res.text();
-      if (!res.ok) {
-        throw new LlmError(statusKind(res.status), `${url} answered ${res.status}: ${errorMessage(text)}`);
-      }
-      return text;
-    } catch (err) {
-      if (err instanceof LlmError) throw err;
-      if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) throw new LlmError('timeout', `${url}: no answer within ${ms} ms`, { cause: err });
-      throw new LlmError('unavailable', `${url}: ${describeNetworkError(err)}`, { cause: err });
-    }
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const ctl of this.inflight)
-      ctl.abort(new LlmError('unavailable', `${this.endpoint}: the backend was closed`));
   }
 }
