@@ -17,6 +17,13 @@ export {
   WEAVIATE_VERSION,
   type WeaviateStartOptions,
 } from './infra/weaviate.js';
+export {
+  LLAMA_CPP_PYTHON_VERSION,
+  prepareLlamaCppServer,
+  startLlamaCppServer,
+  type LlamaCppServer,
+  type LlamaCppStartOptions,
+} from './infra/llama-cpp.js';
 export { kafkaBrokers, testBackendUrl, weaviateEndpoint } from './infra/test-env.js';
 // Helpers from packages/testkit/src/grpc (another part of the kit).
 export * from './grpc/grpc-probes.js';

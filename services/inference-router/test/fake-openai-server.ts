@@ -30,7 +30,10 @@ export interface FakeChatCall {
   messages: FakeChatMessage[];
   /** The content of the last user message ('' when there is none). */
   lastUserMessage: string;
-  /** response_format.json_schema.schema when the request asked for JSON matching a schema. */
+  /**
+   * The schema the request asked the JSON to match: response_format.json_schema.schema, or the
+   * response_format.schema sent with json_object (the llama.cpp form).
+   */
   jsonSchema?: Record<string, unknown>;
   /** True for response_format json_schema and json_object: the reply must then be JSON. */
   json: boolean;
@@ -257,6 +260,10 @@ function parseChat(body: unknown): ParsedChat {
       }
     } else if (rf.type === 'json_object') {
       json = true;
+      // Not an OpenAI field: llama.cpp's server and llama-cpp-python read a schema beside json_object,
+      // and a client configured for them sends it there.
+      const schema = (rf as { schema?: unknown }).schema;
+      if (typeof schema === 'object' && schema !== null) jsonSchema = schema as Record<string, unknown>;
     } else if (rf.type !== 'text') {
       throw new HttpError(
         400,

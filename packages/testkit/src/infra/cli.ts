@@ -1,12 +1,14 @@
 /**
  * `node --import tsx packages/testkit/src/infra/cli.ts <command>`
- *   prepare   download/build what the local backends need (CI runs this as `npm run infra:prepare`)
+ *   prepare   download/build what the local backends and the llama.cpp model server need (CI runs this as
+ *             `npm run infra:prepare`)
  *   up        start the three backends, print their variables, stop them on Ctrl-C
  *   serve     used by the jest global setup (IPC); not for people
  */
 import { defaultInfraLog, seconds } from './backend.js';
 import { resolveBackendMode } from './backend-mode.js';
 import { prepareLocalBackends, startBackends, type Backends } from './backends.js';
+import { prepareLlamaCppServer } from './llama-cpp.js';
 import { cacheDir } from './paths.js';
 import type { ParentToServe, ServeToParent } from './serve-protocol.js';
 
@@ -16,11 +18,16 @@ async function prepare(): Promise<void> {
   const started = Date.now();
   const { mode, reason } = await resolveBackendMode();
   if (mode === 'testcontainers') {
-    log(`backends: testcontainers (${reason}); images are pulled on first use, nothing to prepare`);
-    return;
+    log(`backends: testcontainers (${reason}); their images are pulled on first use`);
+  } else {
+    log(`preparing local backends in ${cacheDir()} (${reason})`);
+    await prepareLocalBackends(log);
   }
-  log(`preparing local backends in ${cacheDir()} (${reason})`);
-  await prepareLocalBackends(log);
+  // The model server the router's integration tests start is a local process either way.
+  const llamaStarted = Date.now();
+  const llama = await prepareLlamaCppServer(log);
+  const how = llama.built ? `prepared in ${seconds(Date.now() - llamaStarted)}` : 'already in the cache';
+  log(`llama-cpp-python ${llama.version}: ${how} (${llama.venv})`);
   log(`prepare done in ${seconds(Date.now() - started)}`);
 }
 

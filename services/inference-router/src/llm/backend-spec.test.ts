@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { startFakeOpenAiServer } from '../../test/fake-openai-server.js';
 import { BackendSpecError, createBackend, parseBackendSpecs } from './backend-spec.js';
+import { collect } from './backend-test-helpers.js';
 
 const env = { LLMTWIN_CACHE_DIR: '/cache' };
 const SMOL = '/cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf';
@@ -61,6 +63,34 @@ describe('parseBackendSpecs', () => {
     });
   });
 
+  it('reads how an OpenAI-compatible server takes a JSON schema, and where its health check goes', () => {
+    const [llama, vllm, local] = parseBackendSpecs(
+      'llama=openai+http://llama:8000/v1;json=json_object;health=http://llama:8000/openapi.json,' +
+        'vllm=openai+http://vllm:8000/v1;json=json_schema;health=/models/,' +
+        'plain=openai+http://plain/v1',
+      { env },
+    );
+    expect(llama!.backends[0]).toMatchObject({
+      jsonMode: 'json_object',
+      healthPath: 'http://llama:8000/openapi.json',
+    });
+    expect(vllm!.backends[0]).toMatchObject({ jsonMode: 'json_schema', healthPath: '/models/' });
+    expect(local!.backends[0]).not.toHaveProperty('jsonMode');
+    expect(local!.backends[0]).not.toHaveProperty('healthPath');
+    expect(
+      problems(
+        'a=openai+http://h/v1;json=yaml,b=openai+http://h/v1;health=models,c=openai+http://h/v1;health=ftp://h/x,' +
+          'd=openai+http://h/v1;health=,e=tgi+http://t;json=json_object',
+      ),
+    ).toEqual([
+      `'a=openai+http://h/v1;json=yaml': unknown json mode 'yaml' (expected json_schema or json_object)`,
+      `'b=openai+http://h/v1;health=models': health=models: a path starts with '/'`,
+      `'c=openai+http://h/v1;health=ftp://h/x': 'ftp://h/x' is not an http(s) URL`,
+      `'d=openai+http://h/v1;health=': health= needs a path or a URL`,
+      `'e=tgi+http://t;json=json_object': unknown option 'json' for a tgi backend (known: template)`,
+    ]);
+  });
+
   it('gives an empty list for a blank value', () => {
     expect(parseBackendSpecs('  ')).toEqual([]);
     expect(parseBackendSpecs(' , ')).toEqual([]);
@@ -107,5 +137,27 @@ describe('createBackend', () => {
       ['smol', 'local', SMOL],
     ]);
     await Promise.all(backends.map((b) => b.close()));
+  });
+
+  it('gives an OpenAI backend its json mode and health check target', async () => {
+    const server = await startFakeOpenAiServer({ reply: () => '{"capital":"Paris"}' });
+    try {
+      const [group] = parseBackendSpecs(
+        `twin=openai+${server.url};json=json_object;health=${server.origin}/health`,
+        { env },
+      );
+      const backend = createBackend(group!.backends[0]!);
+      const schema = { type: 'object', properties: { capital: { type: 'string' } } };
+      const { text } = await collect(
+        backend.chat({ messages: [{ role: 'user', content: 'capital?' }], maxTokens: 8, jsonSchema: schema }),
+      );
+      expect(JSON.parse(text)).toEqual({ capital: 'Paris' });
+      expect(server.chatRequests[0]!.body?.response_format).toEqual({ type: 'json_object', schema });
+      await backend.health();
+      expect(server.requests.at(-1)).toMatchObject({ method: 'GET', path: '/health' });
+      await backend.close();
+    } finally {
+      await server.kill();
+    }
   });
 });

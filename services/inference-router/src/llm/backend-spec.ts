@@ -2,7 +2,9 @@
 //   <model>=openai+<base url>      an OpenAI-compatible server, e.g. twin=openai+http://vllm:8000/v1
 //   <model>=tgi+<base url>         text-generation-inference, e.g. base=tgi+http://tgi:80
 //   <model>=local:<file.gguf>      a GGUF model in this process; local:default is the prepared SmolLM2
-// each optionally followed by `;key=value` options: openai `upstream=<served model name>`; tgi
+// each optionally followed by `;key=value` options: openai `upstream=<served model name>`,
+// `json=json_schema|json_object` (how a JSON schema is asked for: OpenAI/vLLM, or llama.cpp and
+// llama-cpp-python) and `health=<path under the URL, or a URL>` (what the health check GETs); tgi
 // `template=chatml|llama3|mistral`; local `threads=N`, `context=N`, `parallel=N`. Several entries with
 // one model name form that model's pool. Parsing is pure; createBackend builds the adapter for an entry.
 import { isAbsolute, resolve } from 'node:path';
@@ -18,10 +20,16 @@ interface SpecBase {
   entry: string;
 }
 
+export const OPENAI_JSON_MODES = ['json_schema', 'json_object'] as const;
+export type OpenAiJsonMode = (typeof OPENAI_JSON_MODES)[number];
+
 export interface OpenAiBackendSpec extends SpecBase {
   kind: 'openai';
   url: string;
   upstreamModel?: string;
+  jsonMode?: OpenAiJsonMode;
+  /** A path under `url`, or an absolute URL. */
+  healthPath?: string;
 }
 
 export interface TgiBackendSpec extends SpecBase {
@@ -58,7 +66,7 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
 const FORMAT = '<model>=openai+<url>, <model>=tgi+<url> or <model>=local:<path|default>';
 
 const OPTION_KEYS: Record<BackendSpec['kind'], string[]> = {
-  openai: ['upstream'],
+  openai: ['upstream', 'json', 'health'],
   tgi: ['template'],
   local: ['threads', 'context', 'parallel'],
 };
@@ -146,6 +154,15 @@ function parseEntry(entry: string, options: ParseOptions): BackendSpec {
         if (upstream === '') throw new Error('upstream= needs a model name');
         spec.upstreamModel = upstream;
       }
+      const json = opts.get('json');
+      if (json !== undefined) {
+        if (!(OPENAI_JSON_MODES as readonly string[]).includes(json)) {
+          throw new Error(`unknown json mode '${json}' (expected ${OPENAI_JSON_MODES.join(' or ')})`);
+        }
+        spec.jsonMode = json as OpenAiJsonMode;
+      }
+      const health = opts.get('health');
+      if (health !== undefined) spec.healthPath = parseHealthPath(health);
     } else if (kind === 'tgi') {
       const template = opts.get('template') ?? 'chatml';
       if (!(CHAT_TEMPLATES as readonly string[]).includes(template)) {
@@ -182,6 +199,19 @@ function parseUrl(text: string): string {
   }
   if (url.search || url.hash) throw new Error(`'${text}': no query or fragment expected`);
   return url.href.replace(/\/+$/, '');
+}
+
+/**
+ * A health check target: a path under the base URL (`/models`), or an absolute URL for a server whose
+ * cheap endpoint lies outside it (llama-cpp-python's GET /v1/models waits for the model lock, so under
+ * load it answers only between generations; its `/openapi.json` does not).
+ */
+function parseHealthPath(text: string): string {
+  if (text === '') throw new Error('health= needs a path or a URL');
+  if (/^[a-z][a-z0-9+.-]*:/i.test(text)) return parseUrl(text);
+  if (!text.startsWith('/')) throw new Error(`health=${text}: a path starts with '/'`);
+  if (/[?#\s]/.test(text)) throw new Error(`health=${text}: no query, fragment or spaces expected`);
+  return text;
 }
 
 function intOption(opts: Map<string, string>, key: string, min: number, max: number): number | undefined {
@@ -222,6 +252,8 @@ export function createBackend(spec: BackendSpec, options: CreateBackendOptions =
         model: spec.model,
         baseUrl: spec.url,
         ...(spec.upstreamModel ? { upstreamModel: spec.upstreamModel } : {}),
+        ...(spec.jsonMode ? { jsonMode: spec.jsonMode } : {}),
+        ...(spec.healthPath ? { healthPath: spec.healthPath } : {}),
         ...apiKey,
         ...timeouts,
       });

@@ -266,7 +266,14 @@ export class LocalBackend implements LlmBackend {
           ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
           ...(request.topP !== undefined ? { topP: request.topP } : {}),
           ...(request.stop && request.stop.length > 0 ? { customStopTriggers: request.stop } : {}),
-          ...(grammar ? { grammar } : {}),
+          // Small local models fall into broken-record loops without a repetition penalty; JSON output
+          // (grammar) repeats quotes and braces by design, so it goes without.
+          ...(grammar
+            ? { grammar }
+            : {
+                repeatPenalty: { lastTokens: 64, penalty: 1.1 },
+                dryRepeatPenalty: { strength: 0.8, base: 1.75, allowedLength: 2 },
+              }),
         })
         .then(
           (res) => {

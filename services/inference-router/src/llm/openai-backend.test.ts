@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   startFakeOpenAiServer,
   type FakeOpenAiOptions,
@@ -86,6 +88,64 @@ describe('OpenAiBackend', () => {
       type: 'json_schema',
       json_schema: { name: 'response', schema, strict: true },
     });
+  });
+
+  it('sends the schema beside json_object in json_object mode (the llama.cpp form)', async () => {
+    const schema = {
+      type: 'object',
+      properties: { capital: { type: 'string' } },
+      required: ['capital'],
+    };
+    let seen: { schema: unknown; json: boolean } | undefined;
+    const server = await serve({
+      reply: (call) => {
+        seen = { schema: call.jsonSchema, json: call.json };
+        return JSON.stringify({ capital: 'Paris' });
+      },
+    });
+    const backend = backendFor(server, { jsonMode: 'json_object', jsonSchemaName: 'ignored' });
+    const { text } = await collect(backend.chat(ask('capital of France?', { jsonSchema: schema })));
+    expect(JSON.parse(text)).toEqual({ capital: 'Paris' });
+    expect(seen).toEqual({ schema, json: true });
+    expect(server.chatRequests[0]!.body?.response_format).toEqual({ type: 'json_object', schema });
+    // Without a schema in the request there is no response_format at all, whichever the mode.
+    await collect(backend.chat(ask('hi')));
+    expect(server.chatRequests[1]!.body).not.toHaveProperty('response_format');
+  });
+
+  it('takes [DONE] without a finish reason for a cut answer, not a whole one', async () => {
+    // A raw server shaped like llama-cpp-python when another request interrupts a stream: the chunks so
+    // far, then `data: [DONE]`, with no chunk carrying a finish_reason.
+    const cut = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (part: Buffer) => (body += part.toString()));
+      req.on('end', () => {
+        const chunk = (delta: object) =>
+          `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+        const texts = body.includes('"content":"none"') ? [] : ['The', ' capital'];
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(
+          [chunk({ role: 'assistant' }), ...texts.map((t) => chunk({ content: t })), 'data: [DONE]\n\n'].join(
+            '',
+          ),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => cut.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = cut.address() as AddressInfo;
+      const backend = new OpenAiBackend({ model: 'twin', baseUrl: `http://127.0.0.1:${port}/v1` });
+      const afterText = await failure(backend.chat(ask('hi')));
+      expect(afterText.deltas).toEqual(['The', ' capital']);
+      expect(kindOf(afterText.err)).toBe('interrupted');
+      expect((afterText.err as Error).message).toContain('without a finish reason');
+      const withoutText = await failure(backend.chat(ask('none')));
+      expect(withoutText.deltas).toEqual([]);
+      // Nothing reached the caller: the pool may still try another backend.
+      expect(kindOf(withoutText.err)).toBe('unavailable');
+    } finally {
+      await new Promise((resolve) => cut.close(resolve));
+    }
   });
 
   it('works without stream_options for servers that reject it (no token counts then)', async () => {

@@ -29,6 +29,13 @@ export interface OpenAiBackendOptions extends HttpStreamBackendOptions {
   healthPath?: string;
   /** Name of the response_format json_schema. Default 'response'. */
   jsonSchemaName?: string;
+  /**
+   * How a request's JSON schema is sent. 'json_schema' (default): `response_format: {type: 'json_schema',
+   * json_schema: {name, schema, strict}}`, the OpenAI and vLLM form. 'json_object': `response_format:
+   * {type: 'json_object', schema}`, the form of llama.cpp's server and llama-cpp-python (0.3.16 answers the
+   * json_schema form with a 500).
+   */
+  jsonMode?: 'json_schema' | 'json_object';
   /** Ask for the usage chunk. Default true; turn off for servers that reject stream_options. */
   includeUsage?: boolean;
 }
@@ -60,14 +67,17 @@ export class OpenAiBackend extends HttpStreamBackend<OpenAiBackendOptions> imple
     if (request.topP !== undefined) body.top_p = request.topP;
     if (request.stop && request.stop.length > 0) body.stop = request.stop;
     if (request.jsonSchema) {
-      body.response_format = {
-        type: 'json_schema',
-        json_schema: {
-          name: this.opts.jsonSchemaName ?? 'response',
-          schema: request.jsonSchema,
-          strict: true,
-        },
-      };
+      body.response_format =
+        this.opts.jsonMode === 'json_object'
+          ? { type: 'json_object', schema: request.jsonSchema }
+          : {
+              type: 'json_schema',
+              json_schema: {
+                name: this.opts.jsonSchemaName ?? 'response',
+                schema: request.jsonSchema,
+                strict: true,
+              },
+            };
     }
     yield* this.stream('/chat/completions', body, signal, (events, progress) =>
       this.decode(events, progress),
@@ -101,7 +111,15 @@ export class OpenAiBackend extends HttpStreamBackend<OpenAiBackendOptions> imple
         if (typeof choice.finish_reason === 'string') finish = choice.finish_reason;
       }
     }
-    if (!done && finish === undefined) return;
+    if (finish === undefined) {
+      if (!done) return;
+      // llama-cpp-python ends a stream this way when another request (a health check's GET /v1/models
+      // too) arrives while --interrupt_requests is on, its default: an answer cut short, not a whole one.
+      throw new LlmError(
+        progress.emitted ? 'interrupted' : 'unavailable',
+        `${this.endpoint}: the stream ended ([DONE]) without a finish reason: the server cut the answer short`,
+      );
+    }
     const end: ChatEvent = { type: 'end', finishReason: finish === 'length' ? 'length' : 'stop' };
     if (promptTokens !== undefined) end.promptTokens = promptTokens;
     if (completionTokens !== undefined) end.completionTokens = completionTokens;
