@@ -206,9 +206,13 @@ describe('the official openai client', () => {
     let citations: TwinExtras['citations'];
     let usage: OpenAI.CompletionUsage | null | undefined;
     let chunks = 0;
+    const ids = new Set<string>();
+    let generationId: string | undefined;
     for await (const chunk of stream) {
       chunks++;
       expect(chunk.object).toBe('chat.completion.chunk');
+      ids.add(chunk.id);
+      generationId ??= (chunk as unknown as TwinExtras).llmtwin?.generation_id;
       for (const choice of chunk.choices) {
         text += choice.delta.content ?? '';
         finish = choice.finish_reason ?? finish;
@@ -217,6 +221,8 @@ describe('the official openai client', () => {
       if (chunk.usage) usage = chunk.usage;
     }
     expect(chunks).toBeGreaterThan(3);
+    // Every chunk carries one id: the generation's, so the monitoring record can be found from it.
+    expect([...ids]).toEqual([`chatcmpl-${generationId}`]);
     expect(finish).toBe('stop');
     expect(text).toContain('school buses are close to the trucks');
     expect(citations!.some((c) => c.url === VLAE_URL)).toBe(true);

@@ -105,8 +105,10 @@ export function openaiRoutes(options: OpenAiRoutesOptions): (next: NodeHandler) 
     // The first event is awaited before the headers go out, so that a refused request (bad model, empty
     // question, unknown author) is answered with its HTTP status rather than inside a 200 stream.
     let next = await upstream.next();
+    // The first event names the generation, so every chunk carries its id (the monitoring record's).
+    const started = next.done ? undefined : next.value.event;
     const writer = new ChunkWriter(
-      `chatcmpl-${randomUUID()}`,
+      `chatcmpl-${started?.case === 'started' ? started.value.generationId : randomUUID()}`,
       plan.requestedModel || 'llmtwin',
       plan.includeUsage,
     );

@@ -245,7 +245,15 @@ describe('RagService with a language model', () => {
     })().catch((e: unknown) => e);
     expect(isDomainError(err, 'unavailable')).toBe(true);
     expect((err as Error).message).toContain('middle of the answer');
-    expect(seen).toEqual([{ delta: 'partial ' }]);
+    expect(seen).toEqual([
+      {
+        started: expect.objectContaining({
+          model: 'twin',
+          citations: [expect.objectContaining({ index: 1 })],
+        }),
+      },
+      { delta: 'partial ' },
+    ]);
     const [record] = await store.list({ limit: 5 });
     expect(record).toMatchObject({ finishReason: 'error', answer: 'partial ' });
     expect(alerts).toEqual([expect.objectContaining({ rule: 'error_rate', resolved: false, value: 1 })]);

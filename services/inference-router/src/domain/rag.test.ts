@@ -114,6 +114,10 @@ describe('RagService', () => {
 
   it('records a stream the client abandoned after the first delta', async () => {
     const stream = rag(async () => [passage]).generate({ query: 'sourdough starter', authorId: 'jane' });
+    const started = await stream.next();
+    expect(started.value).toMatchObject({
+      started: { model: 'extractive', citations: [{ index: 1, url: 'https://example.com/bread' }] },
+    });
     const first = await stream.next();
     expect(first.value).toHaveProperty('delta');
     await stream.return(undefined);

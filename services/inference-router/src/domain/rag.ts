@@ -109,7 +109,14 @@ export interface GenerationResult {
   extractive: boolean;
 }
 
-export type GenerationEvent = { delta: string } | { done: GenerationResult };
+export interface GenerationStart {
+  generationId: string;
+  model: string;
+  promptTemplateVersion: string;
+  citations: Citation[];
+}
+
+export type GenerationEvent = { started: GenerationStart } | { delta: string } | { done: GenerationResult };
 
 export interface RetrievalResult {
   passages: Passage[];
@@ -438,6 +445,9 @@ export class RagService {
         ...(p.publishedAt !== undefined ? { publishedAt: p.publishedAt } : {}),
         score: p.score,
       }));
+      yield {
+        started: { generationId: id, model, promptTemplateVersion: record.promptTemplateVersion, citations },
+      };
       let finishReason: 'stop' | 'length' = 'stop';
       if (llm) {
         const author = await this.authorName(valid.filters.authorId, signal);

@@ -5,7 +5,7 @@ import type { ConnectRouter } from '@connectrpc/connect';
 import { inferencev1 } from '@llmtwin/contracts';
 import { nextPageToken, readPage } from '@llmtwin/host';
 import type { GenerationRecord, GenerationStore } from '../domain/generations.js';
-import type { GenerationResult, RagRequest, RagService } from '../domain/rag.js';
+import type { Citation, GenerationResult, RagRequest, RagService } from '../domain/rag.js';
 import type { RetrievalFilters } from '../domain/retrieve.js';
 import type { ChatMessage } from '../llm/llm.port.js';
 
@@ -51,21 +51,23 @@ const toFilters = (f: RetrievalFilters | GenerationRecord['filters']) => ({
   ...(f.publishedBefore != null ? { publishedBefore: timestampFromMs(f.publishedBefore) } : {}),
 });
 
+const toCitation = (c: Citation): MessageInitShape<typeof inferencev1.CitationSchema> => ({
+  index: c.index,
+  documentId: c.documentId,
+  chunkId: c.chunkId,
+  title: c.title,
+  url: c.url,
+  ...(c.publishedAt !== undefined ? { publishTime: timestampFromMs(c.publishedAt) } : {}),
+  score: c.score,
+});
+
 export function toGenerateResponse(
   r: GenerationResult,
 ): MessageInitShape<typeof inferencev1.GenerateResponseSchema> {
   return {
     generationId: r.generationId,
     answer: r.answer,
-    citations: r.citations.map((c) => ({
-      index: c.index,
-      documentId: c.documentId,
-      chunkId: c.chunkId,
-      title: c.title,
-      url: c.url,
-      ...(c.publishedAt !== undefined ? { publishTime: timestampFromMs(c.publishedAt) } : {}),
-      score: c.score,
-    })),
+    citations: r.citations.map(toCitation),
     model: r.model,
     promptTemplateVersion: r.promptTemplateVersion,
     usage: r.usage,
@@ -117,9 +119,21 @@ export function registerInferenceRoutes(router: ConnectRouter, h: InferenceHandl
     },
     async *generateStream(req, ctx) {
       for await (const event of h.rag.generate(toRagRequest(req), ctx.signal)) {
-        yield 'done' in event
-          ? { event: { case: 'done', value: toGenerateResponse(event.done) } }
-          : { event: { case: 'delta', value: event.delta } };
+        if ('done' in event) yield { event: { case: 'done', value: toGenerateResponse(event.done) } };
+        else if ('started' in event) {
+          const s = event.started;
+          yield {
+            event: {
+              case: 'started',
+              value: {
+                generationId: s.generationId,
+                model: s.model,
+                promptTemplateVersion: s.promptTemplateVersion,
+                citations: s.citations.map(toCitation),
+              },
+            },
+          };
+        } else yield { event: { case: 'delta', value: event.delta } };
       }
     },
     async retrieve(req, ctx) {

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmtwin/inference/v1/inference.proto.
  */
 export const file_llmtwin_inference_v1_inference: GenFile = /*@__PURE__*/
-  fileDesc("CiRsbG10d2luL2luZmVyZW5jZS92MS9pbmZlcmVuY2UucHJvdG8SFGxsbXR3aW4uaW5mZXJlbmNlLnYxIqkCChBSZXRyaWV2YWxPcHRpb25zEhYKDmV4cGFuZF9xdWVyaWVzGAEgASgFEhIKCnNlbGZfcXVlcnkYAiABKAgSDgoGcmVyYW5rGAMgASgIEg0KBXRvcF9rGAQgASgFEi8KCmNhdGVnb3JpZXMYBSADKA4yGy5sbG10d2luLmNvbW1vbi52MS5DYXRlZ29yeRIuCglwbGF0Zm9ybXMYBiADKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIzCg9wdWJsaXNoZWRfYWZ0ZXIYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKEHB1Ymxpc2hlZF9iZWZvcmUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImgKEUdlbmVyYXRpb25PcHRpb25zEg0KBW1vZGVsGAEgASgJEhIKCm1heF90b2tlbnMYAiABKAUSEwoLdGVtcGVyYXR1cmUYAyABKAISDQoFdG9wX3AYBCABKAISDAoEc3RvcBgFIAMoCSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAki9AEKD0dlbmVyYXRlUmVxdWVzdBINCgVxdWVyeRgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSOQoJcmV0cmlldmFsGAMgASgLMiYubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmFsT3B0aW9ucxI7CgpnZW5lcmF0aW9uGAQgASgLMicubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGlvbk9wdGlvbnMSMgoHaGlzdG9yeRgFIAMoCzIhLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkNoYXRNZXNzYWdlEhMKC2Rpc2FibGVfcmFnGAYgASgIIvoBChVHZW5lcmF0ZVN0cmVhbVJlcXVlc3QSDQoFcXVlcnkYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEjkKCXJldHJpZXZhbBgDIAEoCzImLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlJldHJpZXZhbE9wdGlvbnMSOwoKZ2VuZXJhdGlvbhgEIAEoCzInLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRpb25PcHRpb25zEjIKB2hpc3RvcnkYBSADKAsyIS5sbG10d2luLmluZmVyZW5jZS52MS5DaGF0TWVzc2FnZRITCgtkaXNhYmxlX3JhZxgGIAEoCCKdAQoIQ2l0YXRpb24SDQoFaW5kZXgYASABKAUSEwoLZG9jdW1lbnRfaWQYAiABKAkSEAoIY2h1bmtfaWQYAyABKAkSDQoFdGl0bGUYBCABKAkSCwoDdXJsGAUgASgJEjAKDHB1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFc2NvcmUYByABKAIicwoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoBRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoBRIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGAMgASgBEhgKEHRvdGFsX2xhdGVuY3lfbXMYBCABKAEi8wEKEEdlbmVyYXRlUmVzcG9uc2USFQoNZ2VuZXJhdGlvbl9pZBgBIAEoCRIOCgZhbnN3ZXIYAiABKAkSMQoJY2l0YXRpb25zGAMgAygLMh4ubGxtdHdpbi5pbmZlcmVuY2UudjEuQ2l0YXRpb24SDQoFbW9kZWwYBCABKAkSHwoXcHJvbXB0X3RlbXBsYXRlX3ZlcnNpb24YBSABKAkSKgoFdXNhZ2UYBiABKAsyGy5sbG10d2luLmluZmVyZW5jZS52MS5Vc2FnZRIVCg1maW5pc2hfcmVhc29uGAcgASgJEhIKCmV4dHJhY3RpdmUYCCABKAgiagoWR2VuZXJhdGVTdHJlYW1SZXNwb25zZRIPCgVkZWx0YRgBIAEoCUgAEjYKBGRvbmUYAiABKAsyJi5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0ZVJlc3BvbnNlSABCBwoFZXZlbnQigAIKDlJldHJpZXZlZENodW5rEhAKCGNodW5rX2lkGAEgASgJEhMKC2RvY3VtZW50X2lkGAIgASgJEgwKBHRleHQYAyABKAkSDQoFc2NvcmUYBCABKAISDQoFdGl0bGUYBSABKAkSCwoDdXJsGAYgASgJEjAKDHB1Ymxpc2hfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoIY2F0ZWdvcnkYCCABKA4yGy5sbG10d2luLmNvbW1vbi52MS5DYXRlZ29yeRItCghwbGF0Zm9ybRgJIAEoDjIbLmxsbXR3aW4uY29tbW9uLnYxLlBsYXRmb3JtIu0BCgxRdWVyeUZpbHRlcnMSEQoJYXV0aG9yX2lkGAEgASgJEi8KCmNhdGVnb3JpZXMYAiADKA4yGy5sbG10d2luLmNvbW1vbi52MS5DYXRlZ29yeRIuCglwbGF0Zm9ybXMYAyADKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIzCg9wdWJsaXNoZWRfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKEHB1Ymxpc2hlZF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm4KD1JldHJpZXZlUmVxdWVzdBINCgVxdWVyeRgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSOQoJcmV0cmlldmFsGAMgASgLMiYubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmFsT3B0aW9ucyKXAQoQUmV0cmlldmVSZXNwb25zZRI0CgZjaHVua3MYASADKAsyJC5sbG10d2luLmluZmVyZW5jZS52MS5SZXRyaWV2ZWRDaHVuaxIYChBleHBhbmRlZF9xdWVyaWVzGAIgAygJEjMKB2ZpbHRlcnMYAyABKAsyIi5sbG10d2luLmluZmVyZW5jZS52MS5RdWVyeUZpbHRlcnMilwMKCkdlbmVyYXRpb24SCgoCaWQYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEg0KBXF1ZXJ5GAMgASgJEhgKEGV4cGFuZGVkX3F1ZXJpZXMYBCADKAkSMwoHZmlsdGVycxgFIAEoCzIiLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlF1ZXJ5RmlsdGVycxI3CglyZXRyaWV2ZWQYBiADKAsyJC5sbG10d2luLmluZmVyZW5jZS52MS5SZXRyaWV2ZWRDaHVuaxIfChdwcm9tcHRfdGVtcGxhdGVfdmVyc2lvbhgHIAEoCRINCgVtb2RlbBgIIAEoCRIqCgV1c2FnZRgJIAEoCzIbLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlVzYWdlEg4KBmFuc3dlchgKIAEoCRIVCg1maW5pc2hfcmVhc29uGAsgASgJEg0KBWVycm9yGAwgASgJEhAKCHRyYWNlX2lkGA0gASgJEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKEAQoWTGlzdEdlbmVyYXRpb25zUmVxdWVzdBIRCglhdXRob3JfaWQYASABKAkSKQoFc2luY2UYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKBHBhZ2UYAyABKAsyHi5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJ/ChdMaXN0R2VuZXJhdGlvbnNSZXNwb25zZRI1CgtnZW5lcmF0aW9ucxgBIAMoCzIgLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRpb24SLQoEcGFnZRgCIAEoCzIfLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXNwb25zZSIiChRHZXRHZW5lcmF0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJNChVHZXRHZW5lcmF0aW9uUmVzcG9uc2USNAoKZ2VuZXJhdGlvbhgBIAEoCzIgLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRpb24iSAoFTW9kZWwSCgoCaWQYASABKAkSDwoHYmFja2VuZBgCIAEoCRIRCgllbmRwb2ludHMYAyADKAkSDwoHaGVhbHRoeRgEIAEoCCITChFMaXN0TW9kZWxzUmVxdWVzdCJBChJMaXN0TW9kZWxzUmVzcG9uc2USKwoGbW9kZWxzGAEgAygLMhsubGxtdHdpbi5pbmZlcmVuY2UudjEuTW9kZWwyhgUKEEluZmVyZW5jZVNlcnZpY2USWQoIR2VuZXJhdGUSJS5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0ZVJlcXVlc3QaJi5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0ZVJlc3BvbnNlEm0KDkdlbmVyYXRlU3RyZWFtEisubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGVTdHJlYW1SZXF1ZXN0GiwubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGVTdHJlYW1SZXNwb25zZTABEl4KCFJldHJpZXZlEiUubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmVSZXF1ZXN0GiYubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmVSZXNwb25zZSIDkAIBEnMKD0xpc3RHZW5lcmF0aW9ucxIsLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkxpc3RHZW5lcmF0aW9uc1JlcXVlc3QaLS5sbG10d2luLmluZmVyZW5jZS52MS5MaXN0R2VuZXJhdGlvbnNSZXNwb25zZSIDkAIBEm0KDUdldEdlbmVyYXRpb24SKi5sbG10d2luLmluZmVyZW5jZS52MS5HZXRHZW5lcmF0aW9uUmVxdWVzdBorLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdldEdlbmVyYXRpb25SZXNwb25zZSIDkAIBEmQKCkxpc3RNb2RlbHMSJy5sbG10d2luLmluZmVyZW5jZS52MS5MaXN0TW9kZWxzUmVxdWVzdBooLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkxpc3RNb2RlbHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp, file_llmtwin_common_v1_common]);
+  fileDesc("CiRsbG10d2luL2luZmVyZW5jZS92MS9pbmZlcmVuY2UucHJvdG8SFGxsbXR3aW4uaW5mZXJlbmNlLnYxIqkCChBSZXRyaWV2YWxPcHRpb25zEhYKDmV4cGFuZF9xdWVyaWVzGAEgASgFEhIKCnNlbGZfcXVlcnkYAiABKAgSDgoGcmVyYW5rGAMgASgIEg0KBXRvcF9rGAQgASgFEi8KCmNhdGVnb3JpZXMYBSADKA4yGy5sbG10d2luLmNvbW1vbi52MS5DYXRlZ29yeRIuCglwbGF0Zm9ybXMYBiADKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIzCg9wdWJsaXNoZWRfYWZ0ZXIYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKEHB1Ymxpc2hlZF9iZWZvcmUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImgKEUdlbmVyYXRpb25PcHRpb25zEg0KBW1vZGVsGAEgASgJEhIKCm1heF90b2tlbnMYAiABKAUSEwoLdGVtcGVyYXR1cmUYAyABKAISDQoFdG9wX3AYBCABKAISDAoEc3RvcBgFIAMoCSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAki9AEKD0dlbmVyYXRlUmVxdWVzdBINCgVxdWVyeRgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSOQoJcmV0cmlldmFsGAMgASgLMiYubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmFsT3B0aW9ucxI7CgpnZW5lcmF0aW9uGAQgASgLMicubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGlvbk9wdGlvbnMSMgoHaGlzdG9yeRgFIAMoCzIhLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkNoYXRNZXNzYWdlEhMKC2Rpc2FibGVfcmFnGAYgASgIIvoBChVHZW5lcmF0ZVN0cmVhbVJlcXVlc3QSDQoFcXVlcnkYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEjkKCXJldHJpZXZhbBgDIAEoCzImLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlJldHJpZXZhbE9wdGlvbnMSOwoKZ2VuZXJhdGlvbhgEIAEoCzInLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRpb25PcHRpb25zEjIKB2hpc3RvcnkYBSADKAsyIS5sbG10d2luLmluZmVyZW5jZS52MS5DaGF0TWVzc2FnZRITCgtkaXNhYmxlX3JhZxgGIAEoCCKdAQoIQ2l0YXRpb24SDQoFaW5kZXgYASABKAUSEwoLZG9jdW1lbnRfaWQYAiABKAkSEAoIY2h1bmtfaWQYAyABKAkSDQoFdGl0bGUYBCABKAkSCwoDdXJsGAUgASgJEjAKDHB1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFc2NvcmUYByABKAIicwoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoBRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoBRIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGAMgASgBEhgKEHRvdGFsX2xhdGVuY3lfbXMYBCABKAEi8wEKEEdlbmVyYXRlUmVzcG9uc2USFQoNZ2VuZXJhdGlvbl9pZBgBIAEoCRIOCgZhbnN3ZXIYAiABKAkSMQoJY2l0YXRpb25zGAMgAygLMh4ubGxtdHdpbi5pbmZlcmVuY2UudjEuQ2l0YXRpb24SDQoFbW9kZWwYBCABKAkSHwoXcHJvbXB0X3RlbXBsYXRlX3ZlcnNpb24YBSABKAkSKgoFdXNhZ2UYBiABKAsyGy5sbG10d2luLmluZmVyZW5jZS52MS5Vc2FnZRIVCg1maW5pc2hfcmVhc29uGAcgASgJEhIKCmV4dHJhY3RpdmUYCCABKAgijQEKEUdlbmVyYXRpb25TdGFydGVkEhUKDWdlbmVyYXRpb25faWQYASABKAkSDQoFbW9kZWwYAiABKAkSHwoXcHJvbXB0X3RlbXBsYXRlX3ZlcnNpb24YAyABKAkSMQoJY2l0YXRpb25zGAQgAygLMh4ubGxtdHdpbi5pbmZlcmVuY2UudjEuQ2l0YXRpb24ipgEKFkdlbmVyYXRlU3RyZWFtUmVzcG9uc2USDwoFZGVsdGEYASABKAlIABI2CgRkb25lGAIgASgLMiYubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGVSZXNwb25zZUgAEjoKB3N0YXJ0ZWQYAyABKAsyJy5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0aW9uU3RhcnRlZEgAQgcKBWV2ZW50IoACCg5SZXRyaWV2ZWRDaHVuaxIQCghjaHVua19pZBgBIAEoCRITCgtkb2N1bWVudF9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJEg0KBXNjb3JlGAQgASgCEg0KBXRpdGxlGAUgASgJEgsKA3VybBgGIAEoCRIwCgxwdWJsaXNoX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCGNhdGVnb3J5GAggASgOMhsubGxtdHdpbi5jb21tb24udjEuQ2F0ZWdvcnkSLQoIcGxhdGZvcm0YCSABKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybSLtAQoMUXVlcnlGaWx0ZXJzEhEKCWF1dGhvcl9pZBgBIAEoCRIvCgpjYXRlZ29yaWVzGAIgAygOMhsubGxtdHdpbi5jb21tb24udjEuQ2F0ZWdvcnkSLgoJcGxhdGZvcm1zGAMgAygOMhsubGxtdHdpbi5jb21tb24udjEuUGxhdGZvcm0SMwoPcHVibGlzaGVkX2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBwdWJsaXNoZWRfYmVmb3JlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJuCg9SZXRyaWV2ZVJlcXVlc3QSDQoFcXVlcnkYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEjkKCXJldHJpZXZhbBgDIAEoCzImLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlJldHJpZXZhbE9wdGlvbnMilwEKEFJldHJpZXZlUmVzcG9uc2USNAoGY2h1bmtzGAEgAygLMiQubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmVkQ2h1bmsSGAoQZXhwYW5kZWRfcXVlcmllcxgCIAMoCRIzCgdmaWx0ZXJzGAMgASgLMiIubGxtdHdpbi5pbmZlcmVuY2UudjEuUXVlcnlGaWx0ZXJzIpcDCgpHZW5lcmF0aW9uEgoKAmlkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRINCgVxdWVyeRgDIAEoCRIYChBleHBhbmRlZF9xdWVyaWVzGAQgAygJEjMKB2ZpbHRlcnMYBSABKAsyIi5sbG10d2luLmluZmVyZW5jZS52MS5RdWVyeUZpbHRlcnMSNwoJcmV0cmlldmVkGAYgAygLMiQubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmVkQ2h1bmsSHwoXcHJvbXB0X3RlbXBsYXRlX3ZlcnNpb24YByABKAkSDQoFbW9kZWwYCCABKAkSKgoFdXNhZ2UYCSABKAsyGy5sbG10d2luLmluZmVyZW5jZS52MS5Vc2FnZRIOCgZhbnN3ZXIYCiABKAkSFQoNZmluaXNoX3JlYXNvbhgLIAEoCRINCgVlcnJvchgMIAEoCRIQCgh0cmFjZV9pZBgNIAEoCRIvCgtjcmVhdGVfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihAEKFkxpc3RHZW5lcmF0aW9uc1JlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgRwYWdlGAMgASgLMh4ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlcXVlc3QifwoXTGlzdEdlbmVyYXRpb25zUmVzcG9uc2USNQoLZ2VuZXJhdGlvbnMYASADKAsyIC5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0aW9uEi0KBHBhZ2UYAiABKAsyHy5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiIgoUR2V0R2VuZXJhdGlvblJlcXVlc3QSCgoCaWQYASABKAkiTQoVR2V0R2VuZXJhdGlvblJlc3BvbnNlEjQKCmdlbmVyYXRpb24YASABKAsyIC5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0aW9uIkgKBU1vZGVsEgoKAmlkGAEgASgJEg8KB2JhY2tlbmQYAiABKAkSEQoJZW5kcG9pbnRzGAMgAygJEg8KB2hlYWx0aHkYBCABKAgiEwoRTGlzdE1vZGVsc1JlcXVlc3QiQQoSTGlzdE1vZGVsc1Jlc3BvbnNlEisKBm1vZGVscxgBIAMoCzIbLmxsbXR3aW4uaW5mZXJlbmNlLnYxLk1vZGVsMoYFChBJbmZlcmVuY2VTZXJ2aWNlElkKCEdlbmVyYXRlEiUubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGVSZXF1ZXN0GiYubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGVSZXNwb25zZRJtCg5HZW5lcmF0ZVN0cmVhbRIrLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRlU3RyZWFtUmVxdWVzdBosLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRlU3RyZWFtUmVzcG9uc2UwARJeCghSZXRyaWV2ZRIlLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlJldHJpZXZlUmVxdWVzdBomLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlJldHJpZXZlUmVzcG9uc2UiA5ACARJzCg9MaXN0R2VuZXJhdGlvbnMSLC5sbG10d2luLmluZmVyZW5jZS52MS5MaXN0R2VuZXJhdGlvbnNSZXF1ZXN0Gi0ubGxtdHdpbi5pbmZlcmVuY2UudjEuTGlzdEdlbmVyYXRpb25zUmVzcG9uc2UiA5ACARJtCg1HZXRHZW5lcmF0aW9uEioubGxtdHdpbi5pbmZlcmVuY2UudjEuR2V0R2VuZXJhdGlvblJlcXVlc3QaKy5sbG10d2luLmluZmVyZW5jZS52MS5HZXRHZW5lcmF0aW9uUmVzcG9uc2UiA5ACARJkCgpMaXN0TW9kZWxzEicubGxtdHdpbi5pbmZlcmVuY2UudjEuTGlzdE1vZGVsc1JlcXVlc3QaKC5sbG10d2luLmluZmVyZW5jZS52MS5MaXN0TW9kZWxzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_llmtwin_common_v1_common]);
 
 /**
  * @generated from message llmtwin.inference.v1.RetrievalOptions
@@ -369,6 +369,41 @@ export const GenerateResponseSchema: GenMessage<GenerateResponse> = /*@__PURE__*
   messageDesc(file_llmtwin_inference_v1_inference, 7);
 
 /**
+ * Sent once, before the first piece of text: the record's id, the model, and the passages the answer is
+ * built on (as they will be cited), so that a client can show its sources while the answer streams.
+ *
+ * @generated from message llmtwin.inference.v1.GenerationStarted
+ */
+export type GenerationStarted = Message<"llmtwin.inference.v1.GenerationStarted"> & {
+  /**
+   * @generated from field: string generation_id = 1;
+   */
+  generationId: string;
+
+  /**
+   * @generated from field: string model = 2;
+   */
+  model: string;
+
+  /**
+   * @generated from field: string prompt_template_version = 3;
+   */
+  promptTemplateVersion: string;
+
+  /**
+   * @generated from field: repeated llmtwin.inference.v1.Citation citations = 4;
+   */
+  citations: Citation[];
+};
+
+/**
+ * Describes the message llmtwin.inference.v1.GenerationStarted.
+ * Use `create(GenerationStartedSchema)` to create a new message.
+ */
+export const GenerationStartedSchema: GenMessage<GenerationStarted> = /*@__PURE__*/
+  messageDesc(file_llmtwin_inference_v1_inference, 8);
+
+/**
  * @generated from message llmtwin.inference.v1.GenerateStreamResponse
  */
 export type GenerateStreamResponse = Message<"llmtwin.inference.v1.GenerateStreamResponse"> & {
@@ -391,6 +426,14 @@ export type GenerateStreamResponse = Message<"llmtwin.inference.v1.GenerateStrea
      */
     value: GenerateResponse;
     case: "done";
+  } | {
+    /**
+     * Sent once, first (after retrieval, before any text).
+     *
+     * @generated from field: llmtwin.inference.v1.GenerationStarted started = 3;
+     */
+    value: GenerationStarted;
+    case: "started";
   } | { case: undefined; value?: undefined };
 };
 
@@ -399,7 +442,7 @@ export type GenerateStreamResponse = Message<"llmtwin.inference.v1.GenerateStrea
  * Use `create(GenerateStreamResponseSchema)` to create a new message.
  */
 export const GenerateStreamResponseSchema: GenMessage<GenerateStreamResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 8);
+  messageDesc(file_llmtwin_inference_v1_inference, 9);
 
 /**
  * @generated from message llmtwin.inference.v1.RetrievedChunk
@@ -456,7 +499,7 @@ export type RetrievedChunk = Message<"llmtwin.inference.v1.RetrievedChunk"> & {
  * Use `create(RetrievedChunkSchema)` to create a new message.
  */
 export const RetrievedChunkSchema: GenMessage<RetrievedChunk> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 9);
+  messageDesc(file_llmtwin_inference_v1_inference, 10);
 
 /**
  * @generated from message llmtwin.inference.v1.QueryFilters
@@ -493,7 +536,7 @@ export type QueryFilters = Message<"llmtwin.inference.v1.QueryFilters"> & {
  * Use `create(QueryFiltersSchema)` to create a new message.
  */
 export const QueryFiltersSchema: GenMessage<QueryFilters> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 10);
+  messageDesc(file_llmtwin_inference_v1_inference, 11);
 
 /**
  * @generated from message llmtwin.inference.v1.RetrieveRequest
@@ -520,7 +563,7 @@ export type RetrieveRequest = Message<"llmtwin.inference.v1.RetrieveRequest"> & 
  * Use `create(RetrieveRequestSchema)` to create a new message.
  */
 export const RetrieveRequestSchema: GenMessage<RetrieveRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 11);
+  messageDesc(file_llmtwin_inference_v1_inference, 12);
 
 /**
  * @generated from message llmtwin.inference.v1.RetrieveResponse
@@ -547,7 +590,7 @@ export type RetrieveResponse = Message<"llmtwin.inference.v1.RetrieveResponse"> 
  * Use `create(RetrieveResponseSchema)` to create a new message.
  */
 export const RetrieveResponseSchema: GenMessage<RetrieveResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 12);
+  messageDesc(file_llmtwin_inference_v1_inference, 13);
 
 /**
  * The stored monitoring record of one generation.
@@ -631,7 +674,7 @@ export type Generation = Message<"llmtwin.inference.v1.Generation"> & {
  * Use `create(GenerationSchema)` to create a new message.
  */
 export const GenerationSchema: GenMessage<Generation> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 13);
+  messageDesc(file_llmtwin_inference_v1_inference, 14);
 
 /**
  * @generated from message llmtwin.inference.v1.ListGenerationsRequest
@@ -658,7 +701,7 @@ export type ListGenerationsRequest = Message<"llmtwin.inference.v1.ListGeneratio
  * Use `create(ListGenerationsRequestSchema)` to create a new message.
  */
 export const ListGenerationsRequestSchema: GenMessage<ListGenerationsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 14);
+  messageDesc(file_llmtwin_inference_v1_inference, 15);
 
 /**
  * @generated from message llmtwin.inference.v1.ListGenerationsResponse
@@ -680,7 +723,7 @@ export type ListGenerationsResponse = Message<"llmtwin.inference.v1.ListGenerati
  * Use `create(ListGenerationsResponseSchema)` to create a new message.
  */
 export const ListGenerationsResponseSchema: GenMessage<ListGenerationsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 15);
+  messageDesc(file_llmtwin_inference_v1_inference, 16);
 
 /**
  * @generated from message llmtwin.inference.v1.GetGenerationRequest
@@ -697,7 +740,7 @@ export type GetGenerationRequest = Message<"llmtwin.inference.v1.GetGenerationRe
  * Use `create(GetGenerationRequestSchema)` to create a new message.
  */
 export const GetGenerationRequestSchema: GenMessage<GetGenerationRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 16);
+  messageDesc(file_llmtwin_inference_v1_inference, 17);
 
 /**
  * @generated from message llmtwin.inference.v1.GetGenerationResponse
@@ -714,7 +757,7 @@ export type GetGenerationResponse = Message<"llmtwin.inference.v1.GetGenerationR
  * Use `create(GetGenerationResponseSchema)` to create a new message.
  */
 export const GetGenerationResponseSchema: GenMessage<GetGenerationResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 17);
+  messageDesc(file_llmtwin_inference_v1_inference, 18);
 
 /**
  * @generated from message llmtwin.inference.v1.Model
@@ -748,7 +791,7 @@ export type Model = Message<"llmtwin.inference.v1.Model"> & {
  * Use `create(ModelSchema)` to create a new message.
  */
 export const ModelSchema: GenMessage<Model> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 18);
+  messageDesc(file_llmtwin_inference_v1_inference, 19);
 
 /**
  * @generated from message llmtwin.inference.v1.ListModelsRequest
@@ -761,7 +804,7 @@ export type ListModelsRequest = Message<"llmtwin.inference.v1.ListModelsRequest"
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 19);
+  messageDesc(file_llmtwin_inference_v1_inference, 20);
 
 /**
  * @generated from message llmtwin.inference.v1.ListModelsResponse
@@ -778,7 +821,7 @@ export type ListModelsResponse = Message<"llmtwin.inference.v1.ListModelsRespons
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 20);
+  messageDesc(file_llmtwin_inference_v1_inference, 21);
 
 /**
  * Retrieval-augmented generation in the author's voice, and the record of every generation.
