@@ -43,10 +43,18 @@ afterAll(async () => {
 });
 beforeEach(() => spans.reset());
 
-function spanNamed(name: string, kind: SpanKind): ReadableSpan {
-  const found = spans.getFinishedSpans().find((s) => s.name === name && s.kind === kind);
-  if (found === undefined) throw new Error(`no ${SpanKind[kind]} span "${name}"`);
-  return found;
+/**
+ * A span ends when its side of the call is done, which on a busy machine can be a moment after the other
+ * side has its answer (the server may still be flushing its response): wait for it, boundedly.
+ */
+async function spanNamed(name: string, kind: SpanKind): Promise<ReadableSpan> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const found = spans.getFinishedSpans().find((s) => s.name === name && s.kind === kind);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`no ${SpanKind[kind]} span "${name}"`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 async function histogramPoints(
@@ -79,8 +87,8 @@ describe('tracing interceptor', () => {
       code: Code.NotFound,
     });
 
-    const clientSpan = spanNamed('llmtwin.clean.v1.CleanService/GetCleanedDocument', SpanKind.CLIENT);
-    const serverSpan = spanNamed('llmtwin.clean.v1.CleanService/GetCleanedDocument', SpanKind.SERVER);
+    const clientSpan = await spanNamed('llmtwin.clean.v1.CleanService/GetCleanedDocument', SpanKind.CLIENT);
+    const serverSpan = await spanNamed('llmtwin.clean.v1.CleanService/GetCleanedDocument', SpanKind.SERVER);
     expect(serverSpan.spanContext().traceId).toBe(clientSpan.spanContext().traceId);
     expect(serverSpan.parentSpanContext?.spanId).toBe(clientSpan.spanContext().spanId);
     expect(server.seen.traceparent).toContain(clientSpan.spanContext().traceId);
@@ -113,7 +121,7 @@ describe('tracing interceptor', () => {
     await expect(client.getCleanedDocument({ documentId: 'boom' })).rejects.toMatchObject({
       code: Code.Internal,
     });
-    const serverSpan = spanNamed('llmtwin.clean.v1.CleanService/GetCleanedDocument', SpanKind.SERVER);
+    const serverSpan = await spanNamed('llmtwin.clean.v1.CleanService/GetCleanedDocument', SpanKind.SERVER);
     expect(serverSpan.attributes).toMatchObject({
       'rpc.system': 'connect_rpc',
       'rpc.connect_rpc.error_code': 'internal',
@@ -132,9 +140,9 @@ describe('tracing interceptor', () => {
     expect(spans.getFinishedSpans().filter((s) => s.name === 'grpc.health.v1.Health/Watch')).toEqual([]);
     controller.abort();
     await expect(it.next()).rejects.toMatchObject({ code: Code.Canceled });
-    expect(spanNamed('grpc.health.v1.Health/Watch', SpanKind.CLIENT).attributes['rpc.grpc.status_code']).toBe(
-      Code.Canceled,
-    );
+    expect(
+      (await spanNamed('grpc.health.v1.Health/Watch', SpanKind.CLIENT)).attributes['rpc.grpc.status_code'],
+    ).toBe(Code.Canceled);
   });
 
   it('runs a streaming handler inside its server span (in-process transport)', async () => {
@@ -162,8 +170,14 @@ describe('tracing interceptor', () => {
       if (res.event.case === 'delta') deltas.push(res.event.value);
     }
     expect(deltas).toEqual(['hel', 'lo']);
-    const serverSpan = spanNamed('llmtwin.inference.v1.InferenceService/GenerateStream', SpanKind.SERVER);
-    const clientSpan = spanNamed('llmtwin.inference.v1.InferenceService/GenerateStream', SpanKind.CLIENT);
+    const serverSpan = await spanNamed(
+      'llmtwin.inference.v1.InferenceService/GenerateStream',
+      SpanKind.SERVER,
+    );
+    const clientSpan = await spanNamed(
+      'llmtwin.inference.v1.InferenceService/GenerateStream',
+      SpanKind.CLIENT,
+    );
     expect(seenInHandler).toEqual([serverSpan.spanContext().spanId, serverSpan.spanContext().spanId]);
     expect(serverSpan.parentSpanContext?.spanId).toBe(clientSpan.spanContext().spanId);
     expect(serverSpan.attributes['rpc.system']).toBe('connect_rpc');
@@ -236,8 +250,8 @@ describe('messaging spans', () => {
       offset: '42',
     });
 
-    const producer = spanNamed('publish llmtwin.documents.raw.v1', SpanKind.PRODUCER);
-    const consumer = spanNamed('process llmtwin.documents.raw.v1', SpanKind.CONSUMER);
+    const producer = await spanNamed('publish llmtwin.documents.raw.v1', SpanKind.PRODUCER);
+    const consumer = await spanNamed('process llmtwin.documents.raw.v1', SpanKind.CONSUMER);
     expect(sentHeaders.traceparent).toContain(producer.spanContext().traceId);
     expect(consumer.spanContext().traceId).toBe(producer.spanContext().traceId);
     expect(consumer.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
@@ -259,7 +273,7 @@ describe('messaging spans', () => {
     await expect(
       startConsumerSpan('llmtwin.chunks.v1', {}, () => Promise.reject(new TypeError('bad payload'))),
     ).rejects.toThrow('bad payload');
-    const consumer = spanNamed('process llmtwin.chunks.v1', SpanKind.CONSUMER);
+    const consumer = await spanNamed('process llmtwin.chunks.v1', SpanKind.CONSUMER);
     expect(consumer.status).toMatchObject({ code: 2, message: 'bad payload' });
     expect(consumer.attributes['error.type']).toBe('TypeError');
   });
