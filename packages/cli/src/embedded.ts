@@ -32,11 +32,10 @@ import {
 import { createRegistryModule } from '@llmtwin/registry';
 import { createTrainerModule } from '@llmtwin/trainer';
 import {
-  OnnxReranker,
   createInferenceRouterModule,
   defaultLocalModelPath,
   inferenceConfigSchema,
-  modelRouterFromSettings,
+  routerOptionsFromSettings,
 } from '@llmtwin/inference-router';
 import { existsSync } from 'node:fs';
 import { buildServer, type HealthService } from '@llmtwin/runtime';
@@ -104,10 +103,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
       LLMTWIN_LLM_BACKENDS: process.env.LLMTWIN_LLM_BACKENDS ?? embeddedDefaultBackends(routerLogger),
     },
   );
-  const { models, serve } = modelRouterFromSettings(routerSettings, routerLogger);
-  const reranker = routerSettings.LLMTWIN_RERANKER
-    ? await OnnxReranker.load(routerSettings.LLMTWIN_RERANKER)
-    : undefined;
+  const routerOptions = await routerOptionsFromSettings(routerSettings, routerLogger);
 
   const modules: Record<ServiceName, ServiceModule> = {
     ingest: await createIngestModule({
@@ -157,17 +153,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
       logger: routerLogger,
       directory,
       embedAddress: 'embedded',
-      models,
-      ...(serve ? { promotion: { serve } } : {}),
-      ...(reranker ? { reranker } : {}),
-      ...(routerSettings.LLMTWIN_PROMPT_TEMPLATE
-        ? { promptTemplate: routerSettings.LLMTWIN_PROMPT_TEMPLATE }
-        : {}),
-      contextBudgetTokens: routerSettings.LLMTWIN_CONTEXT_BUDGET_TOKENS,
-      alertThresholds: {
-        latencyP95Ms: routerSettings.LLMTWIN_ALERT_LATENCY_P95_MS,
-        errorRate: routerSettings.LLMTWIN_ALERT_ERROR_RATE,
-      },
+      ...routerOptions,
     }),
   };
 

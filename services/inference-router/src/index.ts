@@ -1,6 +1,8 @@
 export {
   createInferenceRouterModule,
   embedSearch,
+  routerOptionsFromSettings,
+  type RouterSettings,
   type InferenceRouterDeps,
   type InferenceRouterModule,
 } from './module.js';

@@ -14,7 +14,9 @@ import type { Logger } from 'pino';
 import { subscribeModelPromotions, type PromotionTarget } from './consumers/model-promotion.consumer.js';
 import { GenerationStore } from './domain/generations.js';
 import { RagService, type LlmResolver } from './domain/rag.js';
-import type { Reranker } from './domain/reranker.js';
+import { OnnxReranker, type Reranker } from './domain/reranker.js';
+import type { InferenceRouterConfig } from './config.js';
+import { modelRouterFromSettings, type ModelSettings } from './llm/setup.js';
 import type { SearchFn } from './domain/retrieve.js';
 import type { ModelRouter } from './llm/model-router.js';
 import {
@@ -240,5 +242,41 @@ export async function createInferenceRouterModule(deps: InferenceRouterDeps): Pr
             },
           ]),
     ],
+  };
+}
+
+/** The settings of config.ts that shape the module beyond its adapters (also read by the embedded twin). */
+export type RouterSettings = ModelSettings &
+  Pick<
+    InferenceRouterConfig,
+    | 'LLMTWIN_RERANKER'
+    | 'LLMTWIN_PROMPT_TEMPLATE'
+    | 'LLMTWIN_CONTEXT_BUDGET_TOKENS'
+    | 'LLMTWIN_ALERT_LATENCY_P95_MS'
+    | 'LLMTWIN_ALERT_ERROR_RATE'
+  >;
+
+/** Models, promotions, reranker, template, budget and alert thresholds, as both composition roots build them. */
+export async function routerOptionsFromSettings(
+  settings: RouterSettings,
+  logger: Logger,
+): Promise<
+  Pick<
+    InferenceRouterDeps,
+    'models' | 'promotion' | 'reranker' | 'promptTemplate' | 'contextBudgetTokens' | 'alertThresholds'
+  >
+> {
+  const { models, serve } = modelRouterFromSettings(settings, logger);
+  const reranker = settings.LLMTWIN_RERANKER ? await OnnxReranker.load(settings.LLMTWIN_RERANKER) : undefined;
+  return {
+    models,
+    ...(serve ? { promotion: { serve } } : {}),
+    ...(reranker ? { reranker } : {}),
+    ...(settings.LLMTWIN_PROMPT_TEMPLATE ? { promptTemplate: settings.LLMTWIN_PROMPT_TEMPLATE } : {}),
+    contextBudgetTokens: settings.LLMTWIN_CONTEXT_BUDGET_TOKENS,
+    alertThresholds: {
+      latencyP95Ms: settings.LLMTWIN_ALERT_LATENCY_P95_MS,
+      errorRate: settings.LLMTWIN_ALERT_ERROR_RATE,
+    },
   };
 }

@@ -261,6 +261,10 @@ export function toDomainError(err: unknown): unknown {
 const isAbort = (err: unknown, signal?: AbortSignal) =>
   signal?.aborted === true || (err instanceof Error && err.name === 'AbortError');
 
+/** What of the request needs a language model before retrieval, for the error when none is configured. */
+const understandingNeeds = (valid: ValidRequest): string | undefined =>
+  valid.expand > 0 || valid.selfQuery ? 'query expansion and self-query' : undefined;
+
 export class RagService {
   private readonly budget: number;
   private readonly template: AnswerTemplate;
@@ -271,10 +275,8 @@ export class RagService {
 
   async retrieve(req: RagRequest, signal?: AbortSignal): Promise<RetrievalResult> {
     const valid = validateRequest(req);
-    const llm =
-      valid.expand > 0 || valid.selfQuery
-        ? this.llmFor(req.model, 'query expansion and self-query')
-        : undefined;
+    const needs = understandingNeeds(valid);
+    const llm = needs ? this.llmFor(req.model, needs) : undefined;
     return this.retrieveValid(valid, llm, signal);
   }
 
@@ -381,14 +383,12 @@ export class RagService {
   async *generate(req: RagRequest, signal?: AbortSignal): AsyncGenerator<GenerationEvent> {
     const started = performance.now();
     const valid = validateRequest(req);
-    const llm = this.llmFor(req.model);
+    const llm = this.llmFor(req.model, understandingNeeds(valid));
     if (!llm && req.disableRag) {
       throw failedPrecondition(
         'disable_rag needs a language model and none is configured: without one the twin can only quote its passages',
       );
     }
-    if (!llm && (valid.expand > 0 || valid.selfQuery))
-      this.llmFor(req.model, 'query expansion and self-query');
     const id = newGenerationId();
     const model = llm?.model ?? EXTRACTIVE_MODEL;
     const record: GenerationRecord = {
@@ -416,6 +416,7 @@ export class RagService {
     };
     const done = trackInflight({ 'gen_ai.request.model': model });
     const state = { answer: '', firstTokenAt: undefined as number | undefined };
+    const maxTokens = req.maxTokens || DEFAULT_MAX_TOKENS;
     let failure: unknown;
     try {
       let context: Passage[] = [];
@@ -423,7 +424,6 @@ export class RagService {
         const retrieval = await this.retrieveValid(valid, llm, signal, id);
         record.expandedQueries = retrieval.expandedQueries;
         record.filters = storedFilters(retrieval.filters);
-        const maxTokens = req.maxTokens || DEFAULT_MAX_TOKENS;
         context = assembleContext(retrieval.passages, this.contextBudget(llm, valid, maxTokens));
         record.retrieved = context.map((p) => ({
           chunkId: p.chunkId,
@@ -459,7 +459,7 @@ export class RagService {
             passages: context,
             history: valid.history,
           }),
-          maxTokens: req.maxTokens || DEFAULT_MAX_TOKENS,
+          maxTokens,
           ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
           ...(req.topP ? { topP: req.topP } : {}),
           ...(req.stop?.length ? { stop: req.stop } : {}),
@@ -481,15 +481,15 @@ export class RagService {
               yield { delta: event.text };
             } else {
               finishReason = event.finishReason;
-              record.promptTokens =
-                event.promptTokens ?? approxTokens(request.messages.map((m) => m.content).join('\n'));
-              record.completionTokens = event.completionTokens ?? approxTokens(state.answer);
+              record.promptTokens = event.promptTokens ?? 0;
+              record.completionTokens = event.completionTokens ?? 0;
             }
           }
         } catch (err) {
           observation.fail(err);
           throw toDomainError(err);
         }
+        // Backends that do not count (or report 0) get the same approximation as extractive answers.
         if (!record.promptTokens)
           record.promptTokens = approxTokens(request.messages.map((m) => m.content).join('\n'));
         if (!record.completionTokens) record.completionTokens = approxTokens(state.answer);
