@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { DocumentRef, PageRequest, PageResponse } from "../../common/v1/common_pb.js";
+import type { Category, PageRequest, PageResponse, Platform } from "../../common/v1/common_pb.js";
 import { file_llmtwin_common_v1_common } from "../../common/v1/common_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -14,14 +14,14 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file llmtwin/registry/v1/registry.proto.
  */
 export const file_llmtwin_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiJsbG10d2luL3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNsbG10d2luLnJlZ2lzdHJ5LnYxIk8KCEFydGlmYWN0EgsKA3VyaRgBIAEoCRIOCgZzaGEyNTYYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAxISCgptZWRpYV90eXBlGAQgASgJIucCCg5EYXRhc2V0VmVyc2lvbhIKCgJpZBgBIAEoCRIPCgdkYXRhc2V0GAIgASgJEg8KB3ZlcnNpb24YAyABKAMSLgoEa2luZBgEIAEoDjIgLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldEtpbmQSEQoJYXV0aG9yX2lkGAUgASgJEhYKDnRyYWluX2V4YW1wbGVzGAYgASgDEhUKDXRlc3RfZXhhbXBsZXMYByABKAMSLwoIYXJ0aWZhY3QYCCABKAsyHS5sbG10d2luLnJlZ2lzdHJ5LnYxLkFydGlmYWN0Ei8KB3NvdXJjZXMYCSADKAsyHi5sbG10d2luLmNvbW1vbi52MS5Eb2N1bWVudFJlZhIRCglnZW5lcmF0b3IYCiABKAkSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3RhaW50ZWQYDCABKAgiYQoLTWV0cmljUG9pbnQSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBEgwKBHN0ZXAYAyABKAMSKAoEdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimQQKA1J1bhIKCgJpZBgBIAEoCRISCgpleHBlcmltZW50GAIgASgJEjMKBm1ldGhvZBgDIAEoDjIjLmxsbXR3aW4ucmVnaXN0cnkudjEuVHJhaW5pbmdNZXRob2QSEgoKYmFzZV9tb2RlbBgEIAEoCRIaChJkYXRhc2V0X3ZlcnNpb25faWQYBSABKAkSLAoFc3RhdGUYBiABKA4yHS5sbG10d2luLnJlZ2lzdHJ5LnYxLlJ1blN0YXRlEicKBnBhcmFtcxgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSNgoHbWV0cmljcxgIIAMoCzIlLmxsbXR3aW4ucmVnaXN0cnkudjEuUnVuLk1ldHJpY3NFbnRyeRIwCglhcnRpZmFjdHMYCSADKAsyHS5sbG10d2luLnJlZ2lzdHJ5LnYxLkFydGlmYWN0Eg0KBWVycm9yGAogASgJEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLgoMTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEisgMKDE1vZGVsVmVyc2lvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAMSDgoGcnVuX2lkGAQgASgJEi8KCGFydGlmYWN0GAUgASgLMh0ubGxtdHdpbi5yZWdpc3RyeS52MS5BcnRpZmFjdBIpCgVzdGFnZRgGIAEoDjIaLmxsbXR3aW4ucmVnaXN0cnkudjEuU3RhZ2USMQoNcGVuZGluZ19zdGFnZRgHIAEoDjIaLmxsbXR3aW4ucmVnaXN0cnkudjEuU3RhZ2USSAoMZXZhbF9tZXRyaWNzGAggAygLMjIubGxtdHdpbi5yZWdpc3RyeS52MS5Nb2RlbFZlcnNpb24uRXZhbE1ldHJpY3NFbnRyeRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdGFpbnRlZBgKIAEoCBIYChBzZXJ2aW5nX21vZGVsX2lkGAsgASgJGjIKEEV2YWxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASKVAgobQ3JlYXRlRGF0YXNldFZlcnNpb25SZXF1ZXN0Eg8KB2RhdGFzZXQYASABKAkSLgoEa2luZBgCIAEoDjIgLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldEtpbmQSEQoJYXV0aG9yX2lkGAMgASgJEhYKDnRyYWluX2V4YW1wbGVzGAQgASgDEhUKDXRlc3RfZXhhbXBsZXMYBSABKAMSLwoIYXJ0aWZhY3QYBiABKAsyHS5sbG10d2luLnJlZ2lzdHJ5LnYxLkFydGlmYWN0Ei8KB3NvdXJjZXMYByADKAsyHi5sbG10d2luLmNvbW1vbi52MS5Eb2N1bWVudFJlZhIRCglnZW5lcmF0b3IYCCABKAkiXAocQ3JlYXRlRGF0YXNldFZlcnNpb25SZXNwb25zZRI8Cg9kYXRhc2V0X3ZlcnNpb24YASABKAsyIy5sbG10d2luLnJlZ2lzdHJ5LnYxLkRhdGFzZXRWZXJzaW9uIiYKGEdldERhdGFzZXRWZXJzaW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJZChlHZXREYXRhc2V0VmVyc2lvblJlc3BvbnNlEjwKD2RhdGFzZXRfdmVyc2lvbhgBIAEoCzIjLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldFZlcnNpb24ibgoaTGlzdERhdGFzZXRWZXJzaW9uc1JlcXVlc3QSDwoHZGF0YXNldBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSLAoEcGFnZRgDIAEoCzIeLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXF1ZXN0IosBChtMaXN0RGF0YXNldFZlcnNpb25zUmVzcG9uc2USPQoQZGF0YXNldF92ZXJzaW9ucxgBIAMoCzIjLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldFZlcnNpb24SLQoEcGFnZRgCIAEoCzIfLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXNwb25zZSK0AQoQQ3JlYXRlUnVuUmVxdWVzdBISCgpleHBlcmltZW50GAEgASgJEjMKBm1ldGhvZBgCIAEoDjIjLmxsbXR3aW4ucmVnaXN0cnkudjEuVHJhaW5pbmdNZXRob2QSEgoKYmFzZV9tb2RlbBgDIAEoCRIaChJkYXRhc2V0X3ZlcnNpb25faWQYBCABKAkSJwoGcGFyYW1zGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI6ChFDcmVhdGVSdW5SZXNwb25zZRIlCgNydW4YASABKAsyGC5sbG10d2luLnJlZ2lzdHJ5LnYxLlJ1biLAAQoQVXBkYXRlUnVuUmVxdWVzdBIKCgJpZBgBIAEoCRIsCgVzdGF0ZRgCIAEoDjIdLmxsbXR3aW4ucmVnaXN0cnkudjEuUnVuU3RhdGUSMQoHbWV0cmljcxgDIAMoCzIgLmxsbXR3aW4ucmVnaXN0cnkudjEuTWV0cmljUG9pbnQSMAoJYXJ0aWZhY3RzGAQgAygLMh0ubGxtdHdpbi5yZWdpc3RyeS52MS5BcnRpZmFjdBINCgVlcnJvchgFIAEoCSI6ChFVcGRhdGVSdW5SZXNwb25zZRIlCgNydW4YASABKAsyGC5sbG10d2luLnJlZ2lzdHJ5LnYxLlJ1biIbCg1HZXRSdW5SZXF1ZXN0EgoKAmlkGAEgASgJImoKDkdldFJ1blJlc3BvbnNlEiUKA3J1bhgBIAEoCzIYLmxsbXR3aW4ucmVnaXN0cnkudjEuUnVuEjEKB2hpc3RvcnkYAiADKAsyIC5sbG10d2luLnJlZ2lzdHJ5LnYxLk1ldHJpY1BvaW50Im8KD0xpc3RSdW5zUmVxdWVzdBISCgpleHBlcmltZW50GAEgASgJEhoKEmRhdGFzZXRfdmVyc2lvbl9pZBgCIAEoCRIsCgRwYWdlGAMgASgLMh4ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlcXVlc3QiaQoQTGlzdFJ1bnNSZXNwb25zZRImCgRydW5zGAEgAygLMhgubGxtdHdpbi5yZWdpc3RyeS52MS5SdW4SLQoEcGFnZRgCIAEoCzIfLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXNwb25zZSIlChJDb21wYXJlUnVuc1JlcXVlc3QSDwoHcnVuX2lkcxgBIAMoCSJsChNDb21wYXJlUnVuc1Jlc3BvbnNlEiYKBHJ1bnMYASADKAsyGC5sbG10d2luLnJlZ2lzdHJ5LnYxLlJ1bhITCgttZXRyaWNfa2V5cxgCIAMoCRIYChBkaWZmZXJpbmdfcGFyYW1zGAMgAygJIpMCChtSZWdpc3Rlck1vZGVsVmVyc2lvblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZydW5faWQYAiABKAkSLwoIYXJ0aWZhY3QYAyABKAsyHS5sbG10d2luLnJlZ2lzdHJ5LnYxLkFydGlmYWN0ElcKDGV2YWxfbWV0cmljcxgEIAMoCzJBLmxsbXR3aW4ucmVnaXN0cnkudjEuUmVnaXN0ZXJNb2RlbFZlcnNpb25SZXF1ZXN0LkV2YWxNZXRyaWNzRW50cnkSGAoQc2VydmluZ19tb2RlbF9pZBgFIAEoCRoyChBFdmFsTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEiWAocUmVnaXN0ZXJNb2RlbFZlcnNpb25SZXNwb25zZRI4Cg1tb2RlbF92ZXJzaW9uGAEgASgLMiEubGxtdHdpbi5yZWdpc3RyeS52MS5Nb2RlbFZlcnNpb24iJAoWR2V0TW9kZWxWZXJzaW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJTChdHZXRNb2RlbFZlcnNpb25SZXNwb25zZRI4Cg1tb2RlbF92ZXJzaW9uGAEgASgLMiEubGxtdHdpbi5yZWdpc3RyeS52MS5Nb2RlbFZlcnNpb24igQEKGExpc3RNb2RlbFZlcnNpb25zUmVxdWVzdBIMCgRuYW1lGAEgASgJEikKBXN0YWdlGAIgASgOMhoubGxtdHdpbi5yZWdpc3RyeS52MS5TdGFnZRIsCgRwYWdlGAMgASgLMh4ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlcXVlc3QihQEKGUxpc3RNb2RlbFZlcnNpb25zUmVzcG9uc2USOQoObW9kZWxfdmVyc2lvbnMYASADKAsyIS5sbG10d2luLnJlZ2lzdHJ5LnYxLk1vZGVsVmVyc2lvbhItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlInUKHVJlcXVlc3RTdGFnZVRyYW5zaXRpb25SZXF1ZXN0EhgKEG1vZGVsX3ZlcnNpb25faWQYASABKAkSKQoFc3RhZ2UYAiABKA4yGi5sbG10d2luLnJlZ2lzdHJ5LnYxLlN0YWdlEg8KB2NvbW1lbnQYAyABKAkiWgoeUmVxdWVzdFN0YWdlVHJhbnNpdGlvblJlc3BvbnNlEjgKDW1vZGVsX3ZlcnNpb24YASABKAsyIS5sbG10d2luLnJlZ2lzdHJ5LnYxLk1vZGVsVmVyc2lvbiJsChxSZXZpZXdTdGFnZVRyYW5zaXRpb25SZXF1ZXN0EhgKEG1vZGVsX3ZlcnNpb25faWQYASABKAkSDwoHYXBwcm92ZRgCIAEoCBIQCghyZXZpZXdlchgDIAEoCRIPCgdjb21tZW50GAQgASgJIlkKHVJldmlld1N0YWdlVHJhbnNpdGlvblJlc3BvbnNlEjgKDW1vZGVsX3ZlcnNpb24YASABKAsyIS5sbG10d2luLnJlZ2lzdHJ5LnYxLk1vZGVsVmVyc2lvbiJbCgtMaW5lYWdlTm9kZRIvCgR0eXBlGAEgASgOMiEubGxtdHdpbi5yZWdpc3RyeS52MS5BcnRpZmFjdFR5cGUSCgoCaWQYAiABKAkSDwoHdGFpbnRlZBgDIAEoCCJrCgtMaW5lYWdlRWRnZRIuCgRmcm9tGAEgASgLMiAubGxtdHdpbi5yZWdpc3RyeS52MS5MaW5lYWdlTm9kZRIsCgJ0bxgCIAEoCzIgLmxsbXR3aW4ucmVnaXN0cnkudjEuTGluZWFnZU5vZGUiUAoRR2V0TGluZWFnZVJlcXVlc3QSLwoEdHlwZRgBIAEoDjIhLmxsbXR3aW4ucmVnaXN0cnkudjEuQXJ0aWZhY3RUeXBlEgoKAmlkGAIgASgJIkUKEkdldExpbmVhZ2VSZXNwb25zZRIvCgVlZGdlcxgBIAMoCzIgLmxsbXR3aW4ucmVnaXN0cnkudjEuTGluZWFnZUVkZ2UqYwoLRGF0YXNldEtpbmQSHAoYREFUQVNFVF9LSU5EX1VOU1BFQ0lGSUVEEAASGQoVREFUQVNFVF9LSU5EX0lOU1RSVUNUEAESGwoXREFUQVNFVF9LSU5EX1BSRUZFUkVOQ0UQAiqaAQoIUnVuU3RhdGUSGQoVUlVOX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQUlVOX1NUQVRFX1FVRVVFRBABEhUKEVJVTl9TVEFURV9SVU5OSU5HEAISFwoTUlVOX1NUQVRFX1NVQ0NFRURFRBADEhQKEFJVTl9TVEFURV9GQUlMRUQQBBIXChNSVU5fU1RBVEVfQ0FOQ0VMTEVEEAUqYwoOVHJhaW5pbmdNZXRob2QSHwobVFJBSU5JTkdfTUVUSE9EX1VOU1BFQ0lGSUVEEAASFwoTVFJBSU5JTkdfTUVUSE9EX1NGVBABEhcKE1RSQUlOSU5HX01FVEhPRF9EUE8QAiprCgVTdGFnZRIVChFTVEFHRV9VTlNQRUNJRklFRBAAEg4KClNUQUdFX05PTkUQARIRCg1TVEFHRV9TVEFHSU5HEAISFAoQU1RBR0VfUFJPRFVDVElPThADEhIKDlNUQUdFX0FSQ0hJVkVEEAQq5gEKDEFydGlmYWN0VHlwZRIdChlBUlRJRkFDVF9UWVBFX1VOU1BFQ0lGSUVEEAASGgoWQVJUSUZBQ1RfVFlQRV9ET0NVTUVOVBABEiIKHkFSVElGQUNUX1RZUEVfQ0xFQU5FRF9TTkFQU0hPVBACEiEKHUFSVElGQUNUX1RZUEVfREFUQVNFVF9WRVJTSU9OEAMSFQoRQVJUSUZBQ1RfVFlQRV9SVU4QBBIfChtBUlRJRkFDVF9UWVBFX01PREVMX1ZFUlNJT04QBRIcChhBUlRJRkFDVF9UWVBFX0RFUExPWU1FTlQQBjKsDAoPUmVnaXN0cnlTZXJ2aWNlEnsKFENyZWF0ZURhdGFzZXRWZXJzaW9uEjAubGxtdHdpbi5yZWdpc3RyeS52MS5DcmVhdGVEYXRhc2V0VmVyc2lvblJlcXVlc3QaMS5sbG10d2luLnJlZ2lzdHJ5LnYxLkNyZWF0ZURhdGFzZXRWZXJzaW9uUmVzcG9uc2USdwoRR2V0RGF0YXNldFZlcnNpb24SLS5sbG10d2luLnJlZ2lzdHJ5LnYxLkdldERhdGFzZXRWZXJzaW9uUmVxdWVzdBouLmxsbXR3aW4ucmVnaXN0cnkudjEuR2V0RGF0YXNldFZlcnNpb25SZXNwb25zZSIDkAIBEn0KE0xpc3REYXRhc2V0VmVyc2lvbnMSLy5sbG10d2luLnJlZ2lzdHJ5LnYxLkxpc3REYXRhc2V0VmVyc2lvbnNSZXF1ZXN0GjAubGxtdHdpbi5yZWdpc3RyeS52MS5MaXN0RGF0YXNldFZlcnNpb25zUmVzcG9uc2UiA5ACARJaCglDcmVhdGVSdW4SJS5sbG10d2luLnJlZ2lzdHJ5LnYxLkNyZWF0ZVJ1blJlcXVlc3QaJi5sbG10d2luLnJlZ2lzdHJ5LnYxLkNyZWF0ZVJ1blJlc3BvbnNlEloKCVVwZGF0ZVJ1bhIlLmxsbXR3aW4ucmVnaXN0cnkudjEuVXBkYXRlUnVuUmVxdWVzdBomLmxsbXR3aW4ucmVnaXN0cnkudjEuVXBkYXRlUnVuUmVzcG9uc2USVgoGR2V0UnVuEiIubGxtdHdpbi5yZWdpc3RyeS52MS5HZXRSdW5SZXF1ZXN0GiMubGxtdHdpbi5yZWdpc3RyeS52MS5HZXRSdW5SZXNwb25zZSIDkAIBElwKCExpc3RSdW5zEiQubGxtdHdpbi5yZWdpc3RyeS52MS5MaXN0UnVuc1JlcXVlc3QaJS5sbG10d2luLnJlZ2lzdHJ5LnYxLkxpc3RSdW5zUmVzcG9uc2UiA5ACARJlCgtDb21wYXJlUnVucxInLmxsbXR3aW4ucmVnaXN0cnkudjEuQ29tcGFyZVJ1bnNSZXF1ZXN0GigubGxtdHdpbi5yZWdpc3RyeS52MS5Db21wYXJlUnVuc1Jlc3BvbnNlIgOQAgESewoUUmVnaXN0ZXJNb2RlbFZlcnNpb24SMC5sbG10d2luLnJlZ2lzdHJ5LnYxLlJlZ2lzdGVyTW9kZWxWZXJzaW9uUmVxdWVzdBoxLmxsbXR3aW4ucmVnaXN0cnkudjEuUmVnaXN0ZXJNb2RlbFZlcnNpb25SZXNwb25zZRJxCg9HZXRNb2RlbFZlcnNpb24SKy5sbG10d2luLnJlZ2lzdHJ5LnYxLkdldE1vZGVsVmVyc2lvblJlcXVlc3QaLC5sbG10d2luLnJlZ2lzdHJ5LnYxLkdldE1vZGVsVmVyc2lvblJlc3BvbnNlIgOQAgESdwoRTGlzdE1vZGVsVmVyc2lvbnMSLS5sbG10d2luLnJlZ2lzdHJ5LnYxLkxpc3RNb2RlbFZlcnNpb25zUmVxdWVzdBouLmxsbXR3aW4ucmVnaXN0cnkudjEuTGlzdE1vZGVsVmVyc2lvbnNSZXNwb25zZSIDkAIBEoEBChZSZXF1ZXN0U3RhZ2VUcmFuc2l0aW9uEjIubGxtdHdpbi5yZWdpc3RyeS52MS5SZXF1ZXN0U3RhZ2VUcmFuc2l0aW9uUmVxdWVzdBozLmxsbXR3aW4ucmVnaXN0cnkudjEuUmVxdWVzdFN0YWdlVHJhbnNpdGlvblJlc3BvbnNlEn4KFVJldmlld1N0YWdlVHJhbnNpdGlvbhIxLmxsbXR3aW4ucmVnaXN0cnkudjEuUmV2aWV3U3RhZ2VUcmFuc2l0aW9uUmVxdWVzdBoyLmxsbXR3aW4ucmVnaXN0cnkudjEuUmV2aWV3U3RhZ2VUcmFuc2l0aW9uUmVzcG9uc2USYgoKR2V0TGluZWFnZRImLmxsbXR3aW4ucmVnaXN0cnkudjEuR2V0TGluZWFnZVJlcXVlc3QaJy5sbG10d2luLnJlZ2lzdHJ5LnYxLkdldExpbmVhZ2VSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_llmtwin_common_v1_common]);
+  fileDesc("CiJsbG10d2luL3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNsbG10d2luLnJlZ2lzdHJ5LnYxIl0KCEFydGlmYWN0EgsKA3VyaRgBIAEoCRIOCgZzaGEyNTYYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAxISCgptZWRpYV90eXBlGAQgASgJEgwKBG5hbWUYBSABKAkiXwoMRGF0YXNldFNwbGl0EgwKBG5hbWUYASABKAkSEAoIZXhhbXBsZXMYAiABKAMSLwoIYXJ0aWZhY3QYAyABKAsyHS5sbG10d2luLnJlZ2lzdHJ5LnYxLkFydGlmYWN0InYKEERhdGFzZXRHZW5lcmF0b3ISDAoEa2luZBgBIAEoCRIQCghtb2RlbF9pZBgCIAEoCRIfChdwcm9tcHRfdGVtcGxhdGVfdmVyc2lvbhgDIAEoCRITCgt0ZW1wZXJhdHVyZRgEIAEoARIMCgRzZWVkGAUgASgDIq4ECgxEYXRhc2V0U3RhdHMSGwoTcGFzc2FnZXNfY29uc2lkZXJlZBgBIAEoAxIQCghleGFtcGxlcxgCIAEoAxIgChhleGFjdF9kdXBsaWNhdGVzX3JlbW92ZWQYAyABKAMSHwoXbmVhcl9kdXBsaWNhdGVzX3JlbW92ZWQYBCABKAMSIAoYbmVhcl9kdXBsaWNhdGVfdGhyZXNob2xkGAUgASgBEhkKEXRvb19zaG9ydF9yZW1vdmVkGAYgASgDEhgKEHRvb19sb25nX3JlbW92ZWQYByABKAMSGAoQbGFuZ3VhZ2VfcmVtb3ZlZBgIIAEoAxIXCg9lbWFpbHNfc2NydWJiZWQYCSABKAMSHgoWcGhvbmVfbnVtYmVyc19zY3J1YmJlZBgKIAEoAxIfChd0b2tlbnNfcGVyX2V4YW1wbGVfbWVhbhgLIAEoARIeChZ0b2tlbnNfcGVyX2V4YW1wbGVfcDUwGAwgASgDEh4KFnRva2Vuc19wZXJfZXhhbXBsZV9wOTUYDSABKAMSHgoWdG9rZW5zX3Blcl9leGFtcGxlX21heBgOIAEoAxIRCgl0b2tlbml6ZXIYDyABKAkSEgoKbWluX3Rva2VucxgQIAEoAxISCgptYXhfdG9rZW5zGBEgASgDEhEKCWxhbmd1YWdlcxgSIAMoCRIbChNnZW5lcmF0aW9uX2ZhaWx1cmVzGBMgASgDEhYKDmZlZWRiYWNrX3BhaXJzGBQgASgDIqcBCg5Tb3VyY2VEb2N1bWVudBITCgtkb2N1bWVudF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgDEhwKFGNsZWFuZWRfY29udGVudF9oYXNoGAMgASgJEhgKEHJhd19jb250ZW50X2hhc2gYBCABKAkSEQoJc291cmNlX2lkGAUgASgJEhUKDWNhbm9uaWNhbF91cmwYBiABKAkSDQoFdGl0bGUYByABKAki2wEKDURhdGFzZXRGaWx0ZXISLwoKY2F0ZWdvcmllcxgBIAMoDjIbLmxsbXR3aW4uY29tbW9uLnYxLkNhdGVnb3J5Ei4KCXBsYXRmb3JtcxgCIAMoDjIbLmxsbXR3aW4uY29tbW9uLnYxLlBsYXRmb3JtEjMKD3B1Ymxpc2hlZF9hZnRlchgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQcHVibGlzaGVkX2JlZm9yZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikAQKDkRhdGFzZXRWZXJzaW9uEgoKAmlkGAEgASgJEg8KB2RhdGFzZXQYAiABKAkSDwoHdmVyc2lvbhgDIAEoAxIuCgRraW5kGAQgASgOMiAubGxtdHdpbi5yZWdpc3RyeS52MS5EYXRhc2V0S2luZBIRCglhdXRob3JfaWQYBSABKAkSMQoGc3BsaXRzGAYgAygLMiEubGxtdHdpbi5yZWdpc3RyeS52MS5EYXRhc2V0U3BsaXQSFgoOc2NoZW1hX3ZlcnNpb24YByABKAkSOAoJZ2VuZXJhdG9yGAggASgLMiUubGxtdHdpbi5yZWdpc3RyeS52MS5EYXRhc2V0R2VuZXJhdG9yEjAKBXN0YXRzGAkgASgLMiEubGxtdHdpbi5yZWdpc3RyeS52MS5EYXRhc2V0U3RhdHMSFAoMY29udGVudF9oYXNoGAogASgJEjQKB3NvdXJjZXMYCyADKAsyIy5sbG10d2luLnJlZ2lzdHJ5LnYxLlNvdXJjZURvY3VtZW50EjIKBmZpbHRlchgMIAEoCzIiLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldEZpbHRlchIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdGFpbnRlZBgOIAEoCBIUCgx0YWludF9yZWFzb24YDyABKAkiYQoLTWV0cmljUG9pbnQSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBEgwKBHN0ZXAYAyABKAMSKAoEdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAingEKCEhhcmR3YXJlEhMKC2FjY2VsZXJhdG9yGAEgASgJEhMKC2RldmljZV9uYW1lGAIgASgJEhQKDGRldmljZV9jb3VudBgDIAEoBRIbChNkZXZpY2VfbWVtb3J5X2J5dGVzGAQgASgDEhEKCWNwdV9jb3VudBgFIAEoBRIUCgxtZW1vcnlfYnl0ZXMYBiABKAMSDAoEaG9zdBgHIAEoCSKGBQoDUnVuEgoKAmlkGAEgASgJEhIKCmV4cGVyaW1lbnQYAiABKAkSMwoGbWV0aG9kGAMgASgOMiMubGxtdHdpbi5yZWdpc3RyeS52MS5UcmFpbmluZ01ldGhvZBISCgpiYXNlX21vZGVsGAQgASgJEhoKEmRhdGFzZXRfdmVyc2lvbl9pZBgFIAEoCRIsCgVzdGF0ZRgGIAEoDjIdLmxsbXR3aW4ucmVnaXN0cnkudjEuUnVuU3RhdGUSJwoGcGFyYW1zGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBI2CgdtZXRyaWNzGAggAygLMiUubGxtdHdpbi5yZWdpc3RyeS52MS5SdW4uTWV0cmljc0VudHJ5EjAKCWFydGlmYWN0cxgJIAMoCzIdLmxsbXR3aW4ucmVnaXN0cnkudjEuQXJ0aWZhY3QSDQoFZXJyb3IYCiABKAkSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgZjb25maWcYDiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KCGhhcmR3YXJlGA8gASgLMh0ubGxtdHdpbi5yZWdpc3RyeS52MS5IYXJkd2FyZRIRCglhdXRob3JfaWQYECABKAkaLgoMTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEi1QQKDE1vZGVsVmVyc2lvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAMSDgoGcnVuX2lkGAQgASgJEjAKCWFydGlmYWN0cxgFIAMoCzIdLmxsbXR3aW4ucmVnaXN0cnkudjEuQXJ0aWZhY3QSKQoFc3RhZ2UYBiABKA4yGi5sbG10d2luLnJlZ2lzdHJ5LnYxLlN0YWdlEjEKDXBlbmRpbmdfc3RhZ2UYByABKA4yGi5sbG10d2luLnJlZ2lzdHJ5LnYxLlN0YWdlEkgKDGV2YWxfbWV0cmljcxgIIAMoCzIyLmxsbXR3aW4ucmVnaXN0cnkudjEuTW9kZWxWZXJzaW9uLkV2YWxNZXRyaWNzRW50cnkSLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3RhaW50ZWQYCiABKAgSGAoQc2VydmluZ19tb2RlbF9pZBgLIAEoCRISCgpiYXNlX21vZGVsGAwgASgJEjYKDHdlaWdodHNfa2luZBgNIAEoDjIgLmxsbXR3aW4ucmVnaXN0cnkudjEuV2VpZ2h0c0tpbmQSGgoSZGF0YXNldF92ZXJzaW9uX2lkGA4gASgJEhEKCWF1dGhvcl9pZBgPIAEoCRIPCgdhbGlhc2VzGBAgAygJEhQKDHRhaW50X3JlYXNvbhgRIAEoCRoyChBFdmFsTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEiqQMKD1N0YWdlVHJhbnNpdGlvbhIKCgJpZBgBIAEoCRIYChBtb2RlbF92ZXJzaW9uX2lkGAIgASgJEhIKCm1vZGVsX25hbWUYAyABKAkSLgoKZnJvbV9zdGFnZRgEIAEoDjIaLmxsbXR3aW4ucmVnaXN0cnkudjEuU3RhZ2USLAoIdG9fc3RhZ2UYBSABKA4yGi5sbG10d2luLnJlZ2lzdHJ5LnYxLlN0YWdlEjMKBXN0YXRlGAYgASgOMiQubGxtdHdpbi5yZWdpc3RyeS52MS5UcmFuc2l0aW9uU3RhdGUSFAoMcmVxdWVzdGVkX2J5GAcgASgJEhcKD3JlcXVlc3RfY29tbWVudBgIIAEoCRIQCghyZXZpZXdlchgJIAEoCRIWCg5yZXZpZXdfY29tbWVudBgKIAEoCRIwCgxyZXF1ZXN0X3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jldmlld190aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVjYXVzZRgNIAEoCSKoAwobQ3JlYXRlRGF0YXNldFZlcnNpb25SZXF1ZXN0Eg8KB2RhdGFzZXQYASABKAkSLgoEa2luZBgCIAEoDjIgLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldEtpbmQSEQoJYXV0aG9yX2lkGAMgASgJEjEKBnNwbGl0cxgEIAMoCzIhLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldFNwbGl0EhYKDnNjaGVtYV92ZXJzaW9uGAUgASgJEjgKCWdlbmVyYXRvchgGIAEoCzIlLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldEdlbmVyYXRvchIwCgVzdGF0cxgHIAEoCzIhLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldFN0YXRzEhQKDGNvbnRlbnRfaGFzaBgIIAEoCRI0Cgdzb3VyY2VzGAkgAygLMiMubGxtdHdpbi5yZWdpc3RyeS52MS5Tb3VyY2VEb2N1bWVudBIyCgZmaWx0ZXIYCiABKAsyIi5sbG10d2luLnJlZ2lzdHJ5LnYxLkRhdGFzZXRGaWx0ZXIibQocQ3JlYXRlRGF0YXNldFZlcnNpb25SZXNwb25zZRI8Cg9kYXRhc2V0X3ZlcnNpb24YASABKAsyIy5sbG10d2luLnJlZ2lzdHJ5LnYxLkRhdGFzZXRWZXJzaW9uEg8KB2NyZWF0ZWQYAiABKAgiJgoYR2V0RGF0YXNldFZlcnNpb25SZXF1ZXN0EgoKAmlkGAEgASgJIlkKGUdldERhdGFzZXRWZXJzaW9uUmVzcG9uc2USPAoPZGF0YXNldF92ZXJzaW9uGAEgASgLMiMubGxtdHdpbi5yZWdpc3RyeS52MS5EYXRhc2V0VmVyc2lvbiJuChpMaXN0RGF0YXNldFZlcnNpb25zUmVxdWVzdBIPCgdkYXRhc2V0GAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIsCgRwYWdlGAMgASgLMh4ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlcXVlc3QiiwEKG0xpc3REYXRhc2V0VmVyc2lvbnNSZXNwb25zZRI9ChBkYXRhc2V0X3ZlcnNpb25zGAEgAygLMiMubGxtdHdpbi5yZWdpc3RyeS52MS5EYXRhc2V0VmVyc2lvbhItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIt0BChBDcmVhdGVSdW5SZXF1ZXN0EhIKCmV4cGVyaW1lbnQYASABKAkSMwoGbWV0aG9kGAIgASgOMiMubGxtdHdpbi5yZWdpc3RyeS52MS5UcmFpbmluZ01ldGhvZBISCgpiYXNlX21vZGVsGAMgASgJEhoKEmRhdGFzZXRfdmVyc2lvbl9pZBgEIAEoCRInCgZwYXJhbXMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EicKBmNvbmZpZxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiOgoRQ3JlYXRlUnVuUmVzcG9uc2USJQoDcnVuGAEgASgLMhgubGxtdHdpbi5yZWdpc3RyeS52MS5SdW4i8QEKEFVwZGF0ZVJ1blJlcXVlc3QSCgoCaWQYASABKAkSLAoFc3RhdGUYAiABKA4yHS5sbG10d2luLnJlZ2lzdHJ5LnYxLlJ1blN0YXRlEjEKB21ldHJpY3MYAyADKAsyIC5sbG10d2luLnJlZ2lzdHJ5LnYxLk1ldHJpY1BvaW50EjAKCWFydGlmYWN0cxgEIAMoCzIdLmxsbXR3aW4ucmVnaXN0cnkudjEuQXJ0aWZhY3QSDQoFZXJyb3IYBSABKAkSLwoIaGFyZHdhcmUYBiABKAsyHS5sbG10d2luLnJlZ2lzdHJ5LnYxLkhhcmR3YXJlIjoKEVVwZGF0ZVJ1blJlc3BvbnNlEiUKA3J1bhgBIAEoCzIYLmxsbXR3aW4ucmVnaXN0cnkudjEuUnVuIhsKDUdldFJ1blJlcXVlc3QSCgoCaWQYASABKAkiagoOR2V0UnVuUmVzcG9uc2USJQoDcnVuGAEgASgLMhgubGxtdHdpbi5yZWdpc3RyeS52MS5SdW4SMQoHaGlzdG9yeRgCIAMoCzIgLmxsbXR3aW4ucmVnaXN0cnkudjEuTWV0cmljUG9pbnQibwoPTGlzdFJ1bnNSZXF1ZXN0EhIKCmV4cGVyaW1lbnQYASABKAkSGgoSZGF0YXNldF92ZXJzaW9uX2lkGAIgASgJEiwKBHBhZ2UYAyABKAsyHi5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJpChBMaXN0UnVuc1Jlc3BvbnNlEiYKBHJ1bnMYASADKAsyGC5sbG10d2luLnJlZ2lzdHJ5LnYxLlJ1bhItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIiUKEkNvbXBhcmVSdW5zUmVxdWVzdBIPCgdydW5faWRzGAEgAygJImwKE0NvbXBhcmVSdW5zUmVzcG9uc2USJgoEcnVucxgBIAMoCzIYLmxsbXR3aW4ucmVnaXN0cnkudjEuUnVuEhMKC21ldHJpY19rZXlzGAIgAygJEhgKEGRpZmZlcmluZ19wYXJhbXMYAyADKAkizAIKG1JlZ2lzdGVyTW9kZWxWZXJzaW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIwCglhcnRpZmFjdHMYAyADKAsyHS5sbG10d2luLnJlZ2lzdHJ5LnYxLkFydGlmYWN0ElcKDGV2YWxfbWV0cmljcxgEIAMoCzJBLmxsbXR3aW4ucmVnaXN0cnkudjEuUmVnaXN0ZXJNb2RlbFZlcnNpb25SZXF1ZXN0LkV2YWxNZXRyaWNzRW50cnkSGAoQc2VydmluZ19tb2RlbF9pZBgFIAEoCRI2Cgx3ZWlnaHRzX2tpbmQYBiABKA4yIC5sbG10d2luLnJlZ2lzdHJ5LnYxLldlaWdodHNLaW5kGjIKEEV2YWxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASJYChxSZWdpc3Rlck1vZGVsVmVyc2lvblJlc3BvbnNlEjgKDW1vZGVsX3ZlcnNpb24YASABKAsyIS5sbG10d2luLnJlZ2lzdHJ5LnYxLk1vZGVsVmVyc2lvbiIkChZHZXRNb2RlbFZlcnNpb25SZXF1ZXN0EgoKAmlkGAEgASgJIlMKF0dldE1vZGVsVmVyc2lvblJlc3BvbnNlEjgKDW1vZGVsX3ZlcnNpb24YASABKAsyIS5sbG10d2luLnJlZ2lzdHJ5LnYxLk1vZGVsVmVyc2lvbiKUAQoYTGlzdE1vZGVsVmVyc2lvbnNSZXF1ZXN0EgwKBG5hbWUYASABKAkSKQoFc3RhZ2UYAiABKA4yGi5sbG10d2luLnJlZ2lzdHJ5LnYxLlN0YWdlEiwKBHBhZ2UYAyABKAsyHi5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVxdWVzdBIRCglhdXRob3JfaWQYBCABKAkihQEKGUxpc3RNb2RlbFZlcnNpb25zUmVzcG9uc2USOQoObW9kZWxfdmVyc2lvbnMYASADKAsyIS5sbG10d2luLnJlZ2lzdHJ5LnYxLk1vZGVsVmVyc2lvbhItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIosBCh1SZXF1ZXN0U3RhZ2VUcmFuc2l0aW9uUmVxdWVzdBIYChBtb2RlbF92ZXJzaW9uX2lkGAEgASgJEikKBXN0YWdlGAIgASgOMhoubGxtdHdpbi5yZWdpc3RyeS52MS5TdGFnZRIPCgdjb21tZW50GAMgASgJEhQKDHJlcXVlc3RlZF9ieRgEIAEoCSKUAQoeUmVxdWVzdFN0YWdlVHJhbnNpdGlvblJlc3BvbnNlEjgKDW1vZGVsX3ZlcnNpb24YASABKAsyIS5sbG10d2luLnJlZ2lzdHJ5LnYxLk1vZGVsVmVyc2lvbhI4Cgp0cmFuc2l0aW9uGAIgASgLMiQubGxtdHdpbi5yZWdpc3RyeS52MS5TdGFnZVRyYW5zaXRpb24ibAocUmV2aWV3U3RhZ2VUcmFuc2l0aW9uUmVxdWVzdBIYChBtb2RlbF92ZXJzaW9uX2lkGAEgASgJEg8KB2FwcHJvdmUYAiABKAgSEAoIcmV2aWV3ZXIYAyABKAkSDwoHY29tbWVudBgEIAEoCSKTAQodUmV2aWV3U3RhZ2VUcmFuc2l0aW9uUmVzcG9uc2USOAoNbW9kZWxfdmVyc2lvbhgBIAEoCzIhLmxsbXR3aW4ucmVnaXN0cnkudjEuTW9kZWxWZXJzaW9uEjgKCnRyYW5zaXRpb24YAiABKAsyJC5sbG10d2luLnJlZ2lzdHJ5LnYxLlN0YWdlVHJhbnNpdGlvbiJMChlSb2xsYmFja1Byb2R1Y3Rpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkSEAoIcmV2aWV3ZXIYAiABKAkSDwoHY29tbWVudBgDIAEoCSKLAQoaUm9sbGJhY2tQcm9kdWN0aW9uUmVzcG9uc2USOAoNbW9kZWxfdmVyc2lvbhgBIAEoCzIhLmxsbXR3aW4ucmVnaXN0cnkudjEuTW9kZWxWZXJzaW9uEjMKCHByZXZpb3VzGAIgASgLMiEubGxtdHdpbi5yZWdpc3RyeS52MS5Nb2RlbFZlcnNpb24iRQobTGlzdFN0YWdlVHJhbnNpdGlvbnNSZXF1ZXN0EhgKEG1vZGVsX3ZlcnNpb25faWQYASABKAkSDAoEbmFtZRgCIAEoCSJZChxMaXN0U3RhZ2VUcmFuc2l0aW9uc1Jlc3BvbnNlEjkKC3RyYW5zaXRpb25zGAEgAygLMiQubGxtdHdpbi5yZWdpc3RyeS52MS5TdGFnZVRyYW5zaXRpb24iPwoUU2V0TW9kZWxBbGlhc1JlcXVlc3QSGAoQbW9kZWxfdmVyc2lvbl9pZBgBIAEoCRINCgVhbGlhcxgCIAEoCSJRChVTZXRNb2RlbEFsaWFzUmVzcG9uc2USOAoNbW9kZWxfdmVyc2lvbhgBIAEoCzIhLmxsbXR3aW4ucmVnaXN0cnkudjEuTW9kZWxWZXJzaW9uIpYBCgtMaW5lYWdlTm9kZRIvCgR0eXBlGAEgASgOMiEubGxtdHdpbi5yZWdpc3RyeS52MS5BcnRpZmFjdFR5cGUSCgoCaWQYAiABKAkSDwoHdGFpbnRlZBgDIAEoCBINCgVsYWJlbBgEIAEoCRIUCgx0YWludF9yZWFzb24YBSABKAkSFAoMY29udGVudF9oYXNoGAYgASgJImsKC0xpbmVhZ2VFZGdlEi4KBGZyb20YASABKAsyIC5sbG10d2luLnJlZ2lzdHJ5LnYxLkxpbmVhZ2VOb2RlEiwKAnRvGAIgASgLMiAubGxtdHdpbi5yZWdpc3RyeS52MS5MaW5lYWdlTm9kZSKKAQoRR2V0TGluZWFnZVJlcXVlc3QSLwoEdHlwZRgBIAEoDjIhLmxsbXR3aW4ucmVnaXN0cnkudjEuQXJ0aWZhY3RUeXBlEgoKAmlkGAIgASgJEjgKCWRpcmVjdGlvbhgDIAEoDjIlLmxsbXR3aW4ucmVnaXN0cnkudjEuTGluZWFnZURpcmVjdGlvbiJ1ChJHZXRMaW5lYWdlUmVzcG9uc2USLgoEcm9vdBgBIAEoCzIgLmxsbXR3aW4ucmVnaXN0cnkudjEuTGluZWFnZU5vZGUSLwoFZWRnZXMYAiADKAsyIC5sbG10d2luLnJlZ2lzdHJ5LnYxLkxpbmVhZ2VFZGdlKmMKC0RhdGFzZXRLaW5kEhwKGERBVEFTRVRfS0lORF9VTlNQRUNJRklFRBAAEhkKFURBVEFTRVRfS0lORF9JTlNUUlVDVBABEhsKF0RBVEFTRVRfS0lORF9QUkVGRVJFTkNFEAIqmgEKCFJ1blN0YXRlEhkKFVJVTl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEFJVTl9TVEFURV9RVUVVRUQQARIVChFSVU5fU1RBVEVfUlVOTklORxACEhcKE1JVTl9TVEFURV9TVUNDRUVERUQQAxIUChBSVU5fU1RBVEVfRkFJTEVEEAQSFwoTUlVOX1NUQVRFX0NBTkNFTExFRBAFKmMKDlRyYWluaW5nTWV0aG9kEh8KG1RSQUlOSU5HX01FVEhPRF9VTlNQRUNJRklFRBAAEhcKE1RSQUlOSU5HX01FVEhPRF9TRlQQARIXChNUUkFJTklOR19NRVRIT0RfRFBPEAIqbQoFU3RhZ2USFQoRU1RBR0VfVU5TUEVDSUZJRUQQABIOCgpTVEFHRV9OT05FEAESEwoPU1RBR0VfQ0FORElEQVRFEAISFAoQU1RBR0VfUFJPRFVDVElPThADEhIKDlNUQUdFX0FSQ0hJVkVEEAQqXgoLV2VpZ2h0c0tpbmQSHAoYV0VJR0hUU19LSU5EX1VOU1BFQ0lGSUVEEAASGAoUV0VJR0hUU19LSU5EX0FEQVBURVIQARIXChNXRUlHSFRTX0tJTkRfTUVSR0VEEAIqzgEKD1RyYW5zaXRpb25TdGF0ZRIgChxUUkFOU0lUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASHAoYVFJBTlNJVElPTl9TVEFURV9QRU5ESU5HEAESHQoZVFJBTlNJVElPTl9TVEFURV9BUFBST1ZFRBACEh0KGVRSQU5TSVRJT05fU1RBVEVfUkVKRUNURUQQAxIcChhUUkFOU0lUSU9OX1NUQVRFX0FQUExJRUQQBBIfChtUUkFOU0lUSU9OX1NUQVRFX1NVUEVSU0VERUQQBSrmAQoMQXJ0aWZhY3RUeXBlEh0KGUFSVElGQUNUX1RZUEVfVU5TUEVDSUZJRUQQABIYChRBUlRJRkFDVF9UWVBFX1NPVVJDRRABEh4KGkFSVElGQUNUX1RZUEVfUkFXX0RPQ1VNRU5UEAISIgoeQVJUSUZBQ1RfVFlQRV9DTEVBTkVEX0RPQ1VNRU5UEAMSIQodQVJUSUZBQ1RfVFlQRV9EQVRBU0VUX1ZFUlNJT04QBBIVChFBUlRJRkFDVF9UWVBFX1JVThAFEh8KG0FSVElGQUNUX1RZUEVfTU9ERUxfVkVSU0lPThAGKpMBChBMaW5lYWdlRGlyZWN0aW9uEiEKHUxJTkVBR0VfRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASHgoaTElORUFHRV9ESVJFQ1RJT05fVVBTVFJFQU0QARIgChxMSU5FQUdFX0RJUkVDVElPTl9ET1dOU1RSRUFNEAISGgoWTElORUFHRV9ESVJFQ1RJT05fQk9USBADMo4PCg9SZWdpc3RyeVNlcnZpY2USewoUQ3JlYXRlRGF0YXNldFZlcnNpb24SMC5sbG10d2luLnJlZ2lzdHJ5LnYxLkNyZWF0ZURhdGFzZXRWZXJzaW9uUmVxdWVzdBoxLmxsbXR3aW4ucmVnaXN0cnkudjEuQ3JlYXRlRGF0YXNldFZlcnNpb25SZXNwb25zZRJ3ChFHZXREYXRhc2V0VmVyc2lvbhItLmxsbXR3aW4ucmVnaXN0cnkudjEuR2V0RGF0YXNldFZlcnNpb25SZXF1ZXN0Gi4ubGxtdHdpbi5yZWdpc3RyeS52MS5HZXREYXRhc2V0VmVyc2lvblJlc3BvbnNlIgOQAgESfQoTTGlzdERhdGFzZXRWZXJzaW9ucxIvLmxsbXR3aW4ucmVnaXN0cnkudjEuTGlzdERhdGFzZXRWZXJzaW9uc1JlcXVlc3QaMC5sbG10d2luLnJlZ2lzdHJ5LnYxLkxpc3REYXRhc2V0VmVyc2lvbnNSZXNwb25zZSIDkAIBEloKCUNyZWF0ZVJ1bhIlLmxsbXR3aW4ucmVnaXN0cnkudjEuQ3JlYXRlUnVuUmVxdWVzdBomLmxsbXR3aW4ucmVnaXN0cnkudjEuQ3JlYXRlUnVuUmVzcG9uc2USWgoJVXBkYXRlUnVuEiUubGxtdHdpbi5yZWdpc3RyeS52MS5VcGRhdGVSdW5SZXF1ZXN0GiYubGxtdHdpbi5yZWdpc3RyeS52MS5VcGRhdGVSdW5SZXNwb25zZRJWCgZHZXRSdW4SIi5sbG10d2luLnJlZ2lzdHJ5LnYxLkdldFJ1blJlcXVlc3QaIy5sbG10d2luLnJlZ2lzdHJ5LnYxLkdldFJ1blJlc3BvbnNlIgOQAgESXAoITGlzdFJ1bnMSJC5sbG10d2luLnJlZ2lzdHJ5LnYxLkxpc3RSdW5zUmVxdWVzdBolLmxsbXR3aW4ucmVnaXN0cnkudjEuTGlzdFJ1bnNSZXNwb25zZSIDkAIBEmUKC0NvbXBhcmVSdW5zEicubGxtdHdpbi5yZWdpc3RyeS52MS5Db21wYXJlUnVuc1JlcXVlc3QaKC5sbG10d2luLnJlZ2lzdHJ5LnYxLkNvbXBhcmVSdW5zUmVzcG9uc2UiA5ACARJ7ChRSZWdpc3Rlck1vZGVsVmVyc2lvbhIwLmxsbXR3aW4ucmVnaXN0cnkudjEuUmVnaXN0ZXJNb2RlbFZlcnNpb25SZXF1ZXN0GjEubGxtdHdpbi5yZWdpc3RyeS52MS5SZWdpc3Rlck1vZGVsVmVyc2lvblJlc3BvbnNlEnEKD0dldE1vZGVsVmVyc2lvbhIrLmxsbXR3aW4ucmVnaXN0cnkudjEuR2V0TW9kZWxWZXJzaW9uUmVxdWVzdBosLmxsbXR3aW4ucmVnaXN0cnkudjEuR2V0TW9kZWxWZXJzaW9uUmVzcG9uc2UiA5ACARJ3ChFMaXN0TW9kZWxWZXJzaW9ucxItLmxsbXR3aW4ucmVnaXN0cnkudjEuTGlzdE1vZGVsVmVyc2lvbnNSZXF1ZXN0Gi4ubGxtdHdpbi5yZWdpc3RyeS52MS5MaXN0TW9kZWxWZXJzaW9uc1Jlc3BvbnNlIgOQAgESgQEKFlJlcXVlc3RTdGFnZVRyYW5zaXRpb24SMi5sbG10d2luLnJlZ2lzdHJ5LnYxLlJlcXVlc3RTdGFnZVRyYW5zaXRpb25SZXF1ZXN0GjMubGxtdHdpbi5yZWdpc3RyeS52MS5SZXF1ZXN0U3RhZ2VUcmFuc2l0aW9uUmVzcG9uc2USfgoVUmV2aWV3U3RhZ2VUcmFuc2l0aW9uEjEubGxtdHdpbi5yZWdpc3RyeS52MS5SZXZpZXdTdGFnZVRyYW5zaXRpb25SZXF1ZXN0GjIubGxtdHdpbi5yZWdpc3RyeS52MS5SZXZpZXdTdGFnZVRyYW5zaXRpb25SZXNwb25zZRJ1ChJSb2xsYmFja1Byb2R1Y3Rpb24SLi5sbG10d2luLnJlZ2lzdHJ5LnYxLlJvbGxiYWNrUHJvZHVjdGlvblJlcXVlc3QaLy5sbG10d2luLnJlZ2lzdHJ5LnYxLlJvbGxiYWNrUHJvZHVjdGlvblJlc3BvbnNlEoABChRMaXN0U3RhZ2VUcmFuc2l0aW9ucxIwLmxsbXR3aW4ucmVnaXN0cnkudjEuTGlzdFN0YWdlVHJhbnNpdGlvbnNSZXF1ZXN0GjEubGxtdHdpbi5yZWdpc3RyeS52MS5MaXN0U3RhZ2VUcmFuc2l0aW9uc1Jlc3BvbnNlIgOQAgESZgoNU2V0TW9kZWxBbGlhcxIpLmxsbXR3aW4ucmVnaXN0cnkudjEuU2V0TW9kZWxBbGlhc1JlcXVlc3QaKi5sbG10d2luLnJlZ2lzdHJ5LnYxLlNldE1vZGVsQWxpYXNSZXNwb25zZRJiCgpHZXRMaW5lYWdlEiYubGxtdHdpbi5yZWdpc3RyeS52MS5HZXRMaW5lYWdlUmVxdWVzdBonLmxsbXR3aW4ucmVnaXN0cnkudjEuR2V0TGluZWFnZVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_llmtwin_common_v1_common]);
 
 /**
  * @generated from message llmtwin.registry.v1.Artifact
  */
 export type Artifact = Message<"llmtwin.registry.v1.Artifact"> & {
   /**
-   * URI in the artifact store, e.g. file:///... or s3://bucket/key.
+   * Where the artifact store keeps it, e.g. artifact://sha256/<hex> (embedded) or s3://bucket/sha256/<hex>.
    *
    * @generated from field: string uri = 1;
    */
@@ -41,6 +41,13 @@ export type Artifact = Message<"llmtwin.registry.v1.Artifact"> & {
    * @generated from field: string media_type = 4;
    */
   mediaType: string;
+
+  /**
+   * What it is within its owner, e.g. "train.jsonl", "test.jsonl", "adapter.gguf".
+   *
+   * @generated from field: string name = 5;
+   */
+  name: string;
 };
 
 /**
@@ -49,6 +56,285 @@ export type Artifact = Message<"llmtwin.registry.v1.Artifact"> & {
  */
 export const ArtifactSchema: GenMessage<Artifact> = /*@__PURE__*/
   messageDesc(file_llmtwin_registry_v1_registry, 0);
+
+/**
+ * One split of a dataset version and the number of examples in it.
+ *
+ * @generated from message llmtwin.registry.v1.DatasetSplit
+ */
+export type DatasetSplit = Message<"llmtwin.registry.v1.DatasetSplit"> & {
+  /**
+   * "train" or "test".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: int64 examples = 2;
+   */
+  examples: bigint;
+
+  /**
+   * @generated from field: llmtwin.registry.v1.Artifact artifact = 3;
+   */
+  artifact?: Artifact | undefined;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.DatasetSplit.
+ * Use `create(DatasetSplitSchema)` to create a new message.
+ */
+export const DatasetSplitSchema: GenMessage<DatasetSplit> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 1);
+
+/**
+ * How the examples were generated.
+ *
+ * @generated from message llmtwin.registry.v1.DatasetGenerator
+ */
+export type DatasetGenerator = Message<"llmtwin.registry.v1.DatasetGenerator"> & {
+  /**
+   * "llm" (instructions written by a model) or "extractive" (deterministic, no model).
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string model_id = 2;
+   */
+  modelId: string;
+
+  /**
+   * @generated from field: string prompt_template_version = 3;
+   */
+  promptTemplateVersion: string;
+
+  /**
+   * @generated from field: double temperature = 4;
+   */
+  temperature: number;
+
+  /**
+   * @generated from field: int64 seed = 5;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.DatasetGenerator.
+ * Use `create(DatasetGeneratorSchema)` to create a new message.
+ */
+export const DatasetGeneratorSchema: GenMessage<DatasetGenerator> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 2);
+
+/**
+ * What the hygiene steps did, with their thresholds.
+ *
+ * @generated from message llmtwin.registry.v1.DatasetStats
+ */
+export type DatasetStats = Message<"llmtwin.registry.v1.DatasetStats"> & {
+  /**
+   * @generated from field: int64 passages_considered = 1;
+   */
+  passagesConsidered: bigint;
+
+  /**
+   * @generated from field: int64 examples = 2;
+   */
+  examples: bigint;
+
+  /**
+   * @generated from field: int64 exact_duplicates_removed = 3;
+   */
+  exactDuplicatesRemoved: bigint;
+
+  /**
+   * @generated from field: int64 near_duplicates_removed = 4;
+   */
+  nearDuplicatesRemoved: bigint;
+
+  /**
+   * Estimated Jaccard similarity of word shingles above which two passages count as near-duplicates.
+   *
+   * @generated from field: double near_duplicate_threshold = 5;
+   */
+  nearDuplicateThreshold: number;
+
+  /**
+   * @generated from field: int64 too_short_removed = 6;
+   */
+  tooShortRemoved: bigint;
+
+  /**
+   * @generated from field: int64 too_long_removed = 7;
+   */
+  tooLongRemoved: bigint;
+
+  /**
+   * @generated from field: int64 language_removed = 8;
+   */
+  languageRemoved: bigint;
+
+  /**
+   * @generated from field: int64 emails_scrubbed = 9;
+   */
+  emailsScrubbed: bigint;
+
+  /**
+   * @generated from field: int64 phone_numbers_scrubbed = 10;
+   */
+  phoneNumbersScrubbed: bigint;
+
+  /**
+   * Tokens per example in the target model's tokenizer.
+   *
+   * @generated from field: double tokens_per_example_mean = 11;
+   */
+  tokensPerExampleMean: number;
+
+  /**
+   * @generated from field: int64 tokens_per_example_p50 = 12;
+   */
+  tokensPerExampleP50: bigint;
+
+  /**
+   * @generated from field: int64 tokens_per_example_p95 = 13;
+   */
+  tokensPerExampleP95: bigint;
+
+  /**
+   * @generated from field: int64 tokens_per_example_max = 14;
+   */
+  tokensPerExampleMax: bigint;
+
+  /**
+   * @generated from field: string tokenizer = 15;
+   */
+  tokenizer: string;
+
+  /**
+   * @generated from field: int64 min_tokens = 16;
+   */
+  minTokens: bigint;
+
+  /**
+   * @generated from field: int64 max_tokens = 17;
+   */
+  maxTokens: bigint;
+
+  /**
+   * Languages kept (ISO 639-1); empty keeps all.
+   *
+   * @generated from field: repeated string languages = 18;
+   */
+  languages: string[];
+
+  /**
+   * @generated from field: int64 generation_failures = 19;
+   */
+  generationFailures: bigint;
+
+  /**
+   * @generated from field: int64 feedback_pairs = 20;
+   */
+  feedbackPairs: bigint;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.DatasetStats.
+ * Use `create(DatasetStatsSchema)` to create a new message.
+ */
+export const DatasetStatsSchema: GenMessage<DatasetStats> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 3);
+
+/**
+ * The exact version of a cleaned document a dataset was built from, and where it came from.
+ *
+ * @generated from message llmtwin.registry.v1.SourceDocument
+ */
+export type SourceDocument = Message<"llmtwin.registry.v1.SourceDocument"> & {
+  /**
+   * @generated from field: string document_id = 1;
+   */
+  documentId: string;
+
+  /**
+   * @generated from field: int64 version = 2;
+   */
+  version: bigint;
+
+  /**
+   * SHA-256 of the cleaned text that went into the dataset, hex.
+   *
+   * @generated from field: string cleaned_content_hash = 3;
+   */
+  cleanedContentHash: string;
+
+  /**
+   * SHA-256 of the raw document's normalised content at that version, hex.
+   *
+   * @generated from field: string raw_content_hash = 4;
+   */
+  rawContentHash: string;
+
+  /**
+   * @generated from field: string source_id = 5;
+   */
+  sourceId: string;
+
+  /**
+   * @generated from field: string canonical_url = 6;
+   */
+  canonicalUrl: string;
+
+  /**
+   * @generated from field: string title = 7;
+   */
+  title: string;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.SourceDocument.
+ * Use `create(SourceDocumentSchema)` to create a new message.
+ */
+export const SourceDocumentSchema: GenMessage<SourceDocument> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 4);
+
+/**
+ * What part of the cleaned snapshot a dataset was built from.
+ *
+ * @generated from message llmtwin.registry.v1.DatasetFilter
+ */
+export type DatasetFilter = Message<"llmtwin.registry.v1.DatasetFilter"> & {
+  /**
+   * @generated from field: repeated llmtwin.common.v1.Category categories = 1;
+   */
+  categories: Category[];
+
+  /**
+   * @generated from field: repeated llmtwin.common.v1.Platform platforms = 2;
+   */
+  platforms: Platform[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp published_after = 3;
+   */
+  publishedAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp published_before = 4;
+   */
+  publishedBefore?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.DatasetFilter.
+ * Use `create(DatasetFilterSchema)` to create a new message.
+ */
+export const DatasetFilterSchema: GenMessage<DatasetFilter> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 5);
 
 /**
  * @generated from message llmtwin.registry.v1.DatasetVersion
@@ -60,7 +346,7 @@ export type DatasetVersion = Message<"llmtwin.registry.v1.DatasetVersion"> & {
   id: string;
 
   /**
-   * Dataset name, e.g. "jane-instruct".
+   * Dataset name, e.g. "jane-doe-instruct".
    *
    * @generated from field: string dataset = 2;
    */
@@ -82,43 +368,60 @@ export type DatasetVersion = Message<"llmtwin.registry.v1.DatasetVersion"> & {
   authorId: string;
 
   /**
-   * @generated from field: int64 train_examples = 6;
+   * @generated from field: repeated llmtwin.registry.v1.DatasetSplit splits = 6;
    */
-  trainExamples: bigint;
+  splits: DatasetSplit[];
 
   /**
-   * @generated from field: int64 test_examples = 7;
-   */
-  testExamples: bigint;
-
-  /**
-   * @generated from field: llmtwin.registry.v1.Artifact artifact = 8;
-   */
-  artifact?: Artifact | undefined;
-
-  /**
-   * The cleaned documents (id and version) the dataset was generated from.
+   * Record layout of the examples: "chat-messages/1" (SFT) or "prompt-chosen-rejected/1" (DPO).
    *
-   * @generated from field: repeated llmtwin.common.v1.DocumentRef sources = 9;
+   * @generated from field: string schema_version = 7;
    */
-  sources: DocumentRef[];
+  schemaVersion: string;
 
   /**
-   * @generated from field: string generator = 10;
+   * @generated from field: llmtwin.registry.v1.DatasetGenerator generator = 8;
    */
-  generator: string;
+  generator?: DatasetGenerator | undefined;
 
   /**
-   * @generated from field: google.protobuf.Timestamp create_time = 11;
+   * @generated from field: llmtwin.registry.v1.DatasetStats stats = 9;
+   */
+  stats?: DatasetStats | undefined;
+
+  /**
+   * SHA-256 over the examples of every split, hex: equal content, equal hash.
+   *
+   * @generated from field: string content_hash = 10;
+   */
+  contentHash: string;
+
+  /**
+   * @generated from field: repeated llmtwin.registry.v1.SourceDocument sources = 11;
+   */
+  sources: SourceDocument[];
+
+  /**
+   * @generated from field: llmtwin.registry.v1.DatasetFilter filter = 12;
+   */
+  filter?: DatasetFilter | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 13;
    */
   createTime?: Timestamp | undefined;
 
   /**
-   * Set when a source document was deleted after the dataset was built.
+   * Set when a document it was built from was deleted after it was built; never trained on again.
    *
-   * @generated from field: bool tainted = 12;
+   * @generated from field: bool tainted = 14;
    */
   tainted: boolean;
+
+  /**
+   * @generated from field: string taint_reason = 15;
+   */
+  taintReason: string;
 };
 
 /**
@@ -126,7 +429,7 @@ export type DatasetVersion = Message<"llmtwin.registry.v1.DatasetVersion"> & {
  * Use `create(DatasetVersionSchema)` to create a new message.
  */
 export const DatasetVersionSchema: GenMessage<DatasetVersion> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 1);
+  messageDesc(file_llmtwin_registry_v1_registry, 6);
 
 /**
  * @generated from message llmtwin.registry.v1.MetricPoint
@@ -158,7 +461,56 @@ export type MetricPoint = Message<"llmtwin.registry.v1.MetricPoint"> & {
  * Use `create(MetricPointSchema)` to create a new message.
  */
 export const MetricPointSchema: GenMessage<MetricPoint> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 2);
+  messageDesc(file_llmtwin_registry_v1_registry, 7);
+
+/**
+ * @generated from message llmtwin.registry.v1.Hardware
+ */
+export type Hardware = Message<"llmtwin.registry.v1.Hardware"> & {
+  /**
+   * "cpu", "cuda", "mps", ...
+   *
+   * @generated from field: string accelerator = 1;
+   */
+  accelerator: string;
+
+  /**
+   * @generated from field: string device_name = 2;
+   */
+  deviceName: string;
+
+  /**
+   * @generated from field: int32 device_count = 3;
+   */
+  deviceCount: number;
+
+  /**
+   * @generated from field: int64 device_memory_bytes = 4;
+   */
+  deviceMemoryBytes: bigint;
+
+  /**
+   * @generated from field: int32 cpu_count = 5;
+   */
+  cpuCount: number;
+
+  /**
+   * @generated from field: int64 memory_bytes = 6;
+   */
+  memoryBytes: bigint;
+
+  /**
+   * @generated from field: string host = 7;
+   */
+  host: string;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.Hardware.
+ * Use `create(HardwareSchema)` to create a new message.
+ */
+export const HardwareSchema: GenMessage<Hardware> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 8);
 
 /**
  * @generated from message llmtwin.registry.v1.Run
@@ -195,6 +547,8 @@ export type Run = Message<"llmtwin.registry.v1.Run"> & {
   state: RunState;
 
   /**
+   * Hyper-parameters compared between runs.
+   *
    * @generated from field: google.protobuf.Struct params = 7;
    */
   params?: JsonObject | undefined;
@@ -230,6 +584,23 @@ export type Run = Message<"llmtwin.registry.v1.Run"> & {
    * @generated from field: google.protobuf.Timestamp end_time = 13;
    */
   endTime?: Timestamp | undefined;
+
+  /**
+   * The whole job configuration as the trainer ran it.
+   *
+   * @generated from field: google.protobuf.Struct config = 14;
+   */
+  config?: JsonObject | undefined;
+
+  /**
+   * @generated from field: llmtwin.registry.v1.Hardware hardware = 15;
+   */
+  hardware?: Hardware | undefined;
+
+  /**
+   * @generated from field: string author_id = 16;
+   */
+  authorId: string;
 };
 
 /**
@@ -237,7 +608,7 @@ export type Run = Message<"llmtwin.registry.v1.Run"> & {
  * Use `create(RunSchema)` to create a new message.
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 3);
+  messageDesc(file_llmtwin_registry_v1_registry, 9);
 
 /**
  * @generated from message llmtwin.registry.v1.ModelVersion
@@ -249,6 +620,8 @@ export type ModelVersion = Message<"llmtwin.registry.v1.ModelVersion"> & {
   id: string;
 
   /**
+   * Model name, e.g. "jane-doe-twin"; versions count up per name.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
@@ -264,9 +637,9 @@ export type ModelVersion = Message<"llmtwin.registry.v1.ModelVersion"> & {
   runId: string;
 
   /**
-   * @generated from field: llmtwin.registry.v1.Artifact artifact = 5;
+   * @generated from field: repeated llmtwin.registry.v1.Artifact artifacts = 5;
    */
-  artifact?: Artifact | undefined;
+  artifacts: Artifact[];
 
   /**
    * @generated from field: llmtwin.registry.v1.Stage stage = 6;
@@ -296,11 +669,43 @@ export type ModelVersion = Message<"llmtwin.registry.v1.ModelVersion"> & {
   tainted: boolean;
 
   /**
-   * Serving hints for the router: model id to request from the backend, backend family.
+   * Serving hints for the router: model id to request from the backend.
    *
    * @generated from field: string serving_model_id = 11;
    */
   servingModelId: string;
+
+  /**
+   * @generated from field: string base_model = 12;
+   */
+  baseModel: string;
+
+  /**
+   * @generated from field: llmtwin.registry.v1.WeightsKind weights_kind = 13;
+   */
+  weightsKind: WeightsKind;
+
+  /**
+   * @generated from field: string dataset_version_id = 14;
+   */
+  datasetVersionId: string;
+
+  /**
+   * @generated from field: string author_id = 15;
+   */
+  authorId: string;
+
+  /**
+   * Aliases pointing at this version: "production" while it is in production, "champion", a user's own.
+   *
+   * @generated from field: repeated string aliases = 16;
+   */
+  aliases: string[];
+
+  /**
+   * @generated from field: string taint_reason = 17;
+   */
+  taintReason: string;
 };
 
 /**
@@ -308,7 +713,86 @@ export type ModelVersion = Message<"llmtwin.registry.v1.ModelVersion"> & {
  * Use `create(ModelVersionSchema)` to create a new message.
  */
 export const ModelVersionSchema: GenMessage<ModelVersion> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 4);
+  messageDesc(file_llmtwin_registry_v1_registry, 10);
+
+/**
+ * @generated from message llmtwin.registry.v1.StageTransition
+ */
+export type StageTransition = Message<"llmtwin.registry.v1.StageTransition"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string model_version_id = 2;
+   */
+  modelVersionId: string;
+
+  /**
+   * @generated from field: string model_name = 3;
+   */
+  modelName: string;
+
+  /**
+   * @generated from field: llmtwin.registry.v1.Stage from_stage = 4;
+   */
+  fromStage: Stage;
+
+  /**
+   * @generated from field: llmtwin.registry.v1.Stage to_stage = 5;
+   */
+  toStage: Stage;
+
+  /**
+   * @generated from field: llmtwin.registry.v1.TransitionState state = 6;
+   */
+  state: TransitionState;
+
+  /**
+   * @generated from field: string requested_by = 7;
+   */
+  requestedBy: string;
+
+  /**
+   * @generated from field: string request_comment = 8;
+   */
+  requestComment: string;
+
+  /**
+   * @generated from field: string reviewer = 9;
+   */
+  reviewer: string;
+
+  /**
+   * @generated from field: string review_comment = 10;
+   */
+  reviewComment: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp request_time = 11;
+   */
+  requestTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp review_time = 12;
+   */
+  reviewTime?: Timestamp | undefined;
+
+  /**
+   * "request", "review", "rollback", "taint" or "demoted" (replaced in production by another version).
+   *
+   * @generated from field: string cause = 13;
+   */
+  cause: string;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.StageTransition.
+ * Use `create(StageTransitionSchema)` to create a new message.
+ */
+export const StageTransitionSchema: GenMessage<StageTransition> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 11);
 
 /**
  * @generated from message llmtwin.registry.v1.CreateDatasetVersionRequest
@@ -330,29 +814,39 @@ export type CreateDatasetVersionRequest = Message<"llmtwin.registry.v1.CreateDat
   authorId: string;
 
   /**
-   * @generated from field: int64 train_examples = 4;
+   * @generated from field: repeated llmtwin.registry.v1.DatasetSplit splits = 4;
    */
-  trainExamples: bigint;
+  splits: DatasetSplit[];
 
   /**
-   * @generated from field: int64 test_examples = 5;
+   * @generated from field: string schema_version = 5;
    */
-  testExamples: bigint;
+  schemaVersion: string;
 
   /**
-   * @generated from field: llmtwin.registry.v1.Artifact artifact = 6;
+   * @generated from field: llmtwin.registry.v1.DatasetGenerator generator = 6;
    */
-  artifact?: Artifact | undefined;
+  generator?: DatasetGenerator | undefined;
 
   /**
-   * @generated from field: repeated llmtwin.common.v1.DocumentRef sources = 7;
+   * @generated from field: llmtwin.registry.v1.DatasetStats stats = 7;
    */
-  sources: DocumentRef[];
+  stats?: DatasetStats | undefined;
 
   /**
-   * @generated from field: string generator = 8;
+   * @generated from field: string content_hash = 8;
    */
-  generator: string;
+  contentHash: string;
+
+  /**
+   * @generated from field: repeated llmtwin.registry.v1.SourceDocument sources = 9;
+   */
+  sources: SourceDocument[];
+
+  /**
+   * @generated from field: llmtwin.registry.v1.DatasetFilter filter = 10;
+   */
+  filter?: DatasetFilter | undefined;
 };
 
 /**
@@ -360,7 +854,7 @@ export type CreateDatasetVersionRequest = Message<"llmtwin.registry.v1.CreateDat
  * Use `create(CreateDatasetVersionRequestSchema)` to create a new message.
  */
 export const CreateDatasetVersionRequestSchema: GenMessage<CreateDatasetVersionRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 5);
+  messageDesc(file_llmtwin_registry_v1_registry, 12);
 
 /**
  * @generated from message llmtwin.registry.v1.CreateDatasetVersionResponse
@@ -370,6 +864,13 @@ export type CreateDatasetVersionResponse = Message<"llmtwin.registry.v1.CreateDa
    * @generated from field: llmtwin.registry.v1.DatasetVersion dataset_version = 1;
    */
   datasetVersion?: DatasetVersion | undefined;
+
+  /**
+   * False when a version with the same dataset and content hash already existed and was returned.
+   *
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
 };
 
 /**
@@ -377,7 +878,7 @@ export type CreateDatasetVersionResponse = Message<"llmtwin.registry.v1.CreateDa
  * Use `create(CreateDatasetVersionResponseSchema)` to create a new message.
  */
 export const CreateDatasetVersionResponseSchema: GenMessage<CreateDatasetVersionResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 6);
+  messageDesc(file_llmtwin_registry_v1_registry, 13);
 
 /**
  * @generated from message llmtwin.registry.v1.GetDatasetVersionRequest
@@ -394,7 +895,7 @@ export type GetDatasetVersionRequest = Message<"llmtwin.registry.v1.GetDatasetVe
  * Use `create(GetDatasetVersionRequestSchema)` to create a new message.
  */
 export const GetDatasetVersionRequestSchema: GenMessage<GetDatasetVersionRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 7);
+  messageDesc(file_llmtwin_registry_v1_registry, 14);
 
 /**
  * @generated from message llmtwin.registry.v1.GetDatasetVersionResponse
@@ -411,7 +912,7 @@ export type GetDatasetVersionResponse = Message<"llmtwin.registry.v1.GetDatasetV
  * Use `create(GetDatasetVersionResponseSchema)` to create a new message.
  */
 export const GetDatasetVersionResponseSchema: GenMessage<GetDatasetVersionResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 8);
+  messageDesc(file_llmtwin_registry_v1_registry, 15);
 
 /**
  * @generated from message llmtwin.registry.v1.ListDatasetVersionsRequest
@@ -438,7 +939,7 @@ export type ListDatasetVersionsRequest = Message<"llmtwin.registry.v1.ListDatase
  * Use `create(ListDatasetVersionsRequestSchema)` to create a new message.
  */
 export const ListDatasetVersionsRequestSchema: GenMessage<ListDatasetVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 9);
+  messageDesc(file_llmtwin_registry_v1_registry, 16);
 
 /**
  * @generated from message llmtwin.registry.v1.ListDatasetVersionsResponse
@@ -460,7 +961,7 @@ export type ListDatasetVersionsResponse = Message<"llmtwin.registry.v1.ListDatas
  * Use `create(ListDatasetVersionsResponseSchema)` to create a new message.
  */
 export const ListDatasetVersionsResponseSchema: GenMessage<ListDatasetVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 10);
+  messageDesc(file_llmtwin_registry_v1_registry, 17);
 
 /**
  * @generated from message llmtwin.registry.v1.CreateRunRequest
@@ -490,6 +991,11 @@ export type CreateRunRequest = Message<"llmtwin.registry.v1.CreateRunRequest"> &
    * @generated from field: google.protobuf.Struct params = 5;
    */
   params?: JsonObject | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Struct config = 6;
+   */
+  config?: JsonObject | undefined;
 };
 
 /**
@@ -497,7 +1003,7 @@ export type CreateRunRequest = Message<"llmtwin.registry.v1.CreateRunRequest"> &
  * Use `create(CreateRunRequestSchema)` to create a new message.
  */
 export const CreateRunRequestSchema: GenMessage<CreateRunRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 11);
+  messageDesc(file_llmtwin_registry_v1_registry, 18);
 
 /**
  * @generated from message llmtwin.registry.v1.CreateRunResponse
@@ -514,7 +1020,7 @@ export type CreateRunResponse = Message<"llmtwin.registry.v1.CreateRunResponse">
  * Use `create(CreateRunResponseSchema)` to create a new message.
  */
 export const CreateRunResponseSchema: GenMessage<CreateRunResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 12);
+  messageDesc(file_llmtwin_registry_v1_registry, 19);
 
 /**
  * @generated from message llmtwin.registry.v1.UpdateRunRequest
@@ -526,6 +1032,9 @@ export type UpdateRunRequest = Message<"llmtwin.registry.v1.UpdateRunRequest"> &
   id: string;
 
   /**
+   * RUN_STATE_UNSPECIFIED keeps the state; transitions follow queued → running → succeeded | failed |
+   * cancelled.
+   *
    * @generated from field: llmtwin.registry.v1.RunState state = 2;
    */
   state: RunState;
@@ -544,6 +1053,11 @@ export type UpdateRunRequest = Message<"llmtwin.registry.v1.UpdateRunRequest"> &
    * @generated from field: string error = 5;
    */
   error: string;
+
+  /**
+   * @generated from field: llmtwin.registry.v1.Hardware hardware = 6;
+   */
+  hardware?: Hardware | undefined;
 };
 
 /**
@@ -551,7 +1065,7 @@ export type UpdateRunRequest = Message<"llmtwin.registry.v1.UpdateRunRequest"> &
  * Use `create(UpdateRunRequestSchema)` to create a new message.
  */
 export const UpdateRunRequestSchema: GenMessage<UpdateRunRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 13);
+  messageDesc(file_llmtwin_registry_v1_registry, 20);
 
 /**
  * @generated from message llmtwin.registry.v1.UpdateRunResponse
@@ -568,7 +1082,7 @@ export type UpdateRunResponse = Message<"llmtwin.registry.v1.UpdateRunResponse">
  * Use `create(UpdateRunResponseSchema)` to create a new message.
  */
 export const UpdateRunResponseSchema: GenMessage<UpdateRunResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 14);
+  messageDesc(file_llmtwin_registry_v1_registry, 21);
 
 /**
  * @generated from message llmtwin.registry.v1.GetRunRequest
@@ -585,7 +1099,7 @@ export type GetRunRequest = Message<"llmtwin.registry.v1.GetRunRequest"> & {
  * Use `create(GetRunRequestSchema)` to create a new message.
  */
 export const GetRunRequestSchema: GenMessage<GetRunRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 15);
+  messageDesc(file_llmtwin_registry_v1_registry, 22);
 
 /**
  * @generated from message llmtwin.registry.v1.GetRunResponse
@@ -597,6 +1111,8 @@ export type GetRunResponse = Message<"llmtwin.registry.v1.GetRunResponse"> & {
   run?: Run | undefined;
 
   /**
+   * Every metric point recorded, ordered by key then step.
+   *
    * @generated from field: repeated llmtwin.registry.v1.MetricPoint history = 2;
    */
   history: MetricPoint[];
@@ -607,7 +1123,7 @@ export type GetRunResponse = Message<"llmtwin.registry.v1.GetRunResponse"> & {
  * Use `create(GetRunResponseSchema)` to create a new message.
  */
 export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 16);
+  messageDesc(file_llmtwin_registry_v1_registry, 23);
 
 /**
  * @generated from message llmtwin.registry.v1.ListRunsRequest
@@ -634,7 +1150,7 @@ export type ListRunsRequest = Message<"llmtwin.registry.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 17);
+  messageDesc(file_llmtwin_registry_v1_registry, 24);
 
 /**
  * @generated from message llmtwin.registry.v1.ListRunsResponse
@@ -656,7 +1172,7 @@ export type ListRunsResponse = Message<"llmtwin.registry.v1.ListRunsResponse"> &
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 18);
+  messageDesc(file_llmtwin_registry_v1_registry, 25);
 
 /**
  * @generated from message llmtwin.registry.v1.CompareRunsRequest
@@ -673,7 +1189,7 @@ export type CompareRunsRequest = Message<"llmtwin.registry.v1.CompareRunsRequest
  * Use `create(CompareRunsRequestSchema)` to create a new message.
  */
 export const CompareRunsRequestSchema: GenMessage<CompareRunsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 19);
+  messageDesc(file_llmtwin_registry_v1_registry, 26);
 
 /**
  * @generated from message llmtwin.registry.v1.CompareRunsResponse
@@ -692,7 +1208,7 @@ export type CompareRunsResponse = Message<"llmtwin.registry.v1.CompareRunsRespon
   metricKeys: string[];
 
   /**
-   * Param keys whose values differ between the runs.
+   * Param keys whose values differ between the runs, sorted.
    *
    * @generated from field: repeated string differing_params = 3;
    */
@@ -704,7 +1220,7 @@ export type CompareRunsResponse = Message<"llmtwin.registry.v1.CompareRunsRespon
  * Use `create(CompareRunsResponseSchema)` to create a new message.
  */
 export const CompareRunsResponseSchema: GenMessage<CompareRunsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 20);
+  messageDesc(file_llmtwin_registry_v1_registry, 27);
 
 /**
  * @generated from message llmtwin.registry.v1.RegisterModelVersionRequest
@@ -721,9 +1237,9 @@ export type RegisterModelVersionRequest = Message<"llmtwin.registry.v1.RegisterM
   runId: string;
 
   /**
-   * @generated from field: llmtwin.registry.v1.Artifact artifact = 3;
+   * @generated from field: repeated llmtwin.registry.v1.Artifact artifacts = 3;
    */
-  artifact?: Artifact | undefined;
+  artifacts: Artifact[];
 
   /**
    * @generated from field: map<string, double> eval_metrics = 4;
@@ -734,6 +1250,11 @@ export type RegisterModelVersionRequest = Message<"llmtwin.registry.v1.RegisterM
    * @generated from field: string serving_model_id = 5;
    */
   servingModelId: string;
+
+  /**
+   * @generated from field: llmtwin.registry.v1.WeightsKind weights_kind = 6;
+   */
+  weightsKind: WeightsKind;
 };
 
 /**
@@ -741,7 +1262,7 @@ export type RegisterModelVersionRequest = Message<"llmtwin.registry.v1.RegisterM
  * Use `create(RegisterModelVersionRequestSchema)` to create a new message.
  */
 export const RegisterModelVersionRequestSchema: GenMessage<RegisterModelVersionRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 21);
+  messageDesc(file_llmtwin_registry_v1_registry, 28);
 
 /**
  * @generated from message llmtwin.registry.v1.RegisterModelVersionResponse
@@ -758,13 +1279,15 @@ export type RegisterModelVersionResponse = Message<"llmtwin.registry.v1.Register
  * Use `create(RegisterModelVersionResponseSchema)` to create a new message.
  */
 export const RegisterModelVersionResponseSchema: GenMessage<RegisterModelVersionResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 22);
+  messageDesc(file_llmtwin_registry_v1_registry, 29);
 
 /**
  * @generated from message llmtwin.registry.v1.GetModelVersionRequest
  */
 export type GetModelVersionRequest = Message<"llmtwin.registry.v1.GetModelVersionRequest"> & {
   /**
+   * A model version id, or "<name>@<alias>" (e.g. "jane-doe-twin@production").
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -775,7 +1298,7 @@ export type GetModelVersionRequest = Message<"llmtwin.registry.v1.GetModelVersio
  * Use `create(GetModelVersionRequestSchema)` to create a new message.
  */
 export const GetModelVersionRequestSchema: GenMessage<GetModelVersionRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 23);
+  messageDesc(file_llmtwin_registry_v1_registry, 30);
 
 /**
  * @generated from message llmtwin.registry.v1.GetModelVersionResponse
@@ -792,7 +1315,7 @@ export type GetModelVersionResponse = Message<"llmtwin.registry.v1.GetModelVersi
  * Use `create(GetModelVersionResponseSchema)` to create a new message.
  */
 export const GetModelVersionResponseSchema: GenMessage<GetModelVersionResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 24);
+  messageDesc(file_llmtwin_registry_v1_registry, 31);
 
 /**
  * @generated from message llmtwin.registry.v1.ListModelVersionsRequest
@@ -812,6 +1335,11 @@ export type ListModelVersionsRequest = Message<"llmtwin.registry.v1.ListModelVer
    * @generated from field: llmtwin.common.v1.PageRequest page = 3;
    */
   page?: PageRequest | undefined;
+
+  /**
+   * @generated from field: string author_id = 4;
+   */
+  authorId: string;
 };
 
 /**
@@ -819,7 +1347,7 @@ export type ListModelVersionsRequest = Message<"llmtwin.registry.v1.ListModelVer
  * Use `create(ListModelVersionsRequestSchema)` to create a new message.
  */
 export const ListModelVersionsRequestSchema: GenMessage<ListModelVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 25);
+  messageDesc(file_llmtwin_registry_v1_registry, 32);
 
 /**
  * @generated from message llmtwin.registry.v1.ListModelVersionsResponse
@@ -841,7 +1369,7 @@ export type ListModelVersionsResponse = Message<"llmtwin.registry.v1.ListModelVe
  * Use `create(ListModelVersionsResponseSchema)` to create a new message.
  */
 export const ListModelVersionsResponseSchema: GenMessage<ListModelVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 26);
+  messageDesc(file_llmtwin_registry_v1_registry, 33);
 
 /**
  * @generated from message llmtwin.registry.v1.RequestStageTransitionRequest
@@ -861,6 +1389,13 @@ export type RequestStageTransitionRequest = Message<"llmtwin.registry.v1.Request
    * @generated from field: string comment = 3;
    */
   comment: string;
+
+  /**
+   * Who asks; the gateway fills it from the API key when empty.
+   *
+   * @generated from field: string requested_by = 4;
+   */
+  requestedBy: string;
 };
 
 /**
@@ -868,7 +1403,7 @@ export type RequestStageTransitionRequest = Message<"llmtwin.registry.v1.Request
  * Use `create(RequestStageTransitionRequestSchema)` to create a new message.
  */
 export const RequestStageTransitionRequestSchema: GenMessage<RequestStageTransitionRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 27);
+  messageDesc(file_llmtwin_registry_v1_registry, 34);
 
 /**
  * @generated from message llmtwin.registry.v1.RequestStageTransitionResponse
@@ -878,6 +1413,11 @@ export type RequestStageTransitionResponse = Message<"llmtwin.registry.v1.Reques
    * @generated from field: llmtwin.registry.v1.ModelVersion model_version = 1;
    */
   modelVersion?: ModelVersion | undefined;
+
+  /**
+   * @generated from field: llmtwin.registry.v1.StageTransition transition = 2;
+   */
+  transition?: StageTransition | undefined;
 };
 
 /**
@@ -885,7 +1425,7 @@ export type RequestStageTransitionResponse = Message<"llmtwin.registry.v1.Reques
  * Use `create(RequestStageTransitionResponseSchema)` to create a new message.
  */
 export const RequestStageTransitionResponseSchema: GenMessage<RequestStageTransitionResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 28);
+  messageDesc(file_llmtwin_registry_v1_registry, 35);
 
 /**
  * @generated from message llmtwin.registry.v1.ReviewStageTransitionRequest
@@ -917,7 +1457,7 @@ export type ReviewStageTransitionRequest = Message<"llmtwin.registry.v1.ReviewSt
  * Use `create(ReviewStageTransitionRequestSchema)` to create a new message.
  */
 export const ReviewStageTransitionRequestSchema: GenMessage<ReviewStageTransitionRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 29);
+  messageDesc(file_llmtwin_registry_v1_registry, 36);
 
 /**
  * @generated from message llmtwin.registry.v1.ReviewStageTransitionResponse
@@ -927,6 +1467,11 @@ export type ReviewStageTransitionResponse = Message<"llmtwin.registry.v1.ReviewS
    * @generated from field: llmtwin.registry.v1.ModelVersion model_version = 1;
    */
   modelVersion?: ModelVersion | undefined;
+
+  /**
+   * @generated from field: llmtwin.registry.v1.StageTransition transition = 2;
+   */
+  transition?: StageTransition | undefined;
 };
 
 /**
@@ -934,7 +1479,138 @@ export type ReviewStageTransitionResponse = Message<"llmtwin.registry.v1.ReviewS
  * Use `create(ReviewStageTransitionResponseSchema)` to create a new message.
  */
 export const ReviewStageTransitionResponseSchema: GenMessage<ReviewStageTransitionResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 30);
+  messageDesc(file_llmtwin_registry_v1_registry, 37);
+
+/**
+ * @generated from message llmtwin.registry.v1.RollbackProductionRequest
+ */
+export type RollbackProductionRequest = Message<"llmtwin.registry.v1.RollbackProductionRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string reviewer = 2;
+   */
+  reviewer: string;
+
+  /**
+   * @generated from field: string comment = 3;
+   */
+  comment: string;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.RollbackProductionRequest.
+ * Use `create(RollbackProductionRequestSchema)` to create a new message.
+ */
+export const RollbackProductionRequestSchema: GenMessage<RollbackProductionRequest> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 38);
+
+/**
+ * @generated from message llmtwin.registry.v1.RollbackProductionResponse
+ */
+export type RollbackProductionResponse = Message<"llmtwin.registry.v1.RollbackProductionResponse"> & {
+  /**
+   * The version now in production.
+   *
+   * @generated from field: llmtwin.registry.v1.ModelVersion model_version = 1;
+   */
+  modelVersion?: ModelVersion | undefined;
+
+  /**
+   * The version taken out of production.
+   *
+   * @generated from field: llmtwin.registry.v1.ModelVersion previous = 2;
+   */
+  previous?: ModelVersion | undefined;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.RollbackProductionResponse.
+ * Use `create(RollbackProductionResponseSchema)` to create a new message.
+ */
+export const RollbackProductionResponseSchema: GenMessage<RollbackProductionResponse> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 39);
+
+/**
+ * @generated from message llmtwin.registry.v1.ListStageTransitionsRequest
+ */
+export type ListStageTransitionsRequest = Message<"llmtwin.registry.v1.ListStageTransitionsRequest"> & {
+  /**
+   * @generated from field: string model_version_id = 1;
+   */
+  modelVersionId: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.ListStageTransitionsRequest.
+ * Use `create(ListStageTransitionsRequestSchema)` to create a new message.
+ */
+export const ListStageTransitionsRequestSchema: GenMessage<ListStageTransitionsRequest> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 40);
+
+/**
+ * @generated from message llmtwin.registry.v1.ListStageTransitionsResponse
+ */
+export type ListStageTransitionsResponse = Message<"llmtwin.registry.v1.ListStageTransitionsResponse"> & {
+  /**
+   * @generated from field: repeated llmtwin.registry.v1.StageTransition transitions = 1;
+   */
+  transitions: StageTransition[];
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.ListStageTransitionsResponse.
+ * Use `create(ListStageTransitionsResponseSchema)` to create a new message.
+ */
+export const ListStageTransitionsResponseSchema: GenMessage<ListStageTransitionsResponse> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 41);
+
+/**
+ * @generated from message llmtwin.registry.v1.SetModelAliasRequest
+ */
+export type SetModelAliasRequest = Message<"llmtwin.registry.v1.SetModelAliasRequest"> & {
+  /**
+   * @generated from field: string model_version_id = 1;
+   */
+  modelVersionId: string;
+
+  /**
+   * @generated from field: string alias = 2;
+   */
+  alias: string;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.SetModelAliasRequest.
+ * Use `create(SetModelAliasRequestSchema)` to create a new message.
+ */
+export const SetModelAliasRequestSchema: GenMessage<SetModelAliasRequest> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 42);
+
+/**
+ * @generated from message llmtwin.registry.v1.SetModelAliasResponse
+ */
+export type SetModelAliasResponse = Message<"llmtwin.registry.v1.SetModelAliasResponse"> & {
+  /**
+   * @generated from field: llmtwin.registry.v1.ModelVersion model_version = 1;
+   */
+  modelVersion?: ModelVersion | undefined;
+};
+
+/**
+ * Describes the message llmtwin.registry.v1.SetModelAliasResponse.
+ * Use `create(SetModelAliasResponseSchema)` to create a new message.
+ */
+export const SetModelAliasResponseSchema: GenMessage<SetModelAliasResponse> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_v1_registry, 43);
 
 /**
  * @generated from message llmtwin.registry.v1.LineageNode
@@ -954,6 +1630,25 @@ export type LineageNode = Message<"llmtwin.registry.v1.LineageNode"> & {
    * @generated from field: bool tainted = 3;
    */
   tainted: boolean;
+
+  /**
+   * Human-readable: a title, URL, dataset name and version, model name and version.
+   *
+   * @generated from field: string label = 4;
+   */
+  label: string;
+
+  /**
+   * @generated from field: string taint_reason = 5;
+   */
+  taintReason: string;
+
+  /**
+   * Content hash where the node has one (documents, dataset versions).
+   *
+   * @generated from field: string content_hash = 6;
+   */
+  contentHash: string;
 };
 
 /**
@@ -961,7 +1656,7 @@ export type LineageNode = Message<"llmtwin.registry.v1.LineageNode"> & {
  * Use `create(LineageNodeSchema)` to create a new message.
  */
 export const LineageNodeSchema: GenMessage<LineageNode> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 31);
+  messageDesc(file_llmtwin_registry_v1_registry, 44);
 
 /**
  * @generated from message llmtwin.registry.v1.LineageEdge
@@ -985,7 +1680,7 @@ export type LineageEdge = Message<"llmtwin.registry.v1.LineageEdge"> & {
  * Use `create(LineageEdgeSchema)` to create a new message.
  */
 export const LineageEdgeSchema: GenMessage<LineageEdge> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 32);
+  messageDesc(file_llmtwin_registry_v1_registry, 45);
 
 /**
  * @generated from message llmtwin.registry.v1.GetLineageRequest
@@ -1000,6 +1695,13 @@ export type GetLineageRequest = Message<"llmtwin.registry.v1.GetLineageRequest">
    * @generated from field: string id = 2;
    */
   id: string;
+
+  /**
+   * UNSPECIFIED means BOTH.
+   *
+   * @generated from field: llmtwin.registry.v1.LineageDirection direction = 3;
+   */
+  direction: LineageDirection;
 };
 
 /**
@@ -1007,14 +1709,19 @@ export type GetLineageRequest = Message<"llmtwin.registry.v1.GetLineageRequest">
  * Use `create(GetLineageRequestSchema)` to create a new message.
  */
 export const GetLineageRequestSchema: GenMessage<GetLineageRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 33);
+  messageDesc(file_llmtwin_registry_v1_registry, 46);
 
 /**
  * @generated from message llmtwin.registry.v1.GetLineageResponse
  */
 export type GetLineageResponse = Message<"llmtwin.registry.v1.GetLineageResponse"> & {
   /**
-   * @generated from field: repeated llmtwin.registry.v1.LineageEdge edges = 1;
+   * @generated from field: llmtwin.registry.v1.LineageNode root = 1;
+   */
+  root?: LineageNode | undefined;
+
+  /**
+   * @generated from field: repeated llmtwin.registry.v1.LineageEdge edges = 2;
    */
   edges: LineageEdge[];
 };
@@ -1024,7 +1731,7 @@ export type GetLineageResponse = Message<"llmtwin.registry.v1.GetLineageResponse
  * Use `create(GetLineageResponseSchema)` to create a new message.
  */
 export const GetLineageResponseSchema: GenMessage<GetLineageResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_registry_v1_registry, 34);
+  messageDesc(file_llmtwin_registry_v1_registry, 47);
 
 /**
  * @generated from enum llmtwin.registry.v1.DatasetKind
@@ -1134,9 +1841,9 @@ export enum Stage {
   NONE = 1,
 
   /**
-   * @generated from enum value: STAGE_STAGING = 2;
+   * @generated from enum value: STAGE_CANDIDATE = 2;
    */
-  STAGING = 2,
+  CANDIDATE = 2,
 
   /**
    * @generated from enum value: STAGE_PRODUCTION = 3;
@@ -1156,6 +1863,81 @@ export const StageSchema: GenEnum<Stage> = /*@__PURE__*/
   enumDesc(file_llmtwin_registry_v1_registry, 3);
 
 /**
+ * @generated from enum llmtwin.registry.v1.WeightsKind
+ */
+export enum WeightsKind {
+  /**
+   * @generated from enum value: WEIGHTS_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A LoRA adapter applied over base_model.
+   *
+   * @generated from enum value: WEIGHTS_KIND_ADAPTER = 1;
+   */
+  ADAPTER = 1,
+
+  /**
+   * Full weights with the adapter merged in.
+   *
+   * @generated from enum value: WEIGHTS_KIND_MERGED = 2;
+   */
+  MERGED = 2,
+}
+
+/**
+ * Describes the enum llmtwin.registry.v1.WeightsKind.
+ */
+export const WeightsKindSchema: GenEnum<WeightsKind> = /*@__PURE__*/
+  enumDesc(file_llmtwin_registry_v1_registry, 4);
+
+/**
+ * @generated from enum llmtwin.registry.v1.TransitionState
+ */
+export enum TransitionState {
+  /**
+   * @generated from enum value: TRANSITION_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: TRANSITION_STATE_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * @generated from enum value: TRANSITION_STATE_APPROVED = 2;
+   */
+  APPROVED = 2,
+
+  /**
+   * @generated from enum value: TRANSITION_STATE_REJECTED = 3;
+   */
+  REJECTED = 3,
+
+  /**
+   * Applied without review (stages other than production) or by a rollback.
+   *
+   * @generated from enum value: TRANSITION_STATE_APPLIED = 4;
+   */
+  APPLIED = 4,
+
+  /**
+   * A newer request replaced it before review.
+   *
+   * @generated from enum value: TRANSITION_STATE_SUPERSEDED = 5;
+   */
+  SUPERSEDED = 5,
+}
+
+/**
+ * Describes the enum llmtwin.registry.v1.TransitionState.
+ */
+export const TransitionStateSchema: GenEnum<TransitionState> = /*@__PURE__*/
+  enumDesc(file_llmtwin_registry_v1_registry, 5);
+
+/**
  * @generated from enum llmtwin.registry.v1.ArtifactType
  */
 export enum ArtifactType {
@@ -1165,49 +1947,92 @@ export enum ArtifactType {
   UNSPECIFIED = 0,
 
   /**
-   * @generated from enum value: ARTIFACT_TYPE_DOCUMENT = 1;
+   * @generated from enum value: ARTIFACT_TYPE_SOURCE = 1;
    */
-  DOCUMENT = 1,
+  SOURCE = 1,
 
   /**
-   * @generated from enum value: ARTIFACT_TYPE_CLEANED_SNAPSHOT = 2;
+   * One version of a raw document; node id "<document id>@<version>".
+   *
+   * @generated from enum value: ARTIFACT_TYPE_RAW_DOCUMENT = 2;
    */
-  CLEANED_SNAPSHOT = 2,
+  RAW_DOCUMENT = 2,
 
   /**
-   * @generated from enum value: ARTIFACT_TYPE_DATASET_VERSION = 3;
+   * One version of a cleaned document; node id "<document id>@<version>".
+   *
+   * @generated from enum value: ARTIFACT_TYPE_CLEANED_DOCUMENT = 3;
    */
-  DATASET_VERSION = 3,
+  CLEANED_DOCUMENT = 3,
 
   /**
-   * @generated from enum value: ARTIFACT_TYPE_RUN = 4;
+   * @generated from enum value: ARTIFACT_TYPE_DATASET_VERSION = 4;
    */
-  RUN = 4,
+  DATASET_VERSION = 4,
 
   /**
-   * @generated from enum value: ARTIFACT_TYPE_MODEL_VERSION = 5;
+   * @generated from enum value: ARTIFACT_TYPE_RUN = 5;
    */
-  MODEL_VERSION = 5,
+  RUN = 5,
 
   /**
-   * @generated from enum value: ARTIFACT_TYPE_DEPLOYMENT = 6;
+   * @generated from enum value: ARTIFACT_TYPE_MODEL_VERSION = 6;
    */
-  DEPLOYMENT = 6,
+  MODEL_VERSION = 6,
 }
 
 /**
  * Describes the enum llmtwin.registry.v1.ArtifactType.
  */
 export const ArtifactTypeSchema: GenEnum<ArtifactType> = /*@__PURE__*/
-  enumDesc(file_llmtwin_registry_v1_registry, 4);
+  enumDesc(file_llmtwin_registry_v1_registry, 6);
 
 /**
- * Datasets and their versions, experiment runs, model versions with stages, and lineage between them.
+ * @generated from enum llmtwin.registry.v1.LineageDirection
+ */
+export enum LineageDirection {
+  /**
+   * @generated from enum value: LINEAGE_DIRECTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * What it was made from.
+   *
+   * @generated from enum value: LINEAGE_DIRECTION_UPSTREAM = 1;
+   */
+  UPSTREAM = 1,
+
+  /**
+   * What was made from it.
+   *
+   * @generated from enum value: LINEAGE_DIRECTION_DOWNSTREAM = 2;
+   */
+  DOWNSTREAM = 2,
+
+  /**
+   * @generated from enum value: LINEAGE_DIRECTION_BOTH = 3;
+   */
+  BOTH = 3,
+}
+
+/**
+ * Describes the enum llmtwin.registry.v1.LineageDirection.
+ */
+export const LineageDirectionSchema: GenEnum<LineageDirection> = /*@__PURE__*/
+  enumDesc(file_llmtwin_registry_v1_registry, 7);
+
+/**
+ * Datasets and their versions, experiment runs, model versions with stages behind a human gate, and lineage
+ * from sources to served models.
  *
  * @generated from service llmtwin.registry.v1.RegistryService
  */
 export const RegistryService: GenService<{
   /**
+   * Records an immutable dataset version. Idempotent: the same dataset and content hash return the version
+   * that already exists.
+   *
    * @generated from rpc llmtwin.registry.v1.RegistryService.CreateDatasetVersion
    */
   createDatasetVersion: {
@@ -1240,7 +2065,7 @@ export const RegistryService: GenService<{
     output: typeof CreateRunResponseSchema;
   },
   /**
-   * Records progress: state changes, metrics at a step, artifacts.
+   * Records progress: state changes, metrics at a step, artifacts, hardware.
    *
    * @generated from rpc llmtwin.registry.v1.RegistryService.UpdateRun
    */
@@ -1266,7 +2091,7 @@ export const RegistryService: GenService<{
     output: typeof ListRunsResponseSchema;
   },
   /**
-   * Side-by-side params and final metrics of several runs.
+   * Side-by-side parameters and final metrics of several runs.
    *
    * @generated from rpc llmtwin.registry.v1.RegistryService.CompareRuns
    */
@@ -1300,7 +2125,8 @@ export const RegistryService: GenService<{
     output: typeof ListModelVersionsResponseSchema;
   },
   /**
-   * Asks to move a model version to a stage; production requires an approval.
+   * Asks to move a model version to a stage. Production is reached only through an approved review; the
+   * other stages apply at once.
    *
    * @generated from rpc llmtwin.registry.v1.RegistryService.RequestStageTransition
    */
@@ -1310,7 +2136,7 @@ export const RegistryService: GenService<{
     output: typeof RequestStageTransitionResponseSchema;
   },
   /**
-   * A human approves (or rejects) a pending transition.
+   * A human approves (or rejects) the pending transition of a model version.
    *
    * @generated from rpc llmtwin.registry.v1.RegistryService.ReviewStageTransition
    */
@@ -1318,6 +2144,37 @@ export const RegistryService: GenService<{
     methodKind: "unary";
     input: typeof ReviewStageTransitionRequestSchema;
     output: typeof ReviewStageTransitionResponseSchema;
+  },
+  /**
+   * Moves production of a model name back to the previous approved version, in one call.
+   *
+   * @generated from rpc llmtwin.registry.v1.RegistryService.RollbackProduction
+   */
+  rollbackProduction: {
+    methodKind: "unary";
+    input: typeof RollbackProductionRequestSchema;
+    output: typeof RollbackProductionResponseSchema;
+  },
+  /**
+   * Every requested, reviewed and applied transition of a model version (or of a model name), oldest first.
+   *
+   * @generated from rpc llmtwin.registry.v1.RegistryService.ListStageTransitions
+   */
+  listStageTransitions: {
+    methodKind: "unary";
+    input: typeof ListStageTransitionsRequestSchema;
+    output: typeof ListStageTransitionsResponseSchema;
+  },
+  /**
+   * Points an alias (e.g. "champion" or a user's own) at a model version; "production" follows the stage
+   * and cannot be set here.
+   *
+   * @generated from rpc llmtwin.registry.v1.RegistryService.SetModelAlias
+   */
+  setModelAlias: {
+    methodKind: "unary";
+    input: typeof SetModelAliasRequestSchema;
+    output: typeof SetModelAliasResponseSchema;
   },
   /**
    * Everything an artifact was made from (upstream) and everything made from it (downstream).

@@ -5,16 +5,18 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { DatasetKind, TrainingMethod } from "../../registry/v1/registry_pb.js";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Category, Platform } from "../../common/v1/common_pb.js";
+import { file_llmtwin_common_v1_common } from "../../common/v1/common_pb.js";
+import type { DatasetKind } from "../../registry/v1/registry_pb.js";
 import { file_llmtwin_registry_v1_registry } from "../../registry/v1/registry_pb.js";
-import type { JsonObject, Message } from "@bufbuild/protobuf";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file llmtwin/trainer/v1/trainer.proto.
  */
 export const file_llmtwin_trainer_v1_trainer: GenFile = /*@__PURE__*/
-  fileDesc("CiBsbG10d2luL3RyYWluZXIvdjEvdHJhaW5lci5wcm90bxISbGxtdHdpbi50cmFpbmVyLnYxIqcCCgNKb2ISCgoCaWQYASABKAkSKQoEa2luZBgCIAEoDjIbLmxsbXR3aW4udHJhaW5lci52MS5Kb2JLaW5kEisKBXN0YXRlGAMgASgOMhwubGxtdHdpbi50cmFpbmVyLnYxLkpvYlN0YXRlEg4KBnJ1bl9pZBgEIAEoCRIaChJkYXRhc2V0X3ZlcnNpb25faWQYBSABKAkSEAoIcHJvZ3Jlc3MYBiABKAESDwoHbWVzc2FnZRgHIAEoCRIOCgZydW5uZXIYCCABKAkSLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKZAQoTQnVpbGREYXRhc2V0UmVxdWVzdBIRCglhdXRob3JfaWQYASABKAkSLgoEa2luZBgCIAEoDjIgLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldEtpbmQSDwoHZGF0YXNldBgDIAEoCRIVCg10ZXN0X2ZyYWN0aW9uGAQgASgBEhcKD2dlbmVyYXRvcl9tb2RlbBgFIAEoCSI8ChRCdWlsZERhdGFzZXRSZXNwb25zZRIkCgNqb2IYASABKAsyFy5sbG10d2luLnRyYWluZXIudjEuSm9iIrgBChRTdGFydFRyYWluaW5nUmVxdWVzdBIaChJkYXRhc2V0X3ZlcnNpb25faWQYASABKAkSMwoGbWV0aG9kGAIgASgOMiMubGxtdHdpbi5yZWdpc3RyeS52MS5UcmFpbmluZ01ldGhvZBISCgpiYXNlX21vZGVsGAMgASgJEhIKCmV4cGVyaW1lbnQYBCABKAkSJwoGcGFyYW1zGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI9ChVTdGFydFRyYWluaW5nUmVzcG9uc2USJAoDam9iGAEgASgLMhcubGxtdHdpbi50cmFpbmVyLnYxLkpvYiIeChBDYW5jZWxKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjkKEUNhbmNlbEpvYlJlc3BvbnNlEiQKA2pvYhgBIAEoCzIXLmxsbXR3aW4udHJhaW5lci52MS5Kb2IiGwoNR2V0Sm9iUmVxdWVzdBIKCgJpZBgBIAEoCSI2Cg5HZXRKb2JSZXNwb25zZRIkCgNqb2IYASABKAsyFy5sbG10d2luLnRyYWluZXIudjEuSm9iImkKD0xpc3RKb2JzUmVxdWVzdBIpCgRraW5kGAEgASgOMhsubGxtdHdpbi50cmFpbmVyLnYxLkpvYktpbmQSKwoFc3RhdGUYAiABKA4yHC5sbG10d2luLnRyYWluZXIudjEuSm9iU3RhdGUiOQoQTGlzdEpvYnNSZXNwb25zZRIlCgRqb2JzGAEgAygLMhcubGxtdHdpbi50cmFpbmVyLnYxLkpvYipqCgdKb2JLaW5kEhgKFEpPQl9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWSk9CX0tJTkRfQlVJTERfREFUQVNFVBABEhIKDkpPQl9LSU5EX1RSQUlOEAISFQoRSk9CX0tJTkRfRVZBTFVBVEUQAyqaAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQSk9CX1NUQVRFX1FVRVVFRBABEhUKEUpPQl9TVEFURV9SVU5OSU5HEAISFwoTSk9CX1NUQVRFX1NVQ0NFRURFRBADEhQKEEpPQl9TVEFURV9GQUlMRUQQBBIXChNKT0JfU1RBVEVfQ0FOQ0VMTEVEEAUy5QMKDlRyYWluZXJTZXJ2aWNlEmEKDEJ1aWxkRGF0YXNldBInLmxsbXR3aW4udHJhaW5lci52MS5CdWlsZERhdGFzZXRSZXF1ZXN0GigubGxtdHdpbi50cmFpbmVyLnYxLkJ1aWxkRGF0YXNldFJlc3BvbnNlEmQKDVN0YXJ0VHJhaW5pbmcSKC5sbG10d2luLnRyYWluZXIudjEuU3RhcnRUcmFpbmluZ1JlcXVlc3QaKS5sbG10d2luLnRyYWluZXIudjEuU3RhcnRUcmFpbmluZ1Jlc3BvbnNlElgKCUNhbmNlbEpvYhIkLmxsbXR3aW4udHJhaW5lci52MS5DYW5jZWxKb2JSZXF1ZXN0GiUubGxtdHdpbi50cmFpbmVyLnYxLkNhbmNlbEpvYlJlc3BvbnNlElQKBkdldEpvYhIhLmxsbXR3aW4udHJhaW5lci52MS5HZXRKb2JSZXF1ZXN0GiIubGxtdHdpbi50cmFpbmVyLnYxLkdldEpvYlJlc3BvbnNlIgOQAgESWgoITGlzdEpvYnMSIy5sbG10d2luLnRyYWluZXIudjEuTGlzdEpvYnNSZXF1ZXN0GiQubGxtdHdpbi50cmFpbmVyLnYxLkxpc3RKb2JzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_llmtwin_registry_v1_registry]);
+  fileDesc("CiBsbG10d2luL3RyYWluZXIvdjEvdHJhaW5lci5wcm90bxISbGxtdHdpbi50cmFpbmVyLnYxIsUCCgNKb2ISCgoCaWQYASABKAkSKQoEa2luZBgCIAEoDjIbLmxsbXR3aW4udHJhaW5lci52MS5Kb2JLaW5kEisKBXN0YXRlGAMgASgOMhwubGxtdHdpbi50cmFpbmVyLnYxLkpvYlN0YXRlEhEKCWF1dGhvcl9pZBgEIAEoCRIaChJkYXRhc2V0X3ZlcnNpb25faWQYBSABKAkSDAoEZG9uZRgGIAEoAxINCgV0b3RhbBgHIAEoAxIPCgdtZXNzYWdlGAggASgJEg4KBnJ1bm5lchgJIAEoCRIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJldXNlZBgMIAEoCCLQAwoTQnVpbGREYXRhc2V0UmVxdWVzdBIRCglhdXRob3JfaWQYASABKAkSLgoEa2luZBgCIAEoDjIgLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldEtpbmQSDwoHZGF0YXNldBgDIAEoCRIVCg10ZXN0X2ZyYWN0aW9uGAQgASgBEhcKD2dlbmVyYXRvcl9tb2RlbBgFIAEoCRIvCgpjYXRlZ29yaWVzGAYgAygOMhsubGxtdHdpbi5jb21tb24udjEuQ2F0ZWdvcnkSLgoJcGxhdGZvcm1zGAcgAygOMhsubGxtdHdpbi5jb21tb24udjEuUGxhdGZvcm0SMwoPcHVibGlzaGVkX2FmdGVyGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBwdWJsaXNoZWRfYmVmb3JlGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRzZWVkGAogASgDEhIKCm1pbl90b2tlbnMYCyABKAMSEgoKbWF4X3Rva2VucxgMIAEoAxIgChhuZWFyX2R1cGxpY2F0ZV90aHJlc2hvbGQYDSABKAESEQoJbGFuZ3VhZ2VzGA4gAygJIjwKFEJ1aWxkRGF0YXNldFJlc3BvbnNlEiQKA2pvYhgBIAEoCzIXLmxsbXR3aW4udHJhaW5lci52MS5Kb2IiHgoQQ2FuY2VsSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSI5ChFDYW5jZWxKb2JSZXNwb25zZRIkCgNqb2IYASABKAsyFy5sbG10d2luLnRyYWluZXIudjEuSm9iIhsKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkiNgoOR2V0Sm9iUmVzcG9uc2USJAoDam9iGAEgASgLMhcubGxtdHdpbi50cmFpbmVyLnYxLkpvYiJ8Cg9MaXN0Sm9ic1JlcXVlc3QSKQoEa2luZBgBIAEoDjIbLmxsbXR3aW4udHJhaW5lci52MS5Kb2JLaW5kEisKBXN0YXRlGAIgASgOMhwubGxtdHdpbi50cmFpbmVyLnYxLkpvYlN0YXRlEhEKCWF1dGhvcl9pZBgDIAEoCSI5ChBMaXN0Sm9ic1Jlc3BvbnNlEiUKBGpvYnMYASADKAsyFy5sbG10d2luLnRyYWluZXIudjEuSm9iKj8KB0pvYktpbmQSGAoUSk9CX0tJTkRfVU5TUEVDSUZJRUQQABIaChZKT0JfS0lORF9CVUlMRF9EQVRBU0VUEAEqmgEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEpPQl9TVEFURV9RVUVVRUQQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhcKE0pPQl9TVEFURV9TVUNDRUVERUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFwoTSk9CX1NUQVRFX0NBTkNFTExFRBAFMv8CCg5UcmFpbmVyU2VydmljZRJhCgxCdWlsZERhdGFzZXQSJy5sbG10d2luLnRyYWluZXIudjEuQnVpbGREYXRhc2V0UmVxdWVzdBooLmxsbXR3aW4udHJhaW5lci52MS5CdWlsZERhdGFzZXRSZXNwb25zZRJYCglDYW5jZWxKb2ISJC5sbG10d2luLnRyYWluZXIudjEuQ2FuY2VsSm9iUmVxdWVzdBolLmxsbXR3aW4udHJhaW5lci52MS5DYW5jZWxKb2JSZXNwb25zZRJUCgZHZXRKb2ISIS5sbG10d2luLnRyYWluZXIudjEuR2V0Sm9iUmVxdWVzdBoiLmxsbXR3aW4udHJhaW5lci52MS5HZXRKb2JSZXNwb25zZSIDkAIBEloKCExpc3RKb2JzEiMubGxtdHdpbi50cmFpbmVyLnYxLkxpc3RKb2JzUmVxdWVzdBokLmxsbXR3aW4udHJhaW5lci52MS5MaXN0Sm9ic1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp, file_llmtwin_common_v1_common, file_llmtwin_registry_v1_registry]);
 
 /**
  * @generated from message llmtwin.trainer.v1.Job
@@ -36,45 +38,59 @@ export type Job = Message<"llmtwin.trainer.v1.Job"> & {
   state: JobState;
 
   /**
-   * The registry run this job reports to, for training and evaluation.
-   *
-   * @generated from field: string run_id = 4;
+   * @generated from field: string author_id = 4;
    */
-  runId: string;
+  authorId: string;
 
   /**
+   * The dataset version the job produced, once it succeeded.
+   *
    * @generated from field: string dataset_version_id = 5;
    */
   datasetVersionId: string;
 
   /**
-   * 0..1
+   * Units of work done and in all (passages for a dataset build).
    *
-   * @generated from field: double progress = 6;
+   * @generated from field: int64 done = 6;
    */
-  progress: number;
+  done: bigint;
 
   /**
-   * @generated from field: string message = 7;
+   * @generated from field: int64 total = 7;
+   */
+  total: bigint;
+
+  /**
+   * What it is doing now, or why it failed.
+   *
+   * @generated from field: string message = 8;
    */
   message: string;
 
   /**
-   * Where it runs: "local" (a process) or "kubernetes" (a Job on GPU nodes).
+   * Where it runs: "local" (in the trainer's process).
    *
-   * @generated from field: string runner = 8;
+   * @generated from field: string runner = 9;
    */
   runner: string;
 
   /**
-   * @generated from field: google.protobuf.Timestamp create_time = 9;
+   * @generated from field: google.protobuf.Timestamp create_time = 10;
    */
   createTime?: Timestamp | undefined;
 
   /**
-   * @generated from field: google.protobuf.Timestamp end_time = 10;
+   * @generated from field: google.protobuf.Timestamp end_time = 11;
    */
   endTime?: Timestamp | undefined;
+
+  /**
+   * True when a version with the same content already existed, so nothing new was recorded.
+   *
+   * @generated from field: bool reused = 12;
+   */
+  reused: boolean;
 };
 
 /**
@@ -94,28 +110,84 @@ export type BuildDatasetRequest = Message<"llmtwin.trainer.v1.BuildDatasetReques
   authorId: string;
 
   /**
+   * UNSPECIFIED means instruct.
+   *
    * @generated from field: llmtwin.registry.v1.DatasetKind kind = 2;
    */
   kind: DatasetKind;
 
   /**
+   * Dataset name; default "<author>-<kind>".
+   *
    * @generated from field: string dataset = 3;
    */
   dataset: string;
 
   /**
-   * Fraction held out for evaluation (default 0.1).
+   * Fraction of documents held out for evaluation (default 0.1); whole documents go to one split.
    *
    * @generated from field: double test_fraction = 4;
    */
   testFraction: number;
 
   /**
-   * LLM used to generate instructions/answers; empty for the configured default.
+   * LLM model (as the router names it) that writes instructions; empty uses the configured default, and
+   * "extractive" the deterministic generator that needs no model.
    *
    * @generated from field: string generator_model = 5;
    */
   generatorModel: string;
+
+  /**
+   * @generated from field: repeated llmtwin.common.v1.Category categories = 6;
+   */
+  categories: Category[];
+
+  /**
+   * @generated from field: repeated llmtwin.common.v1.Platform platforms = 7;
+   */
+  platforms: Platform[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp published_after = 8;
+   */
+  publishedAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp published_before = 9;
+   */
+  publishedBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: int64 seed = 10;
+   */
+  seed: bigint;
+
+  /**
+   * Passage bounds in tokens of the target tokenizer (defaults 32 and 1024).
+   *
+   * @generated from field: int64 min_tokens = 11;
+   */
+  minTokens: bigint;
+
+  /**
+   * @generated from field: int64 max_tokens = 12;
+   */
+  maxTokens: bigint;
+
+  /**
+   * Near-duplicate threshold on estimated Jaccard similarity (default 0.8).
+   *
+   * @generated from field: double near_duplicate_threshold = 13;
+   */
+  nearDuplicateThreshold: number;
+
+  /**
+   * Languages to keep (ISO 639-1); empty keeps all.
+   *
+   * @generated from field: repeated string languages = 14;
+   */
+  languages: string[];
 };
 
 /**
@@ -143,64 +215,6 @@ export const BuildDatasetResponseSchema: GenMessage<BuildDatasetResponse> = /*@_
   messageDesc(file_llmtwin_trainer_v1_trainer, 2);
 
 /**
- * @generated from message llmtwin.trainer.v1.StartTrainingRequest
- */
-export type StartTrainingRequest = Message<"llmtwin.trainer.v1.StartTrainingRequest"> & {
-  /**
-   * @generated from field: string dataset_version_id = 1;
-   */
-  datasetVersionId: string;
-
-  /**
-   * @generated from field: llmtwin.registry.v1.TrainingMethod method = 2;
-   */
-  method: TrainingMethod;
-
-  /**
-   * Any base model family: a Hugging Face id or a local path.
-   *
-   * @generated from field: string base_model = 3;
-   */
-  baseModel: string;
-
-  /**
-   * @generated from field: string experiment = 4;
-   */
-  experiment: string;
-
-  /**
-   * Hyper-parameters: epochs, learning_rate, lora_rank, batch_size, beta (DPO), ...
-   *
-   * @generated from field: google.protobuf.Struct params = 5;
-   */
-  params?: JsonObject | undefined;
-};
-
-/**
- * Describes the message llmtwin.trainer.v1.StartTrainingRequest.
- * Use `create(StartTrainingRequestSchema)` to create a new message.
- */
-export const StartTrainingRequestSchema: GenMessage<StartTrainingRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 3);
-
-/**
- * @generated from message llmtwin.trainer.v1.StartTrainingResponse
- */
-export type StartTrainingResponse = Message<"llmtwin.trainer.v1.StartTrainingResponse"> & {
-  /**
-   * @generated from field: llmtwin.trainer.v1.Job job = 1;
-   */
-  job?: Job | undefined;
-};
-
-/**
- * Describes the message llmtwin.trainer.v1.StartTrainingResponse.
- * Use `create(StartTrainingResponseSchema)` to create a new message.
- */
-export const StartTrainingResponseSchema: GenMessage<StartTrainingResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 4);
-
-/**
  * @generated from message llmtwin.trainer.v1.CancelJobRequest
  */
 export type CancelJobRequest = Message<"llmtwin.trainer.v1.CancelJobRequest"> & {
@@ -215,7 +229,7 @@ export type CancelJobRequest = Message<"llmtwin.trainer.v1.CancelJobRequest"> & 
  * Use `create(CancelJobRequestSchema)` to create a new message.
  */
 export const CancelJobRequestSchema: GenMessage<CancelJobRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 5);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 3);
 
 /**
  * @generated from message llmtwin.trainer.v1.CancelJobResponse
@@ -232,7 +246,7 @@ export type CancelJobResponse = Message<"llmtwin.trainer.v1.CancelJobResponse"> 
  * Use `create(CancelJobResponseSchema)` to create a new message.
  */
 export const CancelJobResponseSchema: GenMessage<CancelJobResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 6);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 4);
 
 /**
  * @generated from message llmtwin.trainer.v1.GetJobRequest
@@ -249,7 +263,7 @@ export type GetJobRequest = Message<"llmtwin.trainer.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 7);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 5);
 
 /**
  * @generated from message llmtwin.trainer.v1.GetJobResponse
@@ -266,7 +280,7 @@ export type GetJobResponse = Message<"llmtwin.trainer.v1.GetJobResponse"> & {
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 8);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 6);
 
 /**
  * @generated from message llmtwin.trainer.v1.ListJobsRequest
@@ -281,6 +295,11 @@ export type ListJobsRequest = Message<"llmtwin.trainer.v1.ListJobsRequest"> & {
    * @generated from field: llmtwin.trainer.v1.JobState state = 2;
    */
   state: JobState;
+
+  /**
+   * @generated from field: string author_id = 3;
+   */
+  authorId: string;
 };
 
 /**
@@ -288,7 +307,7 @@ export type ListJobsRequest = Message<"llmtwin.trainer.v1.ListJobsRequest"> & {
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 9);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 7);
 
 /**
  * @generated from message llmtwin.trainer.v1.ListJobsResponse
@@ -305,7 +324,7 @@ export type ListJobsResponse = Message<"llmtwin.trainer.v1.ListJobsResponse"> & 
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 10);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 8);
 
 /**
  * @generated from enum llmtwin.trainer.v1.JobKind
@@ -320,16 +339,6 @@ export enum JobKind {
    * @generated from enum value: JOB_KIND_BUILD_DATASET = 1;
    */
   BUILD_DATASET = 1,
-
-  /**
-   * @generated from enum value: JOB_KIND_TRAIN = 2;
-   */
-  TRAIN = 2,
-
-  /**
-   * @generated from enum value: JOB_KIND_EVALUATE = 3;
-   */
-  EVALUATE = 3,
 }
 
 /**
@@ -380,13 +389,15 @@ export const JobStateSchema: GenEnum<JobState> = /*@__PURE__*/
   enumDesc(file_llmtwin_trainer_v1_trainer, 1);
 
 /**
- * Dataset generation from the cleaned snapshot, and fine-tuning/evaluation jobs on a job runner.
+ * Dataset generation from the cleaned snapshot, as jobs that report progress and can be cancelled.
+ * (Fine-tuning and evaluation jobs are added here when they run; see docs/training.md.)
  *
  * @generated from service llmtwin.trainer.v1.TrainerService
  */
 export const TrainerService: GenService<{
   /**
-   * Generates an instruct or preference dataset version from an author's cleaned snapshot.
+   * Starts building an instruct or preference dataset version from an author's cleaned snapshot; the job
+   * records the version into the registry when it succeeds.
    *
    * @generated from rpc llmtwin.trainer.v1.TrainerService.BuildDataset
    */
@@ -394,17 +405,6 @@ export const TrainerService: GenService<{
     methodKind: "unary";
     input: typeof BuildDatasetRequestSchema;
     output: typeof BuildDatasetResponseSchema;
-  },
-  /**
-   * Starts a fine-tuning run (SFT or DPO) on a dataset version; runs also start automatically when a new
-   * dataset version is created.
-   *
-   * @generated from rpc llmtwin.trainer.v1.TrainerService.StartTraining
-   */
-  startTraining: {
-    methodKind: "unary";
-    input: typeof StartTrainingRequestSchema;
-    output: typeof StartTrainingResponseSchema;
   },
   /**
    * @generated from rpc llmtwin.trainer.v1.TrainerService.CancelJob

@@ -6,7 +6,7 @@ import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { DatasetVersion, ModelVersion, Run, Stage } from "../../v1/registry_pb.js";
+import type { ArtifactType, DatasetVersion, ModelVersion, Run, Stage } from "../../v1/registry_pb.js";
 import { file_llmtwin_registry_v1_registry } from "../../v1/registry_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmtwin/registry/events/v1/events.proto.
  */
 export const file_llmtwin_registry_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CidsbG10d2luL3JlZ2lzdHJ5L2V2ZW50cy92MS9ldmVudHMucHJvdG8SGmxsbXR3aW4ucmVnaXN0cnkuZXZlbnRzLnYxIqADCg1SZWdpc3RyeUV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEi4KCmV2ZW50X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wElQKF2RhdGFzZXRfdmVyc2lvbl9jcmVhdGVkGAMgASgLMjEubGxtdHdpbi5yZWdpc3RyeS5ldmVudHMudjEuRGF0YXNldFZlcnNpb25DcmVhdGVkSAASSAoRcnVuX3N0YXRlX2NoYW5nZWQYBCABKAsyKy5sbG10d2luLnJlZ2lzdHJ5LmV2ZW50cy52MS5SdW5TdGF0ZUNoYW5nZWRIABJWChhtb2RlbF92ZXJzaW9uX3JlZ2lzdGVyZWQYBSABKAsyMi5sbG10d2luLnJlZ2lzdHJ5LmV2ZW50cy52MS5Nb2RlbFZlcnNpb25SZWdpc3RlcmVkSAASTAoTbW9kZWxfc3RhZ2VfY2hhbmdlZBgGIAEoCzItLmxsbXR3aW4ucmVnaXN0cnkuZXZlbnRzLnYxLk1vZGVsU3RhZ2VDaGFuZ2VkSABCBwoFZXZlbnQiVQoVRGF0YXNldFZlcnNpb25DcmVhdGVkEjwKD2RhdGFzZXRfdmVyc2lvbhgBIAEoCzIjLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldFZlcnNpb24iOAoPUnVuU3RhdGVDaGFuZ2VkEiUKA3J1bhgBIAEoCzIYLmxsbXR3aW4ucmVnaXN0cnkudjEuUnVuIlIKFk1vZGVsVmVyc2lvblJlZ2lzdGVyZWQSOAoNbW9kZWxfdmVyc2lvbhgBIAEoCzIhLmxsbXR3aW4ucmVnaXN0cnkudjEuTW9kZWxWZXJzaW9uIpMBChFNb2RlbFN0YWdlQ2hhbmdlZBI4Cg1tb2RlbF92ZXJzaW9uGAEgASgLMiEubGxtdHdpbi5yZWdpc3RyeS52MS5Nb2RlbFZlcnNpb24SMgoOcHJldmlvdXNfc3RhZ2UYAiABKA4yGi5sbG10d2luLnJlZ2lzdHJ5LnYxLlN0YWdlEhAKCHJldmlld2VyGAMgASgJYgZwcm90bzM", [file_google_protobuf_timestamp, file_llmtwin_registry_v1_registry]);
+  fileDesc("CidsbG10d2luL3JlZ2lzdHJ5L2V2ZW50cy92MS9ldmVudHMucHJvdG8SGmxsbXR3aW4ucmVnaXN0cnkuZXZlbnRzLnYxIukDCg1SZWdpc3RyeUV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEi4KCmV2ZW50X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wElQKF2RhdGFzZXRfdmVyc2lvbl9jcmVhdGVkGAMgASgLMjEubGxtdHdpbi5yZWdpc3RyeS5ldmVudHMudjEuRGF0YXNldFZlcnNpb25DcmVhdGVkSAASSAoRcnVuX3N0YXRlX2NoYW5nZWQYBCABKAsyKy5sbG10d2luLnJlZ2lzdHJ5LmV2ZW50cy52MS5SdW5TdGF0ZUNoYW5nZWRIABJWChhtb2RlbF92ZXJzaW9uX3JlZ2lzdGVyZWQYBSABKAsyMi5sbG10d2luLnJlZ2lzdHJ5LmV2ZW50cy52MS5Nb2RlbFZlcnNpb25SZWdpc3RlcmVkSAASTAoTbW9kZWxfc3RhZ2VfY2hhbmdlZBgGIAEoCzItLmxsbXR3aW4ucmVnaXN0cnkuZXZlbnRzLnYxLk1vZGVsU3RhZ2VDaGFuZ2VkSAASRwoQYXJ0aWZhY3RfdGFpbnRlZBgHIAEoCzIrLmxsbXR3aW4ucmVnaXN0cnkuZXZlbnRzLnYxLkFydGlmYWN0VGFpbnRlZEgAQgcKBWV2ZW50IlUKFURhdGFzZXRWZXJzaW9uQ3JlYXRlZBI8Cg9kYXRhc2V0X3ZlcnNpb24YASABKAsyIy5sbG10d2luLnJlZ2lzdHJ5LnYxLkRhdGFzZXRWZXJzaW9uIjgKD1J1blN0YXRlQ2hhbmdlZBIlCgNydW4YASABKAsyGC5sbG10d2luLnJlZ2lzdHJ5LnYxLlJ1biJSChZNb2RlbFZlcnNpb25SZWdpc3RlcmVkEjgKDW1vZGVsX3ZlcnNpb24YASABKAsyIS5sbG10d2luLnJlZ2lzdHJ5LnYxLk1vZGVsVmVyc2lvbiKTAQoRTW9kZWxTdGFnZUNoYW5nZWQSOAoNbW9kZWxfdmVyc2lvbhgBIAEoCzIhLmxsbXR3aW4ucmVnaXN0cnkudjEuTW9kZWxWZXJzaW9uEjIKDnByZXZpb3VzX3N0YWdlGAIgASgOMhoubGxtdHdpbi5yZWdpc3RyeS52MS5TdGFnZRIQCghyZXZpZXdlchgDIAEoCSJeCg9BcnRpZmFjdFRhaW50ZWQSLwoEdHlwZRgBIAEoDjIhLmxsbXR3aW4ucmVnaXN0cnkudjEuQXJ0aWZhY3RUeXBlEgoKAmlkGAIgASgJEg4KBnJlYXNvbhgDIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp, file_llmtwin_registry_v1_registry]);
 
 /**
  * Topic llmtwin.registry.v1, keyed by the artifact id (dataset version, run or model version).
@@ -59,6 +59,12 @@ export type RegistryEvent = Message<"llmtwin.registry.events.v1.RegistryEvent"> 
      */
     value: ModelStageChanged;
     case: "modelStageChanged";
+  } | {
+    /**
+     * @generated from field: llmtwin.registry.events.v1.ArtifactTainted artifact_tainted = 7;
+     */
+    value: ArtifactTainted;
+    case: "artifactTainted";
   } | { case: undefined; value?: undefined };
 };
 
@@ -150,4 +156,33 @@ export type ModelStageChanged = Message<"llmtwin.registry.events.v1.ModelStageCh
  */
 export const ModelStageChangedSchema: GenMessage<ModelStageChanged> = /*@__PURE__*/
   messageDesc(file_llmtwin_registry_events_v1_events, 4);
+
+/**
+ * A dataset version or model version was marked tainted (a document it was built from was deleted).
+ *
+ * @generated from message llmtwin.registry.events.v1.ArtifactTainted
+ */
+export type ArtifactTainted = Message<"llmtwin.registry.events.v1.ArtifactTainted"> & {
+  /**
+   * @generated from field: llmtwin.registry.v1.ArtifactType type = 1;
+   */
+  type: ArtifactType;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message llmtwin.registry.events.v1.ArtifactTainted.
+ * Use `create(ArtifactTaintedSchema)` to create a new message.
+ */
+export const ArtifactTaintedSchema: GenMessage<ArtifactTainted> = /*@__PURE__*/
+  messageDesc(file_llmtwin_registry_events_v1_events, 5);
 
