@@ -14,7 +14,7 @@ COPY . .
 RUN mkdir /out \
  && cp package.json package-lock.json /out/ \
  && if [ -f .npmrc ]; then cp .npmrc /out/; fi \
- && find packages services gateway -name package.json -not -path '*/node_modules/*' -exec cp --parents {} /out/ \;
+ && find packages services gateway cli -name package.json -not -path '*/node_modules/*' -exec cp --parents {} /out/ \;
 
 # --- build: dependencies (native ones such as better-sqlite3 compile here), then the sources ------------
 FROM node:${NODE_VERSION}-bookworm AS build

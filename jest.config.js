@@ -20,13 +20,13 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{packages,services,gateway}/**/*.test.ts', '<rootDir>/gateway/**/*.test.ts'],
+      testMatch: ['<rootDir>/{packages,services,gateway,cli}/**/*.test.ts', '<rootDir>/gateway/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '\\.int\\.test\\.ts$'],
     },
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/{packages,services,gateway}/**/*.int.test.ts'],
+      testMatch: ['<rootDir>/{packages,services,gateway,cli}/**/*.int.test.ts'],
       globalSetup: '<rootDir>/packages/testkit/src/jest/global-setup.ts',
       globalTeardown: '<rootDir>/packages/testkit/src/jest/global-teardown.ts',
       testTimeout: 120000,

@@ -7,4 +7,4 @@ export {
   notFound,
   alreadyExists,
   isDomainError,
-} from '@llmtwin/runtime';
+} from '@llmtwin/runtime/errors';

@@ -42,14 +42,14 @@ describe('model promotions from the registry', () => {
   });
 
   it('serves a version promoted to production, ignores older events arriving late, and retires it when it leaves', async () => {
-    const { PRODUCTION, STAGING, ARCHIVED } = registryv1.Stage;
+    const { PRODUCTION, CANDIDATE, ARCHIVED } = registryv1.Stage;
     const calls: string[] = [];
     const publish = (key: string, e: ReturnType<typeof stageChanged>) =>
       publishEvent(bus, topics.registry, registryeventsv1.RegistryEventSchema, key, e);
     // Already in the topic before the router starts: a new replica learns the current state by replay.
     await publish(
       'mv_twin_1',
-      stageChanged('twin', 1n, PRODUCTION, STAGING, 1_000, { servingModelId: 'twin-lora-1' }),
+      stageChanged('twin', 1n, PRODUCTION, CANDIDATE, 1_000, { servingModelId: 'twin-lora-1' }),
     );
     const sub = await subscribeModelPromotions({
       eventBus: bus,
@@ -61,14 +61,14 @@ describe('model promotions from the registry', () => {
     });
     await publish(
       'mv_twin_2',
-      stageChanged('twin', 2n, PRODUCTION, STAGING, 3_000, { servingModelId: 'twin-lora-2' }),
+      stageChanged('twin', 2n, PRODUCTION, CANDIDATE, 3_000, { servingModelId: 'twin-lora-2' }),
     );
     // v1 archived after v2 took over: not the version in service, nothing changes.
     await publish('mv_twin_1', stageChanged('twin', 1n, ARCHIVED, PRODUCTION, 4_000));
     // An event older than the one applied, arriving late: ignored.
-    await publish('mv_twin_0', stageChanged('twin', 0n, PRODUCTION, STAGING, 500));
+    await publish('mv_twin_0', stageChanged('twin', 0n, PRODUCTION, CANDIDATE, 500));
     // A tainted version is never served.
-    await publish('mv_other_1', stageChanged('other', 1n, PRODUCTION, STAGING, 5_000, { tainted: true }));
+    await publish('mv_other_1', stageChanged('other', 1n, PRODUCTION, CANDIDATE, 5_000, { tainted: true }));
     await publish('mv_twin_2', stageChanged('twin', 2n, ARCHIVED, PRODUCTION, 6_000));
     const deadline = Date.now() + 10_000;
     while (calls.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

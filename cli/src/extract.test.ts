@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const bin = path.join(repoRoot, 'packages/cli/bin/llmtwin.js');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = path.join(repoRoot, 'cli/bin/llmtwin.js');
 const fixtures = path.join(repoRoot, 'services/ingest/test/fixtures');
 
 interface Run {
