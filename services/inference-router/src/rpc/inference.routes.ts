@@ -4,10 +4,11 @@ import { timestampFromMs, timestampMs, type Timestamp } from '@bufbuild/protobuf
 import type { ConnectRouter } from '@connectrpc/connect';
 import { inferencev1 } from '@llmtwin/contracts';
 import { nextPageToken, readPage } from '@llmtwin/host';
+import { AnswerEdits, type EditedGeneration } from '../domain/answer-edits.js';
 import type { GenerationRecord, GenerationStore } from '../domain/generations.js';
 import type { Citation, GenerationResult, RagRequest, RagService } from '../domain/rag.js';
 import type { RetrievalFilters } from '../domain/retrieve.js';
-import type { ChatMessage } from '../llm/llm.port.js';
+import type { ChatMessage } from '../domain/llm.port.js';
 
 export interface InferenceHandlers {
   rag: RagService;
@@ -109,7 +110,24 @@ function toGeneration(g: GenerationRecord): MessageInitShape<typeof inferencev1.
   };
 }
 
+function toAnswerEdit(g: EditedGeneration): MessageInitShape<typeof inferencev1.AnswerEditSchema> {
+  return {
+    generationId: g._id,
+    authorId: g.authorId,
+    query: g.query,
+    originalAnswer: g.answer,
+    editedAnswer: g.edit.editedAnswer,
+    comment: g.edit.comment,
+    editor: g.edit.editor,
+    editTime: timestampFromMs(g.edit.editedAt),
+  };
+}
+
+/** Set by the gateway for author-scoped API keys (gateway/src/auth/auth.interceptor.ts). */
+const AUTHOR_HEADER = 'x-llmtwin-author';
+
 export function registerInferenceRoutes(router: ConnectRouter, h: InferenceHandlers): void {
+  const edits = new AnswerEdits(h.store);
   router.service(inferencev1.InferenceService, {
     async generate(req, ctx) {
       for await (const event of h.rag.generate(toRagRequest(req), ctx.signal)) {
@@ -176,6 +194,27 @@ export function registerInferenceRoutes(router: ConnectRouter, h: InferenceHandl
     },
     listModels() {
       return { models: h.rag.models() };
+    },
+    async editAnswer(req, ctx) {
+      const edited = await edits.edit(
+        {
+          generationId: req.generationId,
+          editedAnswer: req.editedAnswer,
+          comment: req.comment,
+          editor: req.editor,
+          actingAuthor: ctx.requestHeader.get(AUTHOR_HEADER) ?? '',
+        },
+        ctx.signal,
+      );
+      return { edit: toAnswerEdit(edited) };
+    },
+    async listAnswerEdits(req, ctx) {
+      const page = readPage(req.page);
+      const items = await edits.list(
+        { authorId: req.authorId, ...(page.after ? { after: page.after } : {}), limit: page.size },
+        ctx.signal,
+      );
+      return { edits: items.map(toAnswerEdit), page: { nextPageToken: nextPageToken(items, page.size) } };
     },
   });
 }
