@@ -4,8 +4,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { extractPage } from '../services/ingest/src/extract/index.js';
-import { SafeFetcher } from '../services/ingest/src/fetch/index.js';
+import { extractPage } from '../services/ingest/src/adapters/extract/index.js';
+import { SafeFetcher } from '../services/ingest/src/adapters/fetch/index.js';
 import { FixtureServer } from '../services/ingest/test/fixture-server.js';
 
 const { values, positionals } = parseArgs({

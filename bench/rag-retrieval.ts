@@ -28,7 +28,7 @@ import { InProcessDirectory } from '@llmtwin/host';
 import { embedSearch } from '@llmtwin/inference-router';
 import { GenerationStore } from '../services/inference-router/src/domain/generations.js';
 import { RagService, RERANK_CANDIDATES } from '../services/inference-router/src/domain/rag.js';
-import { OnnxReranker } from '../services/inference-router/src/domain/reranker.js';
+import { OnnxReranker } from '../services/inference-router/src/adapters/onnx-reranker.js';
 import { MAX_TOP_K } from '../services/inference-router/src/domain/retrieve.js';
 import {
   createEventBus,

@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { createVectorStore, type SearchMode, type VectorRecord, type VectorStore } from '@llmtwin/ports';
-import { cleanRaw } from '../services/clean/src/snapshot/clean-raw.js';
+import { cleanRaw } from '../services/clean/src/domain/clean-raw.js';
 import { chunkDocument, defaultPolicy } from '../services/chunk/src/domain/chunker.js';
 import { createEmbedder } from '../services/embed/src/embedder/create-embedder.js';
 import type { Embedder, InputType } from '../services/embed/src/embedder/embedder.port.js';

@@ -41,9 +41,9 @@ import { createInferenceRouterModule } from '@llmtwin/inference-router';
 import { buildServer } from '@llmtwin/runtime';
 import { pino, type Logger } from 'pino';
 import { openaiRoutes } from '../gateway/src/http/openai.routes.js';
-import type { ChatMessage } from '../services/inference-router/src/llm/llm.port.js';
-import { ModelRouter } from '../services/inference-router/src/llm/model-router.js';
-import { OpenAiBackend } from '../services/inference-router/src/llm/openai-backend.js';
+import type { ChatMessage } from '../services/inference-router/src/domain/llm.port.js';
+import { ModelRouter } from '../services/inference-router/src/adapters/llm/model-router.js';
+import { OpenAiBackend } from '../services/inference-router/src/adapters/llm/openai-backend.js';
 import { chatClient, runOpenLoop, type ChatTarget, type LoadReport } from './load.js';
 import { completionWords, type Profile } from './upstream.js';
 

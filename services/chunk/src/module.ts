@@ -5,7 +5,7 @@ import type { EventBus, Subscription, Warehouse } from '@llmtwin/ports';
 import { createLogger } from '@llmtwin/runtime';
 import type { Logger } from 'pino';
 import type { Chunker } from './chunker.port.js';
-import { chunkStateCollection } from './consumers/chunk-state.js';
+import { chunkStateCollection } from './domain/chunk-state.js';
 import { subscribeCleanedDocuments } from './consumers/cleaned-document.consumer.js';
 import { registerChunkRoutes } from './rpc/chunk.routes.js';
 

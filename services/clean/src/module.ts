@@ -8,9 +8,9 @@ import { createLogger, notFound } from '@llmtwin/runtime';
 import type { Logger } from 'pino';
 import { subscribeRawDocuments, type FetchRawFn } from './consumers/raw-document.consumer.js';
 import { registerCleanRoutes } from './rpc/clean.routes.js';
-import { cleanRaw, type CleanRawFn } from './snapshot/clean-raw.js';
-import { CleanedDocumentStore } from './snapshot/cleaned-documents.js';
-import { Reprocessor, type ListRawIdsFn } from './snapshot/reprocess.js';
+import { cleanRaw, type CleanRawFn } from './domain/clean-raw.js';
+import { CleanedDocumentStore } from './domain/cleaned-documents.js';
+import { Reprocessor, type ListRawIdsFn } from './domain/reprocess.js';
 
 export interface CleanDeps {
   warehouse: Warehouse;

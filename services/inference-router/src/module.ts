@@ -14,18 +14,18 @@ import type { Logger } from 'pino';
 import { subscribeModelPromotions, type PromotionTarget } from './consumers/model-promotion.consumer.js';
 import { GenerationStore } from './domain/generations.js';
 import { RagService, type LlmResolver } from './domain/rag.js';
-import { OnnxReranker, type Reranker } from './domain/reranker.js';
+import { OnnxReranker, type Reranker } from './adapters/onnx-reranker.js';
 import type { InferenceRouterConfig } from './config.js';
-import { modelRouterFromSettings, type ModelSettings } from './llm/setup.js';
+import { modelRouterFromSettings, type ModelSettings } from './adapters/llm/setup.js';
 import type { SearchFn } from './domain/retrieve.js';
-import type { ModelRouter } from './llm/model-router.js';
+import type { ModelRouter } from './adapters/llm/model-router.js';
 import {
   AlertMonitor,
   DEFAULT_ALERT_THRESHOLDS,
   type Alert,
   type AlertThresholds,
-} from './monitoring/alerts.js';
-import { countAlert } from './monitoring/genai-telemetry.js';
+} from './domain/monitoring/alerts.js';
+import { countAlert } from './domain/monitoring/genai-telemetry.js';
 import { registerInferenceRoutes } from './rpc/inference.routes.js';
 
 export interface InferenceRouterDeps {

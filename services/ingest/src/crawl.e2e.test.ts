@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FixtureServer, type SubstackArchiveEntry } from '../test/fixture-server.js';
-import { committedFixtures, fixtureJson } from './extract/fixture-paths.js';
-import { buildZip } from './import/zip-writer.fixture.js';
+import { committedFixtures, fixtureJson } from './adapters/extract/fixture-paths.js';
+import { buildZip } from './adapters/import/zip-writer.fixture.js';
 import { createIngestModule } from './module.js';
 
 type Expected = Record<string, { url?: string; title?: string }>;

@@ -1,12 +1,12 @@
 export { createIngestModule, type IngestDeps } from './module.js';
 export { configSchema as ingestConfigSchema, crawlSettings, loadIngestConfig } from './config.js';
-export { extractPage, ExtractError } from './extract/index.js';
-export { SourceCrawler, type SourceCrawlerOptions } from './crawlers/source-crawler.js';
-export { SafeFetcher, type SafeFetcherOptions } from './fetch/index.js';
+export { extractPage, ExtractError } from './adapters/extract/index.js';
+export { SourceCrawler, type SourceCrawlerOptions } from './adapters/crawlers/source-crawler.js';
+export { SafeFetcher, type SafeFetcherOptions } from './adapters/fetch/index.js';
 export {
   SAVED_PAGES_MANIFEST,
   writeZip,
   type SavedPageEntry,
   type SavedPagesManifest,
   type ZipFileEntry,
-} from './import/index.js';
+} from './adapters/import/index.js';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { FixtureServer, type SubstackArchiveEntry } from '../test/fixture-server.js';
-import { committedFixtures, fixtureJson } from './extract/fixture-paths.js';
+import { committedFixtures, fixtureJson } from './adapters/extract/fixture-paths.js';
 
 const POSTS = 30;
 const PAGES = 30;

@@ -14,9 +14,9 @@ import type { ExtractedDocument } from './domain/extracted-document.js';
 import { RawDocumentStore } from './domain/raw-documents.js';
 import { CrawlScheduler } from './domain/scheduler.js';
 import { registerIngestRoutes } from './rpc/ingest.routes.js';
-import { SourceCrawler } from './crawlers/source-crawler.js';
-import { extractPage } from './extract/index.js';
-import { SafeFetcher } from './fetch/index.js';
+import { SourceCrawler } from './adapters/crawlers/source-crawler.js';
+import { extractPage } from './adapters/extract/index.js';
+import { SafeFetcher } from './adapters/fetch/index.js';
 
 export interface IngestDeps {
   warehouse: Warehouse;

@@ -8,7 +8,7 @@ import { invalidArgument } from '@llmtwin/runtime';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CategoryName, Chunker } from '../chunker.port.js';
-import { chunkStateCollection, freshness, type Freshness } from './chunk-state.js';
+import { chunkStateCollection, freshness, type Freshness } from '../domain/chunk-state.js';
 
 const categoryNames: Partial<Record<commonv1.Category, CategoryName>> = {
   [commonv1.Category.ARTICLE]: 'article',

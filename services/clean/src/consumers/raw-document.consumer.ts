@@ -7,14 +7,14 @@ import { ingesteventsv1, type ingestv1, topics } from '@llmtwin/contracts';
 import { eventHandler, type EventBus, type Subscription } from '@llmtwin/ports';
 import { invalidArgument } from '@llmtwin/runtime';
 import type { Logger } from 'pino';
-import { CLEANER_VERSION, type CleanRawFn } from '../snapshot/clean-raw.js';
+import { CLEANER_VERSION, type CleanRawFn } from '../domain/clean-raw.js';
 import {
   categoryName,
   platformName,
   type CleanedFields,
   type CleanedDocumentStore,
   type StoreOutcome,
-} from '../snapshot/cleaned-documents.js';
+} from '../domain/cleaned-documents.js';
 
 export type FetchRawFn = (id: string, signal?: AbortSignal) => Promise<ingestv1.RawDocument>;
 

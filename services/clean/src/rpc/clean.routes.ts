@@ -3,9 +3,9 @@ import type { ConnectRouter } from '@connectrpc/connect';
 import { cleanv1 } from '@llmtwin/contracts';
 import { nextPageToken, readPage } from '@llmtwin/host';
 import { invalidArgument } from '@llmtwin/runtime';
-import type { CleanRawFn } from '../snapshot/clean-raw.js';
-import { categoryName, toProtoCleaned, type CleanedDocumentStore } from '../snapshot/cleaned-documents.js';
-import type { Reprocessor } from '../snapshot/reprocess.js';
+import type { CleanRawFn } from '../domain/clean-raw.js';
+import { categoryName, toProtoCleaned, type CleanedDocumentStore } from '../domain/cleaned-documents.js';
+import type { Reprocessor } from '../domain/reprocess.js';
 
 export interface CleanHandlers {
   store: CleanedDocumentStore;

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { cleanv1 } from '@llmtwin/contracts';
 import type { VectorStore, Warehouse } from '@llmtwin/ports';
-import { failedPrecondition, invalidArgument, notFound } from '@llmtwin/runtime';
+import { failedPrecondition, invalidArgument, notFound } from '@llmtwin/runtime/errors';
 import type { Logger } from 'pino';
 import type { Chunker } from '@llmtwin/chunk';
 import type { Embedder } from '../embedder/embedder.port.js';

@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { FixtureServer } from '../../../ingest/test/fixture-server.js';
-import { committedFixtures } from '../../../ingest/src/extract/fixture-paths.js';
+import { committedFixtures } from '../../../ingest/src/adapters/extract/fixture-paths.js';
 import { LIVE_ALIAS } from '../domain/collections.js';
 
 /** Saved pages served under their platform's path, each declaring its canonical URL. */

@@ -3,7 +3,7 @@
 // time, so that listing newest first is an `_id` descending scan that pages with the same cursor as every
 // other List RPC.
 import type { Collection, Record as StoredRecord, Warehouse } from '@llmtwin/ports';
-import { notFound } from '@llmtwin/runtime';
+import { notFound } from '@llmtwin/runtime/errors';
 import { randomBytes } from 'node:crypto';
 
 export const GENERATIONS = 'generations';

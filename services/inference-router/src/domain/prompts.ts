@@ -2,8 +2,8 @@
 // every stored generation names exactly the words its model saw, and answers from two versions can be
 // compared. The router uses the newest answer template unless configured to pin one
 // (LLMTWIN_PROMPT_TEMPLATE).
-import { invalidArgument } from '@llmtwin/runtime';
-import type { ChatMessage } from '../llm/llm.port.js';
+import { invalidArgument } from '@llmtwin/runtime/errors';
+import type { ChatMessage } from './llm.port.js';
 import { formatContext, type Passage } from './retrieve.js';
 
 export interface AnswerInput {

@@ -2,7 +2,7 @@
 // fusion across the result lists, dedupe by chunk, keep top_k, then fit the passages into a context budget.
 // Search itself is a port (`SearchFn`) so that this stays free of transports; the module backs it with
 // EmbedService.SearchChunks.
-import { invalidArgument } from '@llmtwin/runtime';
+import { invalidArgument } from '@llmtwin/runtime/errors';
 
 export interface RetrievalFilters {
   authorId: string;

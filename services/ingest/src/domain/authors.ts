@@ -1,5 +1,5 @@
 // Authors and their sources: the registry of whose content is collected, from where, and how often.
-import { alreadyExists, invalidArgument, notFound } from '@llmtwin/runtime';
+import { alreadyExists, invalidArgument, notFound } from '@llmtwin/runtime/errors';
 import type { Collection, Record as StoredRecord, Warehouse } from '@llmtwin/ports';
 import { createHash, randomUUID } from 'node:crypto';
 

@@ -3,7 +3,7 @@
 // died mid-crawl) runs again — safe because storing unchanged content is a no-op and pending events are
 // published by the outbox relay.
 import type { Collection, Record as StoredRecord, Warehouse } from '@llmtwin/ports';
-import { notFound } from '@llmtwin/runtime';
+import { notFound } from '@llmtwin/runtime/errors';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ExtractedDocument } from './extracted-document.js';

@@ -18,7 +18,7 @@ import {
   type Record as StoredRecord,
   type Warehouse,
 } from '@llmtwin/ports';
-import { conflict, notFound } from '@llmtwin/runtime';
+import { conflict, notFound } from '@llmtwin/runtime/errors';
 import { createHash, randomUUID } from 'node:crypto';
 import type { PlatformName } from './authors.js';
 import type { Category, ExtractedDocument } from './extracted-document.js';

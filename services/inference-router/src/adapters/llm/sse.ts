@@ -1,0 +1,251 @@
+// Server-sent events over fetch, for the HTTP LLM adapters: a parser that follows the WHATWG event-stream
+// rules (a line may end in CRLF, LF or CR, and chunk boundaries may fall anywhere, even inside a CRLF or a
+// multi-byte character; comments are skipped; `data` lines join with '\n'), and `streamEvents`, which POSTs
+// a JSON body and yields the events under two timers: one for the first event and one for the silence
+// between events. It turns transport failures into LlmErrors; the adapters read the payloads.
+import { LlmError, type LlmErrorKind } from '../../domain/llm.port.js';
+
+export interface SseEvent {
+  /** The `event` field; 'message' when absent. */
+  event: string;
+  data: string;
+  id?: string;
+}
+
+/** Parses an event stream. A partial line at the end (a cut connection) is dropped. */
+export async function* parseSse(body: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
+  const decoder = new TextDecoder('utf-8');
+  let buffer = '';
+  let afterCR = false;
+  let firstLine = true;
+  let data: string[] = [];
+  let event = '';
+  let id: string | undefined;
+
+  // Returns an event when `line` (without its terminator) completes one.
+  const takeLine = (line: string): SseEvent | undefined => {
+    if (firstLine) {
+      firstLine = false;
+      if (line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    }
+    if (line === '') {
+      if (data.length === 0) {
+        event = '';
+        return undefined;
+      }
+      const out: SseEvent = { event: event || 'message', data: data.join('\n') };
+      if (id !== undefined) out.id = id;
+      data = [];
+      event = '';
+      return out;
+    }
+    if (line.startsWith(':')) return undefined;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') data.push(value);
+    else if (field === 'event') event = value;
+    else if (field === 'id' && !value.includes('\0')) id = value;
+    return undefined;
+  };
+
+  function* drain(): Generator<SseEvent> {
+    let start = 0;
+    for (let i = 0; i < buffer.length; i++) {
+      const c = buffer.charCodeAt(i);
+      if (c === 10 && afterCR) {
+        // The LF of a CRLF whose CR ended the previous line.
+        afterCR = false;
+        start = i + 1;
+        continue;
+      }
+      afterCR = false;
+      if (c === 10 || c === 13) {
+        const ev = takeLine(buffer.slice(start, i));
+        if (ev) yield ev;
+        afterCR = c === 13;
+        start = i + 1;
+      }
+    }
+    buffer = buffer.slice(start);
+  }
+
+  for await (const chunk of body) {
+    buffer += decoder.decode(chunk, { stream: true });
+    yield* drain();
+  }
+  buffer += decoder.decode();
+  yield* drain();
+  // A final event whose lines all arrived but whose blank line did not: keep it rather than lose, say,
+  // the [DONE] of a server that ends the stream right after it.
+  if (buffer === '' && data.length > 0) {
+    const ev = takeLine('');
+    if (ev) yield ev;
+  }
+}
+
+export interface StreamEventsOptions {
+  url: string;
+  body: unknown;
+  headers?: Record<string, string>;
+  /** The caller's signal: when it aborts, the stream throws its reason (not an LlmError). */
+  signal?: AbortSignal;
+  /** Longest wait from sending the request to the first event (connect, queue, prompt processing). */
+  firstEventTimeoutMs: number;
+  /** Longest silence between two events once the first arrived. */
+  idleTimeoutMs: number;
+  /** Names the backend in error messages. */
+  describe: string;
+  /** Whether the adapter has already passed text to its caller; failures after that are 'interrupted'. */
+  hasOutput: () => boolean;
+  /** Builds the error for a non-2xx answer from its status and (bounded) body text. */
+  httpError: (status: number, body: string) => LlmError;
+}
+
+const MAX_ERROR_BODY = 16 * 1024;
+
+/** The port's kind for an HTTP status outside 2xx, the same for every HTTP adapter. */
+export function statusKind(status: number): LlmErrorKind {
+  if (status === 408) return 'timeout';
+  if (status === 429) return 'unavailable';
+  if (status >= 400 && status < 500) return 'rejected';
+  // 501 and 505 say the server does not support the request; other 5xx are failures of the server.
+  if (status === 501 || status === 505) return 'rejected';
+  return 'unavailable';
+}
+
+/** A short reason from a fetch/undici error: `fetch failed: ECONNREFUSED`, `terminated: other side closed`. */
+export function describeNetworkError(err: unknown): string {
+  // Duck-typed: undici's errors may come from another realm (jest's VM contexts), where instanceof fails.
+  const message = (e: unknown) =>
+    typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string'
+      ? (e as { message: string }).message
+      : undefined;
+  const top = message(err);
+  if (top === undefined) return String(err);
+  const cause = (err as { cause?: unknown }).cause as { code?: unknown; errors?: unknown } | undefined;
+  let detail: string | undefined;
+  if (cause && typeof cause === 'object') {
+    if (typeof cause.code === 'string') detail = cause.code;
+    else if (Array.isArray(cause.errors)) {
+      detail = cause.errors
+        .map((e: { code?: unknown }) => (typeof e?.code === 'string' ? e.code : message(e)))
+        .join(', ');
+    } else detail = message(cause);
+  }
+  return detail && detail !== top ? `${top}: ${detail}` : top;
+}
+
+/**
+ * POSTs `body` as JSON and yields the response's events. The timers run only while waiting on the
+ * backend, not while the consumer holds an event, so a slow consumer is never mistaken for a stalled
+ * backend. Returning early (break) aborts the request, which closes the connection to the backend.
+ */
+export async function* streamEvents(opts: StreamEventsOptions): AsyncGenerator<SseEvent> {
+  const ctl = new AbortController();
+  let timedOut: 'first' | 'idle' | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (ms: number, which: 'first' | 'idle') => {
+    clearTimeout(timer);
+    if (!Number.isFinite(ms) || ms <= 0) return;
+    timer = setTimeout(() => {
+      timedOut = which;
+      ctl.abort(new Error(`${which === 'first' ? 'first event' : 'idle'} timeout`));
+    }, ms);
+  };
+  const signal = opts.signal ? AbortSignal.any([opts.signal, ctl.signal]) : ctl.signal;
+
+  const fail = (err: unknown): never => {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (timedOut === 'first' || (timedOut === 'idle' && !opts.hasOutput())) {
+      const ms = timedOut === 'first' ? opts.firstEventTimeoutMs : opts.idleTimeoutMs;
+      throw new LlmError('timeout', `${opts.describe}: no answer within ${ms} ms`, { cause: err });
+    }
+    if (timedOut === 'idle') {
+      throw new LlmError('interrupted', `${opts.describe}: the stream stalled for ${opts.idleTimeoutMs} ms`, {
+        cause: err,
+      });
+    }
+    if (err instanceof LlmError) throw err;
+    const reason = describeNetworkError(err);
+    if (opts.hasOutput()) {
+      throw new LlmError('interrupted', `${opts.describe}: the stream broke (${reason})`, { cause: err });
+    }
+    throw new LlmError('unavailable', `${opts.describe}: ${reason}`, { cause: err });
+  };
+
+  arm(opts.firstEventTimeoutMs, 'first');
+  try {
+    let res: Response;
+    try {
+      res = await fetch(opts.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...opts.headers },
+        body: JSON.stringify(opts.body),
+        signal,
+      });
+    } catch (err) {
+      return fail(err);
+    }
+    if (!res.ok) {
+      let text = '';
+      try {
+        text = (await res.text()).slice(0, MAX_ERROR_BODY);
+      } catch (err) {
+        return fail(err);
+      }
+      throw opts.httpError(res.status, text);
+    }
+    const type = res.headers.get('content-type') ?? '';
+    if (!type.includes('text/event-stream') || !res.body) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new LlmError(
+        'unavailable',
+        `${opts.describe}: expected an event stream, got '${type || 'no body'}'`,
+      );
+    }
+    const events = parseSse(res.body as unknown as AsyncIterable<Uint8Array>);
+    try {
+      for (;;) {
+        let next: IteratorResult<SseEvent>;
+        try {
+          next = await events.next();
+        } catch (err) {
+          return fail(err);
+        }
+        clearTimeout(timer);
+        if (next.done) return;
+        yield next.value;
+        arm(opts.idleTimeoutMs, 'idle');
+      }
+    } finally {
+      await events.return(undefined).catch(() => undefined);
+    }
+  } finally {
+    clearTimeout(timer);
+    ctl.abort();
+  }
+}
+
+/** The message inside an error body: OpenAI `{error:{message}}`, TGI `{error}`, vLLM `{message}`, or text. */
+export function errorMessage(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as {
+      error?: { message?: unknown } | string;
+      message?: unknown;
+      detail?: unknown;
+    };
+    if (typeof parsed.error === 'string') return parsed.error;
+    if (parsed.error && typeof parsed.error.message === 'string') return parsed.error.message;
+    if (typeof parsed.message === 'string') return parsed.message;
+    if (typeof parsed.detail === 'string') return parsed.detail;
+  } catch {
+    // not JSON: a proxy's page, say
+  }
+  const text = body
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

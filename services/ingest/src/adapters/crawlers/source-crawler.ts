@@ -1,0 +1,219 @@
+// The crawler dispatcher: chooses how to collect a target by its kind and URL — a repository through git, an
+// export archive through the importers, a profile through its platform's listing (Substack's archive API,
+// a Medium or any RSS feed), a single page through the page parsers with a generic-article fallback.
+// Every network access goes through the SafeFetcher (or git's pinned resolver).
+import type { Crawler, CrawlItem, CrawlTarget } from '../../domain/crawl-jobs.js';
+import type { ExtractedDocument } from '../../domain/extracted-document.js';
+import {
+  extractPage,
+  parseMediumFeed,
+  parseSubstackArchive,
+  parseSubstackPostJson,
+} from '../extract/index.js';
+import type { SafeFetcher } from '../fetch/index.js';
+import { crawlRepository, LIMIT_REASONS, type GitCrawlOptions } from '../git/index.js';
+import { importArchive } from '../import/index.js';
+
+export interface SourceCrawlerOptions {
+  fetcher: SafeFetcher;
+  /** Scratch space for git fetches. */
+  workDir: string;
+  git?: Pick<GitCrawlOptions, 'allowLocal' | 'allowHttp' | 'resolveHost' | 'limits'>;
+  /** Posts fetched per Substack archive page, and the most a profile crawl lists. */
+  substackPageSize?: number;
+  maxListing?: number;
+}
+
+const decoder = new TextDecoder();
+const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+function hostIs(url: URL, domain: string): boolean {
+  const host = url.hostname.toLowerCase();
+  return host === domain || host.endsWith(`.${domain}`);
+}
+
+/** Where a Medium profile's full-content RSS feed lives. */
+export function mediumFeedUrl(profile: URL): string {
+  const handle = profile.pathname.split('/').find((p) => p.startsWith('@'));
+  if (handle) return new URL(`/feed/${handle}`, profile.origin).href;
+  return new URL('/feed', profile.origin).href;
+}
+
+export class SourceCrawler implements Crawler {
+  /** Targets whose last crawl read a complete listing (a Substack archive, also on a custom domain). */
+  private readonly completeListings = new WeakSet<CrawlTarget>();
+
+  constructor(private readonly options: SourceCrawlerOptions) {}
+
+  completeListing(target: CrawlTarget): boolean {
+    // A repository's tree and a Substack archive name every document; feeds only name the latest ones, and
+    // archives and single URLs have no listing to compare with.
+    return target.kind === 'repository' || this.completeListings.has(target);
+  }
+
+  async *crawl(target: CrawlTarget, signal: AbortSignal): AsyncIterable<CrawlItem> {
+    switch (target.kind) {
+      case 'archive':
+        yield* this.crawlArchive(target);
+        return;
+      case 'repository':
+        yield* this.crawlRepository(target, signal);
+        return;
+      case 'single-url':
+        yield* this.crawlPage(target.url, signal);
+        return;
+      case 'profile':
+        yield* this.crawlProfile(target, signal);
+        return;
+    }
+  }
+
+  private isSubstack(url: URL): boolean {
+    return hostIs(url, 'substack.com');
+  }
+
+  private async *crawlArchive(target: CrawlTarget): AsyncIterable<CrawlItem> {
+    if (!target.archivePath) throw new Error('the archive was not saved; upload it again');
+    const result = await importArchive({ zipPath: target.archivePath });
+    yield { type: 'total', count: result.documents.length + result.errors.length };
+    for (const document of result.documents) yield { type: 'document', document };
+    for (const e of result.errors)
+      yield { type: 'error', url: `${target.url}#${e.item}`, message: e.message };
+  }
+
+  private async *crawlRepository(target: CrawlTarget, signal: AbortSignal): AsyncIterable<CrawlItem> {
+    const result = await crawlRepository({
+      url: target.url,
+      ...(target.gitRef ? { ref: target.gitRef } : {}),
+      workDir: this.options.workDir,
+      signal,
+      ...this.options.git,
+    });
+    if (result.truncated) {
+      // Files past the limits were never looked at: they must not count as removed.
+      const unseen = result.skipped.filter((s) => LIMIT_REASONS.has(s.reason)).length;
+      yield {
+        type: 'error',
+        url: target.url,
+        message: `${unseen} files past the crawl limits were not read`,
+      };
+    }
+    yield { type: 'total', count: result.documents.length };
+    for (const document of result.documents) yield { type: 'document', document };
+  }
+
+  private async *crawlPage(url: string, signal: AbortSignal): AsyncIterable<CrawlItem> {
+    yield { type: 'total', count: 1 };
+    try {
+      const res = await this.options.fetcher.fetch(url, { signal });
+      if (res.status === 404 || res.status === 410) {
+        yield { type: 'gone', canonicalUrl: url };
+        return;
+      }
+      if (res.status >= 400) {
+        yield { type: 'error', url, message: `HTTP ${res.status}` };
+        return;
+      }
+      yield { type: 'document', document: extractPage(res.body, res.url, { contentType: res.contentType }) };
+    } catch (err) {
+      yield { type: 'error', url, message: errorMessage(err) };
+    }
+  }
+
+  private async *crawlProfile(target: CrawlTarget, signal: AbortSignal): AsyncIterable<CrawlItem> {
+    const url = new URL(target.url);
+    if (this.isSubstack(url)) {
+      yield* this.crawlSubstack(url.origin, signal);
+      this.completeListings.add(target);
+      return;
+    }
+    if (hostIs(url, 'medium.com')) {
+      yield* this.crawlFeed(mediumFeedUrl(url), signal);
+      return;
+    }
+    // A custom domain or another site: look at the page for what it is.
+    let page;
+    try {
+      page = await this.options.fetcher.fetch(url, { signal });
+    } catch (err) {
+      yield { type: 'error', url: url.href, message: errorMessage(err) };
+      return;
+    }
+    const html = decoder.decode(page.body.subarray(0, 512 * 1024));
+    if (/window\._preloads|substackcdn\.com/.test(html)) {
+      yield* this.crawlSubstack(new URL(page.url).origin, signal);
+      this.completeListings.add(target);
+      return;
+    }
+    const feed = /<link[^>]+type=["']application\/rss\+xml["'][^>]*>/i.exec(html)?.[0];
+    const href = feed ? /href=["']([^"']+)["']/i.exec(feed)?.[1] : undefined;
+    if (href) {
+      yield* this.crawlFeed(new URL(href, page.url).href, signal);
+      return;
+    }
+    if (/cdn-client\.medium\.com|miro\.medium\.com/.test(html)) {
+      yield* this.crawlFeed(mediumFeedUrl(new URL(page.url)), signal);
+      return;
+    }
+    yield { type: 'total', count: 1 };
+    try {
+      yield {
+        type: 'document',
+        document: extractPage(page.body, page.url, { contentType: page.contentType }),
+      };
+    } catch (err) {
+      yield { type: 'error', url: url.href, message: errorMessage(err) };
+    }
+  }
+
+  private async *crawlFeed(feedUrl: string, signal: AbortSignal): AsyncIterable<CrawlItem> {
+    let documents: ExtractedDocument[];
+    try {
+      const res = await this.options.fetcher.fetch(feedUrl, { signal });
+      if (res.status >= 400) {
+        yield { type: 'error', url: feedUrl, message: `HTTP ${res.status}` };
+        return;
+      }
+      documents = parseMediumFeed(res.body, res.url);
+    } catch (err) {
+      yield { type: 'error', url: feedUrl, message: errorMessage(err) };
+      return;
+    }
+    yield { type: 'total', count: documents.length };
+    for (const document of documents) yield { type: 'document', document };
+  }
+
+  private async *crawlSubstack(origin: string, signal: AbortSignal): AsyncIterable<CrawlItem> {
+    const pageSize = this.options.substackPageSize ?? 50;
+    const max = this.options.maxListing ?? 5000;
+    const listed: ExtractedDocument[] = [];
+    for (let offset = 0; offset < max; offset += pageSize) {
+      const pageUrl = `${origin}/api/v1/archive?sort=new&offset=${offset}&limit=${pageSize}`;
+      let page: ExtractedDocument[];
+      try {
+        const res = await this.options.fetcher.fetch(pageUrl, { signal });
+        if (res.status >= 400) throw new Error(`HTTP ${res.status}`);
+        page = parseSubstackArchive(res.body, origin);
+      } catch (err) {
+        // Without the whole listing, nothing may be taken for deleted: fail the job.
+        throw new Error(`the Substack archive at ${pageUrl} could not be read: ${errorMessage(err)}`);
+      }
+      listed.push(...page);
+      if (page.length < pageSize) break;
+    }
+    yield { type: 'total', count: listed.length };
+    for (const entry of listed) {
+      // The archive listing has metadata only; each post's own JSON has its body.
+      const slug = new URL(entry.canonicalUrl).pathname.split('/').filter(Boolean).pop() ?? '';
+      const postUrl = `${origin}/api/v1/posts/${encodeURIComponent(slug)}`;
+      try {
+        const res = await this.options.fetcher.fetch(postUrl, { signal });
+        if (res.status >= 400) throw new Error(`HTTP ${res.status}`);
+        const document = parseSubstackPostJson(res.body, postUrl);
+        yield { type: 'document', document: { ...document, canonicalUrl: entry.canonicalUrl } };
+      } catch (err) {
+        yield { type: 'error', url: entry.canonicalUrl, message: errorMessage(err) };
+      }
+    }
+  }
+}

@@ -1,0 +1,98 @@
+// What the three export importers share: their result shape, the allow-list guard around the archive and
+// small text helpers.
+import { invalidArgument } from '@llmtwin/runtime';
+import type { ExtractedDocument } from '../../domain/extracted-document.js';
+import type { ArchiveReader } from './archive.js';
+
+export interface ImportIssue {
+  /** The archive path (and row, for CSV files) the problem is about. */
+  item: string;
+  message: string;
+}
+
+export interface ImportResult {
+  documents: ExtractedDocument[];
+  /** Items that could not be imported; the rest of the archive still is. */
+  errors: ImportIssue[];
+  /** Documents imported with less than usual (e.g. a Substack post whose body file is missing). */
+  warnings: ImportIssue[];
+  /** Archive paths deliberately not read, each with the reason. */
+  skipped: string[];
+}
+
+export interface ImportProgress {
+  done: number;
+  total: number;
+  item: string;
+}
+
+export interface ImporterOptions {
+  /** Shown as the author where the export itself does not name one (Substack, LinkedIn). */
+  authorName?: string;
+  /** Substack only: the publication's host (e.g. "example.substack.com" or a custom domain). */
+  substackHost?: string;
+  onProgress?: (progress: ImportProgress) => void;
+}
+
+export const emptyResult = (): ImportResult => ({ documents: [], errors: [], warnings: [], skipped: [] });
+
+export function mergeInto(target: ImportResult, part: ImportResult): void {
+  target.documents.push(...part.documents);
+  target.errors.push(...part.errors);
+  target.warnings.push(...part.warnings);
+  target.skipped.push(...part.skipped);
+}
+
+/**
+ * Reads only paths an importer declared it needs; anything else (a subscriber list above all) is refused
+ * before a single byte of it is inflated.
+ */
+export function guardedReader(
+  reader: ArchiveReader,
+  allowed: (path: string) => boolean,
+): (path: string) => Promise<Buffer> {
+  return (path) => {
+    if (!allowed(path)) {
+      return Promise.reject(invalidArgument(`the importer may not read "${path}": not on its allow-list`));
+    }
+    return reader.read(path);
+  };
+}
+
+export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+const NAMED_ENTITIES: Record<string, string> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: '\u00a0',
+};
+
+/** Decodes the HTML character references some exports leave in CSV text. */
+export function decodeEntities(text: string): string {
+  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (whole, ref: string) => {
+    if (ref.startsWith('#x') || ref.startsWith('#X')) return safeCodePoint(parseInt(ref.slice(2), 16), whole);
+    if (ref.startsWith('#')) return safeCodePoint(parseInt(ref.slice(1), 10), whole);
+    return NAMED_ENTITIES[ref.toLowerCase()] ?? whole;
+  });
+}
+
+function safeCodePoint(code: number, fallback: string): string {
+  return Number.isInteger(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : fallback;
+}
+
+export const collapseSpace = (text: string): string => text.replace(/\s+/g, ' ').trim();
+
+/** A title for text that has none (a LinkedIn share): its first line, cut at a word boundary. */
+export function titleFromText(text: string, max = 100): string {
+  const first = collapseSpace(text.split('\n').find((l) => l.trim() !== '') ?? '');
+  if (first.length <= max) return first;
+  const cut = first.slice(0, max);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
+}
+
+export const UTF8_HTML = 'text/html; charset=utf-8';
+export const UTF8_CSV = 'text/csv; charset=utf-8';
