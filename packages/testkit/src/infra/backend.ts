@@ -1,5 +1,5 @@
 /** What every started backend gives a test, whichever way it was started. */
-export type BackendName = 'kafka' | 'ferretdb' | 'weaviate';
+export type BackendName = 'kafka' | 'ferretdb' | 'weaviate' | 's3proxy';
 
 /** `local`: a server process from locally built jars/binaries; `testcontainers`: a Docker container. */
 export type BackendMode = 'local' | 'testcontainers';
@@ -36,6 +36,20 @@ export interface WeaviateHandle extends BackendHandle {
   readonly name: 'weaviate';
   readonly httpPort: number;
   readonly grpcPort: number;
+}
+
+export interface S3ProxyHandle extends BackendHandle {
+  readonly name: 's3proxy';
+  /** `http://host:port` of the S3 API, without credentials. */
+  readonly endpoint: string;
+  /** The bucket the harness created; `url` names it too. */
+  readonly bucket: string;
+  /** What requests must be signed with (SigV4); also in `url`. */
+  readonly credentials: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly region: string;
+  };
 }
 
 export type InfraLog = (line: string) => void;

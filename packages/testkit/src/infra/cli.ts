@@ -2,12 +2,18 @@
  * `node --import tsx packages/testkit/src/infra/cli.ts <command>`
  *   prepare   download/build what the local backends and the llama.cpp model server need (CI runs this as
  *             `npm run infra:prepare`)
- *   up        start the three backends, print their variables, stop them on Ctrl-C
+ *   up        start the backends, print their variables, stop them on Ctrl-C
  *   serve     used by the jest global setup (IPC); not for people
+ * `up` and `serve` start every backend, or only those LLMTWIN_TEST_ONLY names (e.g. `s3proxy`).
  */
 import { defaultInfraLog, seconds } from './backend.js';
 import { resolveBackendMode } from './backend-mode.js';
-import { prepareLocalBackends, startBackends, type Backends } from './backends.js';
+import {
+  prepareLocalBackends,
+  selectedBackendNames,
+  startSelectedBackends,
+  type SelectedBackends,
+} from './backends.js';
 import { prepareLlamaCppServer } from './llama-cpp.js';
 import { cacheDir } from './paths.js';
 import type { ParentToServe, ServeToParent } from './serve-protocol.js';
@@ -32,7 +38,7 @@ async function prepare(): Promise<void> {
 }
 
 async function up(): Promise<void> {
-  const backends = await startBackends(log);
+  const backends = await startSelectedBackends(selectedBackendNames(), log);
   for (const [key, value] of Object.entries(backends.env)) process.stdout.write(`export ${key}='${value}'\n`);
   log('running; Ctrl-C stops them');
   // Keeps the process alive until a signal: the servers' child handles are unref'd on purpose.
@@ -51,7 +57,7 @@ async function serve(): Promise<void> {
   };
   if (process.send === undefined)
     throw new Error('serve is started by the jest global setup, with an IPC channel');
-  let backends: Backends | undefined;
+  let backends: SelectedBackends | undefined;
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
@@ -66,7 +72,7 @@ async function serve(): Promise<void> {
   // The parent is gone (finished without teardown, crashed or killed): nothing will ever use the servers.
   process.on('disconnect', () => void stop());
   try {
-    backends = await startBackends(log);
+    backends = await startSelectedBackends(selectedBackendNames(), log);
   } catch (error) {
     send({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
     process.exitCode = 1;

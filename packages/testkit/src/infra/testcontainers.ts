@@ -1,5 +1,5 @@
 /**
- * The Docker path: the same three backends as containers, for machines with a Docker engine (chosen by
+ * The Docker path: the same backends as containers, for machines with a Docker engine (chosen by
  * LLMTWIN_TEST_BACKENDS, see backend-mode.ts). Host ports are fixed when the container is created, so a
  * stopped or killed container comes back on the same ports, as a local server does.
  */
@@ -11,6 +11,7 @@ import {
   type BackendName,
   type FerretDbHandle,
   type KafkaHandle,
+  type S3ProxyHandle,
   type WeaviateHandle,
 } from './backend.js';
 import {
@@ -22,6 +23,13 @@ import {
 import { kafkaAnswers, pinnedKafkaVersion, type KafkaStartOptions } from './kafka.js';
 import { freePort } from './ports.js';
 import { waitUntil } from './readiness.js';
+import {
+  newCredentials,
+  pinnedS3ProxyVersion,
+  s3ProxyReady,
+  s3Url,
+  type S3ProxyStartOptions,
+} from './s3proxy.js';
 import {
   WEAVIATE_VERSION,
   weaviateReadyVersion,
@@ -44,6 +52,8 @@ function image(name: BackendName): string {
         process.env.LLMTWIN_TEST_WEAVIATE_IMAGE ??
         `cr.weaviate.io/semitechnologies/weaviate:${WEAVIATE_VERSION}`
       );
+    case 's3proxy':
+      return process.env.LLMTWIN_TEST_S3_IMAGE ?? `andrewgaul/s3proxy:s3proxy-${pinnedS3ProxyVersion()}`;
   }
 }
 
@@ -214,6 +224,52 @@ export async function startWeaviateContainer(options: WeaviateStartOptions = {})
     url: weaviateUrl(host, httpPort, grpcPort),
     httpPort,
     grpcPort,
+    version,
+  });
+}
+
+export async function startS3ProxyContainer(options: S3ProxyStartOptions = {}): Promise<S3ProxyHandle> {
+  const log = options.log ?? defaultInfraLog;
+  const started = Date.now();
+  const host = await dockerHost();
+  const port = options.port ?? (await freePort());
+  const bucket = options.bucket ?? 'llmtwin-test';
+  const credentials = newCredentials();
+  const name = image('s3proxy');
+  // The image's entry point writes these variables into S3Proxy's properties file.
+  const container = await new GenericContainer(name)
+    .withEnvironment({
+      S3PROXY_ENDPOINT: 'http://0.0.0.0:80',
+      S3PROXY_AUTHORIZATION: 'aws-v4',
+      S3PROXY_IDENTITY: credentials.accessKeyId,
+      S3PROXY_CREDENTIAL: credentials.secretAccessKey,
+      JCLOUDS_PROVIDER: 'filesystem',
+      JCLOUDS_FILESYSTEM_BASEDIR: '/data',
+      LOG_LEVEL: 'warn',
+    })
+    .withExposedPorts({ container: 80, host: port })
+    .withWaitStrategy(Wait.forHttp('/healthz', 80))
+    .withStartupTimeout(options.startTimeoutMs ?? 60_000)
+    .start();
+  const endpoint = `http://${host}:${port}`;
+  const what = `${name} container at ${endpoint}`;
+  const probe = (): Promise<boolean> => s3ProxyReady(endpoint, bucket, credentials);
+  await waitUntil(probe, { what, timeoutMs: options.startTimeoutMs ?? 60_000 });
+  const version =
+    name
+      .split(':')
+      .pop()
+      ?.replace(/^s3proxy-/, '') ?? 'unknown';
+  log(
+    `s3proxy ${version} (testcontainers ${name}) at ${endpoint}, bucket ${bucket}, ready in ${seconds(Date.now() - started)}`,
+  );
+  const backend = new ContainerBackend(container, what, probe, options.startTimeoutMs ?? 60_000);
+  return Object.assign(backend, {
+    name: 's3proxy' as const,
+    url: s3Url(host, port, bucket, credentials),
+    endpoint,
+    bucket,
+    credentials,
     version,
   });
 }

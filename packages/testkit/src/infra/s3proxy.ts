@@ -1,0 +1,344 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { defaultInfraLog, seconds, type InfraLog, type S3ProxyHandle } from './backend.js';
+import { resolveBackendMode } from './backend-mode.js';
+import { withBuildLock } from './build-lock.js';
+import { runBuildCommand } from './build-command.js';
+import { dataDirFor, ManagedProcess, removeOwnedDir } from './managed-process.js';
+import { cacheDir, hashFiles, repoRoot } from './paths.js';
+import { assertPortFree, freePort } from './ports.js';
+import { waitUntil } from './readiness.js';
+
+export interface S3ProxyStartOptions {
+  /** S3 API port on 127.0.0.1; a free one by default. */
+  readonly port?: number;
+  /** Folder for the objects (one sub-folder per bucket), kept after the run; a temporary one by default. Local mode only. */
+  readonly dataDir?: string;
+  /** The bucket created once the server is up (the URL names it). Default `llmtwin-test`. */
+  readonly bucket?: string;
+  readonly startTimeoutMs?: number;
+  readonly log?: InfraLog;
+}
+
+export interface S3ProxyArtifacts {
+  readonly version: string;
+  readonly jarsDir: string;
+}
+
+/** Test credentials: S3Proxy checks every request's SigV4 signature against them. */
+export interface S3Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly region: string;
+}
+
+const DEFAULT_BUCKET = 'llmtwin-test';
+const REGION = 'us-east-1';
+
+function s3proxyToolDir(): string {
+  return path.join(repoRoot(), 'tools', 's3proxy');
+}
+
+/** The S3Proxy version pinned in tools/s3proxy/pom.xml, the single place to change it. */
+export function pinnedS3ProxyVersion(): string {
+  const pom = readFileSync(path.join(s3proxyToolDir(), 'pom.xml'), 'utf8');
+  const match = /<s3proxy\.version>([^<]+)<\/s3proxy\.version>/.exec(pom);
+  if (match?.[1] === undefined) throw new Error('tools/s3proxy/pom.xml has no <s3proxy.version> property');
+  return match[1].trim();
+}
+
+/**
+ * Downloads S3Proxy's jars from Maven Central (through tools/s3proxy/pom.xml) into the cache, once per
+ * content of the POM. Nothing is compiled. Returns at once when they are there.
+ */
+export async function prepareS3Proxy(
+  log: InfraLog = defaultInfraLog,
+): Promise<S3ProxyArtifacts & { readonly built: boolean }> {
+  const pom = path.join(s3proxyToolDir(), 'pom.xml');
+  const version = pinnedS3ProxyVersion();
+  const jarsDir = path.join(cacheDir(), 's3proxy', `${version}-${hashFiles([pom])}`);
+  const complete = (): boolean => existsSync(path.join(jarsDir, '.complete'));
+  if (complete()) return { version, jarsDir, built: false };
+  return withBuildLock(`s3proxy-${version}`, log, async () => {
+    if (complete()) return { version, jarsDir, built: false };
+    log(`s3proxy ${version}: downloading its jars with Maven (tools/s3proxy/pom.xml)`);
+    const staging = `${jarsDir}.partial-${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    await runBuildCommand(
+      {
+        what: `s3proxy ${version} jars`,
+        command: 'mvn',
+        // target/ stays inside tools/s3proxy (git-ignored); the jars go straight to the cache.
+        args: ['-B', '-q', '-f', pom, `-Ds3proxy.jars.dir=${staging}`, 'package'],
+        cwd: s3proxyToolDir(),
+        logName: `s3proxy-${version}-mvn.log`,
+        installHint:
+          'Install Maven 3.8+ and a JDK 17+ (Debian: apt-get install maven openjdk-17-jdk-headless).',
+      },
+      log,
+    );
+    writeFileSync(path.join(staging, '.complete'), `${new Date().toISOString()}\n`);
+    rmSync(jarsDir, { recursive: true, force: true });
+    mkdirSync(path.dirname(jarsDir), { recursive: true });
+    renameSync(staging, jarsDir);
+    return { version, jarsDir, built: true };
+  });
+}
+
+/**
+ * Starts S3Proxy (an S3 API server: SigV4 authentication, multipart uploads) over a folder of files on
+ * 127.0.0.1, or a container when LLMTWIN_TEST_BACKENDS resolves to testcontainers, and creates a bucket.
+ * `url` is `http://<access key id>:<secret>@127.0.0.1:PORT/<bucket>`, the form the artifact store takes.
+ */
+export async function startS3Proxy(options: S3ProxyStartOptions = {}): Promise<S3ProxyHandle> {
+  const { mode } = await resolveBackendMode();
+  if (mode === 'testcontainers') {
+    const { startS3ProxyContainer } = await import('./testcontainers.js');
+    return startS3ProxyContainer(options);
+  }
+  return startLocalS3Proxy(options);
+}
+
+export async function startLocalS3Proxy(options: S3ProxyStartOptions = {}): Promise<S3ProxyHandle> {
+  const log = options.log ?? defaultInfraLog;
+  const artifacts = await prepareS3Proxy(log);
+  const port = options.port ?? (await freePort());
+  const { dir, owned } = dataDirFor('s3proxy', options.dataDir);
+  const handle = new LocalS3Proxy(
+    artifacts,
+    { port, dir, owned, bucket: options.bucket ?? DEFAULT_BUCKET, credentials: newCredentials() },
+    options.startTimeoutMs ?? 60_000,
+    log,
+  );
+  try {
+    await handle.restart();
+  } catch (error) {
+    await handle.dispose();
+    throw error;
+  }
+  return handle;
+}
+
+export function newCredentials(): S3Credentials {
+  return {
+    accessKeyId: `llmtwin-${randomBytes(4).toString('hex')}`,
+    secretAccessKey: randomBytes(20).toString('hex'),
+    region: REGION,
+  };
+}
+
+/** `http://<id>:<secret>@host:port/<bucket>`: everything an S3 client needs, in one string. */
+export function s3Url(host: string, port: number, bucket: string, credentials: S3Credentials): string {
+  const id = encodeURIComponent(credentials.accessKeyId);
+  const secret = encodeURIComponent(credentials.secretAccessKey);
+  return `http://${id}:${secret}@${host}:${port}/${bucket}`;
+}
+
+interface S3ProxyLayout {
+  readonly port: number;
+  readonly dir: string;
+  readonly owned: boolean;
+  readonly bucket: string;
+  readonly credentials: S3Credentials;
+}
+
+class LocalS3Proxy implements S3ProxyHandle {
+  readonly name = 's3proxy';
+  readonly mode = 'local';
+  readonly url: string;
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly credentials: S3Credentials;
+  readonly version: string;
+  private proc: ManagedProcess | undefined;
+  private starts = 0;
+
+  constructor(
+    private readonly artifacts: S3ProxyArtifacts,
+    private readonly layout: S3ProxyLayout,
+    private readonly startTimeoutMs: number,
+    private readonly log: InfraLog,
+  ) {
+    this.version = artifacts.version;
+    this.endpoint = `http://127.0.0.1:${layout.port}`;
+    this.bucket = layout.bucket;
+    this.credentials = layout.credentials;
+    this.url = s3Url('127.0.0.1', layout.port, layout.bucket, layout.credentials);
+  }
+
+  get running(): boolean {
+    return this.proc?.running ?? false;
+  }
+
+  async restart(): Promise<void> {
+    if (this.running) return;
+    const started = Date.now();
+    const verb = this.starts++ === 0 ? 'ready' : 'restarted and ready';
+    const { port, dir } = this.layout;
+    await assertPortFree(port, 's3proxy');
+    const blobs = path.join(dir, 'blobs');
+    mkdirSync(blobs, { recursive: true });
+    const properties = path.join(dir, 's3proxy.properties');
+    // A properties file rather than -D flags keeps the secret out of `ps`.
+    writeFileSync(
+      properties,
+      [
+        `s3proxy.endpoint=http://127.0.0.1:${port}`,
+        // SigV4 only, as AWS requires today: a client that signs wrongly is refused, not let through.
+        's3proxy.authorization=aws-v4',
+        `s3proxy.identity=${this.credentials.accessKeyId}`,
+        `s3proxy.credential=${this.credentials.secretAccessKey}`,
+        'jclouds.provider=filesystem',
+        `jclouds.filesystem.basedir=${blobs}`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    this.proc = await ManagedProcess.start(
+      {
+        name: 's3proxy',
+        command: javaCommand(),
+        args: [
+          `-Dlogback.configurationFile=${path.join(s3proxyToolDir(), 'logback.xml')}`,
+          '-Djava.awt.headless=true',
+          '-XX:-UsePerfData',
+          // A test server on two shared cores: small, quick to start.
+          '-Xms32m',
+          '-Xmx256m',
+          '-XX:+UseSerialGC',
+          '-XX:TieredStopAtLevel=1',
+          '-XX:+ExitOnOutOfMemoryError',
+          '-cp',
+          path.join(this.artifacts.jarsDir, '*'),
+          'org.gaul.s3proxy.Main',
+          '--properties',
+          properties,
+        ],
+        logFile: path.join(dir, 's3proxy.log'),
+        ...(this.layout.owned ? { ownedDir: dir } : {}),
+      },
+      this.log,
+    );
+    await waitUntil(() => s3ProxyReady(this.endpoint, this.bucket, this.credentials), {
+      what: `s3proxy on 127.0.0.1:${port}`,
+      timeoutMs: this.startTimeoutMs,
+      process: this.proc,
+    });
+    this.log(
+      `s3proxy ${this.version} (local jars, filesystem backend) at ${this.endpoint}, bucket ${this.bucket}, ${verb} in ${seconds(Date.now() - started)} (data ${dir})`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.proc?.stop(15_000);
+  }
+
+  async kill(): Promise<void> {
+    await this.proc?.kill();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.layout.owned) removeOwnedDir(this.layout.dir);
+  }
+}
+
+function javaCommand(): string {
+  const home = process.env.JAVA_HOME;
+  return home !== undefined && home !== '' ? path.join(home, 'bin', 'java') : 'java';
+}
+
+/**
+ * Ready means the server answers its health check and a signed request: the bucket exists (it is created on
+ * the first start; its folder survives restarts).
+ */
+export async function s3ProxyReady(
+  endpoint: string,
+  bucket: string,
+  credentials: S3Credentials,
+): Promise<boolean> {
+  const health = await fetch(`${endpoint}/healthz`, { signal: AbortSignal.timeout(2000) });
+  await health.body?.cancel();
+  if (health.status !== 200) return false;
+  const created = await signedS3Request('PUT', `${endpoint}/${bucket}`, credentials);
+  // 409 BucketAlreadyOwnedByYou: created by an earlier start.
+  if (created.status !== 200 && created.status !== 409) {
+    throw new Error(`creating bucket ${bucket}: HTTP ${created.status} ${created.body.slice(0, 300)}`);
+  }
+  const head = await signedS3Request('HEAD', `${endpoint}/${bucket}`, credentials);
+  return head.status === 200;
+}
+
+/**
+ * One S3 request signed with AWS Signature Version 4 (an empty body; the payload hash is that of no bytes),
+ * for the harness's own readiness checks: the test kit does not depend on an S3 client library.
+ */
+export async function signedS3Request(
+  method: string,
+  url: string,
+  credentials: S3Credentials,
+): Promise<{ status: number; body: string }> {
+  const target = new URL(url);
+  const now = new Date();
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+  const day = amzDate.slice(0, 8);
+  const payloadHash = createHash('sha256').update('').digest('hex');
+  const headers: Record<string, string> = {
+    host: target.host,
+    'x-amz-content-sha256': payloadHash,
+    'x-amz-date': amzDate,
+  };
+  const signedHeaders = Object.keys(headers).sort();
+  const canonicalPath = target.pathname
+    .split('/')
+    .map((segment) => encodeRfc3986(decodeURIComponent(segment)))
+    .join('/');
+  const canonicalQuery = [...target.searchParams.entries()]
+    .map(([key, value]) => [encodeRfc3986(key), encodeRfc3986(value)] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, value]) => `${key}=${value}`)
+    .join('&');
+  const canonicalRequest = [
+    method,
+    canonicalPath,
+    canonicalQuery,
+    ...signedHeaders.map((name) => `${name}:${headers[name]}`),
+    '',
+    signedHeaders.join(';'),
+    payloadHash,
+  ].join('\n');
+  const scope = `${day}/${credentials.region}/s3/aws4_request`;
+  const stringToSign = [
+    'AWS4-HMAC-SHA256',
+    amzDate,
+    scope,
+    createHash('sha256').update(canonicalRequest).digest('hex'),
+  ].join('\n');
+  let key: Buffer = createHmac('sha256', `AWS4${credentials.secretAccessKey}`).update(day).digest();
+  for (const part of [credentials.region, 's3', 'aws4_request']) {
+    key = createHmac('sha256', key).update(part).digest();
+  }
+  const signature = createHmac('sha256', key).update(stringToSign).digest('hex');
+  const { host: _host, ...sent } = headers;
+  const response = await fetch(target, {
+    method,
+    headers: {
+      ...sent,
+      authorization: `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`,
+    },
+    signal: AbortSignal.timeout(5000),
+  });
+  return { status: response.status, body: method === 'HEAD' ? '' : await response.text() };
+}
+
+function encodeRfc3986(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
