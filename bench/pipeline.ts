@@ -5,8 +5,8 @@
 // Latency: K documents published one at a time on an idle pipeline, publish → chunks.embedded event.
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { commonv1, embedeventsv1, ingesteventsv1, topics } from '@llmtwin/contracts';
-import { policyChunker } from '@llmtwin/chunk';
-import { createEmbedder } from '@llmtwin/embed';
+import { policyChunker } from '@llmtwin/chunking';
+import { createEmbedder } from '@llmtwin/ports/adapters';
 import { decodeEvent, publishEvent } from '@llmtwin/ports';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';

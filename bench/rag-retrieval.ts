@@ -21,7 +21,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createClient } from '@connectrpc/connect';
-import { policyChunker } from '@llmtwin/chunk';
+import { policyChunker } from '@llmtwin/chunking';
 import { embedv1 } from '@llmtwin/contracts';
 import { createEmbedModule, LIVE_ALIAS } from '@llmtwin/embed';
 import { InProcessDirectory } from '@llmtwin/host';
@@ -30,14 +30,8 @@ import { GenerationStore } from '../services/inference-router/src/domain/generat
 import { RagService, RERANK_CANDIDATES } from '../services/inference-router/src/domain/rag.js';
 import { OnnxReranker } from '../services/inference-router/src/adapters/onnx-reranker.js';
 import { MAX_TOP_K } from '../services/inference-router/src/domain/retrieve.js';
-import {
-  createEventBus,
-  createVectorStore,
-  createWarehouse,
-  type EventBus,
-  type VectorStore,
-  type Warehouse,
-} from '@llmtwin/ports';
+import { type EventBus, type VectorStore, type Warehouse } from '@llmtwin/ports';
+import { createEventBus, createVectorStore, createWarehouse } from '@llmtwin/ports/adapters';
 import { pino } from 'pino';
 import {
   evaluate,

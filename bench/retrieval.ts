@@ -30,11 +30,12 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { createVectorStore, type SearchMode, type VectorRecord, type VectorStore } from '@llmtwin/ports';
+import { type SearchMode, type VectorRecord, type VectorStore } from '@llmtwin/ports';
+import { createVectorStore } from '@llmtwin/ports/adapters';
 import { cleanRaw } from '../services/clean/src/domain/clean-raw.js';
-import { chunkDocument, defaultPolicy } from '../services/chunk/src/domain/chunker.js';
-import { createEmbedder } from '../services/embed/src/embedder/create-embedder.js';
-import type { Embedder, InputType } from '../services/embed/src/embedder/embedder.port.js';
+import { chunkDocument, defaultPolicy } from '../packages/chunking/src/chunker.js';
+import { createEmbedder } from '../packages/ports/src/embedder/create-embedder.js';
+import type { Embedder, InputType } from '../packages/ports/src/embedder/embedder.port.js';
 
 const MODES: readonly SearchMode[] = ['dense', 'keyword', 'hybrid'];
 const TOP_DOCUMENTS = 100;

@@ -7,8 +7,9 @@ import type { DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { embedv1, gatewayv1, inferencev1, ingestv1 } from '@llmtwin/contracts';
-import type { Chunker } from '@llmtwin/chunk';
-import { createEmbedModule, LIVE_ALIAS, type Embedder } from '@llmtwin/embed';
+import type { Chunker } from '@llmtwin/chunking';
+import { createEmbedModule, LIVE_ALIAS } from '@llmtwin/embed';
+import { type Embedder } from '@llmtwin/ports';
 import { createGatewayModule } from '@llmtwin/gateway';
 import {
   InProcessDirectory,

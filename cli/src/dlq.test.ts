@@ -1,7 +1,7 @@
 // `llmtwin dlq list|replay` on the embedded event log: an event that failed every retry is listed with its
 // error and can be put back on its topic.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createEventBus } from '@llmtwin/ports';
+import { createEventBus } from '@llmtwin/ports/adapters';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -21,14 +21,10 @@ import {
 import { createIngestModule, crawlSettings, ingestConfigSchema } from '@llmtwin/ingest';
 import { loadConfig } from '@llmtwin/runtime';
 import { createCleanModule } from '@llmtwin/clean';
-import { createChunkModule, policyChunker } from '@llmtwin/chunk';
-import {
-  DEFAULT_EMBEDDER_URL,
-  createEmbedModule,
-  createEmbedder,
-  embedderAdapterOf,
-  embedderSettingsFromEnv,
-} from '@llmtwin/embed';
+import { createChunkModule } from '@llmtwin/chunk';
+import { policyChunker } from '@llmtwin/chunking';
+import { DEFAULT_EMBEDDER_URL, createEmbedModule, embedderAdapterOf } from '@llmtwin/embed';
+import { createEmbedder, embedderSettingsFromEnv } from '@llmtwin/ports/adapters';
 import { createRegistryModule } from '@llmtwin/registry';
 import { createTrainerModule } from '@llmtwin/trainer';
 import {

@@ -14,8 +14,9 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { commonv1, ingesteventsv1, topics } from '@llmtwin/contracts';
-import { policyChunker } from '@llmtwin/chunk';
-import { createEmbedder, type Embedder } from '@llmtwin/embed';
+import { policyChunker } from '@llmtwin/chunking';
+import { type Embedder } from '@llmtwin/ports';
+import { createEmbedder } from '@llmtwin/ports/adapters';
 import {
   InProcessDirectory,
   createModuleHealth,

@@ -24,7 +24,8 @@ import {
   trainerv1,
 } from '@llmtwin/contracts';
 import { hostModule, type HostedService, type ServiceDirectory, type ServiceName } from '@llmtwin/host';
-import { createWarehouse, type Warehouse } from '@llmtwin/ports';
+import { type Warehouse } from '@llmtwin/ports';
+import { createWarehouse } from '@llmtwin/ports/adapters';
 import {
   buildServer,
   createLogger,

@@ -1,6 +1,7 @@
 // Feature-pipeline commands: dead letters (list, replay), rebuilding the cleaned snapshot and re-embedding.
 import { cleanv1, embedv1 } from '@llmtwin/contracts';
-import { createEventBus, deadLetterTopic, type EventBus } from '@llmtwin/ports';
+import { deadLetterTopic, type EventBus } from '@llmtwin/ports';
+import { createEventBus } from '@llmtwin/ports/adapters';
 import path from 'node:path';
 import { gatewayClient } from '../client.js';
 import { bad, dim, messageJson, ok, printJson } from '../output.js';

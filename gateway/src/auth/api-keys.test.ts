@@ -1,7 +1,8 @@
 // The key store on the embedded warehouse: only hashes are stored, lookups are cached for a short TTL (a
 // revocation made elsewhere is seen once it expires), the bootstrap key is idempotent across replicas.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createWarehouse, type Warehouse } from '@llmtwin/ports';
+import { type Warehouse } from '@llmtwin/ports';
+import { createWarehouse } from '@llmtwin/ports/adapters';
 import { API_KEYS, ApiKeyStore, hashKey, KEY_PATTERN } from './api-keys.js';
 
 describe('ApiKeyStore', () => {

@@ -1,6 +1,6 @@
 // Opens the adapters a service asked for, each chosen by its URL (one URL per port), and closes them in
 // reverse order on shutdown. Embedded URLs: sqlite:<file>, log:<file>. Real: mongodb://, kafka://, http(s)://.
-import { createEventBus, createVectorStore, createWarehouse, tracedEventBus } from '@llmtwin/ports';
+import { createEventBus, createVectorStore, createWarehouse, tracedEventBus } from '@llmtwin/ports/adapters';
 import type { EventBus, VectorStore, Warehouse } from '@llmtwin/ports';
 import type { Logger } from 'pino';
 

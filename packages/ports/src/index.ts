@@ -1,9 +1,11 @@
-// Ports (interfaces in the domain's words) and their adapters: embedded (no server) and real (distributed).
+// The ports: interfaces in the domain's words, their error kinds and the typed-event helpers. This entry
+// loads no driver, so domain code may import it. Adapters are separate entries: `@llmtwin/ports/adapters`
+// (the factories that pick an adapter by URL, for composition roots), one subpath per adapter
+// (`@llmtwin/ports/warehouse/mongo`, …) and `@llmtwin/ports/contract` (the contract suites, for tests).
+export * from './errors.js';
 export * from './warehouse/warehouse.port.js';
-export { createWarehouse } from './warehouse/create-warehouse.js';
 export * from './event-bus/event-bus.port.js';
-export { createEventBus } from './event-bus/create-event-bus.js';
 export { publishEvent, decodeEvent, eventHandler, EventDecodeError } from './event-bus/typed-events.js';
-export { tracedEventBus } from './event-bus/traced-event-bus.js';
 export * from './vector-store/vector-store.port.js';
-export { createVectorStore } from './vector-store/create-vector-store.js';
+export * from './artifact-store/artifact-store.port.js';
+export * from './embedder/embedder.port.js';

@@ -17,6 +17,9 @@ import { PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetr
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Env } from './config.js';
+import { instrumentationScope } from './instruments.js';
+
+export { instrumentationScope, lazyInstruments } from './instruments.js';
 
 export interface TelemetryOptions {
   /** Used unless OTEL_SERVICE_NAME is set (the standard variable wins, as operators expect). */
@@ -160,32 +163,10 @@ export function currentTelemetry(): Telemetry | undefined {
   return (globalThis as Holder)[ACTIVE];
 }
 
-export const instrumentationScope = '@llmtwin/runtime';
-
 export function getTracer(name: string = instrumentationScope, version?: string): Tracer {
   return trace.getTracer(name, version);
 }
 
 export function getMeter(name: string = instrumentationScope, version?: string): Meter {
   return metrics.getMeter(name, version);
-}
-
-/**
- * Instruments created before the SDK starts would stay no-ops forever; this builds them on first use and
- * again whenever the global meter provider changes.
- */
-export function lazyInstruments<T>(
-  create: (meter: Meter) => T,
-  scope: string = instrumentationScope,
-): () => T {
-  let provider: ApiMeterProvider | undefined;
-  let instruments: T | undefined;
-  return () => {
-    const current = metrics.getMeterProvider();
-    if (instruments === undefined || current !== provider) {
-      provider = current;
-      instruments = create(current.getMeter(scope));
-    }
-    return instruments;
-  };
 }

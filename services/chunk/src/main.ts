@@ -1,9 +1,9 @@
 // Composition root of the chunk service when it runs alone: config → adapters → server → shutdown.
-import { createEmbedder } from '@llmtwin/embed';
+import { createEmbedder } from '@llmtwin/ports/adapters';
 import { runModuleMain } from '@llmtwin/host';
 import { loadChunkConfig } from './config.js';
 import { createChunkModule } from './module.js';
-import { policyChunker } from './policy-chunker.js';
+import { policyChunker } from '@llmtwin/chunking';
 
 await runModuleMain({
   name: 'chunk',

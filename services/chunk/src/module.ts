@@ -4,7 +4,7 @@ import { adapterDependencies, type ServiceModule } from '@llmtwin/host';
 import type { EventBus, Subscription, Warehouse } from '@llmtwin/ports';
 import { createLogger } from '@llmtwin/runtime';
 import type { Logger } from 'pino';
-import type { Chunker } from './chunker.port.js';
+import type { Chunker } from '@llmtwin/chunking';
 import { chunkStateCollection } from './domain/chunk-state.js';
 import { subscribeCleanedDocuments } from './consumers/cleaned-document.consumer.js';
 import { registerChunkRoutes } from './rpc/chunk.routes.js';

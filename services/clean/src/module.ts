@@ -6,7 +6,8 @@ import { adapterDependencies, OutboxSweeper, type ServiceDirectory, type Service
 import type { EventBus, Subscription, Warehouse } from '@llmtwin/ports';
 import { createLogger, notFound } from '@llmtwin/runtime';
 import type { Logger } from 'pino';
-import { subscribeRawDocuments, type FetchRawFn } from './consumers/raw-document.consumer.js';
+import { subscribeRawDocuments } from './consumers/raw-document.consumer.js';
+import type { FetchRawFn } from './domain/clean-document.js';
 import { registerCleanRoutes } from './rpc/clean.routes.js';
 import { cleanRaw, type CleanRawFn } from './domain/clean-raw.js';
 import { CleanedDocumentStore } from './domain/cleaned-documents.js';

@@ -1,6 +1,6 @@
 import { baseConfigSchema, loadConfig } from '@llmtwin/runtime';
 import { z } from 'zod';
-import { embedderSettingsFromEnv } from './embedder/create-embedder.js';
+import { embedderSettingsFromEnv } from '@llmtwin/ports/adapters';
 
 /** The model scripts/prepare-models.mjs puts in the cache; `onnx:<id>` resolves it there. */
 export const DEFAULT_EMBEDDER_URL = 'onnx:all-MiniLM-L6-v2';

@@ -1,8 +1,8 @@
 // Composition root of the embed service when it runs alone: config → adapters → server → shutdown.
-import { policyChunker } from '@llmtwin/chunk';
+import { policyChunker } from '@llmtwin/chunking';
 import { runModuleMain } from '@llmtwin/host';
 import { embedderAdapterOf, loadEmbedConfig } from './config.js';
-import { createEmbedder } from './embedder/create-embedder.js';
+import { createEmbedder } from '@llmtwin/ports/adapters';
 import { createEmbedModule } from './module.js';
 
 await runModuleMain({

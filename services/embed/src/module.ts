@@ -5,13 +5,13 @@ import { cleanv1, embedv1 } from '@llmtwin/contracts';
 import { adapterDependencies, type ServiceDirectory, type ServiceModule } from '@llmtwin/host';
 import type { EventBus, Subscription, VectorStore, Warehouse } from '@llmtwin/ports';
 import { createLogger, failedPrecondition } from '@llmtwin/runtime';
-import type { Chunker } from '@llmtwin/chunk';
+import type { Chunker } from '@llmtwin/chunking';
 import type { Logger } from 'pino';
 import { subscribeDocumentChunks } from './consumers/document-chunked.consumer.js';
 import { ensureLiveCollection } from './domain/collections.js';
 import { embedStateCollection, reindexCollection } from './domain/embed-state.js';
 import { Reindexer, type ListCleanedFn } from './domain/reindex.js';
-import type { Embedder } from './embedder/embedder.port.js';
+import type { Embedder } from '@llmtwin/ports';
 import { registerEmbedRoutes } from './rpc/embed.routes.js';
 
 export interface EmbedDeps {

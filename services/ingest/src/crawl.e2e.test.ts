@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createClient, createRouterTransport, type Client } from '@connectrpc/connect';
 import { commonv1, ingesteventsv1, ingestv1, topics } from '@llmtwin/contracts';
-import { createEventBus, createWarehouse, decodeEvent, type EventBus, type Warehouse } from '@llmtwin/ports';
+import { decodeEvent, type EventBus, type Warehouse } from '@llmtwin/ports';
+import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
 import type { ServiceModule } from '@llmtwin/host';
 import { createLogger } from '@llmtwin/runtime';
 import { execFileSync } from 'node:child_process';

@@ -7,7 +7,7 @@ import { eventHandler, publishEvent, type EventBus, type Subscription, type Ware
 import { invalidArgument } from '@llmtwin/runtime';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { CategoryName, Chunker } from '../chunker.port.js';
+import type { CategoryName, Chunker } from '@llmtwin/chunking';
 import { chunkStateCollection, freshness, type Freshness } from '../domain/chunk-state.js';
 
 const categoryNames: Partial<Record<commonv1.Category, CategoryName>> = {

@@ -2,7 +2,7 @@
 import type { ConnectRouter } from '@connectrpc/connect';
 import { chunkv1, commonv1 } from '@llmtwin/contracts';
 import { invalidArgument } from '@llmtwin/runtime';
-import type { CategoryName, Chunker } from '../chunker.port.js';
+import type { CategoryName, Chunker } from '@llmtwin/chunking';
 
 const categoryEnum: Record<CategoryName, commonv1.Category> = {
   article: commonv1.Category.ARTICLE,

@@ -14,7 +14,7 @@ import {
   type Record as StoredRecord,
   type Warehouse,
 } from '@llmtwin/ports';
-import { conflict, notFound } from '@llmtwin/runtime';
+import { conflict, notFound } from '@llmtwin/runtime/errors';
 import { randomUUID } from 'node:crypto';
 import type { CategoryName } from './clean-raw.js';
 

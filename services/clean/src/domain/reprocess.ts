@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ingestv1 } from '@llmtwin/contracts';
 import type { Logger } from 'pino';
-import { cleanRawDocument, type RawDocumentCleaner } from '../consumers/raw-document.consumer.js';
+import { cleanRawDocument, type RawDocumentCleaner } from './clean-document.js';
 
 export type ListRawIdsFn = (authorId: string, signal?: AbortSignal) => AsyncIterable<string>;
 

@@ -17,8 +17,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { LIVE_ALIAS } from '../domain/collections.js';
 import { activeReindexTarget, embedStateCollection } from '../domain/embed-state.js';
-import { toVectorRecords, type DocumentChunks } from '../domain/vector-records.js';
-import type { Embedder } from '../embedder/embedder.port.js';
+import { applyDocument, type DocumentChunks } from '../domain/vector-records.js';
+import type { Embedder } from '@llmtwin/ports';
 
 export interface EmbedConsumerDeps {
   warehouse: Warehouse;
@@ -30,24 +30,6 @@ export interface EmbedConsumerDeps {
 }
 
 export type EmbedOutcome = 'applied' | 'stale' | 'duplicate';
-
-/** Writes one version of a document into a collection: its chunks in, its older (or all) chunks out. */
-export async function applyDocument(
-  store: VectorStore,
-  collection: string,
-  doc: DocumentChunks,
-  vectors: readonly Float32Array[],
-  tombstone: boolean,
-  signal?: AbortSignal,
-): Promise<number> {
-  if (tombstone) return store.deleteWhere(collection, { documentIds: [doc.documentId] }, signal);
-  if (doc.chunks.length > 0) await store.upsert(collection, toVectorRecords(doc, vectors), signal);
-  return store.deleteWhere(
-    collection,
-    { documentIds: [doc.documentId], documentVersionBelow: doc.version },
-    signal,
-  );
-}
 
 export async function handleDocumentChunked(
   deps: EmbedConsumerDeps,

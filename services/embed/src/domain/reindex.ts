@@ -12,11 +12,11 @@ import type { cleanv1 } from '@llmtwin/contracts';
 import type { VectorStore, Warehouse } from '@llmtwin/ports';
 import { failedPrecondition, invalidArgument, notFound } from '@llmtwin/runtime/errors';
 import type { Logger } from 'pino';
-import type { Chunker } from '@llmtwin/chunk';
-import type { Embedder } from '../embedder/embedder.port.js';
+import type { Chunker } from '@llmtwin/chunking';
+import type { Embedder } from '@llmtwin/ports';
 import { LIVE_ALIAS, physicalCollectionName } from './collections.js';
 import { embedStateCollection, reindexCollection, type ReindexRecord } from './embed-state.js';
-import { applyDocument } from '../consumers/document-chunked.consumer.js';
+import { applyDocument } from './vector-records.js';
 import { categoryName, type DocumentChunks } from './vector-records.js';
 
 export type ListCleanedFn = (signal?: AbortSignal) => AsyncIterable<cleanv1.CleanedDocument>;

@@ -1,7 +1,7 @@
 // How one document version's chunks become vector records with the metadata RAG filters and cites by.
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { commonv1 } from '@llmtwin/contracts';
-import type { VectorRecord } from '@llmtwin/ports';
+import type { VectorRecord, VectorStore } from '@llmtwin/ports';
 
 const categoryNames: Partial<Record<commonv1.Category, string>> = {
   [commonv1.Category.ARTICLE]: 'article',
@@ -55,4 +55,22 @@ export function toVectorRecords(doc: DocumentChunks, vectors: readonly Float32Ar
       position: c.position,
     },
   }));
+}
+
+/** Writes one version of a document into a collection: its chunks in, its older (or all) chunks out. */
+export async function applyDocument(
+  store: VectorStore,
+  collection: string,
+  doc: DocumentChunks,
+  vectors: readonly Float32Array[],
+  tombstone: boolean,
+  signal?: AbortSignal,
+): Promise<number> {
+  if (tombstone) return store.deleteWhere(collection, { documentIds: [doc.documentId] }, signal);
+  if (doc.chunks.length > 0) await store.upsert(collection, toVectorRecords(doc, vectors), signal);
+  return store.deleteWhere(
+    collection,
+    { documentIds: [doc.documentId], documentVersionBelow: doc.version },
+    signal,
+  );
 }

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { policyChunker } from '@llmtwin/chunk';
+import { policyChunker } from '@llmtwin/chunking';
 import { LIVE_ALIAS } from '../domain/collections.js';
-import { createEmbedder } from '../embedder/create-embedder.js';
-import type { Embedder } from '../embedder/embedder.port.js';
+import { createEmbedder } from '@llmtwin/ports/adapters';
+import type { Embedder } from '@llmtwin/ports';
 import { drained, publishRaw, startPipeline, stopPipeline, type Pipeline } from './pipeline-harness.js';
 
 const cacheDir = process.env.LLMTWIN_CACHE_DIR || path.join(homedir(), '.cache', 'llmtwin');

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { chunkv1, cleanv1, embedv1, ingestv1, topics } from '@llmtwin/contracts';
-import { createEventBus, createVectorStore, type EventBus, type VectorStore } from '@llmtwin/ports';
+import { type EventBus, type VectorStore } from '@llmtwin/ports';
+import { createEventBus, createVectorStore } from '@llmtwin/ports/adapters';
 import {
   startKafka,
   startServiceProcess,

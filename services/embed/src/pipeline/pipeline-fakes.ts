@@ -1,8 +1,8 @@
 // Stand-ins for the consumer-logic tests: a FAKE embedder (hashed bag of words, unit length) and a FAKE
 // chunker (one chunk per paragraph). The end-to-end test uses the real ones.
 import { createHash } from 'node:crypto';
-import type { Chunker } from '@llmtwin/chunk';
-import type { Embedder } from '../embedder/embedder.port.js';
+import type { Chunker } from '@llmtwin/chunking';
+import type { Embedder } from '@llmtwin/ports';
 
 export function fakeEmbedder(dimensions = 32): Embedder {
   const vectorOf = (text: string): Float32Array => {

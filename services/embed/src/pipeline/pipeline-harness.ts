@@ -6,19 +6,13 @@ import path from 'node:path';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { commonv1, ingesteventsv1, topics } from '@llmtwin/contracts';
 import { createCleanModule } from '@llmtwin/clean';
-import { createChunkModule, type Chunker } from '@llmtwin/chunk';
+import { createChunkModule } from '@llmtwin/chunk';
+import { type Chunker } from '@llmtwin/chunking';
 import { InProcessDirectory, type ServiceModule } from '@llmtwin/host';
-import {
-  createEventBus,
-  createVectorStore,
-  createWarehouse,
-  publishEvent,
-  type EventBus,
-  type VectorStore,
-  type Warehouse,
-} from '@llmtwin/ports';
+import { publishEvent, type EventBus, type VectorStore, type Warehouse } from '@llmtwin/ports';
+import { createEventBus, createVectorStore, createWarehouse } from '@llmtwin/ports/adapters';
 import { pino } from 'pino';
-import type { Embedder } from '../embedder/embedder.port.js';
+import type { Embedder } from '@llmtwin/ports';
 import { createEmbedModule, type EmbedModule } from '../module.js';
 
 export interface Pipeline {

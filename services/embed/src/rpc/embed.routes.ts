@@ -8,7 +8,7 @@ import { LIVE_ALIAS } from '../domain/collections.js';
 import type { ReindexRecord } from '../domain/embed-state.js';
 import type { Reindexer } from '../domain/reindex.js';
 import { categoryEnum, categoryName, platformEnum, platformName } from '../domain/vector-records.js';
-import type { Embedder } from '../embedder/embedder.port.js';
+import type { Embedder } from '@llmtwin/ports';
 
 export interface EmbedHandlers {
   embedder: Embedder;

@@ -14,14 +14,9 @@ import {
   type PreTrainedTokenizer,
 } from '@huggingface/transformers';
 import { failedPrecondition, invalidArgument, unavailable } from '@llmtwin/runtime/errors';
+import type { Reranker } from '../domain/reranker.port.js';
 
-export interface Reranker {
-  /**
-   * One relevance score per text, in the order given; higher is more relevant. Scores rank texts for this
-   * query only: they are not probabilities and do not compare across queries.
-   */
-  rerank(query: string, texts: string[], signal?: AbortSignal): Promise<number[]>;
-}
+export type { Reranker } from '../domain/reranker.port.js';
 
 /** The encoder's input for a query–passage pair: ids with their segment (token type) ids. */
 export interface PairInput {

@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { registryeventsv1, registryv1, topics } from '@llmtwin/contracts';
-import { createEventBus, publishEvent, type EventBus } from '@llmtwin/ports';
+import { publishEvent, type EventBus } from '@llmtwin/ports';
+import { createEventBus } from '@llmtwin/ports/adapters';
 import { pino } from 'pino';
 import { subscribeModelPromotions } from './model-promotion.consumer.js';
 

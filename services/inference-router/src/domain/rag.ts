@@ -3,7 +3,13 @@
 // configured), and store the monitoring record. Written as a stream of events so that the unary and the
 // streaming RPC share every step; the unary one simply joins the deltas.
 import { trace } from '@opentelemetry/api';
-import { DomainError, invalidArgument, notFound, failedPrecondition, unavailable } from '@llmtwin/runtime/errors';
+import {
+  DomainError,
+  invalidArgument,
+  notFound,
+  failedPrecondition,
+  unavailable,
+} from '@llmtwin/runtime/errors';
 import type { Logger } from 'pino';
 import { LlmError, type ChatMessage, type ChatRequest, type LlmBackend } from './llm.port.js';
 import type { AlertMonitor } from './monitoring/alerts.js';
@@ -11,7 +17,7 @@ import { ModelCallObservation, trackInflight } from './monitoring/genai-telemetr
 import { EXTRACTIVE_MODEL, EXTRACTIVE_TEMPLATE_VERSION, extractiveAnswer } from './extractive.js';
 import { NO_RAG_TEMPLATE, answerTemplate, type AnswerTemplate } from './prompts.js';
 import { expandQuery, mergeFilters, selfQuery } from './query-understanding.js';
-import type { Reranker } from '../adapters/onnx-reranker.js';
+import type { Reranker } from './reranker.port.js';
 import { GenerationStore, newGenerationId, type GenerationRecord } from './generations.js';
 import {
   approxTokens,

@@ -3,7 +3,8 @@
 // complete listing no longer names become tombstones.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { topics } from '@llmtwin/contracts';
-import { createEventBus, createWarehouse, type EventBus, type Warehouse } from '@llmtwin/ports';
+import { type EventBus, type Warehouse } from '@llmtwin/ports';
+import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
 import { createLogger } from '@llmtwin/runtime';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -3,7 +3,8 @@
 // outbox relay.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ingesteventsv1, topics } from '@llmtwin/contracts';
-import { createEventBus, createWarehouse, decodeEvent, type EventBus, type Warehouse } from '@llmtwin/ports';
+import { decodeEvent, type EventBus, type Warehouse } from '@llmtwin/ports';
+import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

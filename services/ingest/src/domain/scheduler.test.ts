@@ -1,7 +1,8 @@
 // The scheduler submits a crawl for each due source exactly once per interval, also with two schedulers (two
 // replicas) ticking against one warehouse.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createEventBus, createWarehouse, type EventBus, type Warehouse } from '@llmtwin/ports';
+import { type EventBus, type Warehouse } from '@llmtwin/ports';
+import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
 import { createLogger } from '@llmtwin/runtime';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

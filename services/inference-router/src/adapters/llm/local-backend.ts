@@ -14,7 +14,13 @@ import type {
   LlamaGrammar,
   LlamaModel,
 } from 'node-llama-cpp';
-import { LlmError, type ChatEvent, type ChatMessage, type ChatRequest, type LlmBackend } from '../../domain/llm.port.js';
+import {
+  LlmError,
+  type ChatEvent,
+  type ChatMessage,
+  type ChatRequest,
+  type LlmBackend,
+} from '../../domain/llm.port.js';
 
 export const DEFAULT_LOCAL_MODEL = 'SmolLM2-135M-Instruct';
 

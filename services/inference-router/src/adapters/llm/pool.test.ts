@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { LlmError, type BackendKind, type ChatEvent, type ChatRequest, type LlmBackend } from '../../domain/llm.port.js';
+import {
+  LlmError,
+  type BackendKind,
+  type ChatEvent,
+  type ChatRequest,
+  type LlmBackend,
+} from '../../domain/llm.port.js';
 import { BackendPool, type BackendPoolOptions, type PoolListener } from './pool.js';
 
 // FAKES: in-memory backends whose every call the test scripts step by step (a delta, an error, the end),

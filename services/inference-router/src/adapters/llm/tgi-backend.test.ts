@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { fakeTokens } from '../../../test/fake-server-kit.js';
-import { startFakeTgiServer, type FakeTgiOptions, type FakeTgiServer } from '../../../test/fake-tgi-server.js';
+import {
+  startFakeTgiServer,
+  type FakeTgiOptions,
+  type FakeTgiServer,
+} from '../../../test/fake-tgi-server.js';
 import { ask, collect, failure, kindOf, waitFor } from './backend-test-helpers.js';
 import { StopScanner, TgiBackend, type TgiBackendOptions } from './tgi-backend.js';
 

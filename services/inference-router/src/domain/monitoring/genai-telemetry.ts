@@ -4,7 +4,7 @@
 // text stay out of spans unless OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true: they are stored in
 // the generation record, where access is controlled.
 import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
-import { ATTR_ERROR_TYPE, lazyInstruments } from '@llmtwin/runtime';
+import { ATTR_ERROR_TYPE, lazyInstruments } from '@llmtwin/runtime/instruments';
 import type { BackendKind, ChatMessage, ChatRequest } from '../llm.port.js';
 
 const SCOPE = '@llmtwin/inference-router';

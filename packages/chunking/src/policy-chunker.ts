@@ -1,8 +1,8 @@
 // The live Chunker: the domain chunker with the default policy per category, counting tokens with the
 // embedder's own tokenizer (any TokenCounter; the Embedder satisfies it).
 import type { Chunker } from './chunker.port.js';
-import { chunkDocument, defaultPolicies, type ChunkingPolicy } from './domain/chunker.js';
-import type { TokenCounter } from './domain/tokenizer.js';
+import { chunkDocument, defaultPolicies, type ChunkingPolicy } from './chunker.js';
+import type { TokenCounter } from './tokenizer.js';
 
 export function policyChunker(
   counter: TokenCounter,
