@@ -6,11 +6,13 @@ export type {
   InfraLog,
   KafkaHandle,
   WeaviateHandle,
+  S3ProxyHandle,
 } from './infra/backend.js';
 export { resolveBackendMode } from './infra/backend-mode.js';
 export { startBackends, type Backends } from './infra/backends.js';
 export { startFerretDb, startLocalFerretDb, type FerretDbStartOptions } from './infra/ferretdb.js';
 export { startKafka, startLocalKafka, type KafkaStartOptions } from './infra/kafka.js';
+export { startS3Proxy, startLocalS3Proxy, type S3ProxyStartOptions } from './infra/s3proxy.js';
 export {
   startWeaviate,
   startLocalWeaviate,

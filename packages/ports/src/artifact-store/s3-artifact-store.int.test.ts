@@ -11,9 +11,7 @@ import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import { Client as MinioClient } from 'minio';
 
-// TODO(testkit index): import these from '@llmtwin/testkit' once its index exports them.
-import { startS3Proxy } from '../../../testkit/src/infra/s3proxy.js';
-import type { S3ProxyHandle } from '../../../testkit/src/infra/backend.js';
+import { startS3Proxy, type S3ProxyHandle } from '@llmtwin/testkit';
 import { isDomainError } from '../errors.js';
 import { describeArtifactStoreContract } from './artifact-store.contract.js';
 import type { ArtifactStore } from './artifact-store.port.js';

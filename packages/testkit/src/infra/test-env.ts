@@ -2,6 +2,7 @@ const VARIABLES = {
   kafka: 'LLMTWIN_TEST_KAFKA_URL',
   mongodb: 'LLMTWIN_TEST_MONGODB_URL',
   weaviate: 'LLMTWIN_TEST_WEAVIATE_URL',
+  s3: 'LLMTWIN_TEST_S3_URL',
 } as const;
 
 /**
