@@ -1,9 +1,51 @@
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { baseConfigSchema, loadConfig } from '@llmtwin/runtime';
 import { z } from 'zod';
 
 export const configSchema = baseConfigSchema.extend({
-  LLMTWIN_WAREHOUSE_URL: z.string().describe('mongodb://… or sqlite:<file>'),
+  LLMTWIN_WAREHOUSE_URL: z.string().describe('mongodb://… or sqlite:<file> (trainer jobs)'),
   LLMTWIN_EVENT_BUS_URL: z.string().describe('kafka://host:port[,host:port] or log:<file>'),
+  LLMTWIN_CLEAN_URL: z.url().describe('address of the clean service (the cleaned snapshot)'),
+  LLMTWIN_INGEST_URL: z.url().describe('address of the ingest service (raw hashes and sources)'),
+  LLMTWIN_REGISTRY_URL: z.url().describe('address of the registry service (dataset versions)'),
+  LLMTWIN_INFERENCE_ROUTER_URL: z
+    .url()
+    .optional()
+    .describe('address of the inference router (answer edits for preference datasets); unset = none'),
+  LLMTWIN_ARTIFACT_STORE_URL: z
+    .string()
+    .describe('where dataset files are stored: file:<folder>, or an S3 URL (docs/artifact-store.md)'),
+  LLMTWIN_CACHE_DIR: z
+    .string()
+    .default(path.join(homedir(), '.cache', 'llmtwin'))
+    .describe('where npm run models:prepare put the models (gguf:default below)'),
+  LLMTWIN_DATASET_TOKENIZER: z
+    .string()
+    .regex(/^(words|gguf:.+)$/, 'gguf:default, gguf:<file.gguf> or words')
+    .default('gguf:default')
+    .describe(
+      "the target model's tokenizer for passage bounds: gguf:default (the prepared SmolLM2-135M-Instruct), " +
+        'gguf:<file.gguf>, or words (a word-based estimate, recorded as such)',
+    ),
+  LLMTWIN_DATASET_GENERATOR: z
+    .string()
+    .default('extractive')
+    .describe(
+      'what writes instructions when a request names none: extractive, or a model id the LLM port serves',
+    ),
+  LLMTWIN_DATASET_TEMPERATURE: z.coerce
+    .number()
+    .min(0)
+    .max(2)
+    .default(0)
+    .describe('sampling temperature of the instruction model'),
 });
+
+export type TrainerConfig = z.infer<typeof configSchema>;
+
+/** The SmolLM2-135M-Instruct GGUF that scripts/prepare-models.mjs prepares (the router's in-process model). */
+export const defaultTokenizerModel = (cacheDir: string) =>
+  path.join(cacheDir, 'models', 'SmolLM2-135M-Instruct', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 
 export const loadTrainerConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(configSchema, env);

@@ -1,2 +1,4 @@
-export { createTrainerModule, type TrainerDeps } from './module.js';
-export { configSchema as trainerConfigSchema } from './config.js';
+export { createTrainerModule, type TrainerDeps, type TrainerModule, type TrainerUpstream } from './module.js';
+export { configSchema as trainerConfigSchema, defaultTokenizerModel } from './config.js';
+export { openTokenizer } from './adapters/create-tokenizer.js';
+export type { ModelTable } from './adapters/router-llm.js';
