@@ -147,11 +147,14 @@ export const accessPolicy: Readonly<Record<string, MethodRule>> = {
   [`${registry}/ReviewStageTransition`]: admin,
   [`${registry}/GetLineage`]: admin,
 
+  // Building writes into the registry and runs for minutes: operators only. Jobs name their author.
   [`${trainer}/BuildDataset`]: admin,
-  [`${trainer}/StartTraining`]: admin,
   [`${trainer}/CancelJob`]: admin,
-  [`${trainer}/GetJob`]: admin,
-  [`${trainer}/ListJobs`]: admin,
+  [`${trainer}/GetJob`]: author({ responseOwner: 'job.authorId' }),
+  [`${trainer}/ListJobs`]: author({
+    requestAuthor: 'authorId',
+    responseItems: { list: 'jobs', owner: 'authorId' },
+  }),
 
   // The twin answers as the key's author and retrieves only that author's passages.
   [`${inference}/Generate`]: author({ requestAuthor: 'authorId' }),
@@ -163,6 +166,13 @@ export const accessPolicy: Readonly<Record<string, MethodRule>> = {
   }),
   [`${inference}/GetGeneration`]: author({ responseOwner: 'generation.authorId' }),
   [`${inference}/ListModels`]: any,
+  // The router itself refuses an edit of another author's generation for an author key (it reads the
+  // x-llmtwin-author header this gateway sets), so nothing is written before the response check.
+  [`${inference}/EditAnswer`]: author({ responseOwner: 'edit.authorId' }),
+  [`${inference}/ListAnswerEdits`]: author({
+    requestAuthor: 'authorId',
+    responseItems: { list: 'edits', owner: 'authorId' },
+  }),
 
   // Health of every service and backend; no documents.
   [`${gateway}.StatusService/GetStatus`]: any,
