@@ -131,20 +131,33 @@ export const accessPolicy: Readonly<Record<string, MethodRule>> = {
   [`${embed}/StartReindex`]: admin,
   [`${embed}/GetReindex`]: admin,
 
-  // Datasets, runs and models are built from every author's documents: operators only.
+  // Writes and promotions are operators' work. Reads of one author's dataset versions, runs and model
+  // versions are that author's; what may span authors (comparisons, transition history, lineage) is admin.
   [`${registry}/CreateDatasetVersion`]: admin,
-  [`${registry}/GetDatasetVersion`]: admin,
-  [`${registry}/ListDatasetVersions`]: admin,
+  [`${registry}/GetDatasetVersion`]: author({ responseOwner: 'datasetVersion.authorId' }),
+  [`${registry}/ListDatasetVersions`]: author({
+    requestAuthor: 'authorId',
+    responseItems: { list: 'datasetVersions', owner: 'authorId' },
+  }),
   [`${registry}/CreateRun`]: admin,
   [`${registry}/UpdateRun`]: admin,
-  [`${registry}/GetRun`]: admin,
-  [`${registry}/ListRuns`]: admin,
+  [`${registry}/GetRun`]: author({ responseOwner: 'run.authorId' }),
+  [`${registry}/ListRuns`]: author({
+    requestAuthor: 'authorId',
+    responseItems: { list: 'runs', owner: 'authorId' },
+  }),
   [`${registry}/CompareRuns`]: admin,
   [`${registry}/RegisterModelVersion`]: admin,
-  [`${registry}/GetModelVersion`]: admin,
-  [`${registry}/ListModelVersions`]: admin,
+  [`${registry}/GetModelVersion`]: author({ responseOwner: 'modelVersion.authorId' }),
+  [`${registry}/ListModelVersions`]: author({
+    requestAuthor: 'authorId',
+    responseItems: { list: 'modelVersions', owner: 'authorId' },
+  }),
   [`${registry}/RequestStageTransition`]: admin,
   [`${registry}/ReviewStageTransition`]: admin,
+  [`${registry}/RollbackProduction`]: admin,
+  [`${registry}/ListStageTransitions`]: admin,
+  [`${registry}/SetModelAlias`]: admin,
   [`${registry}/GetLineage`]: admin,
 
   // Building writes into the registry and runs for minutes: operators only. Jobs name their author.
