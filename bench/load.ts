@@ -4,6 +4,7 @@
 // from when it was sent; how late the generator itself sent requests is reported apart (sendLagMs) so that a
 // saturated client can be told from a slow server.
 import { performance } from 'node:perf_hooks';
+import { createParser } from 'eventsource-parser';
 import { Pool } from 'undici';
 
 export interface Percentiles {
@@ -222,32 +223,27 @@ export function chatClient(target: ChatTarget, connections: number, expect: stri
       throw new RequestFailed(`http_${res.statusCode}`);
     }
     const decoder = new TextDecoder();
-    let buffered = '';
     let text = '';
     let firstTokenAt: number | undefined;
     let done = false;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      const now = performance.now();
-      buffered += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffered.indexOf('\n\n')) >= 0) {
-        const event = buffered.slice(0, end);
-        buffered = buffered.slice(end + 2);
-        for (const line of event.split('\n')) {
-          if (!line.startsWith('data:')) continue;
-          const data = line.slice(5).trim();
-          if (data === '[DONE]') {
-            done = true;
-            continue;
-          }
-          const parsed = JSON.parse(data) as { choices?: { delta?: { content?: string | null } }[] };
-          const content = parsed.choices?.[0]?.delta?.content;
-          if (content) {
-            firstTokenAt ??= now;
-            text += content;
-          }
+    let now = 0;
+    const events = createParser({
+      onEvent: ({ data }) => {
+        if (data === '[DONE]') {
+          done = true;
+          return;
         }
-      }
+        const parsed = JSON.parse(data) as { choices?: { delta?: { content?: string | null } }[] };
+        const content = parsed.choices?.[0]?.delta?.content;
+        if (content) {
+          firstTokenAt ??= now;
+          text += content;
+        }
+      },
+    });
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      now = performance.now();
+      events.feed(decoder.decode(chunk, { stream: true }));
     }
     if (!done || text !== expect) throw new RequestFailed('bad_response');
     return firstTokenAt === undefined ? {} : { firstTokenAt };

@@ -59,6 +59,16 @@ describe('parseSse', () => {
     expect(await parse([enc.encode('data: one\n\ndata: {"partial')])).toEqual([
       { event: 'message', data: 'one' },
     ]);
+    // A CR as the very last byte ends the line (it is not waiting for an LF that will never come).
+    expect(await parse([enc.encode('data: one\r\rdata: two\r')])).toEqual([
+      { event: 'message', data: 'one' },
+      { event: 'message', data: 'two' },
+    ]);
+    expect(await parse([enc.encode('event: x\nid: 1\ndata: a\ndata: {"partial')])).toEqual([]);
+    // The blank line is a CR that ends one chunk: only the next byte tells it from half a CRLF.
+    expect(await parse([enc.encode('data: one\n\r'), enc.encode('data: {"partial')])).toEqual([
+      { event: 'message', data: 'one' },
+    ]);
   });
 
   it('reads TGI-style events without a space after the colon', async () => {

@@ -1,88 +1,58 @@
-// Server-sent events over fetch, for the HTTP LLM adapters: a parser that follows the WHATWG event-stream
-// rules (a line may end in CRLF, LF or CR, and chunk boundaries may fall anywhere, even inside a CRLF or a
-// multi-byte character; comments are skipped; `data` lines join with '\n'), and `streamEvents`, which POSTs
-// a JSON body and yields the events under two timers: one for the first event and one for the silence
-// between events. It turns transport failures into LlmErrors; the adapters read the payloads.
+// Server-sent events over fetch, for the HTTP LLM adapters. The event-stream framing (CRLF, LF or CR line
+// ends, chunk boundaries anywhere, comments, multi-line `data`) is eventsource-parser's, a small, widely used,
+// dependency-free implementation of the WHATWG parsing rules; `parseSse` adds only what it leaves to its
+// caller: decoding bytes (a boundary may fall inside a multi-byte character), the last event ID that carries
+// over to later events, and what to do when the stream ends. `streamEvents` POSTs a JSON body and yields the
+// events under two timers: one for the first event and one for the silence between events. It turns
+// transport failures into LlmErrors; the adapters read the payloads.
+import { createParser } from 'eventsource-parser';
 import { LlmError, type LlmErrorKind } from '../../domain/llm.port.js';
 
 export interface SseEvent {
   /** The `event` field; 'message' when absent. */
   event: string;
   data: string;
+  /** The last event ID the stream set, carried to later events as EventSource's `lastEventId` is (an `id`
+   * in an event without data is forgotten with that event: eventsource-parser drops both together). */
   id?: string;
 }
 
-/** Parses an event stream. A partial line at the end (a cut connection) is dropped. */
+/**
+ * Parses an event stream. A partial line at the end (a cut connection) is dropped; a final event whose lines
+ * all arrived but whose blank line did not is kept rather than lost (say, the [DONE] of a server that ends
+ * the stream right after it).
+ */
 export async function* parseSse(body: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
+  // The decoder drops a leading BOM, as the event-stream rules ask.
   const decoder = new TextDecoder('utf-8');
-  let buffer = '';
-  let afterCR = false;
-  let firstLine = true;
-  let data: string[] = [];
-  let event = '';
-  let id: string | undefined;
-
-  // Returns an event when `line` (without its terminator) completes one.
-  const takeLine = (line: string): SseEvent | undefined => {
-    if (firstLine) {
-      firstLine = false;
-      if (line.charCodeAt(0) === 0xfeff) line = line.slice(1);
-    }
-    if (line === '') {
-      if (data.length === 0) {
-        event = '';
-        return undefined;
-      }
-      const out: SseEvent = { event: event || 'message', data: data.join('\n') };
-      if (id !== undefined) out.id = id;
-      data = [];
-      event = '';
-      return out;
-    }
-    if (line.startsWith(':')) return undefined;
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') data.push(value);
-    else if (field === 'event') event = value;
-    else if (field === 'id' && !value.includes('\0')) id = value;
-    return undefined;
+  const ready: SseEvent[] = [];
+  let lastId: string | undefined;
+  const parser = createParser({
+    onEvent: (message) => {
+      if (message.id !== undefined) lastId = message.id;
+      const event: SseEvent = { event: message.event ?? 'message', data: message.data };
+      if (lastId !== undefined) event.id = lastId;
+      ready.push(event);
+    },
+  });
+  let lineOpen = false;
+  const feed = (text: string): void => {
+    if (text === '') return;
+    parser.feed(text);
+    const last = text.charCodeAt(text.length - 1);
+    lineOpen = last !== 10 && last !== 13;
   };
 
-  function* drain(): Generator<SseEvent> {
-    let start = 0;
-    for (let i = 0; i < buffer.length; i++) {
-      const c = buffer.charCodeAt(i);
-      if (c === 10 && afterCR) {
-        // The LF of a CRLF whose CR ended the previous line.
-        afterCR = false;
-        start = i + 1;
-        continue;
-      }
-      afterCR = false;
-      if (c === 10 || c === 13) {
-        const ev = takeLine(buffer.slice(start, i));
-        if (ev) yield ev;
-        afterCR = c === 13;
-        start = i + 1;
-      }
-    }
-    buffer = buffer.slice(start);
-  }
-
   for await (const chunk of body) {
-    buffer += decoder.decode(chunk, { stream: true });
-    yield* drain();
+    feed(decoder.decode(chunk, { stream: true }));
+    yield* ready.splice(0);
   }
-  buffer += decoder.decode();
-  yield* drain();
-  // A final event whose lines all arrived but whose blank line did not: keep it rather than lose, say,
-  // the [DONE] of a server that ends the stream right after it.
-  if (buffer === '' && data.length > 0) {
-    const ev = takeLine('');
-    if (ev) yield ev;
-  }
+  feed(decoder.decode());
+  // After whole lines, two line ends: the first may complete a CRLF whose CR came last, the second ends the
+  // event. After a cut-off line, one: it settles a CR the parser held back (waiting to see whether an LF
+  // follows) and ends the partial line, whose event then never sees its blank line and is dropped.
+  parser.feed(lineOpen ? '\n' : '\n\n');
+  yield* ready.splice(0);
 }
 
 export interface StreamEventsOptions {
