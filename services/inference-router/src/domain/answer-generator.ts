@@ -1,0 +1,162 @@
+// Stage 4, generate: the answer's text, from the model (prompt rendered from the template, streamed, observed)
+// or, without one, quoted from the passages. Both write what they produced into one AnswerProgress, which the
+// record reads whether the answer finishes or fails half way.
+import { DomainError, unavailable } from '@llmtwin/runtime/errors';
+import { isAbort } from './cancellation.js';
+import { extractiveAnswer } from './extractive.js';
+import { LlmError, type ChatRequest, type LlmBackend } from './llm.port.js';
+import { ModelCallObservation } from './monitoring/genai-telemetry.js';
+import { NO_RAG_TEMPLATE, type AnswerTemplate } from './prompts.js';
+import type { RagRequest, ValidRequest } from './rag-request.js';
+import { approxTokens, formatContext, type Passage } from './retrieve.js';
+
+/** What the answer stage has produced so far. */
+export interface AnswerProgress {
+  answer: string;
+  /** performance.now() at the first text piece. */
+  firstTokenAt: number | undefined;
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export const newAnswerProgress = (): AnswerProgress => ({
+  answer: '',
+  firstTokenAt: undefined,
+  finishReason: 'stop',
+  promptTokens: 0,
+  completionTokens: 0,
+});
+
+export interface AnswerInput {
+  req: RagRequest;
+  valid: ValidRequest;
+  context: Passage[];
+  maxTokens: number;
+  generationId: string;
+}
+
+export interface AnswerGeneratorDeps {
+  template: AnswerTemplate;
+  /** The author's display name for the prompt; defaults to the id. */
+  authorName?: (authorId: string, signal?: AbortSignal) => Promise<string>;
+}
+
+/** LlmError (the port's) → DomainError (the RPC layer's), with a message the caller can act on. */
+export function toDomainError(err: unknown): unknown {
+  if (!(err instanceof LlmError)) return err;
+  switch (err.kind) {
+    case 'unavailable':
+      return unavailable(`no model backend could answer: ${err.message}`, err);
+    case 'timeout':
+      return new DomainError(
+        'deadline-exceeded',
+        `the model backend did not answer in time: ${err.message}`,
+        {
+          cause: err,
+        },
+      );
+    case 'rejected':
+      return new DomainError('failed-precondition', `the model backend refused the request: ${err.message}`, {
+        cause: err,
+      });
+    case 'interrupted':
+      return unavailable(`the model backend failed in the middle of the answer: ${err.message}`, err);
+  }
+}
+
+export class AnswerGenerator {
+  constructor(private readonly deps: AnswerGeneratorDeps) {}
+
+  /** The template a model answer is rendered from. */
+  templateFor(disableRag: boolean | undefined): AnswerTemplate {
+    return disableRag ? NO_RAG_TEMPLATE : this.deps.template;
+  }
+
+  /** Streams the model's answer; its errors leave as DomainErrors. */
+  async *withModel(
+    llm: LlmBackend,
+    input: AnswerInput,
+    progress: AnswerProgress,
+    signal?: AbortSignal,
+  ): AsyncGenerator<string> {
+    const { req, valid, context, maxTokens, generationId } = input;
+    const author = await this.authorName(valid.filters.authorId, signal);
+    const template = this.templateFor(req.disableRag);
+    const request: ChatRequest = {
+      messages: template.render({
+        query: valid.query,
+        author,
+        passages: context,
+        history: valid.history,
+      }),
+      maxTokens,
+      ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+      ...(req.topP ? { topP: req.topP } : {}),
+      ...(req.stop?.length ? { stop: req.stop } : {}),
+    };
+    const observation = new ModelCallObservation({
+      model: llm.model,
+      kind: llm.kind,
+      purpose: 'answer',
+      request,
+      generationId,
+    });
+    try {
+      for await (const event of llm.chat(request, signal)) {
+        if (event.type === 'delta') {
+          if (!event.text) continue;
+          observation.firstToken();
+          progress.firstTokenAt ??= performance.now();
+          progress.answer += event.text;
+          yield event.text;
+        } else {
+          progress.finishReason = event.finishReason;
+          progress.promptTokens = event.promptTokens ?? 0;
+          progress.completionTokens = event.completionTokens ?? 0;
+        }
+      }
+    } catch (err) {
+      observation.fail(err);
+      throw toDomainError(err);
+    }
+    // Backends that do not count (or report 0) get the same approximation as extractive answers.
+    if (!progress.promptTokens)
+      progress.promptTokens = approxTokens(request.messages.map((m) => m.content).join('\n'));
+    if (!progress.completionTokens) progress.completionTokens = approxTokens(progress.answer);
+    observation.end({
+      finishReason: progress.finishReason,
+      inputTokens: progress.promptTokens,
+      outputTokens: progress.completionTokens,
+      answer: progress.answer,
+    });
+  }
+
+  /** Quotes the passages when no model is configured. */
+  *extractively(
+    valid: ValidRequest,
+    context: Passage[],
+    progress: AnswerProgress,
+    signal?: AbortSignal,
+  ): Generator<string> {
+    // Counted as if the passages had been put into a prompt, so that extractive and LLM records compare.
+    progress.promptTokens = approxTokens(valid.query) + approxTokens(formatContext(context));
+    for (const piece of extractiveAnswer(valid.query, context, 'the author')) {
+      signal?.throwIfAborted();
+      progress.firstTokenAt ??= performance.now();
+      progress.answer += piece;
+      yield piece;
+    }
+    progress.completionTokens = approxTokens(progress.answer);
+  }
+
+  private async authorName(authorId: string, signal?: AbortSignal): Promise<string> {
+    if (!this.deps.authorName) return authorId;
+    try {
+      return (await this.deps.authorName(authorId, signal)) || authorId;
+    } catch (err) {
+      if (isAbort(err, signal)) throw err;
+      return authorId;
+    }
+  }
+}

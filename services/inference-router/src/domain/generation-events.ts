@@ -1,0 +1,37 @@
+// The stream every generation is written as: `started` (with the citations), text deltas, then `done`. The
+// streaming RPC forwards it as it comes; the unary one joins the deltas, so both see the same steps.
+
+export interface Citation {
+  index: number;
+  documentId: string;
+  chunkId: string;
+  title: string;
+  url: string;
+  publishedAt?: number;
+  score: number;
+}
+
+export interface GenerationResult {
+  generationId: string;
+  answer: string;
+  citations: Citation[];
+  model: string;
+  promptTemplateVersion: string;
+  usage: {
+    promptTokens: number;
+    completionTokens: number;
+    timeToFirstTokenMs: number;
+    totalLatencyMs: number;
+  };
+  finishReason: 'stop' | 'length' | 'error';
+  extractive: boolean;
+}
+
+export interface GenerationStart {
+  generationId: string;
+  model: string;
+  promptTemplateVersion: string;
+  citations: Citation[];
+}
+
+export type GenerationEvent = { started: GenerationStart } | { delta: string } | { done: GenerationResult };

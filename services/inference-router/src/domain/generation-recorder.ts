@@ -1,0 +1,176 @@
+// Stage 5, record: every generation leaves one monitoring record (and an in-flight count and an alert sample),
+// finished or failed or abandoned by its client; the record is opened before any work so that a failure at any
+// stage is still written down.
+import { trace } from '@opentelemetry/api';
+import { DomainError } from '@llmtwin/runtime/errors';
+import type { Logger } from 'pino';
+import type { AnswerProgress } from './answer-generator.js';
+import { isAbort } from './cancellation.js';
+import type { Citation, GenerationResult } from './generation-events.js';
+import { GenerationStore, type GenerationRecord } from './generations.js';
+import type { AlertMonitor } from './monitoring/alerts.js';
+import { trackInflight } from './monitoring/genai-telemetry.js';
+import type { RetrievalResult } from './passage-retriever.js';
+import type { ValidRequest } from './rag-request.js';
+import { approxTokens, type Passage, type RetrievalFilters } from './retrieve.js';
+
+export interface GenerationRecorderDeps {
+  store: GenerationStore;
+  logger: Logger;
+  alerts?: AlertMonitor;
+}
+
+export interface GenerationIdentity {
+  generationId: string;
+  model: string;
+  promptTemplateVersion: string;
+  /** performance.now() when the request arrived. */
+  started: number;
+}
+
+export class GenerationRecorder {
+  constructor(private readonly deps: GenerationRecorderDeps) {}
+
+  /** Starts the record (and the in-flight count) of one generation. */
+  open(valid: ValidRequest, identity: GenerationIdentity): GenerationRecording {
+    return new GenerationRecording(this.deps, valid, identity);
+  }
+}
+
+/** One generation's record while it runs; `settle` must be called once it ends, however it ends. */
+export class GenerationRecording {
+  private readonly record: GenerationRecord;
+  private readonly started: number;
+  private readonly done: () => void;
+
+  constructor(
+    private readonly deps: GenerationRecorderDeps,
+    valid: ValidRequest,
+    identity: GenerationIdentity,
+  ) {
+    this.started = identity.started;
+    this.record = {
+      _id: identity.generationId,
+      authorId: valid.filters.authorId,
+      query: valid.query,
+      expandedQueries: [],
+      filters: storedFilters(valid.filters),
+      retrieved: [],
+      promptTemplateVersion: identity.promptTemplateVersion,
+      model: identity.model,
+      promptTokens: 0,
+      completionTokens: 0,
+      timeToFirstTokenMs: 0,
+      totalLatencyMs: 0,
+      answer: '',
+      finishReason: 'error',
+      error: '',
+      traceId: currentTraceId(),
+      createdAt: Date.now(),
+    };
+    this.done = trackInflight({ 'gen_ai.request.model': identity.model });
+  }
+
+  /** What the retrieval found and which passages went into the context. */
+  retrieved(retrieval: RetrievalResult, context: readonly Passage[]): void {
+    this.record.expandedQueries = retrieval.expandedQueries;
+    this.record.filters = storedFilters(retrieval.filters);
+    this.record.retrieved = context.map((p) => ({
+      chunkId: p.chunkId,
+      documentId: p.documentId,
+      score: p.score,
+      title: p.title,
+      url: p.url,
+      publishedAt: p.publishedAt ?? null,
+      category: p.category,
+      platform: p.platform,
+    }));
+  }
+
+  /** Stores the finished generation and returns its result. */
+  async complete(
+    progress: AnswerProgress,
+    citations: Citation[],
+    extractive: boolean,
+  ): Promise<GenerationResult> {
+    const record = this.record;
+    const result: GenerationResult = {
+      generationId: record._id,
+      answer: progress.answer,
+      citations,
+      model: record.model,
+      promptTemplateVersion: record.promptTemplateVersion,
+      usage: {
+        promptTokens: progress.promptTokens,
+        completionTokens: progress.completionTokens,
+        timeToFirstTokenMs: (progress.firstTokenAt ?? performance.now()) - this.started,
+        totalLatencyMs: performance.now() - this.started,
+      },
+      finishReason: progress.finishReason,
+      extractive,
+    };
+    Object.assign(record, {
+      answer: progress.answer,
+      finishReason: progress.finishReason,
+      promptTokens: progress.promptTokens,
+      completionTokens: progress.completionTokens,
+      timeToFirstTokenMs: result.usage.timeToFirstTokenMs,
+      totalLatencyMs: result.usage.totalLatencyMs,
+    });
+    // Stored before `done` is sent: a client that saw the end of its answer can find the record at once.
+    await this.deps.store.save(record);
+    this.deps.alerts?.observe(result.usage.totalLatencyMs, false);
+    return result;
+  }
+
+  /**
+   * Ends the generation; when it did not complete, stores it as failed. Also reached when the consumer stops
+   * early (a streaming client that went away): then there is no `failure`.
+   */
+  async settle(failure: unknown, progress: AnswerProgress, signal?: AbortSignal): Promise<void> {
+    this.done();
+    if (this.record.finishReason !== 'error') return;
+    const cancelled = failure === undefined || isAbort(failure, signal);
+    if (!cancelled && !(failure instanceof DomainError && failure.kind === 'invalid-argument')) {
+      this.deps.alerts?.observe(performance.now() - this.started, true);
+    }
+    await this.saveFailed(failure ?? new Error('cancelled by the client'), progress);
+  }
+
+  private async saveFailed(err: unknown, progress: AnswerProgress): Promise<void> {
+    const record = this.record;
+    Object.assign(record, {
+      answer: progress.answer,
+      finishReason: 'error',
+      error: err instanceof Error ? err.message : String(err),
+      promptTokens: progress.promptTokens,
+      completionTokens: approxTokens(progress.answer),
+      timeToFirstTokenMs: progress.firstTokenAt !== undefined ? progress.firstTokenAt - this.started : 0,
+      totalLatencyMs: performance.now() - this.started,
+    });
+    // The request's signal may be the reason for the failure, so the record is written without it.
+    await this.deps.store
+      .save(record)
+      .catch((saveErr: unknown) =>
+        this.deps.logger.warn(
+          { err: saveErr, generationId: record._id },
+          'could not store a failed generation',
+        ),
+      );
+  }
+}
+
+function currentTraceId(): string {
+  const ctx = trace.getActiveSpan()?.spanContext();
+  return ctx && ctx.traceId !== '00000000000000000000000000000000' ? ctx.traceId : '';
+}
+
+function storedFilters(f: RetrievalFilters): GenerationRecord['filters'] {
+  return {
+    authorId: f.authorId,
+    categories: f.categories,
+    platforms: f.platforms,
+    publishedAfter: f.publishedAfter ?? null,
+    publishedBefore: f.publishedBefore ?? null,
+  };
+}
