@@ -10,6 +10,7 @@ import {
   sourceRemove,
 } from './commands/ingest.js';
 import { statusCommand } from './commands/status.js';
+import { addRegistryCommands } from './commands/registry.js';
 import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
 import { defaultDataDir, resolveApiKey } from './api-key.js';
 import { bad, printJson } from './output.js';
@@ -236,5 +237,7 @@ remoteOptions(
   const { demoCommand } = await import('./commands/ask.js');
   process.exitCode = await demoCommand(withKey(opts));
 });
+
+addRegistryCommands(program, remoteOptions, withKey);
 
 await program.parseAsync(process.argv);
