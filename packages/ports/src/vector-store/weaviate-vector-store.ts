@@ -2,7 +2,7 @@
 // vectorizer (the embed service sends its own vectors), explicit properties for the chunk metadata and BM25 on
 // `text`. Object ids are UUIDv5 of the chunk id, so re-upserting a chunk replaces it. Aliases are Weaviate
 // collection aliases (1.32+), resolved by the server on every request, which makes a swap atomic for readers.
-import { createHash } from 'node:crypto';
+import { v5 as uuidv5, validate as validateUuid } from 'uuid';
 import weaviate, { Filters, type Collection, type FilterValue, type WeaviateClient } from 'weaviate-client';
 import {
   DomainError,
@@ -96,15 +96,10 @@ export function parseWeaviateUrl(url: string, options: { apiKey?: string } = {})
   return endpoint;
 }
 
-/** RFC 4122 version-5 (SHA-1, name-based) UUID. */
+/** RFC 9562 (formerly 4122) version-5 UUID: SHA-1 of the namespace and the name, from the `uuid` package. */
 export function uuidV5(name: string, namespace: string = CHUNK_ID_NAMESPACE): string {
-  const ns = Buffer.from(namespace.replaceAll('-', ''), 'hex');
-  if (ns.length !== 16) throw invalidArgument(`not a UUID namespace: ${namespace}`);
-  const bytes = createHash('sha1').update(ns).update(name, 'utf8').digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  if (!validateUuid(namespace)) throw invalidArgument(`not a UUID namespace: ${namespace}`);
+  return uuidv5(name, namespace);
 }
 
 export const toClassName = (name: string): string => CLASS_PREFIX + name;
