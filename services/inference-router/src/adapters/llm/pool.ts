@@ -1,8 +1,9 @@
 // A pool of interchangeable backends serving one model, itself an LlmBackend so the RAG pipeline does not
 // know whether it talks to one GPU server or ten. It balances by least outstanding requests, retries a
 // failed call on another backend while nothing has reached the caller yet, bounds every wait with
-// timeouts, keeps a circuit breaker and an active health check per backend, and drains a backend before
-// closing it so that a scale-down or a model swap never cuts a stream that could have finished.
+// timeouts (next-event.ts), keeps a circuit breaker (circuit-breaker.ts) and an active health check
+// (health-checker.ts) per backend, and drains a backend before closing it (in-flight-attempts.ts) so that a
+// scale-down or a model swap never cuts a stream that could have finished.
 import {
   isRetryable,
   LlmError,
@@ -12,8 +13,12 @@ import {
   type LlmBackend,
   type LlmErrorKind,
 } from '../../domain/llm.port.js';
+import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
+import { HealthChecker } from './health-checker.js';
+import { InFlightAttempts } from './in-flight-attempts.js';
+import { isOn, nextEvent } from './next-event.js';
 
-export type CircuitState = 'closed' | 'open' | 'half-open';
+export type { CircuitState } from './circuit-breaker.js';
 
 export interface AttemptFailedEvent {
   model: string;
@@ -101,26 +106,20 @@ const DEFAULTS = {
 class Member {
   healthy = true;
   draining = false;
-  outstanding = 0;
-  failures = 0;
-  circuit: CircuitState = 'closed';
-  openedAt = 0;
-  /** A half-open circuit lets exactly one request through; this marks it taken. */
-  trialInFlight = false;
-  /** The in-flight attempts, so that a drain that runs out of time can abort them. */
-  readonly attempts = new Set<AbortController>();
-  onIdle: (() => void) | undefined;
+  /** The in-flight attempts, so that a drain can wait for them and abort them when it runs out of time. */
+  readonly inFlight = new InFlightAttempts();
   drained: Promise<void> | undefined;
 
-  constructor(readonly backend: LlmBackend) {}
+  constructor(
+    readonly backend: LlmBackend,
+    readonly breaker: CircuitBreaker,
+  ) {}
 }
 
 /** What one attempt ended with, when it did not end the request itself. */
 type AttemptOutcome = { ok: true } | { ok: false; error: unknown };
 
 const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
-const isOn = (ms: number): boolean => Number.isFinite(ms) && ms > 0;
 
 export class BackendPool implements LlmBackend {
   readonly model: string;
@@ -134,10 +133,7 @@ export class BackendPool implements LlmBackend {
   private cursor = 0;
   private active = 0;
   private closed = false;
-  private healthTimer: NodeJS.Timeout | undefined;
-  private healthRunning = false;
-  private healthGeneration = 0;
-  private round: Promise<void> | undefined;
+  private readonly healthChecks: HealthChecker<Member>;
 
   constructor(model: string, backends: readonly LlmBackend[], options: BackendPoolOptions = {}) {
     if (backends.length === 0) {
@@ -157,6 +153,19 @@ export class BackendPool implements LlmBackend {
       drainTimeoutMs: options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
       now: options.now ?? Date.now,
     };
+    this.healthChecks = new HealthChecker(
+      () => this.serving(),
+      this.options,
+      (m, healthy, error) =>
+        this.emit((l) =>
+          l.healthChanged?.({
+            model: this.model,
+            endpoint: m.backend.endpoint,
+            healthy,
+            ...(healthy ? {} : { error }),
+          }),
+        ),
+    );
     for (const b of backends) this.add(b);
   }
 
@@ -186,7 +195,7 @@ export class BackendPool implements LlmBackend {
 
   add(backend: LlmBackend): void {
     this.check([backend], this.serving());
-    this.members.push(new Member(backend));
+    this.members.push(new Member(backend, new CircuitBreaker(this.options)));
     this.lastKind = backend.kind;
   }
 
@@ -262,29 +271,13 @@ export class BackendPool implements LlmBackend {
 
   /** Starts the periodic health checks: one round now, then one every healthIntervalMs after it ends. */
   start(): void {
-    if (this.healthRunning || this.closed) return;
-    this.healthRunning = true;
-    // A stop() then start() while a round is still running must not leave two loops behind: the old
-    // loop sees that its generation is over when its round ends.
-    const generation = ++this.healthGeneration;
-    const loop = (): void => {
-      if (!this.healthRunning || generation !== this.healthGeneration) return;
-      this.healthTimer = setTimeout(() => {
-        this.healthTimer = undefined;
-        void this.checkHealth().finally(loop);
-      }, this.options.healthIntervalMs);
-      // Health checks alone should not keep the process alive.
-      this.healthTimer.unref();
-    };
-    void this.checkHealth().finally(loop);
+    if (this.closed) return;
+    this.healthChecks.start();
   }
 
   /** Stops the periodic checks and waits for a round in progress. */
-  async stop(): Promise<void> {
-    this.healthRunning = false;
-    if (this.healthTimer) clearTimeout(this.healthTimer);
-    this.healthTimer = undefined;
-    await this.round;
+  stop(): Promise<void> {
+    return this.healthChecks.stop();
   }
 
   /**
@@ -292,10 +285,7 @@ export class BackendPool implements LlmBackend {
    * never overlap (a slow backend would otherwise pile up checks against itself).
    */
   checkHealth(): Promise<void> {
-    this.round ??= this.healthRound().finally(() => {
-      this.round = undefined;
-    });
-    return this.round;
+    return this.healthChecks.checkAll();
   }
 
   snapshot(): PoolSnapshot {
@@ -304,9 +294,9 @@ export class BackendPool implements LlmBackend {
       endpoint: m.backend.endpoint,
       kind: m.backend.kind,
       healthy: m.healthy,
-      circuit: this.circuit(m, now),
-      consecutiveFailures: m.failures,
-      outstanding: m.outstanding,
+      circuit: m.breaker.stateAt(now),
+      consecutiveFailures: m.breaker.failures,
+      outstanding: m.inFlight.count,
       draining: m.draining,
       eligible: this.eligible(m, now),
     }));
@@ -344,16 +334,9 @@ export class BackendPool implements LlmBackend {
     return this.members.filter((m) => !m.draining);
   }
 
-  /** The circuit as it stands at `now`: an open one whose cooldown ran out lets a trial through. */
-  private circuit(m: Member, now: number): CircuitState {
-    if (m.circuit === 'open' && now - m.openedAt >= this.options.cooldownMs) m.circuit = 'half-open';
-    return m.circuit;
-  }
-
   private eligible(m: Member, now: number): boolean {
     if (!m.healthy || m.draining) return false;
-    const circuit = this.circuit(m, now);
-    return circuit === 'closed' || (circuit === 'half-open' && !m.trialInFlight);
+    return m.breaker.admits(now);
   }
 
   private pick(tried: ReadonlySet<Member>): { member: Member; trial: boolean } | undefined {
@@ -364,11 +347,9 @@ export class BackendPool implements LlmBackend {
     let best = candidates[start]!;
     for (let i = 1; i < candidates.length; i++) {
       const m = candidates[(start + i) % candidates.length]!;
-      if (m.outstanding < best.outstanding) best = m;
+      if (m.inFlight.count < best.inFlight.count) best = m;
     }
-    const trial = best.circuit === 'half-open';
-    if (trial) best.trialInFlight = true;
-    return { member: best, trial };
+    return { member: best, trial: best.breaker.take() };
   }
 
   /**
@@ -389,8 +370,7 @@ export class BackendPool implements LlmBackend {
     const ctl = new AbortController();
     const onCallerAbort = (): void => ctl.abort(signal?.reason);
     signal?.addEventListener('abort', onCallerAbort, { once: true });
-    member.outstanding++;
-    member.attempts.add(ctl);
+    member.inFlight.enter(ctl);
     let settled = false;
     let finished = false;
     let streamed = false;
@@ -400,7 +380,8 @@ export class BackendPool implements LlmBackend {
         let result: IteratorResult<ChatEvent>;
         try {
           iterator ??= backend.chat(request, ctl.signal)[Symbol.asyncIterator]();
-          result = await this.next(iterator, ctl, first, backend.endpoint);
+          const ms = first ? this.options.firstEventTimeoutMs : this.options.idleTimeoutMs;
+          result = await nextEvent(iterator, ctl, ms, first, backend.endpoint);
           if (result.done) {
             finished = true;
             throw new LlmError('interrupted', `${backend.endpoint} ended the stream without finishing it`);
@@ -451,7 +432,6 @@ export class BackendPool implements LlmBackend {
       }
     } finally {
       signal?.removeEventListener('abort', onCallerAbort);
-      member.attempts.delete(ctl);
       // The caller left (break, abort) or the stream was judged: the backend's call is of no more use.
       if (!ctl.signal.aborted) ctl.abort(new LlmError('interrupted', 'the pool no longer reads this stream'));
       if (iterator?.return && !finished) {
@@ -461,168 +441,45 @@ export class BackendPool implements LlmBackend {
           .catch(() => undefined);
       }
       // A trial that reached no verdict (the caller left) gives the next request the chance to be one.
-      if (trial && !settled) member.trialInFlight = false;
-      member.outstanding--;
-      if (member.outstanding === 0) member.onIdle?.();
+      if (!settled) member.breaker.abandon(trial);
+      member.inFlight.leave(ctl);
     }
   }
 
-  /** The backend's next event, or a rejection when the attempt is aborted or the timeout runs out first. */
-  private next(
-    iterator: AsyncIterator<ChatEvent>,
-    ctl: AbortController,
-    first: boolean,
-    endpoint: string,
-  ): Promise<IteratorResult<ChatEvent>> {
-    const ms = first ? this.options.firstEventTimeoutMs : this.options.idleTimeoutMs;
-    return new Promise((resolve, reject) => {
-      const { signal } = ctl;
-      if (signal.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      // Aborting (rather than only rejecting) makes a well-behaved backend drop the upstream request too.
-      const timer = isOn(ms)
-        ? setTimeout(
-            () =>
-              ctl.abort(
-                new LlmError(
-                  'timeout',
-                  first
-                    ? `no answer from ${endpoint} within ${ms} ms`
-                    : `the stream from ${endpoint} stalled for ${ms} ms`,
-                ),
-              ),
-            ms,
-          )
-        : undefined;
-      const onAbort = (): void => {
-        cleanup();
-        reject(signal.reason);
-      };
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      let pending: Promise<IteratorResult<ChatEvent>>;
-      try {
-        pending = iterator.next();
-      } catch (err) {
-        pending = Promise.reject(err);
-      }
-      pending.then(
-        (r) => {
-          cleanup();
-          resolve(r);
-        },
-        (err: unknown) => {
-          cleanup();
-          reject(err);
-        },
-      );
-    });
-  }
-
-  // While the circuit is open or half-open only the trial's verdict moves it: requests that were already
-  // in flight when it opened say nothing about the backend's state after the cooldown.
   private succeeded(m: Member, trial: boolean): void {
-    if (m.circuit === 'closed') {
-      m.failures = 0;
-      return;
+    if (m.breaker.succeeded(trial)) {
+      this.emit((l) => l.circuitClosed?.({ model: this.model, endpoint: m.backend.endpoint }));
     }
-    if (!trial) return;
-    m.failures = 0;
-    m.circuit = 'closed';
-    m.trialInFlight = false;
-    this.emit((l) => l.circuitClosed?.({ model: this.model, endpoint: m.backend.endpoint }));
   }
 
   private failed(m: Member, trial: boolean, error: unknown): void {
-    if (m.circuit === 'closed') {
-      m.failures++;
-      if (m.failures < this.options.failureThreshold) return;
-    } else if (trial) {
-      m.failures++;
-      m.trialInFlight = false;
-    } else {
-      return;
-    }
-    m.circuit = 'open';
-    m.openedAt = this.options.now();
-    this.emit((l) =>
-      l.circuitOpened?.({ model: this.model, endpoint: m.backend.endpoint, failures: m.failures, error }),
-    );
-  }
-
-  private async healthRound(): Promise<void> {
-    await Promise.all(this.serving().map((m) => this.checkOne(m)));
-  }
-
-  private async checkOne(m: Member): Promise<void> {
-    const ctl = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    let error: unknown;
-    try {
-      // Raced, not only signalled: a hung backend must not stall the round and so every later one.
-      await Promise.race([
-        m.backend.health(ctl.signal),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            const err = new LlmError(
-              'timeout',
-              `health check of ${m.backend.endpoint} took over ${this.options.healthTimeoutMs} ms`,
-            );
-            ctl.abort(err);
-            reject(err);
-          }, this.options.healthTimeoutMs);
-          timer.unref();
+    if (m.breaker.failed(trial)) {
+      this.emit((l) =>
+        l.circuitOpened?.({
+          model: this.model,
+          endpoint: m.backend.endpoint,
+          failures: m.breaker.failures,
+          error,
         }),
-      ]);
-    } catch (err) {
-      error = err;
-    } finally {
-      clearTimeout(timer);
+      );
     }
-    const healthy = error === undefined;
-    if (m.draining || healthy === m.healthy) return;
-    m.healthy = healthy;
-    this.emit((l) =>
-      l.healthChanged?.({
-        model: this.model,
-        endpoint: m.backend.endpoint,
-        healthy,
-        ...(healthy ? {} : { error }),
-      }),
-    );
   }
 
   private drain(m: Member): Promise<void> {
     m.draining = true;
     m.drained ??= (async () => {
-      let forced = false;
-      if (m.outstanding > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = isOn(this.options.drainTimeoutMs)
-            ? setTimeout(() => {
-                forced = true;
-                // The in-flight attempts fail as 'unavailable': those that streamed nothing yet are retried
-                // on the remaining backends, the others end as 'interrupted'.
-                const reason = new LlmError(
-                  'unavailable',
-                  `${m.backend.endpoint} was removed from the pool for model "${this.model}"`,
-                );
-                for (const ctl of m.attempts) ctl.abort(reason);
-                resolve();
-              }, this.options.drainTimeoutMs)
-            : undefined;
-          m.onIdle = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-      m.onIdle = undefined;
+      // The in-flight attempts that outlive the timeout fail as 'unavailable': those that streamed nothing
+      // yet are retried on the remaining backends, the others end as 'interrupted'.
+      const forced =
+        m.inFlight.count > 0 &&
+        (await m.inFlight.drain(
+          isOn(this.options.drainTimeoutMs) ? this.options.drainTimeoutMs : undefined,
+          () =>
+            new LlmError(
+              'unavailable',
+              `${m.backend.endpoint} was removed from the pool for model "${this.model}"`,
+            ),
+        ));
       this.members = this.members.filter((x) => x !== m);
       this.emit((l) => l.backendRemoved?.({ model: this.model, endpoint: m.backend.endpoint, forced }));
       await m.backend.close();
@@ -652,11 +509,11 @@ export class BackendPool implements LlmBackend {
       const reasons: string[] = [];
       if (m.draining) reasons.push('draining');
       if (!m.healthy) reasons.push('unhealthy');
-      const circuit = this.circuit(m, now);
+      const circuit = m.breaker.stateAt(now);
       if (circuit === 'open') {
-        const left = Math.max(0, this.options.cooldownMs - (now - m.openedAt));
+        const left = m.breaker.cooldownLeft(now);
         reasons.push(`circuit open for another ${Math.ceil(left / 1000)} s`);
-      } else if (circuit === 'half-open' && m.trialInFlight) {
+      } else if (circuit === 'half-open' && m.breaker.trialInFlight) {
         reasons.push('circuit half-open, trial request in flight');
       }
       return `${m.backend.endpoint} (${reasons.join(', ') || 'busy'})`;
