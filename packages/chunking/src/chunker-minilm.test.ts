@@ -30,7 +30,7 @@ beforeAll(async () => {
   minilm = { maxTokens: 256, model: 'all-MiniLM-L6-v2', countTokens: (t) => tokenizer.encode(t).length };
 });
 
-const fixtures = fileURLToPath(new URL('../../../ingest/test/fixtures/', import.meta.url));
+const fixtures = fileURLToPath(new URL('../../../services/ingest/test/fixtures/', import.meta.url));
 const PAGES = [
   'medium-json/xdamman-mediumexporter/history-9fa2e0e4/examples/jstape.md',
   'medium-json/xdamman-mediumexporter/history-9fa2e0e4/examples/bestartupmanifesto.md',

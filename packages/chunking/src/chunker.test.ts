@@ -38,7 +38,7 @@ function run(
   return chunks;
 }
 
-const fixtures = fileURLToPath(new URL('../../../ingest/test/fixtures/', import.meta.url));
+const fixtures = fileURLToPath(new URL('../../../services/ingest/test/fixtures/', import.meta.url));
 const fixture = (rel: string) => readFileSync(fixtures + rel, 'utf8');
 const SAVED_MARKDOWN = [
   'medium-json/xdamman-mediumexporter/history-9fa2e0e4/examples/jstape.md',

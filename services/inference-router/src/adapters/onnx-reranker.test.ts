@@ -1,4 +1,4 @@
-/** @jest-environment ./services/embed/src/embedder/onnx-test-environment.mjs */
+/** @jest-environment ./packages/ports/src/embedder/onnx-test-environment.mjs */
 // No cross-encoder can be had from the package registries this project builds from, so these tests use the
 // prepared all-MiniLM-L6-v2 folder: its tokenizer is the bert-base-uncased WordPiece that the ms-marco MiniLM
 // cross-encoders share, and its ONNX encoder, relabelled as a classifier, exercises the real load and

@@ -4,11 +4,12 @@ import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { DomainError } from '@llmtwin/runtime';
+import { poll } from '@llmtwin/testkit/poll';
 import { FixtureServer } from '../../../test/fixture-server.js';
 import { SafeFetcher, type SafeFetcherOptions } from './safe-fetcher.js';
 
 // The committed copies of the commit-ok saved pages.
-const FIXTURES = fileURLToPath(new URL('../../test/fixtures', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures', import.meta.url));
 
 // Names the injected resolver answers, standing in for public DNS records that point inside.
 const DNS: Record<string, string[]> = {
@@ -356,7 +357,7 @@ describe('SafeFetcher against local servers', () => {
       let answered = 0;
       while (answered < 5) {
         const wave = Math.min(2, 5 - answered);
-        while (pending.length < wave) await new Promise((tick) => setTimeout(tick, 5));
+        await poll(() => pending.length >= wave, { what: `${wave} requests held open`, intervalMs: 5 });
         for (const next of pending.splice(0)) {
           next();
           answered += 1;

@@ -11,8 +11,8 @@ import { stripLineQuotes } from './linkedin-export.js';
 import { buildZip } from './zip-writer.fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../../../..');
-const FIXTURES = resolve(here, '../../test/fixtures');
+const repo = resolve(here, '../../../../..');
+const FIXTURES = resolve(here, '../../../test/fixtures');
 // Local-only exports are read in place beside the repository, never copied into it.
 const LOCAL = resolve(repo, '../shared/fixtures/local-only');
 
