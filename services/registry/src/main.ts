@@ -7,6 +7,6 @@ await runModuleMain({
   name: 'registry',
   config: () => loadRegistryConfig(),
   adapters: (config) => ({ warehouse: config.LLMTWIN_WAREHOUSE_URL, eventBus: config.LLMTWIN_EVENT_BUS_URL }),
-  build: ({ adapters }) =>
-    createRegistryModule({ warehouse: adapters.warehouse!, eventBus: adapters.eventBus! }),
+  build: ({ adapters, logger }) =>
+    createRegistryModule({ warehouse: adapters.warehouse!, eventBus: adapters.eventBus!, logger }),
 });
