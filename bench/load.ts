@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { createParser } from 'eventsource-parser';
 import { Pool } from 'undici';
+import { Distribution } from './percentiles.js';
 
 export interface Percentiles {
   p50: number;
@@ -50,19 +51,14 @@ export class RequestFailed extends Error {
 }
 
 export function percentiles(values: number[]): Percentiles {
-  if (values.length === 0) return { p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN };
-  const sorted = Float64Array.from(values).sort();
-  // Nearest rank: the smallest value with at least p% of the samples at or below it.
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  const d = new Distribution(values);
   const round = (n: number) => Math.round(n * 100) / 100;
-  let sum = 0;
-  for (const v of sorted) sum += v;
   return {
-    p50: round(at(50)),
-    p90: round(at(90)),
-    p99: round(at(99)),
-    max: round(sorted[sorted.length - 1]!),
-    mean: round(sum / sorted.length),
+    p50: round(d.percentile(50)),
+    p90: round(d.percentile(90)),
+    p99: round(d.percentile(99)),
+    max: round(d.max),
+    mean: round(d.mean),
   };
 }
 

@@ -13,6 +13,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { percentile } from './percentiles.js';
 import { startPipeline, stopPipeline } from '../services/embed/src/pipeline/pipeline-harness.js';
 
 const { values, positionals } = parseArgs({
@@ -101,9 +102,6 @@ const until = (id: string, timeoutMs = 600_000) =>
         });
       });
 
-const pct = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
 // Latency on an idle pipeline, one document at a time.
 const latencies: number[] = [];
 for (let k = 0; k < latencyDocs; k++) {
@@ -111,7 +109,6 @@ for (let k = 0; k < latencyDocs; k++) {
   await until(id);
   latencies.push(embeddedAt.get(id)! - at);
 }
-latencies.sort((a, b) => a - b);
 
 // Throughput: a burst of documents.
 const chunksBefore = chunks;
@@ -120,7 +117,7 @@ const burst: { id: string; at: number }[] = [];
 for (let k = 0; k < total; k++) burst.push(await publish());
 await Promise.all(burst.map((d) => until(d.id)));
 const seconds = (performance.now() - started) / 1000;
-const burstLatencies = burst.map((d) => embeddedAt.get(d.id)! - d.at).sort((a, b) => a - b);
+const burstLatencies = burst.map((d) => embeddedAt.get(d.id)! - d.at);
 
 await sub.stop();
 await stopPipeline(pipeline);
@@ -132,8 +129,8 @@ const report = {
   savedPages: files.length,
   idleLatencyMs: {
     documents: latencyDocs,
-    p50: +pct(latencies, 50).toFixed(1),
-    p95: +pct(latencies, 95).toFixed(1),
+    p50: +percentile(latencies, 50).toFixed(1),
+    p95: +percentile(latencies, 95).toFixed(1),
   },
   burst: {
     documents: total,
@@ -141,7 +138,10 @@ const report = {
     seconds: +seconds.toFixed(2),
     documentsPerSecond: +(total / seconds).toFixed(2),
     chunksPerSecond: +((chunks - chunksBefore) / seconds).toFixed(1),
-    latencyMs: { p50: +pct(burstLatencies, 50).toFixed(0), p95: +pct(burstLatencies, 95).toFixed(0) },
+    latencyMs: {
+      p50: +percentile(burstLatencies, 50).toFixed(0),
+      p95: +percentile(burstLatencies, 95).toFixed(0),
+    },
   },
   node: process.version,
 };

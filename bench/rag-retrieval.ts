@@ -33,15 +33,8 @@ import { MAX_TOP_K } from '../services/inference-router/src/domain/retrieve.js';
 import { type EventBus, type VectorStore, type Warehouse } from '@llmtwin/ports';
 import { createEventBus, createVectorStore, createWarehouse } from '@llmtwin/ports/adapters';
 import { pino } from 'pino';
-import {
-  evaluate,
-  indexCorpus,
-  openBenchInputs,
-  percentile,
-  round,
-  runScorer,
-  scorerCommand,
-} from './retrieval.js';
+import { evaluate, indexCorpus, openBenchInputs, round, runScorer, scorerCommand } from './retrieval.js';
+import { percentile } from './percentiles.js';
 
 const AUTHOR = 'scifact';
 const COLLECTION = 'bench_rag_retrieval';

@@ -36,6 +36,7 @@ import { cleanRaw } from '../services/clean/src/domain/clean-raw.js';
 import { chunkDocument, defaultPolicy } from '../packages/chunking/src/chunker.js';
 import { createEmbedder } from '../packages/ports/src/embedder/create-embedder.js';
 import type { Embedder, InputType } from '../packages/ports/src/embedder/embedder.port.js';
+import { percentile } from './percentiles.js';
 
 const MODES: readonly SearchMode[] = ['dense', 'keyword', 'hybrid'];
 const TOP_DOCUMENTS = 100;
@@ -116,10 +117,6 @@ export function evaluate(predictions: Record<string, string[]>, qrels: Qrels, id
   return { ndcg10: ndcg / ids.length, recall100: recall / ids.length };
 }
 
-export const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
 export const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
 
 // ------------------------------------------------------------------------------------------------ embedding cache

@@ -15,6 +15,7 @@ import http2 from 'node:http2';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { Distribution } from '../bench/percentiles.js';
 
 const GENERATE_PATH = '/llmtwin.inference.v1.InferenceService/Generate';
 const MAX_BODY_BYTES = 1 << 20;
@@ -304,12 +305,6 @@ function classify(reply: Reply | undefined, err: unknown): string | undefined {
   return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
-}
-
 interface Summary {
   target: string;
   protocol: string;
@@ -384,16 +379,15 @@ async function run(config: Config): Promise<Summary> {
 
   const completed = ok + errors;
   const elapsedSeconds = Math.max((performance.now() - started) / 1000, 1e-9);
-  latencies.sort((a, b) => a - b);
-  const mean = latencies.length ? latencies.reduce((s, v) => s + v, 0) / latencies.length : NaN;
+  const d = new Distribution(latencies);
   const latencyMs = {
-    min: latencies[0] ?? NaN,
-    mean,
-    p50: percentile(latencies, 50),
-    p90: percentile(latencies, 90),
-    p95: percentile(latencies, 95),
-    p99: percentile(latencies, 99),
-    max: latencies[latencies.length - 1] ?? NaN,
+    min: d.min,
+    mean: d.mean,
+    p50: d.percentile(50),
+    p90: d.percentile(90),
+    p95: d.percentile(95),
+    p99: d.percentile(99),
+    max: d.max,
   };
   const errorRate = completed ? errors / completed : 1;
   const thresholds = [
