@@ -450,4 +450,13 @@ describe('IngestService routes over an in-memory transport', () => {
     expect(relative.code).toBe(Code.InvalidArgument);
     expect(relative.rawMessage).toMatch(/not an absolute URL/);
   });
+
+  it('ExtractPage says what the page lacks instead of an internal error', async () => {
+    const page = new TextEncoder().encode('<html><head></head><body></body></html>');
+    const err = await rejection(
+      client.extractPage({ url: 'https://medium.com/@someone/untitled-0123456789ab', html: page }),
+    );
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toMatch(/could not be read as a document: .+/);
+  });
 });

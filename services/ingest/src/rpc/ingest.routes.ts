@@ -1,4 +1,5 @@
 // IngestService handlers: thin translation between protobuf messages and the domain.
+import { ExtractError } from '../adapters/extract/page-context.js';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter } from '@connectrpc/connect';
@@ -260,7 +261,17 @@ export function registerIngestRoutes(router: ConnectRouter, h: IngestHandlers): 
       const url = parseSourceUrl(req.url);
       if (req.html.byteLength === 0)
         throw invalidArgument('html is empty', [{ field: 'html', message: 'required' }]);
-      const found = h.extractPage(req.html, url.href);
+      let found: ExtractedDocument;
+      try {
+        found = h.extractPage(req.html, url.href);
+      } catch (err) {
+        // The parser says what the page lacks (a title, a body): that is the caller's page to fix.
+        if (err instanceof ExtractError)
+          throw invalidArgument(`the page could not be read as a document: ${err.message}`, [
+            { field: 'html', message: err.message },
+          ]);
+        throw err;
+      }
       const doc: RawDocumentRecord = {
         _id: '',
         authorId: req.authorId,
