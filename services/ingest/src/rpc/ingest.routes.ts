@@ -145,7 +145,8 @@ export function registerIngestRoutes(router: ConnectRouter, h: IngestHandlers): 
     },
     async removeSource(req) {
       const source = await authors.getSource(req.id);
-      await authors.removeSource(req.id);
+      // Documents first, the source last: a crash part-way leaves the source in place, so the same call
+      // can be retried and tombstones (and the taint of everything built from them) are never skipped.
       if (req.purgeDocuments) {
         for await (const doc of store.documents.scan(
           { sourceId: source._id, tombstone: false },
@@ -154,6 +155,7 @@ export function registerIngestRoutes(router: ConnectRouter, h: IngestHandlers): 
           await store.tombstone(doc._id, `remove-source:${source._id}`);
         }
       }
+      await authors.removeSource(req.id);
       return {};
     },
     async crawlNow(req) {
