@@ -126,7 +126,10 @@ function upstreamRoutes(service: DescService): (router: ConnectRouter) => void {
         },
       });
     } else if (service === registryv1.RegistryService) {
-      router.service(registryv1.RegistryService, { listRuns: () => ({}) });
+      router.service(registryv1.RegistryService, {
+        listRuns: () => ({}),
+        reviewStageTransition: (req) => ({ transition: { reviewer: req.reviewer } }),
+      });
     } else {
       router.service(service, {});
     }
@@ -439,7 +442,7 @@ describe('the gateway in front of its upstreams', () => {
 
     it('keeps admin-only methods from author keys', async () => {
       for (const call of [
-        () => client(registryv1.RegistryService, adaKey).listRuns({}),
+        () => client(registryv1.RegistryService, adaKey).reviewStageTransition({ modelVersionId: 'mv_1' }),
         () => client(gatewayv1.AdminService, adaKey).listApiKeys({}),
         () => client(ingestv1.IngestService, adaKey).createAuthor({ displayName: 'Eve' }),
         () => client(embedv1.EmbedService, adaKey).startReindex({}),
@@ -449,6 +452,24 @@ describe('the gateway in front of its upstreams', () => {
         expect(err.rawMessage).toMatch(/needs an admin API key/);
       }
       await client(registryv1.RegistryService, ADMIN_KEY).listRuns({});
+    });
+
+    it('stamps who reviewed with the key that authorised it, keeping the name the caller gave', async () => {
+      const registry = client(registryv1.RegistryService, ADMIN_KEY);
+      const named = await registry.reviewStageTransition({
+        modelVersionId: 'mv_1',
+        approve: true,
+        reviewer: 'alice',
+      });
+      expect(named.transition?.reviewer).toMatch(/^alice \(key:[^)]+\)$/);
+      const anonymous = await registry.reviewStageTransition({ modelVersionId: 'mv_1', approve: true });
+      expect(anonymous.transition?.reviewer).toMatch(/^key:[^ ]+$/);
+      const forged = await registry.reviewStageTransition({
+        modelVersionId: 'mv_1',
+        approve: true,
+        reviewer: anonymous.transition?.reviewer ?? '',
+      });
+      expect(forged.transition?.reviewer).toBe(anonymous.transition?.reviewer);
     });
 
     it('sets the author header upstream services trust from the key, never from the caller', async () => {

@@ -19,6 +19,11 @@ export interface MethodRule {
   access: Access;
   /** The request field naming the author: filled in or checked for author keys. */
   requestAuthor?: string;
+  /**
+   * The request field recording who acted (requested_by, reviewer, editor): the gateway stamps it with the
+   * key that authorised the call, keeping a name the caller gave beside it, so history names a real key.
+   */
+  requestActor?: string;
   /** The response field naming the record's owner: another author's record answers NotFound. */
   responseOwner?: string;
   /** A repeated response field and the owner field of its items: other authors' items are left out. */
@@ -153,9 +158,9 @@ export const accessPolicy: Readonly<Record<string, MethodRule>> = {
     requestAuthor: 'authorId',
     responseItems: { list: 'modelVersions', owner: 'authorId' },
   }),
-  [`${registry}/RequestStageTransition`]: admin,
-  [`${registry}/ReviewStageTransition`]: admin,
-  [`${registry}/RollbackProduction`]: admin,
+  [`${registry}/RequestStageTransition`]: { access: 'admin', requestActor: 'requestedBy' },
+  [`${registry}/ReviewStageTransition`]: { access: 'admin', requestActor: 'reviewer' },
+  [`${registry}/RollbackProduction`]: { access: 'admin', requestActor: 'reviewer' },
   [`${registry}/ListStageTransitions`]: admin,
   [`${registry}/SetModelAlias`]: admin,
   [`${registry}/GetLineage`]: admin,
@@ -181,7 +186,7 @@ export const accessPolicy: Readonly<Record<string, MethodRule>> = {
   [`${inference}/ListModels`]: any,
   // The router itself refuses an edit of another author's generation for an author key (it reads the
   // x-llmtwin-author header this gateway sets), so nothing is written before the response check.
-  [`${inference}/EditAnswer`]: author({ responseOwner: 'edit.authorId' }),
+  [`${inference}/EditAnswer`]: author({ responseOwner: 'edit.authorId', requestActor: 'editor' }),
   [`${inference}/ListAnswerEdits`]: author({
     requestAuthor: 'authorId',
     responseItems: { list: 'edits', owner: 'authorId' },

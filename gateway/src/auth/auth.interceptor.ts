@@ -76,6 +76,14 @@ function scopeRequest(rule: MethodRule, desc: DescMessage, message: Message, pri
   setStringAt(desc, message, rule.requestAuthor, author);
 }
 
+/** `key:<id>`, or `<name the caller gave> (key:<id>)`: the key is what the gateway can vouch for. */
+function stampActor(field: string, desc: DescMessage, message: Message, principal: Principal): void {
+  const given = valueAt(message, field);
+  const name = typeof given === 'string' ? given.trim() : '';
+  const key = `key:${principal.keyId}`;
+  setStringAt(desc, message, field, name === '' || name === key ? key : `${name} (${key})`);
+}
+
 function checkResponse(rule: MethodRule, message: Message, principal: Principal, rpc: string): void {
   const own = principal.authorId ?? '';
   if (rule.responseOwner !== undefined && valueAt(message, rule.responseOwner) !== own) {
@@ -123,6 +131,8 @@ export function authInterceptor(options: AuthInterceptorOptions): Interceptor {
 
     const rpc = `${req.service.typeName}/${req.method.name}`;
     const rule = ruleFor(req.service.typeName, req.method.name);
+    if (rule.requestActor && !req.stream)
+      stampActor(rule.requestActor, req.method.input, req.message as Message, principal);
     if (principal.admin || rule.access === 'any') return next(req);
     if (rule.access === 'admin') {
       throw new ConnectError(`${rpc} needs an admin API key`, Code.PermissionDenied);
