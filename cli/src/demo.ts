@@ -179,7 +179,7 @@ export async function buildDemoArchive(
     ...attribution.map((line) => `- ${line}`),
     '',
   ].join('\n');
-  const content = writeZip([
+  const content = await writeZip([
     { name: SAVED_PAGES_MANIFEST, data: JSON.stringify(manifest, null, 2) },
     { name: 'ATTRIBUTION.md', data: notice },
     ...(await Promise.all(pages.map(async (p) => ({ name: p.archivePath, data: await readFile(p.path) })))),

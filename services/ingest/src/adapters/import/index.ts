@@ -28,4 +28,4 @@ export {
   type SavedPageEntry,
   type SavedPagesManifest,
 } from './saved-pages.js';
-export { crc32, writeZip, type ZipFileEntry } from './zip-writer.js';
+export { writeZip, type ZipFileEntry } from './zip-writer.js';

@@ -45,7 +45,10 @@ const manifest = (pages: unknown[]): ZipFileEntry => ({
   data: JSON.stringify({ pages }),
 });
 
-const zip = (entries: ZipFileEntry[]) => ({ bytes: writeZip(entries), fileName: 'saved.zip' });
+const zip = async (entries: ZipFileEntry[]) => ({
+  bytes: await writeZip(entries),
+  fileName: 'saved.zip',
+});
 
 const iso = (d: ExtractedDocument) => (d.publishedAt === null ? null : new Date(d.publishedAt).toISOString());
 
@@ -64,7 +67,7 @@ describe('saved pages archives', () => {
     let reader: ArchiveReader | undefined;
     const progress: string[] = [];
     const result = await importArchive(
-      zip([
+      await zip([
         manifest([
           { file: 'pages/wtf.html', url: postlight.url },
           { file: './pages/vlae.html', url: VLAE_URL },
@@ -115,7 +118,7 @@ describe('saved pages archives', () => {
   it('reports each bad manifest entry on its own and imports the good one', async () => {
     const big = Buffer.alloc(MAX_SAVED_PAGE_BYTES + 1, ' ');
     const result = await importArchive(
-      zip([
+      await zip([
         manifest([
           { file: '../outside.html', url: 'https://example.com/a' },
           { file: 'pages/vlae.html' },
@@ -159,7 +162,7 @@ describe('saved pages archives', () => {
 
   it('finds the manifest in the one folder a zipped folder holds, and paths stay relative to it', async () => {
     const result = await importArchive(
-      zip([
+      await zip([
         { name: 'saved/pages.json', data: JSON.stringify({ pages: [{ file: 'vlae.html', url: VLAE_URL }] }) },
         { name: 'saved/vlae.html', data: vlae },
       ]),
@@ -173,13 +176,13 @@ describe('saved pages archives', () => {
     expect(detectExportKind(['pages.json', 'posts/a.html', 'posts.csv'])).toBe('saved-pages');
     expect(detectExportKind(['a/pages.json', 'b/pages.json'])).toBeNull();
     expect(detectExportKind(['a/b/pages.json'])).toBeNull();
-    expect(await refusal(importArchive(zip([{ name: 'pages.json', data: '{"pages": [' }])))).toMatch(
+    expect(await refusal(importArchive(await zip([{ name: 'pages.json', data: '{"pages": [' }])))).toMatch(
       /^pages\.json is not valid JSON \(.+\): expected \{"pages": \[\{"file"/,
     );
-    expect(await refusal(importArchive(zip([{ name: 'pages.json', data: '[]' }])))).toMatch(
+    expect(await refusal(importArchive(await zip([{ name: 'pages.json', data: '[]' }])))).toMatch(
       /^pages\.json has no "pages" array/,
     );
-    expect(await refusal(importArchive(zip([{ name: 'readme.txt', data: 'hello' }])))).toMatch(
+    expect(await refusal(importArchive(await zip([{ name: 'readme.txt', data: 'hello' }])))).toMatch(
       /nor saved pages: .* or a pages\.json that lists saved pages with their URLs/,
     );
   });
@@ -239,7 +242,7 @@ describe('saved pages through the ingest module', () => {
 
   it('stores each page once with one event, and importing again changes nothing', async () => {
     await client.createAuthor({ id: 'ada', displayName: 'Ada Lovelace' });
-    const content = writeZip([
+    const content = await writeZip([
       manifest([
         { file: 'wtf.html', url: postlight.url },
         { file: 'vlae.html', url: VLAE_URL },
@@ -276,7 +279,7 @@ describe('saved pages through the ingest module', () => {
 
   it('turns a page that cannot be imported into an error of the job, not a failed import', async () => {
     const job = await importOnce(
-      writeZip([
+      await writeZip([
         manifest([
           { file: 'vlae.html', url: VLAE_URL },
           { file: 'gone.html', url: 'https://example.com/gone' },

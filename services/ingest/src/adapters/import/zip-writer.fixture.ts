@@ -1,7 +1,7 @@
-// A zip writer for tests: unlike writeZip it can also write what a hostile archive holds (lying sizes,
-// symbolic links, any entry name), which no well-behaved zip tool would produce.
-import { deflateRawSync } from 'node:zlib';
-import { assembleZip, crc32 } from './zip-writer.js';
+// A zip writer for tests: unlike writeZip (yazl) it can also write what a hostile archive holds (lying sizes,
+// symbolic links, any entry name), which no well-behaved zip tool would produce. Stored or deflated entries,
+// UTF-8 names, no zip64 and no extra fields.
+import { crc32, deflateRawSync } from 'node:zlib';
 
 export interface ZipEntrySpec {
   name: string;
@@ -13,6 +13,28 @@ export interface ZipEntrySpec {
   /** Unix mode (e.g. 0o120777 for a symlink); written in the external attributes. */
   unixMode?: number;
 }
+
+/** One entry's headers exactly as they will be written: no checks. */
+interface ZipRecord {
+  name: string;
+  /** 0 = stored, 8 = deflated. */
+  method: 0 | 8;
+  crc: number;
+  /** The bytes as written (compressed for method 8). */
+  body: Uint8Array;
+  /** The uncompressed size written in both headers. */
+  size: number;
+  /** Unix mode in the external attributes (type bits included, e.g. 0o100644 for a regular file). */
+  unixMode: number;
+}
+
+// Version 2.0 (deflate); made by Unix (3) so the external attributes carry a Unix mode.
+const VERSION_NEEDED = 20;
+const VERSION_MADE_BY = (3 << 8) | 20;
+const FLAG_UTF8_NAMES = 0x0800;
+// 1980-01-01 00:00.
+const DOS_TIME = 0;
+const DOS_DATE = 0x21;
 
 export function buildZip(specs: readonly ZipEntrySpec[]): Buffer {
   return assembleZip(
@@ -26,9 +48,55 @@ export function buildZip(specs: readonly ZipEntrySpec[]): Buffer {
         body: spec.stored ? data : deflateRawSync(data),
         size: spec.declaredSize ?? data.length,
         unixMode: spec.unixMode ?? 0o100644,
-        dosTime: 0,
-        dosDate: 0x21,
       };
     }),
   );
+}
+
+/** Lays out local headers, bodies, the central directory and its end record for the given records. */
+function assembleZip(records: readonly ZipRecord[]): Buffer {
+  const parts: Uint8Array[] = [];
+  const centrals: Uint8Array[] = [];
+  let offset = 0;
+  for (const r of records) {
+    const name = Buffer.from(r.name, 'utf8');
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(VERSION_NEEDED, 4);
+    local.writeUInt16LE(FLAG_UTF8_NAMES, 6);
+    local.writeUInt16LE(r.method, 8);
+    local.writeUInt16LE(DOS_TIME, 10);
+    local.writeUInt16LE(DOS_DATE, 12);
+    local.writeUInt32LE(r.crc, 14);
+    local.writeUInt32LE(r.body.byteLength, 18);
+    local.writeUInt32LE(r.size, 22);
+    local.writeUInt16LE(name.length, 26);
+    local.writeUInt16LE(0, 28);
+    parts.push(local, name, r.body);
+
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(VERSION_MADE_BY, 4);
+    central.writeUInt16LE(VERSION_NEEDED, 6);
+    central.writeUInt16LE(FLAG_UTF8_NAMES, 8);
+    central.writeUInt16LE(r.method, 10);
+    central.writeUInt16LE(DOS_TIME, 12);
+    central.writeUInt16LE(DOS_DATE, 14);
+    central.writeUInt32LE(r.crc, 16);
+    central.writeUInt32LE(r.body.byteLength, 20);
+    central.writeUInt32LE(r.size, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE((r.unixMode << 16) >>> 0, 38);
+    central.writeUInt32LE(offset, 42);
+    centrals.push(central, name);
+    offset += local.length + name.length + r.body.byteLength;
+  }
+  const directory = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(records.length, 8);
+  end.writeUInt16LE(records.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, directory, end]);
 }

@@ -3,8 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { openZip } from './archive.js';
-import { crc32, writeZip } from './zip-writer.js';
+import { writeZip, zipStream } from './zip-writer.js';
 
 describe('writeZip', () => {
   const text = 'Paper 18: Variational Lossy Autoencoder\n'.repeat(200);
@@ -15,7 +16,7 @@ describe('writeZip', () => {
   ];
 
   it('writes an archive that the importer and the unzip tool both read back byte for byte', async () => {
-    const bytes = writeZip(entries);
+    const bytes = await writeZip(entries);
     const reader = await openZip({ bytes, fileName: 'out.zip' });
     expect(reader.entries.map((e) => e.path)).toEqual(entries.map((e) => e.name));
     for (const entry of entries) {
@@ -35,9 +36,9 @@ describe('writeZip', () => {
     }
   });
 
-  it('deflates only what gets smaller, and gives the same bytes for the same input', () => {
-    const bytes = writeZip(entries);
-    expect(bytes.equals(writeZip(entries))).toBe(true);
+  it('deflates only what gets smaller, and gives the same bytes for the same input', async () => {
+    const bytes = await writeZip(entries);
+    expect(bytes.equals(await writeZip(entries))).toBe(true);
     // The compression method of each local header: 8 for the repetitive page, 0 for the short noise.
     const methods: number[] = [];
     for (let at = 0; bytes.readUInt32LE(at) === 0x04034b50;) {
@@ -48,19 +49,43 @@ describe('writeZip', () => {
     expect(bytes.length).toBeLessThan(text.length / 4);
   });
 
-  it('refuses names the reading side would refuse, and duplicates', () => {
-    expect(() => writeZip([{ name: '../up.html', data: 'x' }])).toThrow(/path traversal/);
-    expect(() => writeZip([{ name: '/abs.html', data: 'x' }])).toThrow(/absolute path/);
-    expect(() => writeZip([{ name: 'a//b.html', data: 'x' }])).toThrow(/not a plain relative path/);
+  it('refuses names the reading side would refuse, and duplicates, before writing anything', async () => {
+    await expect(writeZip([{ name: '../up.html', data: 'x' }])).rejects.toThrow(/path traversal/);
+    await expect(writeZip([{ name: '/abs.html', data: 'x' }])).rejects.toThrow(/absolute path/);
+    await expect(writeZip([{ name: 'a//b.html', data: 'x' }])).rejects.toThrow(/not a plain relative path/);
     expect(() =>
-      writeZip([
+      zipStream([
         { name: 'a.html', data: 'x' },
         { name: 'a.html', data: 'y' },
       ]),
     ).toThrow(/listed twice/);
   });
 
-  it('computes the standard CRC-32', () => {
-    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+  it('writes times in UTC whatever the time zone of the machine, and 1980-01-01 by default', () => {
+    // Written by a process in each zone (a test cannot move its own process to another zone): the DOS time
+    // and date of the first local header, for 2024-03-05 06:07:08 UTC and for no time at all.
+    const script = [
+      `import { writeZip } from ${JSON.stringify(fileURLToPath(new URL('./zip-writer.ts', import.meta.url)))};`,
+      `const stamp = async (modified) => {`,
+      `  const bytes = await writeZip([{ name: 'a.txt', data: 'a', ...(modified ? { modified } : {}) }]);`,
+      `  return [bytes.readUInt16LE(10), bytes.readUInt16LE(12)];`,
+      `};`,
+      `console.log(JSON.stringify([await stamp(new Date('2024-03-05T06:07:08Z')), await stamp()]));`,
+    ].join('\n');
+    for (const tz of ['America/New_York', 'Asia/Kolkata']) {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        env: { ...process.env, TZ: tz },
+      });
+      expect(JSON.parse(out.toString())).toEqual([
+        [(6 << 11) | (7 << 5) | (8 >> 1), ((2024 - 1980) << 9) | (3 << 5) | 5],
+        [0, (1 << 5) | 1],
+      ]);
+    }
+  });
+
+  it('refuses a time a zip header cannot hold', async () => {
+    await expect(writeZip([{ name: 'a.txt', data: 'a', modified: new Date('2200-01-01') }])).rejects.toThrow(
+      /year 2200/,
+    );
   });
 });
