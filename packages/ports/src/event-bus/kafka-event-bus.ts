@@ -1,27 +1,17 @@
 // The Kafka event bus (kafkajs 2.2.4). Delivery semantics match the embedded log: an idempotent producer with
 // acks=all and one request in flight (so a retried send cannot reorder a key's messages); consumers with
 // auto-commit off that process each partition's messages one at a time, commit a message only after its handler
-// (or its dead-lettering) completed, and run partitions in parallel.
+// (or its dead-lettering) completed, and run partitions in parallel. This file is the bus itself (topics,
+// publishing, reads, dead letters, lag); a subscription's consumer lives in kafka-subscription.ts, reading a
+// stretch of a topic in kafka-range-reader.ts.
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
-import type {
-  Admin,
-  Consumer,
-  EachBatchPayload,
-  Kafka,
-  KafkaMessage,
-  LogEntry,
-  Producer,
-  logLevel as KafkaLogLevel,
-} from 'kafkajs';
+import type { Admin, Kafka, LogEntry, Producer, logLevel as KafkaLogLevel } from 'kafkajs';
 import { DomainError, failedPrecondition, invalidArgument, notFound, unavailable } from '../errors.js';
 import {
   type EventBusLogger,
-  deadLetterHeaders,
-  deliverWithRetries,
   silentLogger,
-  sleep,
   toDeadLetter,
   validateMessages,
   validateSubscribeOptions,
@@ -37,6 +27,9 @@ import {
   type Subscription,
   deadLetterTopic,
 } from './event-bus.port.js';
+import { KafkaRangeReader, abortable } from './kafka-range-reader.js';
+import { toBuffer } from './kafka-records.js';
+import { KafkaSubscription } from './kafka-subscription.js';
 
 // kafkajs is CommonJS; its named exports are reached through the default import under Node's ESM loader.
 const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs;
@@ -98,36 +91,6 @@ function kafkaLogCreator(logger: EventBusLogger) {
     };
 }
 
-function headerText(value: Buffer | string | (Buffer | string)[] | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  // Kafka allows a header name to repeat; the port has one value per name, so the last one wins.
-  const last = Array.isArray(value) ? value.at(-1) : value;
-  return last === undefined ? undefined : Buffer.isBuffer(last) ? last.toString('utf8') : last;
-}
-
-function toIncoming(
-  topic: string,
-  partition: number,
-  message: KafkaMessage,
-): Omit<IncomingMessage, 'attempt'> {
-  const headers: { [name: string]: string } = {};
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    const text = headerText(value);
-    if (text !== undefined) headers[name] = text;
-  }
-  return {
-    topic,
-    partition,
-    offset: message.offset,
-    key: message.key?.toString('utf8') ?? '',
-    value: message.value ? new Uint8Array(message.value) : new Uint8Array(),
-    headers,
-    timestamp: Number(message.timestamp),
-  };
-}
-
-const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-
 function isKafkaErrorType(err: unknown, type: string): boolean {
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
     if ((e as { type?: string }).type === type) return true;
@@ -135,33 +98,11 @@ function isKafkaErrorType(err: unknown, type: string): boolean {
   return false;
 }
 
-function abortable<T>(work: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal?.aborted) {
-      work.catch(() => undefined);
-      return reject(new DomainError('cancelled', `${what} was cancelled`));
-    }
-    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    const onAbort = (): void => reject(new DomainError('cancelled', `${what} was cancelled`));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    });
-  });
-}
-
-interface Range {
-  /** First offset to take. */
-  start: bigint;
-  /** High watermark captured at call time: stop before it. */
-  end: bigint;
-}
-
 export class KafkaEventBus implements EventBus {
   readonly adapter = 'kafka';
   readonly brokers: readonly string[];
   private readonly kafka: Kafka;
+  private readonly ranges: KafkaRangeReader;
   private readonly clientId: string;
   private readonly settings: {
     partitions: number;
@@ -218,11 +159,7 @@ export class KafkaEventBus implements EventBus {
         : { connectionTimeout: options.connectionTimeoutMs }),
       ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
     });
-  }
-
-  /** @internal used by subscriptions */
-  get internals(): { kafka: Kafka; settings: KafkaEventBus['settings']; producer: () => Promise<Producer> } {
-    return { kafka: this.kafka, settings: this.settings, producer: () => this.producer() };
+    this.ranges = new KafkaRangeReader(this.kafka, this.settings);
   }
 
   private assertOpen(): void {
@@ -320,7 +257,13 @@ export class KafkaEventBus implements EventBus {
     this.assertOpen();
     validateSubscribeOptions(options);
     await this.ensureTopics([...options.topics, ...options.topics.map(deadLetterTopic)]);
-    const subscription = new KafkaSubscription(this, options, () => this.subscriptions.delete(subscription));
+    const subscription = new KafkaSubscription(
+      this.kafka,
+      this.settings,
+      () => this.producer(),
+      options,
+      () => this.subscriptions.delete(subscription),
+    );
     this.subscriptions.add(subscription);
     try {
       await subscription.start();
@@ -337,104 +280,6 @@ export class KafkaEventBus implements EventBus {
     return new Map(offsets.map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
   }
 
-  /**
-   * Consumes `topic` as `groupId` over the given ranges and returns once every range is done. kafkajs has no
-   * group-less assign(), so a group it is: a throwaway one for read(), the replay group for replays.
-   */
-  private async consumeRanges(
-    topic: string,
-    groupId: string,
-    ranges: Map<number, Range>,
-    onMessages: (
-      messages: Omit<IncomingMessage, 'attempt'>[],
-      commitThrough: () => Promise<void>,
-    ) => Promise<void>,
-    options: { limitPerPartition?: number; signal?: AbortSignal },
-  ): Promise<void> {
-    const pending = new Set([...ranges].filter(([, r]) => r.start < r.end).map(([p]) => p));
-    if (pending.size === 0) return;
-    const taken = new Map<number, number>();
-    let finish: () => void = () => undefined;
-    let failWith: (err: unknown) => void = () => undefined;
-    const finished = new Promise<void>((resolve, reject) => {
-      finish = resolve;
-      failWith = reject;
-    });
-    finished.catch(() => undefined);
-    const consumer = this.kafka.consumer({
-      groupId,
-      allowAutoTopicCreation: false,
-      sessionTimeout: this.settings.sessionTimeoutMs,
-      heartbeatInterval: this.settings.heartbeatIntervalMs,
-      maxWaitTimeInMs: Math.min(this.settings.maxWaitTimeMs, 250),
-    });
-    const markDone = (partition: number): void => {
-      pending.delete(partition);
-      if (pending.size === 0) finish();
-    };
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: Math.min(16, ranges.size),
-        eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, pause }: EachBatchPayload) => {
-          const range = ranges.get(batch.partition);
-          if (!range || !pending.has(batch.partition)) {
-            pause();
-            return;
-          }
-          const chosen: Omit<IncomingMessage, 'attempt'>[] = [];
-          let last: string | undefined;
-          let done = false;
-          for (const message of batch.messages) {
-            const offset = BigInt(message.offset);
-            if (offset < range.start) continue;
-            if (offset >= range.end) {
-              done = true;
-              break;
-            }
-            chosen.push(toIncoming(batch.topic, batch.partition, message));
-            last = message.offset;
-            const count = (taken.get(batch.partition) ?? 0) + 1;
-            taken.set(batch.partition, count);
-            if (offset + 1n >= range.end || count >= (options.limitPerPartition ?? Infinity)) {
-              done = true;
-              break;
-            }
-          }
-          if (!done && BigInt(batch.lastOffset()) + 1n >= range.end) done = true;
-          try {
-            if (chosen.length > 0) {
-              await onMessages(chosen, async () => {
-                await commitOffsetsIfNecessary({
-                  topics: [
-                    {
-                      topic,
-                      partitions: [{ partition: batch.partition, offset: String(BigInt(last!) + 1n) }],
-                    },
-                  ],
-                });
-              });
-              resolveOffset(last!);
-            }
-          } catch (err) {
-            failWith(err);
-            return;
-          }
-          if (done) {
-            pause();
-            markDone(batch.partition);
-          }
-        },
-      });
-      await abortable(finished, this.settings.readTimeoutMs, `reading ${topic}`, options.signal);
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
-    }
-  }
-
   async read(
     topic: string,
     options: { limit?: number; signal?: AbortSignal } = {},
@@ -449,7 +294,7 @@ export class KafkaEventBus implements EventBus {
       if (!(await this.topicExists(topic))) throw notFound(`topic ${topic} does not exist`);
       const marks = await this.watermarks(topic);
       const ranges = new Map([...marks].map(([p, m]) => [p, { start: m.low, end: m.high }]));
-      await this.consumeRanges(
+      await this.ranges.consume(
         topic,
         groupId,
         ranges,
@@ -508,7 +353,7 @@ export class KafkaEventBus implements EventBus {
         }),
       );
       const producer = await this.producer();
-      await this.consumeRanges(
+      await this.ranges.consume(
         dlq,
         replayGroup,
         ranges,
@@ -607,183 +452,5 @@ export class KafkaEventBus implements EventBus {
     this.closed = true;
     await Promise.all([...this.subscriptions].map((s) => s.crash()));
     await this.disconnectClients();
-  }
-}
-
-class KafkaSubscription implements Subscription {
-  private readonly kafka: Kafka;
-  private readonly settings: KafkaEventBus['settings'];
-  private readonly producer: () => Promise<Producer>;
-  private readonly stopController = new AbortController();
-  private readonly handlerController = new AbortController();
-  private consumer: Consumer | undefined;
-  private crashed = false;
-  private stopped: Promise<void> | undefined;
-
-  constructor(
-    bus: KafkaEventBus,
-    private readonly options: SubscribeOptions,
-    private readonly onDone: () => void,
-  ) {
-    ({ kafka: this.kafka, settings: this.settings, producer: this.producer } = bus.internals);
-  }
-
-  async start(): Promise<void> {
-    const { group, topics } = this.options;
-    const { logger } = this.settings;
-    const consumer = this.kafka.consumer({
-      groupId: group,
-      allowAutoTopicCreation: false,
-      sessionTimeout: this.settings.sessionTimeoutMs,
-      heartbeatInterval: this.settings.heartbeatIntervalMs,
-      maxWaitTimeInMs: this.settings.maxWaitTimeMs,
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.CRASH, (event) => {
-      logger.warn(
-        { err: event.payload.error, group, restart: event.payload.restart },
-        'Kafka consumer crashed',
-      );
-    });
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...topics], fromBeginning: this.options.from !== 'latest' });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently:
-          this.settings.partitionsConsumedConcurrently ??
-          Math.min(16, this.settings.partitions * topics.length),
-        eachBatch: (payload) => this.onBatch(payload),
-      });
-    } catch (err) {
-      await consumer.disconnect().catch(() => undefined);
-      throw err;
-    }
-  }
-
-  private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary } = payload;
-    const { group } = this.options;
-    const { logger } = this.settings;
-    const keepGoing = (): boolean => isRunning() && !isStale() && !this.crashed;
-    for (const raw of batch.messages) {
-      if (!keepGoing()) return;
-      const message = toIncoming(batch.topic, batch.partition, raw);
-      // A slow handler must not cost the partition: keep the group membership alive while it runs.
-      const keepAlive = setInterval(() => {
-        heartbeat().catch(() => undefined);
-      }, this.settings.heartbeatIntervalMs);
-      let outcome;
-      try {
-        outcome = await deliverWithRetries({
-          message,
-          options: this.options,
-          signal: this.handlerController.signal,
-          stopSignal: this.stopController.signal,
-          keepGoing,
-          logger,
-        });
-        if (this.crashed || outcome.kind === 'interrupted') return;
-        if (
-          outcome.kind === 'failed' &&
-          !(await this.deadLetter(message, outcome.error, outcome.attempts, keepGoing))
-        ) {
-          return;
-        }
-      } finally {
-        clearInterval(keepAlive);
-      }
-      if (this.crashed) return;
-      try {
-        await commitOffsetsIfNecessary({
-          topics: [
-            {
-              topic: batch.topic,
-              partitions: [{ partition: batch.partition, offset: String(BigInt(raw.offset) + 1n) }],
-            },
-          ],
-        });
-      } catch (err) {
-        // Typically a rebalance took the partition: its next owner gets this message again.
-        logger.warn(
-          { err, group, topic: batch.topic, partition: batch.partition, offset: raw.offset },
-          'offset commit failed; the message will be delivered again',
-        );
-        return;
-      }
-      resolveOffset(raw.offset);
-      try {
-        await heartbeat();
-      } catch {
-        return;
-      }
-    }
-  }
-
-  /** Publishes the dead letter, retrying while the subscription lives; false when it gave up (not committed). */
-  private async deadLetter(
-    message: Omit<IncomingMessage, 'attempt'>,
-    error: string,
-    attempts: number,
-    keepGoing: () => boolean,
-  ): Promise<boolean> {
-    const { group } = this.options;
-    const { logger } = this.settings;
-    for (let failure = 0; ; failure++) {
-      try {
-        const producer = await this.producer();
-        await producer.send({
-          topic: deadLetterTopic(message.topic),
-          acks: -1,
-          messages: [
-            {
-              key: message.key,
-              value: toBuffer(message.value),
-              headers: deadLetterHeaders({ ...message, attempt: attempts }, group, error, attempts),
-            },
-          ],
-        });
-        logger.warn(
-          { topic: message.topic, partition: message.partition, offset: message.offset, group, error },
-          'event dead-lettered after its last attempt',
-        );
-        return true;
-      } catch (err) {
-        logger.warn({ err, topic: message.topic, group }, 'publishing a dead letter failed; retrying');
-        if (!keepGoing()) return false;
-        await sleep(Math.min(1_000 * 2 ** failure, 30_000), this.stopController.signal);
-        if (!keepGoing()) return false;
-      }
-    }
-  }
-
-  stop(): Promise<void> {
-    this.stopped ??= this.drain();
-    return this.stopped;
-  }
-
-  private async drain(): Promise<void> {
-    this.stopController.abort();
-    const timer = setTimeout(() => this.handlerController.abort(), this.settings.drainTimeoutMs);
-    try {
-      // kafkajs stops fetching, waits for the running batches (which end after their current message and its
-      // commit), leaves the group and disconnects.
-      await this.consumer?.disconnect();
-    } catch (err) {
-      this.settings.logger.warn(
-        { err, group: this.options.group },
-        'Kafka consumer did not disconnect cleanly',
-      );
-    } finally {
-      clearTimeout(timer);
-      this.onDone();
-    }
-  }
-
-  crash(): Promise<void> {
-    this.crashed = true;
-    this.handlerController.abort();
-    return this.stop();
   }
 }
