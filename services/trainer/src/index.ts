@@ -2,3 +2,9 @@ export { createTrainerModule, type TrainerDeps, type TrainerModule, type Trainer
 export { configSchema as trainerConfigSchema, defaultTokenizerModel } from './config.js';
 export { openTokenizer } from './adapters/create-tokenizer.js';
 export type { ModelTable } from './adapters/router-llm.js';
+export {
+  validateJsonl,
+  CHAT_SCHEMA_VERSION,
+  PREFERENCE_SCHEMA_VERSION,
+  type SchemaVersion,
+} from './domain/export-format.js';

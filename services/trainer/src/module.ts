@@ -40,8 +40,11 @@ export interface TrainerDeps {
   upstreams?: Partial<Record<TrainerUpstream, string>>;
   /** Where the split files go. */
   artifacts: ArtifactStore;
-  /** The target model's tokenizer; none means the word-based estimate (recorded in stats.tokenizer). */
-  tokenizer?: Tokenizer;
+  /**
+   * The target model's tokenizer, or how to load it on the first build; none means the word-based estimate
+   * (recorded in stats.tokenizer).
+   */
+  tokenizer?: Tokenizer | (() => Promise<Tokenizer>);
   /** The router's model table (LLM port); none means only "extractive" can write instructions. */
   models?: ModelTable;
   /** What an empty generator_model means: "extractive" (default) or a model id the models serve. */

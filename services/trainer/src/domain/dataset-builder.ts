@@ -55,7 +55,8 @@ export interface BuilderDeps {
   snapshot: SnapshotReader;
   /** Answer edits for preference datasets; none means no feedback pairs. */
   answerEdits?: AnswerEditReader;
-  tokenizer: Tokenizer;
+  /** The tokenizer, or how to load it (on the first build, so that a trainer starts without waiting for it). */
+  tokenizer: Tokenizer | (() => Promise<Tokenizer>);
   artifacts: DatasetArtifactStore;
   recorder: DatasetRecorder;
 }
@@ -159,8 +160,12 @@ export class DatasetBuilder {
   }
 
   /** Language filter, PII scrub, passages and token bounds, counted into stats. */
-  private passages(docs: readonly CleanedDocument[], req: DatasetRequest, stats: Stats): Candidate[] {
-    const { tokenizer } = this.deps;
+  private passages(
+    docs: readonly CleanedDocument[],
+    req: DatasetRequest,
+    stats: Stats,
+    tokenizer: Tokenizer,
+  ): Candidate[] {
     const out: Candidate[] = [];
     for (const doc of docs) {
       // Code carries a programming language, not a natural one: the language filter is for prose.
@@ -193,6 +198,7 @@ export class DatasetBuilder {
     req: DatasetRequest,
     generator: ExampleGenerator,
     stats: Stats,
+    tokenizer: Tokenizer,
     progress: (p: BuildProgress) => void,
     signal?: AbortSignal,
   ): Promise<Example[]> {
@@ -223,11 +229,10 @@ export class DatasetBuilder {
         if (req.kind === 'preference') {
           const rejected = scrubPii(await generator.rejectedAnswer(instruction, ctx, signal)).text;
           record = { prompt: [user], chosen: [mine], rejected: [{ role: 'assistant', content: rejected }] };
-          tokens =
-            this.deps.tokenizer.count(instruction) + Math.max(p.tokens, this.deps.tokenizer.count(rejected));
+          tokens = tokenizer.count(instruction) + Math.max(p.tokens, tokenizer.count(rejected));
         } else {
           record = { messages: [user, mine] };
-          tokens = this.deps.tokenizer.count(instruction) + p.tokens;
+          tokens = tokenizer.count(instruction) + p.tokens;
         }
         examples.push({
           split: p.split,
@@ -254,6 +259,7 @@ export class DatasetBuilder {
   private async feedbackExamples(
     req: DatasetRequest,
     stats: Stats,
+    tokenizer: Tokenizer,
     signal?: AbortSignal,
   ): Promise<Example[]> {
     const reader = this.deps.answerEdits;
@@ -274,9 +280,7 @@ export class DatasetBuilder {
           chosen: [{ role: 'assistant', content: chosen }],
           rejected: [{ role: 'assistant', content: rejected }],
         },
-        tokens:
-          this.deps.tokenizer.count(prompt) +
-          Math.max(this.deps.tokenizer.count(chosen), this.deps.tokenizer.count(rejected)),
+        tokens: tokenizer.count(prompt) + Math.max(tokenizer.count(chosen), tokenizer.count(rejected)),
       });
     }
     stats.feedbackPairs = BigInt(out.length);
@@ -289,7 +293,9 @@ export class DatasetBuilder {
     progress: (p: BuildProgress) => void,
     signal?: AbortSignal,
   ): Promise<BuildResult> {
-    const stats = emptyStats(req, this.deps.tokenizer.name);
+    const tokenizer =
+      typeof this.deps.tokenizer === 'function' ? await this.deps.tokenizer() : this.deps.tokenizer;
+    const stats = emptyStats(req, tokenizer.name);
     progress({ done: 0, total: 0, message: 'reading the cleaned snapshot' });
     const docs = await this.readDocuments(req, signal);
     const raw = await this.readRaw(req.authorId, signal);
@@ -300,7 +306,7 @@ export class DatasetBuilder {
       );
     }
 
-    const candidates = this.passages(docs, req, stats);
+    const candidates = this.passages(docs, req, stats, tokenizer);
     const exact = await removeExactDuplicates(candidates);
     stats.exactDuplicatesRemoved = BigInt(exact.removed);
     const near = removeNearDuplicates(exact.kept, req.nearDuplicateThreshold);
@@ -329,8 +335,8 @@ export class DatasetBuilder {
     ].sort((a, b) => a.doc.id.localeCompare(b.doc.id) || a.index - b.index);
 
     const examples = [
-      ...(await this.examplesFromPassages(usable, req, generator, stats, progress, signal)),
-      ...(await this.feedbackExamples(req, stats, signal)),
+      ...(await this.examplesFromPassages(usable, req, generator, stats, tokenizer, progress, signal)),
+      ...(await this.feedbackExamples(req, stats, tokenizer, signal)),
     ].sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
     throwIfAborted(signal);
     if (usable.length > 0 && stats.generationFailures === BigInt(usable.length)) {

@@ -16,10 +16,10 @@ const STOPWORDS = new Set(
   ).split(' '),
 );
 
-/** Candidate terms of a text: lowercased words of 3+ letters that are not function words or numbers. */
+/** Candidate terms of a text: lowercased words of 3+ letters, not function words, numbers or contractions. */
 export function terms(text: string): string[] {
   return (text.toLowerCase().match(/\p{L}[\p{L}\p{N}'’-]*\p{L}|\p{L}/gu) ?? []).filter(
-    (w) => w.length >= 3 && !STOPWORDS.has(w),
+    (w) => w.length >= 3 && !STOPWORDS.has(w) && !/['’]/.test(w),
   );
 }
 
