@@ -27,6 +27,7 @@ import { DEFAULT_EMBEDDER_URL, createEmbedModule, embedderAdapterOf } from '@llm
 import { createEmbedder, embedderSettingsFromEnv } from '@llmtwin/ports/adapters';
 import { createRegistryModule } from '@llmtwin/registry';
 import { createTrainerModule } from '@llmtwin/trainer';
+import { embeddedTrainerOptions } from './embedded-trainer.js';
 import {
   createInferenceRouterModule,
   defaultLocalModelPath,
@@ -141,7 +142,16 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
       directory,
     }),
     registry: await createRegistryModule({ warehouse, eventBus }),
-    trainer: await createTrainerModule({ warehouse, eventBus }),
+    trainer: await createTrainerModule({
+      warehouse,
+      eventBus,
+      directory,
+      ...(await embeddedTrainerOptions(
+        dataDir,
+        options.logger.child({ service: 'trainer' }),
+        routerOptions.models,
+      )),
+    }),
     // Searches through embed's routes in this process, like the distributed router through LLMTWIN_EMBED_URL.
     'inference-router': await createInferenceRouterModule({
       warehouse,

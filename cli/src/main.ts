@@ -10,6 +10,7 @@ import {
   sourceRemove,
 } from './commands/ingest.js';
 import { statusCommand } from './commands/status.js';
+import { addDatasetCommands } from './commands/datasets.js';
 import { addRegistryCommands } from './commands/registry.js';
 import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
 import { defaultDataDir, resolveApiKey } from './api-key.js';
@@ -239,5 +240,6 @@ remoteOptions(
 });
 
 addRegistryCommands(program, remoteOptions, withKey);
+addDatasetCommands(program, remoteOptions, withKey);
 
 await program.parseAsync(process.argv);

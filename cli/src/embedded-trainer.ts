@@ -1,0 +1,71 @@
+// The trainer's part of the embedded twin: its artifact folder, its tokenizer and its instruction model.
+//
+// Instructions default to "extractive" even when the router serves the in-process SmolLM2-135M-Instruct:
+// that model writes poor instructions. LLMTWIN_DATASET_GENERATOR may name a model the router serves (e.g. one
+// of LLMTWIN_LLM_BACKENDS), and a request's generator_model may too; the trainer then uses the router's own
+// model table through the LLM port, so no model is loaded twice.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { createArtifactStore } from '@llmtwin/ports/adapters';
+import { loadConfig } from '@llmtwin/runtime';
+import {
+  defaultTokenizerModel,
+  openTokenizer,
+  trainerConfigSchema,
+  type ModelTable,
+  type TrainerDeps,
+} from '@llmtwin/trainer';
+import type { Logger } from 'pino';
+
+export async function embeddedTrainerOptions(
+  dataDir: string,
+  logger: Logger,
+  models: ModelTable | undefined,
+): Promise<Omit<TrainerDeps, 'warehouse' | 'eventBus' | 'directory'>> {
+  const settings = loadConfig(
+    trainerConfigSchema.pick({
+      LLMTWIN_CACHE_DIR: true,
+      LLMTWIN_DATASET_TOKENIZER: true,
+      LLMTWIN_DATASET_GENERATOR: true,
+      LLMTWIN_DATASET_TEMPERATURE: true,
+    }),
+  );
+  const model = defaultTokenizerModel(settings.LLMTWIN_CACHE_DIR);
+  let setting = settings.LLMTWIN_DATASET_TOKENIZER;
+  // Like the router's default model: the prepared SmolLM2 when it is there, else the word estimate (which
+  // every dataset then records in stats.tokenizer).
+  if (setting === 'gguf:default' && !existsSync(model)) {
+    logger.warn(
+      { model },
+      'the SmolLM2 tokenizer is not prepared (npm run models:prepare): datasets count words',
+    );
+    setting = 'words';
+  }
+  // Loaded on the first build, so that `llmtwin up` does not wait for it.
+  let tokenizer: ReturnType<typeof openTokenizer> | undefined;
+  const load = () =>
+    (tokenizer ??= openTokenizer(setting, model).catch((err: unknown) => {
+      tokenizer = undefined; // a later build tries again (the model may have been prepared since)
+      throw err;
+    }));
+  const artifacts = await createArtifactStore(`file:${path.join(dataDir, 'artifacts')}`);
+  return {
+    logger,
+    upstreams: {
+      clean: 'in-process',
+      ingest: 'in-process',
+      registry: 'in-process',
+      'inference-router': 'in-process',
+    },
+    artifacts,
+    ...(setting === 'words'
+      ? {}
+      : {
+          tokenizer: async () => (await load())!,
+        }),
+    ...(models ? { models } : {}),
+    defaultGenerator: settings.LLMTWIN_DATASET_GENERATOR,
+    temperature: settings.LLMTWIN_DATASET_TEMPERATURE,
+    owned: [artifacts, { close: async () => void (await (await tokenizer)?.close()) }],
+  };
+}
