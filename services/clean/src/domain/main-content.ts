@@ -6,10 +6,21 @@
 // then score every element by the text under it: well-formed, link-poor blocks count for it, short or
 // link-heavy blocks count against it. The best-scoring element is the article's container; its blocks,
 // minus link lists and stock boilerplate lines, are the output. A long JSON-LD articleBody replaces the
-// result when the DOM gave much less text than the publisher's own structured data.
+// result when the DOM gave much less text than the publisher's own structured data. The walk lives in
+// html-lineariser.ts, the word lists and weights in main-content-vocabulary.ts; this file scores and chooses.
 import { parseDocument } from 'htmlparser2';
 import type { AnyNode, Element } from 'domhandler';
 import { decodeHtml } from './html-encoding.js';
+import { Lineariser, SPACES, elementText, normaliseInline, type RawBlock } from './html-lineariser.js';
+import {
+  BLOCK_TAGS,
+  BOILERPLATE_LINE,
+  LANDMARK_TAGS,
+  PARAGRAPH_LIKE,
+  SENTENCE_END,
+  SKIP_TAGS,
+  WEIGHTS,
+} from './main-content-vocabulary.js';
 
 export type ContentBlock =
   | { type: 'heading'; level: number; text: string; quote: number }
@@ -22,500 +33,6 @@ export interface MainContent {
   /** The body as markdown-like text (the title is not repeated in it). */
   text: string;
   blocks: ContentBlock[];
-}
-
-// ---------------------------------------------------------------------------------------------- tag sets
-
-const SKIP_TAGS = new Set([
-  'script',
-  'style',
-  'noscript',
-  'template',
-  'svg',
-  'math',
-  'iframe',
-  'object',
-  'embed',
-  'canvas',
-  'video',
-  'audio',
-  'picture',
-  'img',
-  'button',
-  'input',
-  'select',
-  'option',
-  'textarea',
-  'label',
-  'nav',
-  'aside',
-  'footer',
-  'dialog',
-  'figcaption',
-  'title',
-  'base',
-  'link',
-  'meta',
-  'map',
-  'area',
-  'source',
-  'track',
-]);
-
-const LANDMARK_TAGS = new Set(['nav', 'aside', 'footer']);
-
-const BLOCK_TAGS = new Set([
-  'address',
-  'article',
-  'blockquote',
-  'body',
-  'center',
-  'dd',
-  'details',
-  'dir',
-  'div',
-  'dl',
-  'dt',
-  'fieldset',
-  'figcaption',
-  'figure',
-  'form',
-  'h1',
-  'h2',
-  'h3',
-  'h4',
-  'h5',
-  'h6',
-  'header',
-  'hgroup',
-  'hr',
-  'html',
-  'li',
-  'main',
-  'menu',
-  'ol',
-  'p',
-  'pre',
-  'section',
-  'summary',
-  'table',
-  'tbody',
-  'thead',
-  'tfoot',
-  'tr',
-  'td',
-  'th',
-  'ul',
-  'caption',
-  'legend',
-]);
-
-const PARAGRAPH_LIKE = new Set([
-  'p',
-  'pre',
-  'h1',
-  'h2',
-  'h3',
-  'h4',
-  'h5',
-  'h6',
-  'li',
-  'dt',
-  'dd',
-  'figcaption',
-  'caption',
-  'summary',
-  'legend',
-  'blockquote',
-  'tr',
-  'td',
-  'th',
-  'ul',
-  'ol',
-  'dl',
-  'menu',
-  'dir',
-]);
-
-const SKIP_ROLES = new Set([
-  'navigation',
-  'complementary',
-  'banner',
-  'contentinfo',
-  'menu',
-  'menubar',
-  'dialog',
-  'alertdialog',
-  'search',
-  'toolbar',
-  'tablist',
-]);
-
-// Class/id tokens that name page furniture. Matched per token (split on space, '-' and '_'), so "ad"
-// matches "ad-slot" but not "header" or "download".
-const NEGATIVE_TOKENS = new Set([
-  'comment',
-  'comments',
-  'commentlist',
-  'disqus',
-  'respond',
-  'replies',
-  'share',
-  'sharing',
-  'shares',
-  'sharebar',
-  'social',
-  'sociable',
-  'related',
-  'recommended',
-  'recommendations',
-  'footer',
-  'nav',
-  'navbar',
-  'navigation',
-  'menu',
-  'sidebar',
-  'cookie',
-  'cookies',
-  'consent',
-  'gdpr',
-  'banner',
-  'advert',
-  'advertisement',
-  'ad',
-  'ads',
-  'adv',
-  'advertising',
-  'dfp',
-  'promo',
-  'promotion',
-  'sponsor',
-  'sponsored',
-  'newsletter',
-  'subscribe',
-  'subscription',
-  'breadcrumb',
-  'breadcrumbs',
-  'popup',
-  'modal',
-  'masthead',
-  'toolbar',
-  'pagination',
-  'pager',
-  'tagcloud',
-  'skip',
-  'signup',
-  'login',
-  'outbrain',
-  'taboola',
-  'rss',
-  'byline',
-  'bio',
-  'jump',
-  'trending',
-  'popular',
-  'readmore',
-  'paywall',
-  'offscreen',
-  'hidden',
-  'hide',
-  'sr',
-  'visually',
-  'screenreader',
-  'print',
-  'tagcloud',
-  'taglist',
-  'keywords',
-  'author',
-  'dateline',
-  'timestamp',
-  'date',
-  'caption',
-  'credit',
-  'credits',
-  'copyright',
-  'disclaimer',
-  'lightbox',
-  'overlay',
-  'teaser',
-  'teasers',
-  'follow',
-]);
-const POSITIVE_TOKENS = new Set([
-  'article',
-  'articlebody',
-  'body',
-  'content',
-  'entry',
-  'main',
-  'post',
-  'story',
-  'text',
-  'prose',
-  'blog',
-  'markdown',
-  'richtext',
-  'page',
-]);
-
-// Short lines that are furniture wherever they appear.
-const BOILERPLATE_LINE =
-  /^(?:advertisement|advertising|anzeige|publicité|publicidad|sponsored|share( this( article| story)?)?|tweet|print|email|e-mail|read more|continue reading|related( articles| stories)?|sign up|subscribe( now)?|follow us.*|comments?|leave a (comment|reply)|photo|image|click here.*|back to top|skip to content)\s*[:.!]?$/i;
-
-// ------------------------------------------------------------------------------------------ linearising
-
-interface RawBlock {
-  kind: 'heading' | 'paragraph' | 'list-item' | 'code';
-  text: string;
-  linkChars: number;
-  owner: Element;
-  level: number;
-  ordered: boolean;
-  index: number;
-  depth: number;
-  quote: number;
-  language?: string;
-  list?: Element;
-}
-
-interface ListFrame {
-  el: Element;
-  ordered: boolean;
-  next: number;
-  current: number;
-}
-
-function classTokens(el: Element): string[] {
-  const value = `${el.attribs['class'] ?? ''} ${el.attribs['id'] ?? ''}`.toLowerCase();
-  return value.split(/[\s_-]+/).filter(Boolean);
-}
-
-function isHidden(el: Element): boolean {
-  const a = el.attribs;
-  if (a['hidden'] !== undefined || a['aria-hidden'] === 'true') return true;
-  const style = a['style'];
-  return style !== undefined && /(?:display\s*:\s*none|visibility\s*:\s*hidden)/i.test(style);
-}
-
-function elementText(node: AnyNode): string {
-  if (node.type === 'text') return node.data;
-  if ('children' in node) {
-    let s = '';
-    for (const child of node.children) {
-      if (child.type === 'tag' && child.name === 'br') s += '\n';
-      else s += elementText(child);
-    }
-    return s;
-  }
-  return '';
-}
-
-function codeLanguage(pre: Element): string | undefined {
-  const candidates: Element[] = [pre];
-  for (const c of pre.children) if (c.type === 'tag' && c.name === 'code') candidates.push(c);
-  let parent = pre.parent;
-  for (let i = 0; i < 2 && parent && parent.type === 'tag'; i++, parent = parent.parent)
-    candidates.push(parent);
-  for (const el of candidates) {
-    const lang = el.attribs['data-lang'] ?? el.attribs['data-language'];
-    if (lang) return lang.toLowerCase();
-    const m = /(?:^|\s)(?:language|lang|highlight-source|brush:?)-?([a-z0-9+#]+)/i.exec(
-      el.attribs['class'] ?? '',
-    );
-    if (m) return m[1]!.toLowerCase();
-  }
-  return undefined;
-}
-
-// Whitespace that collapses in rendered HTML, plus the no-break space, which we normalise too.
-const SPACES = /[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+/g;
-const INVISIBLE = /[\u200b\u00ad\ufeff]/g;
-
-function normaliseInline(s: string): string {
-  return s.replace(INVISIBLE, '').replace(SPACES, ' ').trim().normalize('NFC');
-}
-
-// Stands for <br> in the inline buffer, so that source newlines (plain whitespace) are not taken for breaks.
-const LINE_BREAK = '\u0001';
-
-class Lineariser {
-  readonly blocks: RawBlock[] = [];
-  private buffer = '';
-  private linkChars = 0;
-  private linkDepth = 0;
-  private owner: Element | undefined;
-  private readonly lists: ListFrame[] = [];
-  private quote = 0;
-  private headingLevel = 0;
-
-  constructor(
-    private readonly proseTextTotal: number,
-    private readonly proseText: Map<Element, number>,
-    private readonly useClassHints: boolean,
-  ) {}
-
-  walk(node: AnyNode, owner: Element): void {
-    if (node.type === 'text') {
-      this.owner ??= owner;
-      this.buffer += node.data;
-      if (this.linkDepth > 0) this.linkChars += node.data.replace(SPACES, '').length;
-      return;
-    }
-    if (node.type !== 'tag') {
-      if (node.type === 'root') for (const c of node.children) this.walk(c, owner);
-      return;
-    }
-    const el = node;
-    const name = el.name;
-    if (name === 'br') {
-      this.buffer += LINE_BREAK;
-      return;
-    }
-    if (this.shouldSkip(el)) return;
-    if (name === 'pre') {
-      this.flush();
-      let text = elementText(el);
-      if (text.startsWith('\n')) text = text.slice(1); // the parser drops a newline right after <pre>
-      if (text.trim()) {
-        this.blocks.push({
-          kind: 'code',
-          text,
-          linkChars: 0,
-          owner: el,
-          level: 0,
-          ordered: false,
-          index: 0,
-          depth: this.lists.length,
-          quote: this.quote,
-          ...(codeLanguage(el) ? { language: codeLanguage(el)! } : {}),
-        });
-      }
-      return;
-    }
-    if (!BLOCK_TAGS.has(name)) {
-      if (name === 'a') this.linkDepth++;
-      const inlineCode = name === 'code' || name === 'kbd' || name === 'samp';
-      if (inlineCode) this.buffer += ' `';
-      for (const c of el.children) this.walk(c, owner);
-      if (inlineCode) this.buffer += '` ';
-      if (name === 'a') this.linkDepth--;
-      return;
-    }
-    this.flush();
-    const heading = /^h([1-6])$/.exec(name);
-    if (heading) this.headingLevel = Number(heading[1]);
-    if (name === 'ul' || name === 'ol' || name === 'menu' || name === 'dir') {
-      this.lists.push({
-        el,
-        ordered: name === 'ol',
-        next: Number(el.attribs['start'] ?? 1) || 1,
-        current: 0,
-      });
-    }
-    const frame = this.lists[this.lists.length - 1];
-    if (name === 'li' && frame) frame.current = frame.next++;
-    if (name === 'blockquote') this.quote++;
-    for (const c of el.children) this.walk(c, el);
-    this.flush();
-    if (name === 'blockquote') this.quote--;
-    if (name === 'ul' || name === 'ol' || name === 'menu' || name === 'dir') this.lists.pop();
-    if (heading) this.headingLevel = 0;
-  }
-
-  private shouldSkip(el: Element): boolean {
-    const name = el.name;
-    if (SKIP_TAGS.has(name)) {
-      // <nav>/<aside>/<footer> inside the article are furniture too, but a page that wraps its whole
-      // text in one of them (it happens) must not lose it.
-      if (name === 'nav' || name === 'aside' || name === 'footer') return !this.holdsMostText(el);
-      return true;
-    }
-    if (name === 'body' || name === 'html' || name === 'article' || name === 'main') return false;
-    if (isHidden(el)) return true;
-    const role = el.attribs['role'];
-    if (role && SKIP_ROLES.has(role)) return !this.holdsMostText(el);
-    if (!this.useClassHints) return false;
-    const tokens = classTokens(el);
-    if (tokens.length === 0) return false;
-    let negative = false;
-    let positive = false;
-    for (const t of tokens) {
-      if (NEGATIVE_TOKENS.has(t)) negative = true;
-      else if (POSITIVE_TOKENS.has(t)) positive = true;
-    }
-    if (!negative) return false;
-    // "widget Blog", "post-sharing": a positive word next to a negative one is trusted only when the
-    // element holds a real share of the page's prose.
-    return !this.holdsMostText(el, positive ? 0.15 : 0.7);
-  }
-
-  private holdsMostText(el: Element, share = 0.4): boolean {
-    return (this.proseText.get(el) ?? 0) > share * this.proseTextTotal;
-  }
-
-  private flush(): void {
-    if (!this.buffer) return;
-    const raw = this.buffer;
-    const owner = this.owner;
-    const linkChars = this.linkChars;
-    this.buffer = '';
-    this.linkChars = 0;
-    this.owner = undefined;
-    if (!owner) return;
-    const lines = raw
-      .split(LINE_BREAK)
-      .map(normaliseInline)
-      .map((l) =>
-        l
-          .replace(/`\s*`/g, '')
-          .replace(/` ([^`]*?) `/g, '`$1`')
-          .trim(),
-      )
-      .filter(Boolean);
-    if (lines.length === 0) return;
-    const text = lines.join('\n');
-    const list = this.lists[this.lists.length - 1];
-    const inItem = list !== undefined && this.nearestListItem(owner, list.el);
-    if (this.headingLevel > 0) {
-      this.push({
-        kind: 'heading',
-        text: text.replace(/\n/g, ' '),
-        linkChars,
-        owner,
-        level: this.headingLevel,
-      });
-    } else if (list && inItem) {
-      this.push({
-        kind: 'list-item',
-        text,
-        linkChars,
-        owner,
-        ordered: list.ordered,
-        index: list.current,
-        list: list.el,
-      });
-    } else {
-      this.push({ kind: 'paragraph', text, linkChars, owner });
-    }
-  }
-
-  private nearestListItem(owner: Element, list: Element): boolean {
-    for (let e: Element | null = owner; e && e !== list; e = e.parent as Element | null) {
-      if (e.name === 'li') return true;
-    }
-    return false;
-  }
-
-  private push(b: Partial<RawBlock> & Pick<RawBlock, 'kind' | 'text' | 'linkChars' | 'owner'>): void {
-    this.blocks.push({
-      level: 0,
-      ordered: false,
-      index: 0,
-      depth: Math.max(0, this.lists.length - 1),
-      quote: this.quote,
-      ...b,
-    });
-  }
 }
 
 // --------------------------------------------------------------------------------------------- scoring
@@ -541,8 +58,6 @@ function proseTextByElement(root: AnyNode): { byElement: Map<Element, number>; t
   return { byElement, total };
 }
 
-const SENTENCE_END = /[.!?。！？…:;"”»)\]]$/;
-
 function blockWeight(b: RawBlock): number {
   const len = b.text.length;
   if (b.kind === 'code') return len;
@@ -550,9 +65,11 @@ function blockWeight(b: RawBlock): number {
   const density = len > 0 ? Math.min(1, b.linkChars / len) : 0;
   const sentence = SENTENCE_END.test(b.text);
   const good =
-    density < 0.34 &&
-    (len >= 100 || (len >= 40 && sentence) || (b.owner.name === 'p' && len >= 25 && sentence));
-  return good ? len * (1 - density) : -0.8 * len;
+    density < WEIGHTS.maxLinkDensity &&
+    (len >= WEIGHTS.longBlockChars ||
+      (len >= WEIGHTS.sentenceBlockChars && sentence) ||
+      (b.owner.name === 'p' && len >= WEIGHTS.paragraphSentenceChars && sentence));
+  return good ? len * (1 - density) : -WEIGHTS.badBlockPenalty * len;
 }
 
 function scoreElements(blocks: RawBlock[]): Map<Element, number> {
@@ -603,11 +120,11 @@ function dropFurniture(blocks: RawBlock[]): RawBlock[] {
     if (b.kind === 'code') return true;
     if (b.list) {
       const [links, chars] = listLinks.get(b.list)!;
-      if (chars > 0 && links / chars > 0.5) return false;
+      if (chars > 0 && links / chars > WEIGHTS.maxListLinkShare) return false;
     }
     const len = b.text.length;
-    if (len > 0 && b.linkChars / len > 0.6) return false;
-    if (len < 60 && BOILERPLATE_LINE.test(b.text)) return false;
+    if (len > 0 && b.linkChars / len > WEIGHTS.maxBlockLinkShare) return false;
+    if (len < WEIGHTS.boilerplateMaxChars && BOILERPLATE_LINE.test(b.text)) return false;
     return true;
   });
   // A heading whose section was all furniture ("More from us" over a dropped link list) heads nothing.
@@ -791,9 +308,11 @@ export function extractMainContent(
   let chosen = selectBlocks(root, prose, true, title);
   // Class names mislead sometimes ("karma-below-banner" around a whole article): when trusting them left
   // little, try again without them and keep whichever found more.
-  if (chosenLength(chosen) < 500) {
+  if (chosenLength(chosen) < WEIGHTS.retryBelowChars) {
     const retry = selectBlocks(root, prose, false, title);
-    if (chosenLength(retry) > 2 * chosenLength(chosen) + 100) chosen = retry;
+    if (chosenLength(retry) > WEIGHTS.retryFactor * chosenLength(chosen) + WEIGHTS.retryMarginChars) {
+      chosen = retry;
+    }
   }
   let blocks = chosen.map(toContentBlock);
 
@@ -802,7 +321,7 @@ export function extractMainContent(
     const ldText = ld.replace(/<[^>]+>/g, ' ');
     const ldTokens = tokenCount(ldText);
     const ours = tokenCount(blocks.map((b) => b.text).join(' '));
-    if (ldTokens > 100 && ours < 0.6 * ldTokens) {
+    if (ldTokens > WEIGHTS.jsonLdMinWords && ours < WEIGHTS.jsonLdMinShare * ldTokens) {
       blocks = ldText
         .split(/\n\s*\n|\r\n\s*\r\n/)
         .map(normaliseInline)
