@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { Readability } from '@mozilla/readability';
 import { JSDOM, VirtualConsole } from 'jsdom';
-import { decodeHtml } from '../services/clean/src/domain/html-encoding.js';
+import { decodeHtml } from '@llmtwin/html-encoding';
 import { extractMainContent } from '../services/clean/src/domain/main-content.js';
 
 const { values, positionals } = parseArgs({

@@ -3,7 +3,7 @@
 // and line breaks kept; a JSON payload is opened at its body field.
 import { parseDocument } from 'htmlparser2';
 import type { AnyNode } from 'domhandler';
-import { decodeHtml } from './html-encoding.js';
+import { decodeHtml } from '@llmtwin/html-encoding';
 
 export interface CleanedPost {
   text: string;

@@ -10,7 +10,7 @@
 // html-lineariser.ts, the word lists and weights in main-content-vocabulary.ts; this file scores and chooses.
 import { parseDocument } from 'htmlparser2';
 import type { AnyNode, Element } from 'domhandler';
-import { decodeHtml } from './html-encoding.js';
+import { decodeHtml } from '@llmtwin/html-encoding';
 import { Lineariser, SPACES, elementText, normaliseInline, type RawBlock } from './html-lineariser.js';
 import {
   BLOCK_TAGS,

@@ -1,9 +1,10 @@
 // The one entry point for a fetched or saved page: decode it as a browser would, build an inert DOM, and
 // hand it to the parser for its platform (by host, then by the platform's own markers for custom domains),
 // falling back to a generic article reader.
+import { decodeHtml } from '@llmtwin/html-encoding';
 import type { ExtractedDocument } from '../../domain/extracted-document.js';
 import { platformOf, type PlatformName } from '../../domain/authors.js';
-import { decodeHtml, pageCanonicalUrl } from './html-document.js';
+import { pageCanonicalUrl } from './html-document.js';
 import { parseHtml } from './inert-dom.js';
 import { parseGenericPage } from './generic-page.js';
 import { parseLinkedInPage } from './linkedin-page.js';
@@ -30,12 +31,15 @@ export function extractPage(
   if (pageUrl.protocol !== 'http:' && pageUrl.protocol !== 'https:') {
     throw new ExtractError(`the page URL must be http(s), not ${pageUrl.protocol}`);
   }
-  const decoded = decodeHtml(html, options.contentType);
+  // Text is taken as it is (a string has no encoding left to find); bytes are decoded as a browser would.
+  const bytes = typeof html === 'string' ? new TextEncoder().encode(html) : html;
+  const decoded =
+    typeof html === 'string' ? { text: html, encoding: 'utf-8' } : decodeHtml(html, options.contentType);
   const ctx: PageContext = {
     doc: parseHtml(decoded.text, pageUrl.href),
     text: decoded.text,
     url: pageUrl,
-    bytes: decoded.bytes,
+    bytes,
     encoding: decoded.encoding,
   };
   switch (detectPlatform(ctx)) {

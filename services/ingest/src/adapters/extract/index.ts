@@ -1,7 +1,7 @@
 export { extractPage, detectPlatform, type ExtractOptions } from './extract-page.js';
 export { ExtractError, type PageContext } from './page-context.js';
 export { parseHtml } from './inert-dom.js';
-export { decodeHtml, canonicalize, parseTime, type DecodedHtml } from './html-document.js';
+export { canonicalize, parseTime } from './html-document.js';
 export { parseMediumPage, isMediumPage, mediumPostId } from './medium-page.js';
 export { parseMediumFeed } from './medium-feed.js';
 export { parseSubstackPage, isSubstackPage, isSubstackNoteUrl, readPreloads } from './substack-page.js';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseSubstackArchive, parseSubstackPostJson } from './substack-api.js';
-import { decodeHtml } from './html-document.js';
 import { fixtureBytes } from './fixture-paths.js';
 
 const API = 'substack-api/jakub-k-slys-substack-api/samples/api/v1/';
@@ -43,15 +42,5 @@ describe('Substack JSON', () => {
 
   it('refuses JSON that is not a listing', () => {
     expect(() => parseSubstackArchive('{"nope":1}', 'https://x.substack.com')).toThrow(/array of posts/);
-  });
-});
-
-describe('decodeHtml', () => {
-  it('follows the BOM, then meta charset, then guesses', () => {
-    expect(decodeHtml(new Uint8Array([0xef, 0xbb, 0xbf, 0x41])).text).toBe('A');
-    const latin = new Uint8Array([...Buffer.from('<meta charset="iso-8859-1"><p>'), 0xe9]);
-    expect(decodeHtml(latin).text.endsWith('é')).toBe(true);
-    expect(decodeHtml(new Uint8Array([0x93, 0x41, 0x94])).text).toBe('“A”');
-    expect(decodeHtml(new Uint8Array(Buffer.from('<p>é'))).encoding).toBe('utf-8');
   });
 });

@@ -39,9 +39,50 @@ describe('decodeHtml', () => {
     expect(prescanMetaCharset(bytes('<meta charset="utf-16">'))).toBe('utf-8');
   });
 
+  it('skips <meta> tags inside comments, as the prescan does', () => {
+    expect(prescanMetaCharset(bytes('<!-- <meta charset="koi8-r"> --><meta charset="shift_jis">'))).toBe(
+      'shift_jis',
+    );
+    expect(prescanMetaCharset(bytes('<!-- left open <meta charset="koi8-r">'))).toBeUndefined();
+    const declaredInComment = Uint8Array.from([...bytes('<!-- <meta charset="koi8-r"> --><p>'), 0xe9]);
+    expect(decodeHtml(declaredInComment)).toMatchObject({
+      encoding: 'windows-1252',
+      text: expect.stringMatching(/\u00e9$/),
+    });
+  });
+
+  it('decodes an unknown Content-Type charset as if none were given, and honours UTF-16 there', () => {
+    expect(
+      decodeHtml(bytes('<meta charset="koi8-r">\xe9'), 'text/html; charset=no-such-thing'),
+    ).toMatchObject({
+      encoding: 'koi8-r',
+      source: 'meta',
+    });
+    const utf16 = Buffer.from('<p>\u00e9</p>', 'utf16le');
+    expect(decodeHtml(utf16, 'text/html; charset=utf-16le')).toMatchObject({
+      encoding: 'utf-16le',
+      source: 'content-type',
+      text: '<p>\u00e9</p>',
+    });
+  });
+
+  it('finds a charset declared past the first 1024 bytes when the bytes are not UTF-8', () => {
+    const late = Uint8Array.from([...bytes(`${' '.repeat(2000)}<meta charset="koi8-r">`), 0xc1]);
+    expect(decodeHtml(late)).toMatchObject({ encoding: 'koi8-r', source: 'meta' });
+    expect(decodeHtml(late).text.endsWith('\u0430')).toBe(true);
+  });
+
   it('decodes a declared legacy encoding', () => {
     const sjis = Uint8Array.from([...Buffer.from('<meta charset="shift_jis">'), 0x93, 0xfa, 0x96, 0x7b]);
     expect(decodeHtml(sjis).text.endsWith('\u65e5\u672c')).toBe(true);
+  });
+
+  it('names undeclared plain ASCII UTF-8', () => {
+    expect(decodeHtml(bytes('<p>plain</p>'))).toMatchObject({
+      encoding: 'utf-8',
+      source: 'sniffed',
+      text: '<p>plain</p>',
+    });
   });
 
   it('sniffs valid UTF-8 and falls back to windows-1252 otherwise', () => {
@@ -54,5 +95,16 @@ describe('decodeHtml', () => {
       encoding: 'windows-1252',
       text: '<p>caf\u00e9 \u201cok\u201d</p>',
     });
+  });
+});
+
+// Ingest's decoder tests, from before the two decoders became this one.
+describe('decodeHtml (as ingest reads pages)', () => {
+  it('follows the BOM, then meta charset, then guesses', () => {
+    expect(decodeHtml(new Uint8Array([0xef, 0xbb, 0xbf, 0x41])).text).toBe('A');
+    const latin = new Uint8Array([...Buffer.from('<meta charset="iso-8859-1"><p>'), 0xe9]);
+    expect(decodeHtml(latin).text.endsWith('é')).toBe(true);
+    expect(decodeHtml(new Uint8Array([0x93, 0x41, 0x94])).text).toBe('“A”');
+    expect(decodeHtml(new Uint8Array(Buffer.from('<p>é'))).encoding).toBe('utf-8');
   });
 });
