@@ -32,14 +32,15 @@ export async function embeddedTrainerOptions(
   );
   const model = defaultTokenizerModel(settings.LLMTWIN_CACHE_DIR);
   let setting = settings.LLMTWIN_DATASET_TOKENIZER;
-  // Like the router's default model: the prepared SmolLM2 when it is there, else the word estimate (which
-  // every dataset then records in stats.tokenizer).
-  if (setting === 'gguf:default' && !existsSync(model)) {
-    logger.warn(
-      { model },
-      'the SmolLM2 tokenizer is not prepared (npm run models:prepare): datasets count words',
-    );
-    setting = 'words';
+  // Unset, like the router's default model: the prepared SmolLM2 when it is there, else the word estimate
+  // (which every dataset then records in stats.tokenizer).
+  if (process.env.LLMTWIN_DATASET_TOKENIZER === undefined) {
+    if (existsSync(model)) setting = 'gguf:default';
+    else
+      logger.warn(
+        { model },
+        'the SmolLM2 tokenizer is not prepared (npm run models:prepare): datasets count words',
+      );
   }
   // Loaded on the first build, so that `llmtwin up` does not wait for it.
   let tokenizer: ReturnType<typeof openTokenizer> | undefined;
@@ -58,7 +59,7 @@ export async function embeddedTrainerOptions(
       'inference-router': 'in-process',
     },
     artifacts,
-    ...(setting === 'words'
+    ...(setting === 'words' || setting === ''
       ? {}
       : {
           tokenizer: async () => (await load())!,

@@ -15,18 +15,23 @@ export const configSchema = baseConfigSchema.extend({
     .describe('address of the inference router (answer edits for preference datasets); unset = none'),
   LLMTWIN_ARTIFACT_STORE_URL: z
     .string()
-    .describe('where dataset files are stored: file:<folder>, or an S3 URL (docs/artifact-store.md)'),
+    .default('')
+    .describe(
+      'where dataset files are stored: file:<folder> or an S3 URL (docs/artifact-store.md); ' +
+        'empty = file:<LLMTWIN_DATA_DIR>/artifacts, which a pod loses with its volume',
+    ),
   LLMTWIN_CACHE_DIR: z
     .string()
     .default(path.join(homedir(), '.cache', 'llmtwin'))
     .describe('where npm run models:prepare put the models (gguf:default below)'),
   LLMTWIN_DATASET_TOKENIZER: z
     .string()
-    .regex(/^(words|gguf:.+)$/, 'gguf:default, gguf:<file.gguf> or words')
-    .default('gguf:default')
+    .regex(/^(|words|gguf:.+)$/, 'gguf:default, gguf:<file.gguf>, words or empty')
+    .default('')
     .describe(
-      "the target model's tokenizer for passage bounds: gguf:default (the prepared SmolLM2-135M-Instruct), " +
-        'gguf:<file.gguf>, or words (a word-based estimate, recorded as such)',
+      "the target model's tokenizer for passage bounds: gguf:default (SmolLM2-135M-Instruct as " +
+        'npm run models:prepare puts it in LLMTWIN_CACHE_DIR), gguf:<file.gguf>; words or empty = none ' +
+        '(a word-based estimate, recorded in every dataset as such)',
     ),
   LLMTWIN_DATASET_GENERATOR: z
     .string()
@@ -47,5 +52,9 @@ export type TrainerConfig = z.infer<typeof configSchema>;
 /** The SmolLM2-135M-Instruct GGUF that scripts/prepare-models.mjs prepares (the router's in-process model). */
 export const defaultTokenizerModel = (cacheDir: string) =>
   path.join(cacheDir, 'models', 'SmolLM2-135M-Instruct', 'SmolLM2-135M-Instruct.Q4_1.gguf');
+
+/** The artifact store URL, with its default: a folder in the data directory. */
+export const artifactStoreUrl = (c: Pick<TrainerConfig, 'LLMTWIN_ARTIFACT_STORE_URL' | 'LLMTWIN_DATA_DIR'>) =>
+  c.LLMTWIN_ARTIFACT_STORE_URL || `file:${path.resolve(c.LLMTWIN_DATA_DIR, 'artifacts')}`;
 
 export const loadTrainerConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(configSchema, env);

@@ -3,7 +3,7 @@ import { runModuleMain } from '@llmtwin/host';
 import { createArtifactStore } from '@llmtwin/ports/adapters';
 import { failedPrecondition } from '@llmtwin/runtime';
 import { openTokenizer } from './adapters/create-tokenizer.js';
-import { defaultTokenizerModel, loadTrainerConfig } from './config.js';
+import { artifactStoreUrl, defaultTokenizerModel, loadTrainerConfig } from './config.js';
 import { EXTRACTIVE } from './domain/example-generators.js';
 import { createTrainerModule } from './module.js';
 
@@ -19,7 +19,7 @@ await runModuleMain({
           'no language model yet: use extractive (the embedded twin can use the router models)',
       );
     }
-    const artifacts = await createArtifactStore(config.LLMTWIN_ARTIFACT_STORE_URL);
+    const artifacts = await createArtifactStore(artifactStoreUrl(config));
     const tokenizer = await openTokenizer(
       config.LLMTWIN_DATASET_TOKENIZER,
       defaultTokenizerModel(config.LLMTWIN_CACHE_DIR),

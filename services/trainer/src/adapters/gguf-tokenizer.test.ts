@@ -31,8 +31,9 @@ describe('the GGUF tokenizer (SmolLM2-135M-Instruct)', () => {
     expect(tokenizer.count('hello')).toBe(1);
   });
 
-  it('is chosen by setting: words means no tokenizer, a missing file fails with what to do', async () => {
+  it('is chosen by setting: words or empty means no tokenizer, a missing file fails with what to do', async () => {
     expect(await openTokenizer('words', model)).toBeUndefined();
+    expect(await openTokenizer('', model)).toBeUndefined();
     const missing = await openTokenizer('gguf:/nonexistent/model.gguf', model).catch((e: unknown) => e);
     expect(isDomainError(missing, 'failed-precondition')).toBe(true);
     expect((missing as Error).message).toMatch(/models:prepare/);
