@@ -1,5 +1,10 @@
-// Two projects: fast unit tests (no servers) and integration tests (real Kafka, FerretDB, Weaviate
-// started by the harness in globalSetup). `npm test` runs both; see scripts/test.mjs.
+// Three projects, told apart by file name:
+// - unit (`*.test.ts`): fast, one piece at a time, no servers;
+// - e2e (`*.e2e.test.ts`): several services composed in one process, or the real commands and service mains
+//   spawned, on the embedded adapters (and the prepared models); no globalSetup;
+// - integration (`*.int.test.ts`): real Kafka, FerretDB, Weaviate and S3Proxy started by the harness in
+//   globalSetup, including the end-to-end tests that need them.
+// `npm test` runs all three, each test once; `npm run test:unit`, `test:e2e`, `test:int` run one.
 const swc = [
   '@swc/jest',
   {
@@ -21,7 +26,12 @@ export default {
       ...common,
       displayName: 'unit',
       testMatch: ['<rootDir>/{packages,services,gateway,cli}/**/*.test.ts', '<rootDir>/gateway/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '\\.int\\.test\\.ts$'],
+      testPathIgnorePatterns: ['/node_modules/', '\\.(int|e2e)\\.test\\.ts$'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/{packages,services,gateway,cli}/**/*.e2e.test.ts'],
     },
     {
       ...common,

@@ -4,8 +4,11 @@
 // Throughput: N documents published at once, documents/s until the last one's chunks are embedded.
 // Latency: K documents published one at a time on an idle pipeline, publish → chunks.embedded event.
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { createChunkModule } from '@llmtwin/chunk';
 import { commonv1, embedeventsv1, ingesteventsv1, topics } from '@llmtwin/contracts';
 import { policyChunker } from '@llmtwin/chunking';
+import { createCleanModule } from '@llmtwin/clean';
+import { createEmbedModule } from '@llmtwin/embed';
 import { createEmbedder } from '@llmtwin/ports/adapters';
 import { decodeEvent, publishEvent } from '@llmtwin/ports';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -14,7 +17,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { percentile } from './percentiles.js';
-import { startPipeline, stopPipeline } from '../services/embed/src/pipeline/pipeline-harness.js';
+import { startPipeline, stopPipeline } from '@llmtwin/testkit/pipeline';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -42,7 +45,11 @@ const pages = await Promise.all(files.map((f) => readFile(f)));
 
 const cacheDir = process.env['LLMTWIN_CACHE_DIR'] || path.join(homedir(), '.cache', 'llmtwin');
 const embedder = await createEmbedder('onnx:all-MiniLM-L6-v2', { cacheDir });
-const pipeline = await startPipeline(embedder, policyChunker(embedder));
+const pipeline = await startPipeline(
+  { createCleanModule, createChunkModule, createEmbedModule },
+  embedder,
+  policyChunker(embedder),
+);
 
 // When each document's chunks became searchable: the embed service's event for that version.
 const embeddedAt = new Map<string, number>();

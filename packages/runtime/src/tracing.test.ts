@@ -9,6 +9,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { HealthService } from './health.js';
 import { startConsumerSpan, startProducerSpan } from './kafka-trace.js';
 import { createLogger } from './logger.js';
+import { poll } from './poll.fixture.js';
 import { startTelemetry, type Telemetry } from './telemetry.js';
 import { buildServer, inProcessTransport } from './server.js';
 import { tracingInterceptor } from './tracing.interceptor.js';
@@ -47,14 +48,12 @@ beforeEach(() => spans.reset());
  * A span ends when its side of the call is done, which on a busy machine can be a moment after the other
  * side has its answer (the server may still be flushing its response): wait for it, boundedly.
  */
-async function spanNamed(name: string, kind: SpanKind): Promise<ReadableSpan> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const found = spans.getFinishedSpans().find((s) => s.name === name && s.kind === kind);
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`no ${SpanKind[kind]} span "${name}"`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+function spanNamed(name: string, kind: SpanKind): Promise<ReadableSpan> {
+  return poll(() => spans.getFinishedSpans().find((s) => s.name === name && s.kind === kind), {
+    what: `a ${SpanKind[kind]} span "${name}"`,
+    timeoutMs: 5_000,
+    intervalMs: 10,
+  });
 }
 
 async function histogramPoints(

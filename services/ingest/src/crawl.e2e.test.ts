@@ -11,6 +11,7 @@ import { decodeEvent, type EventBus, type Warehouse } from '@llmtwin/ports';
 import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
 import type { ServiceModule } from '@llmtwin/host';
 import { createLogger } from '@llmtwin/runtime';
+import { poll } from '@llmtwin/testkit/poll';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
@@ -18,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FixtureServer, type SubstackArchiveEntry } from '../test/fixture-server.js';
-import { committedFixtures, fixtureJson } from './adapters/extract/fixture-paths.js';
+import { committedFixtures, fixtureJson } from '../test/fixture-paths.js';
 import { buildZip } from './adapters/import/zip-writer.fixture.js';
 import { createIngestModule } from './module.js';
 
@@ -142,12 +143,14 @@ async function events(): Promise<Event[]> {
 }
 
 async function finished(jobId: string): Promise<ingestv1.CrawlJob> {
-  for (;;) {
-    const { job } = await client.getCrawlJob({ id: jobId });
-    const state = job!.state;
-    if (state !== ingestv1.CrawlJobState.QUEUED && state !== ingestv1.CrawlJobState.RUNNING) return job!;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  const { job } = await poll(() => client.getCrawlJob({ id: jobId }), {
+    what: `crawl job ${jobId} to end`,
+    timeoutMs: 30_000,
+    intervalMs: 25,
+    until: (res) =>
+      res.job!.state !== ingestv1.CrawlJobState.QUEUED && res.job!.state !== ingestv1.CrawlJobState.RUNNING,
+  });
+  return job!;
 }
 
 async function crawl(

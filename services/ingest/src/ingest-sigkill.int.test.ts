@@ -8,14 +8,14 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { ingesteventsv1, ingestv1, topics } from '@llmtwin/contracts';
 import { decodeEvent, type EventBus } from '@llmtwin/ports';
 import { createEventBus } from '@llmtwin/ports/adapters';
-import { startServiceProcess, testBackendUrl, type ServiceProcess } from '@llmtwin/testkit';
+import { poll, startServiceProcess, testBackendUrl, type ServiceProcess } from '@llmtwin/testkit';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { FixtureServer, type SubstackArchiveEntry } from '../test/fixture-server.js';
-import { committedFixtures, fixtureJson } from './adapters/extract/fixture-paths.js';
+import { committedFixtures, fixtureJson } from '../test/fixture-paths.js';
 
 const POSTS = 30;
 const PAGES = 30;
@@ -47,16 +47,6 @@ const sample = fixtureJson<{ posts: (SubstackArchiveEntry & { canonical_url: str
 ).posts;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
-}
 
 describe('ingest killed with SIGKILL mid-crawl', () => {
   const author = `sigkill-${randomUUID().slice(0, 8)}`;
@@ -144,13 +134,12 @@ describe('ingest killed with SIGKILL mid-crawl', () => {
       await rpc.crawlNow({ authorId: author, target: { case: 'url', value: site.at(`/copies/${n}`) } });
     }
 
-    const atKill = await until(
-      'the first documents',
+    const atKill = await poll(
       async () => {
         const count = await documents().countDocuments({ authorId: author });
         return count >= 8 ? count : undefined;
       },
-      60_000,
+      { what: 'the first documents', timeoutMs: 60_000, intervalMs: 50 },
     );
     expect(await service.stop('SIGKILL')).toBeNull();
     const storedAtKill = await documents().countDocuments({ authorId: author });
@@ -159,23 +148,22 @@ describe('ingest killed with SIGKILL mid-crawl', () => {
     expect(storedAtKill).toBeLessThan(POSTS + PAGES);
 
     service = await startServiceProcess('ingest', env);
-    const jobs = await until(
-      'every crawl job to finish',
+    const jobs = await poll(
       async () => {
         const all = await db.collection('crawl_jobs').find({ 'target.authorId': author }).toArray();
         const done = all.every((j) => !['queued', 'running'].includes(j['state'] as string));
         return all.length === PAGES + 1 && done ? all : undefined;
       },
-      120_000,
+      { what: 'every crawl job to finish', timeoutMs: 120_000, intervalMs: 50 },
     );
     expect(jobs.map((j) => [j['target'].url, j['state'], j['errors']])).toEqual(
       jobs.map((j) => [j['target'].url, 'succeeded', []]),
     );
-    await until(
-      'the outbox to drain',
-      async () => ((await documents().countDocuments({ 'outbox.pending': true })) === 0 ? true : undefined),
-      60_000,
-    );
+    await poll(async () => (await documents().countDocuments({ 'outbox.pending': true })) === 0, {
+      what: 'the outbox to drain',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
 
     const stored = await documents()
       .find({ authorId: author }, { projection: { raw: 0 } })

@@ -1,6 +1,7 @@
 // Each subscribed consumer group's lag is an OpenTelemetry gauge (llmtwin.consumer.lag), read from the bus
 // whenever metrics are collected.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { poll } from '@llmtwin/runtime/poll.fixture';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -60,11 +61,10 @@ describe('consumer lag metric', () => {
     const sub = await bus.subscribe({ group: 'lag-test', topics: [topic], handler: () => gate });
     expect(await lagNow(topic, 'lag-test')).toBe(3);
     release();
-    let lag = await lagNow(topic, 'lag-test');
-    for (let i = 0; i < 200 && lag !== 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      lag = await lagNow(topic, 'lag-test');
-    }
+    const lag = await poll(() => lagNow(topic, 'lag-test'), {
+      what: 'the lag gauge to fall to 0',
+      until: (n) => n === 0,
+    });
     expect(lag).toBe(0);
     await sub.stop();
   });

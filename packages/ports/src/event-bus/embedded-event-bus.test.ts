@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { poll } from '@llmtwin/runtime/poll.fixture';
 import { createEventBus } from './create-event-bus.js';
 import { EmbeddedEventBus, parseLogUrl, partitionForKey } from './embedded-event-bus.js';
 import { describeEventBusContract } from './event-bus.contract.js';
@@ -10,14 +11,6 @@ import { KafkaEventBus, parseKafkaUrl } from './kafka-event-bus.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (value: Uint8Array): string => new TextDecoder().decode(value);
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describeEventBusContract(
   'embedded',
@@ -67,7 +60,7 @@ describe('EmbeddedEventBus', () => {
         if (seen.length === 2) void subscription.stop();
       },
     });
-    await waitFor(() => seen.length >= 2, 'two messages');
+    await poll(() => seen.length >= 2, { what: 'two messages' });
     await first.close();
     expect(seen).toEqual(['m1', 'm2']);
 
@@ -79,7 +72,7 @@ describe('EmbeddedEventBus', () => {
       topics: ['docs'],
       handler: async (m) => void rest.push(text(m.value)),
     });
-    await waitFor(() => rest.length === 2, 'the other two');
+    await poll(() => rest.length === 2, { what: 'the other two' });
     expect(rest).toEqual(['m3', 'm4']);
     expect((await second.read('docs')).map((m) => m.offset)).toEqual(['0', '1', '2', '3']);
     await second.close();
@@ -92,7 +85,7 @@ describe('EmbeddedEventBus', () => {
     const got: IncomingMessage[] = [];
     await consumerSide.subscribe({ group: 'g', topics: ['t'], handler: async (m) => void got.push(m) });
     await producerSide.publish('t', [{ key: 'k', value: bytes('hi'), headers: { a: 'b' } }]);
-    await waitFor(() => got.length === 1, 'the message');
+    await poll(() => got.length === 1, { what: 'the message' });
     expect(got[0]).toMatchObject({ topic: 't', key: 'k', headers: { a: 'b' }, attempt: 1 });
     await producerSide.close();
     await consumerSide.close();
@@ -111,7 +104,7 @@ describe('EmbeddedEventBus', () => {
       'shared',
       values.map((v, i) => ({ key: `k${i}`, value: bytes(v) })),
     );
-    await waitFor(() => byA.length + byB.length >= 40, 'all 40');
+    await poll(() => byA.length + byB.length >= 40, { what: 'all 40' });
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect([...byA, ...byB].sort()).toEqual([...values].sort());
     // Both were live the whole time, yet no message went to both.
@@ -123,7 +116,9 @@ describe('EmbeddedEventBus', () => {
       'shared',
       values.map((v, i) => ({ key: `k${i}`, value: bytes(`again-${v}`) })),
     );
-    await waitFor(() => byB.filter((v) => v.startsWith('again-')).length === 40, 'b to take every partition');
+    await poll(() => byB.filter((v) => v.startsWith('again-')).length === 40, {
+      what: 'b to take every partition',
+    });
     await b.close();
     await c.close();
   });
@@ -146,7 +141,7 @@ describe('EmbeddedEventBus', () => {
       handler: async (m) => void earliest.push(text(m.value)),
     });
     await bus.publish('t', [{ key: 'k', value: bytes('new') }]);
-    await waitFor(() => latest.length === 1 && earliest.length === 2, 'both groups');
+    await poll(() => latest.length === 1 && earliest.length === 2, { what: 'both groups' });
     expect(latest).toEqual(['new']);
     expect(earliest).toEqual(['old', 'new']);
     await bus.close();

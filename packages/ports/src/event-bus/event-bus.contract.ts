@@ -2,6 +2,7 @@
 // Each test uses its own topics and groups, so a shared broker needs no cleaning between tests.
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { poll } from '@llmtwin/runtime/poll.fixture';
 import { DLQ_HEADERS } from './event-bus-common.js';
 import { type EventBus, type IncomingMessage, type Subscription, deadLetterTopic } from './event-bus.port.js';
 
@@ -23,17 +24,9 @@ const text = (value: Uint8Array): string => decoder.decode(value);
 const suffix = (): string => randomUUID().slice(0, 8);
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
-async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** The suite's wait: 30 s, as a real broker may take a while to rebalance. */
+const waitFor = (condition: () => boolean | Promise<boolean>, what: string): Promise<true> =>
+  poll(condition, { what, timeoutMs: 30_000 });
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

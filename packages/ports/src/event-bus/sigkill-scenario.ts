@@ -7,19 +7,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from '@jest/globals';
+import { poll } from '@llmtwin/runtime/poll.fixture';
 import type { EventBus, Subscription } from './event-bus.port.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../../../..');
 const fixture = path.join(here, 'sigkill-consumer.fixture.ts');
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 interface Record {
   kind: 'received' | 'processed';
@@ -94,11 +87,10 @@ export async function runSigkillScenario(params: {
       const processed = records.filter((r) => r.kind === 'processed').length;
       return processed >= 4 && records.length - processed > processed;
     };
-    await waitFor(
-      () => midBatch() || child!.exitCode !== null,
-      'the child consumer to be mid-batch',
-      params.takeoverTimeoutMs,
-    ).catch((err: Error) => {
+    await poll(() => midBatch() || child!.exitCode !== null, {
+      what: 'the child consumer to be mid-batch',
+      timeoutMs: params.takeoverTimeoutMs,
+    }).catch((err: Error) => {
       throw new Error(`${err.message}; child output:\n${childOutput}`);
     });
     expect(child.exitCode).toBeNull();
@@ -126,11 +118,10 @@ export async function runSigkillScenario(params: {
       },
     });
     const everyMessage = published.map(id);
-    await waitFor(
-      () => everyMessage.every((m) => processed.has(m) || second.includes(m)),
-      'every message to be processed by one consumer or the other',
-      params.takeoverTimeoutMs,
-    );
+    await poll(() => everyMessage.every((m) => processed.has(m) || second.includes(m)), {
+      what: 'every message to be processed by one consumer or the other',
+      timeoutMs: params.takeoverTimeoutMs,
+    });
 
     // No loss: each published message was processed at least once.
     for (const m of everyMessage) expect(processed.has(m) || second.includes(m)).toBe(true);

@@ -1,5 +1,6 @@
 // Trace context crosses the event bus: the consumer's span continues the trace the publisher was in.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { poll } from '@llmtwin/runtime/poll.fixture';
 import { SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { startTelemetry, type Telemetry } from '@llmtwin/runtime';
@@ -60,11 +61,10 @@ describe('tracedEventBus', () => {
     // The consumer span ends just after the handler returns.
     const findSpan = (kind: SpanKind, name: string) =>
       spans.getFinishedSpans().find((s) => s.kind === kind && s.name === name);
-    for (let i = 0; i < 100 && !findSpan(SpanKind.CONSUMER, `process ${topic}`); i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const consumer = await poll(() => findSpan(SpanKind.CONSUMER, `process ${topic}`), {
+      what: `the consumer span "process ${topic}"`,
+    });
     const producer = findSpan(SpanKind.PRODUCER, `publish ${topic}`);
-    const consumer = findSpan(SpanKind.CONSUMER, `process ${topic}`);
     expect(producer?.spanContext().traceId).toBe(traceId);
     expect(consumer?.spanContext().traceId).toBe(traceId);
     expect(consumer?.parentSpanContext?.spanId).toBe(producer?.spanContext().spanId);

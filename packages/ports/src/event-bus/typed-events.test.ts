@@ -4,6 +4,7 @@ import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { DurationSchema, TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { poll } from '@llmtwin/runtime/poll.fixture';
 import { EmbeddedEventBus } from './embedded-event-bus.js';
 import {
   EVENT_TYPE_HEADER,
@@ -12,14 +13,6 @@ import {
   eventHandler,
   publishEvent,
 } from './typed-events.js';
-
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('typed events', () => {
   let dir: string;
@@ -78,8 +71,8 @@ describe('typed events', () => {
     await bus.publish('stamps', [{ key: 'doc-2', value: new Uint8Array([0xff, 0xff, 0xff]) }]);
     await publishEvent(bus, 'stamps', DurationSchema, 'doc-3', { seconds: 1n });
     await publishEvent(bus, 'stamps', TimestampSchema, 'doc-4', { seconds: 5n });
-    await waitFor(() => decoded.length === 1, 'the good event');
-    await waitFor(async () => (await bus.deadLetters('stamps')).length === 2, 'two dead letters');
+    await poll(() => decoded.length === 1, { what: 'the good event' });
+    await poll(async () => (await bus.deadLetters('stamps')).length === 2, { what: 'two dead letters' });
     const letters = await bus.deadLetters('stamps');
     expect(decoded).toEqual([5n]);
     expect(letters.map((l) => l.message.key).sort()).toEqual(['doc-2', 'doc-3']);

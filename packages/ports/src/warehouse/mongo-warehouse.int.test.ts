@@ -2,6 +2,7 @@
 // MongoDB where LLMTWIN_TEST_MONGODB_URL points at one), plus what only a server can show: outages.
 
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { poll } from '@llmtwin/runtime/poll.fixture';
 import { startFerretDb, testBackendUrl, type FerretDbHandle } from '@llmtwin/testkit';
 import { MongoClient } from 'mongodb';
 import { isDomainError } from '../errors.js';
@@ -46,15 +47,14 @@ async function pingOutcome(warehouse: Warehouse, ms: number): Promise<string> {
   }
 }
 
-/** Pings until it succeeds (the server just restarted); returns the last outcome. */
-async function pingUntilOk(warehouse: Warehouse, attempts: number): Promise<string> {
-  let last = '';
-  for (let i = 0; i < attempts; i++) {
-    last = await pingOutcome(warehouse, 10_000);
-    if (last === 'ok') return last;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  return last;
+/** Pings until it succeeds (the server just restarted); past the deadline, fails with the last outcome. */
+function pingUntilOk(warehouse: Warehouse): Promise<string> {
+  return poll(() => pingOutcome(warehouse, 10_000), {
+    what: 'a ping to succeed after the restart',
+    timeoutMs: 60_000,
+    intervalMs: 500,
+    until: (outcome) => outcome === 'ok',
+  });
 }
 
 describe('mongodb warehouse during a server outage', () => {
@@ -79,7 +79,7 @@ describe('mongodb warehouse during a server outage', () => {
     expect(isDomainError(during, 'unavailable')).toBe(true);
 
     await server.restart();
-    expect(await pingUntilOk(warehouse, 20)).toBe('ok');
+    expect(await pingUntilOk(warehouse)).toBe('ok');
     expect(await docs.get('kept')).toEqual({ _id: 'kept', n: 1 });
     expect(await docs.update('kept', { inc: { n: 1 } })).toEqual({ _id: 'kept', n: 2 });
 
@@ -87,7 +87,7 @@ describe('mongodb warehouse during a server outage', () => {
     await server.kill();
     expect(await pingOutcome(warehouse, 5000)).toBe('unavailable');
     await server.restart();
-    expect(await pingUntilOk(warehouse, 20)).toBe('ok');
+    expect(await pingUntilOk(warehouse)).toBe('ok');
     expect(await docs.get('kept')).toEqual({ _id: 'kept', n: 2 });
   }, 180_000);
 
@@ -103,7 +103,7 @@ describe('mongodb warehouse during a server outage', () => {
       .catch((e: unknown) => e);
     expect(isDomainError(early, 'unavailable')).toBe(true);
     await server.restart();
-    expect(await pingUntilOk(warehouse, 20)).toBe('ok');
+    expect(await pingUntilOk(warehouse)).toBe('ok');
     await warehouse.collection('docs').insert({ _id: 'a' });
     expect(await warehouse.collection('docs').get('a')).toEqual({ _id: 'a' });
   }, 120_000);

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { poll } from '../poll.js';
 
 const protoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../proto');
 
@@ -75,15 +76,11 @@ export function grpcReflectionList(address: string, version: 'v1' | 'v1alpha' = 
 /** Polls health until it equals `want`; returns how long it took, or throws after `withinMs`. */
 export async function waitForHealth(address: string, want: string, withinMs: number): Promise<number> {
   const start = Date.now();
-  let last = '';
-  while (Date.now() - start < withinMs) {
-    try {
-      last = await grpcHealthCheck(address, '', 1000);
-    } catch (err) {
-      last = `error: ${(err as Error).message}`;
-    }
-    if (last === want) return Date.now() - start;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`health of ${address} did not become ${want} within ${withinMs} ms (last: ${last})`);
+  await poll(() => grpcHealthCheck(address, '', 1000), {
+    what: `health of ${address} to become ${want}`,
+    timeoutMs: withinMs,
+    intervalMs: 100,
+    until: (status) => status === want,
+  });
+  return Date.now() - start;
 }

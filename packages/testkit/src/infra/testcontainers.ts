@@ -19,8 +19,8 @@ import {
   mongoUrl,
   pinnedFerretDbVersion,
   type FerretDbStartOptions,
-} from './ferretdb.js';
-import { kafkaAnswers, pinnedKafkaVersion, type KafkaStartOptions } from './kafka.js';
+} from './ferretdb-shared.js';
+import { kafkaAnswers, pinnedKafkaVersion, type KafkaStartOptions } from './kafka-shared.js';
 import { freePort } from './ports.js';
 import { waitUntil } from './readiness.js';
 import {
@@ -29,13 +29,13 @@ import {
   s3ProxyReady,
   s3Url,
   type S3ProxyStartOptions,
-} from './s3proxy.js';
+} from './s3proxy-shared.js';
 import {
   WEAVIATE_VERSION,
   weaviateReadyVersion,
   weaviateUrl,
   type WeaviateStartOptions,
-} from './weaviate.js';
+} from './weaviate-shared.js';
 
 /** Images follow the same pins as the local builds; each can be overridden, e.g. `mongo:7.0` for MongoDB. */
 function image(name: BackendName): string {

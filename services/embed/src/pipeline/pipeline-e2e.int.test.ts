@@ -15,6 +15,7 @@ import { chunkv1, cleanv1, embedv1, ingestv1, topics } from '@llmtwin/contracts'
 import { type EventBus, type VectorStore } from '@llmtwin/ports';
 import { createEventBus, createVectorStore } from '@llmtwin/ports/adapters';
 import {
+  poll,
   startKafka,
   startServiceProcess,
   startWeaviate,
@@ -28,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { FixtureServer } from '../../../ingest/test/fixture-server.js';
-import { committedFixtures } from '../../../ingest/src/adapters/extract/fixture-paths.js';
+import { committedFixtures } from '../../../ingest/test/fixture-paths.js';
 import { LIVE_ALIAS } from '../domain/collections.js';
 
 /** Saved pages served under their platform's path, each declaring its canonical URL. */
@@ -92,16 +93,6 @@ const GROUPS = [
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(200);
-  }
-}
-
 interface Expected {
   id: string;
   version: number;
@@ -151,14 +142,13 @@ describe('feature pipeline over real Kafka, FerretDB and Weaviate, services as p
       const { job } = await ingest().crawlNow({ authorId, target: { case: 'url', value: url } });
       ids.push(job!.id);
     }
-    return until(
-      'the crawl jobs to end',
+    return poll(
       async () => {
         const jobs = await Promise.all(ids.map(async (id) => (await ingest().getCrawlJob({ id })).job!));
         const running = [ingestv1.CrawlJobState.QUEUED, ingestv1.CrawlJobState.RUNNING];
         return jobs.every((j) => !running.includes(j.state)) ? jobs : undefined;
       },
-      timeoutMs,
+      { what: 'the crawl jobs to end', timeoutMs, intervalMs: 200 },
     );
   }
 
@@ -181,8 +171,7 @@ describe('feature pipeline over real Kafka, FerretDB and Weaviate, services as p
    */
   async function settle(docs: readonly { id: string; version: bigint }[], timeoutMs = 150_000) {
     const want = new Map(docs.map((d) => [d.id, Number(d.version)]));
-    await until(
-      'the pipeline to settle',
+    await poll(
       async () => {
         const applied = await db
           .collection<{ _id: string; version: number; pending: boolean }>('embed_documents')
@@ -199,7 +188,7 @@ describe('feature pipeline over real Kafka, FerretDB and Weaviate, services as p
         if (unpublished > 0) return undefined;
         return (await lagsAreZero()) ? true : undefined;
       },
-      timeoutMs,
+      { what: 'the pipeline to settle', timeoutMs, intervalMs: 200 },
     );
   }
 
@@ -396,11 +385,11 @@ describe('feature pipeline over real Kafka, FerretDB and Weaviate, services as p
     const urls = Array.from({ length: BATCH }, (_, n) => site.at(`/batch/${n}`));
     const crawled = crawl(batchAuthor, urls, 180_000);
     // A few of the batch went all the way through: every service has had its share and more is coming.
-    await until(
-      'the batch to reach embed',
-      async () => ((await applied()) >= appliedBefore + 3 ? true : undefined),
-      120_000,
-    );
+    await poll(async () => (await applied()) >= appliedBefore + 3, {
+      what: 'the batch to reach embed',
+      timeoutMs: 120_000,
+      intervalMs: 200,
+    });
 
     const cleanedAtKill = await cleanedOfBatch();
     for (const name of ['clean', 'chunk', 'embed'] as const) {

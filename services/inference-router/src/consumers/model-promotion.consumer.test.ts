@@ -6,6 +6,7 @@ import path from 'node:path';
 import { registryeventsv1, registryv1, topics } from '@llmtwin/contracts';
 import { publishEvent, type EventBus } from '@llmtwin/ports';
 import { createEventBus } from '@llmtwin/ports/adapters';
+import { poll } from '@llmtwin/testkit/poll';
 import { pino } from 'pino';
 import { subscribeModelPromotions } from './model-promotion.consumer.js';
 
@@ -71,9 +72,12 @@ describe('model promotions from the registry', () => {
     // A tainted version is never served.
     await publish('mv_other_1', stageChanged('other', 1n, PRODUCTION, CANDIDATE, 5_000, { tainted: true }));
     await publish('mv_twin_2', stageChanged('twin', 2n, ARCHIVED, PRODUCTION, 6_000));
-    const deadline = Date.now() + 10_000;
-    while (calls.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await sub.stop();
+    try {
+      // On timeout, the error shows the calls made so far.
+      await poll(() => [...calls], { what: 'four serve or retire calls', until: (c) => c.length >= 4 });
+    } finally {
+      await sub.stop();
+    }
     expect(calls).toEqual([
       'serve twin twin-lora-1',
       'serve twin twin-lora-2',

@@ -1,6 +1,6 @@
 // RagService with a language model: expansion, self-query, rerank, the answer template and the record. The
 // model here is a scripted in-memory backend (a fake, to drive the pure logic); the real backends are tested
-// against servers in src/llm, and end to end with a real model in rag-pipeline.test.ts.
+// against servers in src/llm, and end to end with a real model in rag-pipeline.e2e.test.ts.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { startFakeOpenAiServer } from '../../../test/fake-openai-server.js';
+import { startFakeOpenAiServer } from '@llmtwin/testkit/fakes';
 import { BackendSpecError, createBackend, parseBackendSpecs } from './backend-spec.js';
 import { collect } from './backend-test-helpers.js';
 

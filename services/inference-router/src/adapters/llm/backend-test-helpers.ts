@@ -37,11 +37,3 @@ export async function failure(events: AsyncIterable<ChatEvent>) {
 
 export const kindOf = (err: unknown) =>
   err instanceof LlmError ? err.kind : `not an LlmError: ${String(err)}`;
-
-export async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

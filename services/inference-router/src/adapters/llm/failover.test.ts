@@ -1,14 +1,11 @@
 // Failover over real HTTP on loopback: a pool of two OpenAI backends in front of two fake OpenAI-compatible
-// servers (test/fake-openai-server.ts, a FAKE that streams a scripted answer and can crash on demand).
+// servers (@llmtwin/testkit/fakes, a FAKE that streams a scripted answer and can crash on demand).
 // What is checked is what a client of the router would see when a GPU server dies: requests that had not
 // started streaming are moved to the survivor, those that had end with a clean 'interrupted', and none
 // hangs. The assertions are on counts and kinds of outcomes, never on durations.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import {
-  startFakeOpenAiServer,
-  type FakeOpenAiOptions,
-  type FakeOpenAiServer,
-} from '../../../test/fake-openai-server.js';
+import { startFakeOpenAiServer, type FakeOpenAiOptions, type FakeOpenAiServer } from '@llmtwin/testkit/fakes';
+import { poll } from '@llmtwin/testkit/poll';
 import { LlmError, type ChatRequest } from '../../domain/llm.port.js';
 import { OpenAiBackend } from './openai-backend.js';
 import { BackendPool, type BackendPoolOptions } from './pool.js';
@@ -80,14 +77,6 @@ function track(pool: BackendPool, boundMs = 20_000): Tracked {
   return tracked;
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 4000; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
 const kindOf = (err: unknown): string =>
   err instanceof LlmError ? err.kind : `not an LlmError: ${String(err)}`;
 
@@ -116,12 +105,13 @@ describe('BackendPool failover over HTTP', () => {
 
     // Kill A part-way, at a moment when it both streams to a client (that request must end 'interrupted')
     // and holds a request whose first token it has not sent yet (that one must move to B and succeed).
-    await until(
+    // Checked often: the moment is brief.
+    await poll(
       () =>
         outcomes.length >= 20 &&
         [...running].some((t) => t.text.startsWith('A')) &&
         a.chatRequests.some((r) => r.outcome === 'pending' && r.tokensSent === 0),
-      'A streaming one request and holding another before its first token',
+      { what: 'A streaming one request and holding another before its first token', intervalMs: 2 },
     );
     await a.kill();
     await load;
@@ -194,6 +184,9 @@ describe('BackendPool failover over HTTP', () => {
     expect(error.kind).toBe('interrupted');
     expect((error.cause as LlmError).kind).toBe('timeout');
     // The abort reached the HTTP request: the server saw its client go away.
-    await until(() => a.chatRequests[0]?.outcome === 'client-closed', 'the server to see the client leave');
+    await poll(() => a.chatRequests[0]?.outcome === 'client-closed', {
+      what: 'the server to see the client leave',
+      intervalMs: 2,
+    });
   });
 });

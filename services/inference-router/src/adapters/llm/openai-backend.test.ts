@@ -1,12 +1,9 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  startFakeOpenAiServer,
-  type FakeOpenAiOptions,
-  type FakeOpenAiServer,
-} from '../../../test/fake-openai-server.js';
-import { ask, collect, failure, kindOf, waitFor } from './backend-test-helpers.js';
+import { startFakeOpenAiServer, type FakeOpenAiOptions, type FakeOpenAiServer } from '@llmtwin/testkit/fakes';
+import { poll } from '@llmtwin/testkit/poll';
+import { ask, collect, failure, kindOf } from './backend-test-helpers.js';
 import { OpenAiBackend, type OpenAiBackendOptions } from './openai-backend.js';
 
 const servers: FakeOpenAiServer[] = [];
@@ -224,7 +221,9 @@ describe('OpenAiBackend', () => {
     const server = await serve({ firstTokenDelayMs: 10_000 });
     const { err } = await failure(backendFor(server, { firstTokenTimeoutMs: 150 }).chat(ask('hi')));
     expect(kindOf(err)).toBe('timeout');
-    await waitFor(() => server.chatRequests[0]?.outcome === 'client-closed');
+    await poll(() => server.chatRequests[0]?.outcome === 'client-closed', {
+      what: 'the server to see the client leave',
+    });
   });
 
   it('maps a stream that stalls after some text to interrupted', async () => {
@@ -246,7 +245,9 @@ describe('OpenAiBackend', () => {
     })();
     await expect(run).rejects.toThrow('client went away');
     expect(deltas).toHaveLength(2);
-    await waitFor(() => server.chatRequests[0]?.outcome === 'client-closed');
+    await poll(() => server.chatRequests[0]?.outcome === 'client-closed', {
+      what: 'the server to see the client leave',
+    });
     expect(server.chatRequests[0]!.tokensSent).toBeLessThan(11);
   });
 
@@ -255,7 +256,7 @@ describe('OpenAiBackend', () => {
     for await (const ev of backendFor(server).chat(ask('a b c d e f g h i j'))) {
       if (ev.type === 'delta') break;
     }
-    await waitFor(() => server.inflight === 0);
+    await poll(() => server.inflight === 0, { what: 'no request in flight at the server' });
     expect(server.chatRequests[0]!.outcome).toBe('client-closed');
   });
 
@@ -291,7 +292,7 @@ describe('OpenAiBackend', () => {
     expect(await streaming.next()).toMatchObject({ value: { type: 'delta', text: 'Echo:' } });
     server.options.firstTokenDelayMs = 10_000;
     const waiting = failure(backend.chat(ask('y')));
-    await waitFor(() => server.inflight === 2);
+    await poll(() => server.inflight === 2, { what: 'two requests in flight at the server' });
     await backend.close();
     await expect(streaming.next()).rejects.toMatchObject({
       kind: 'interrupted',
@@ -300,7 +301,7 @@ describe('OpenAiBackend', () => {
     const { err } = await waiting;
     expect(kindOf(err)).toBe('unavailable');
     expect((err as Error).message).toContain('the backend was closed');
-    await waitFor(() => server.inflight === 0);
+    await poll(() => server.inflight === 0, { what: 'no request in flight at the server' });
   });
 
   it('refuses new calls after close()', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { poll } from '@llmtwin/testkit/poll';
 import {
   LlmError,
   type BackendKind,
@@ -141,15 +142,6 @@ const textOf = (events: ChatEvent[]): string =>
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 };
-
-/** Polls for a condition that the code under test reaches through its own timers. */
-async function eventually(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 const unavailable = (msg = 'connection refused'): LlmError => new LlmError('unavailable', msg);
 
@@ -520,7 +512,8 @@ describe('BackendPool health checks', () => {
     const a = new FakeBackend('a');
     const p = pool([a], { healthIntervalMs: 5 });
     p.start();
-    await eventually(() => a.healthCalls >= 3, 'three health checks');
+    // The pool reaches it through its own timers.
+    await poll(() => a.healthCalls >= 3, { what: 'three health checks', intervalMs: 5 });
     await p.stop();
     const after = a.healthCalls;
     await new Promise((resolve) => setTimeout(resolve, 30));

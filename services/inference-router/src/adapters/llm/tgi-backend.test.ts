@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { fakeTokens } from '../../../test/fake-server-kit.js';
 import {
+  fakeTokens,
   startFakeTgiServer,
   type FakeTgiOptions,
   type FakeTgiServer,
-} from '../../../test/fake-tgi-server.js';
-import { ask, collect, failure, kindOf, waitFor } from './backend-test-helpers.js';
+} from '@llmtwin/testkit/fakes';
+import { poll } from '@llmtwin/testkit/poll';
+import { ask, collect, failure, kindOf } from './backend-test-helpers.js';
 import { StopScanner, TgiBackend, type TgiBackendOptions } from './tgi-backend.js';
 
 const servers: FakeTgiServer[] = [];
@@ -82,7 +83,7 @@ describe('TgiBackend', () => {
     expect(second.text).toBe('alpha beta END ');
     expect(second.end?.finishReason).toBe('stop');
     expect(server.generateRequests[1]!.body?.parameters).toMatchObject({ stop: ['s1', 's2', 's3', 's4'] });
-    await waitFor(() => server.inflight === 0);
+    await poll(() => server.inflight === 0, { what: 'no request in flight at the server' });
   });
 
   it('sends a JSON schema as a grammar and gets JSON back', async () => {
@@ -118,7 +119,7 @@ describe('TgiBackend', () => {
     const server = await serve({ maxConcurrentRequests: 1, firstTokenDelayMs: 300 });
     const backend = backendFor(server);
     const first = collect(backend.chat(ask('first')));
-    await waitFor(() => server.inflight === 1);
+    await poll(() => server.inflight === 1, { what: 'one request in flight at the server' });
     const { err } = await failure(backend.chat(ask('second')));
     expect(kindOf(err)).toBe('unavailable');
     expect((err as Error).message).toContain('overloaded');
@@ -180,7 +181,9 @@ describe('TgiBackend', () => {
     const server = await serve({ firstTokenDelayMs: 10_000, keepAliveMs: 20 });
     const { err } = await failure(backendFor(server, { firstTokenTimeoutMs: 200 }).chat(ask('hi')));
     expect(kindOf(err)).toBe('timeout');
-    await waitFor(() => server.generateRequests[0]?.outcome === 'client-closed');
+    await poll(() => server.generateRequests[0]?.outcome === 'client-closed', {
+      what: 'the server to see the client leave',
+    });
   });
 
   it('maps a stream that stalls after text to interrupted', async () => {
@@ -199,7 +202,9 @@ describe('TgiBackend', () => {
       }
     })();
     await expect(run).rejects.toThrow('cancelled by the client');
-    await waitFor(() => server.generateRequests[0]?.outcome === 'client-closed');
+    await poll(() => server.generateRequests[0]?.outcome === 'client-closed', {
+      what: 'the server to see the client leave',
+    });
   });
 
   it('maps a stream that ends cleanly before its final event to interrupted', async () => {

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { PlatformName } from '../../domain/authors.js';
 import type { Category } from '../../domain/extracted-document.js';
 import { extractPage } from './extract-page.js';
-import { committedFixtures, fixtureBytes, fixtureJson } from './fixture-paths.js';
+import { committedFixtures, fixtureBytes, fixtureJson } from '../../../test/fixture-paths.js';
 
 type Expected = Record<string, { url?: string; title?: string; author?: string; date_published?: string }>;
 const postlightMedium = fixtureJson<Expected>('medium/postlight-parser/expected.json');

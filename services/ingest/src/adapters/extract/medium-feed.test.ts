@@ -2,7 +2,7 @@
 // parameters on every link, the post id in the guid, the read pixel at the end of content:encoded), carrying
 // the body of a real saved Medium article (mozilla/readability's medium-1).
 import { describe, expect, it } from '@jest/globals';
-import { fixtureJson, fixtureText } from './fixture-paths.js';
+import { fixtureJson, fixtureText } from '../../../test/fixture-paths.js';
 import { parseHtml } from './inert-dom.js';
 import { parseMediumFeed } from './medium-feed.js';
 

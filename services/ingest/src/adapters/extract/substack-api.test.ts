@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseSubstackArchive, parseSubstackPostJson } from './substack-api.js';
-import { fixtureBytes } from './fixture-paths.js';
+import { fixtureBytes } from '../../../test/fixture-paths.js';
 
 const API = 'substack-api/jakub-k-slys-substack-api/samples/api/v1/';
 

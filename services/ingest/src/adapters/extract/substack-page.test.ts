@@ -3,7 +3,7 @@
 // embeds the real /api/v1/posts/by-id/167180194 response that way.
 import { describe, expect, it } from '@jest/globals';
 import { extractPage } from './extract-page.js';
-import { fixtureJson } from './fixture-paths.js';
+import { fixtureJson } from '../../../test/fixture-paths.js';
 import { parseHtml } from './inert-dom.js';
 import { readPreloads } from './substack-page.js';
 

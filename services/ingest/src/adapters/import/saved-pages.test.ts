@@ -8,11 +8,12 @@ import type { ServiceModule } from '@llmtwin/host';
 import { type EventBus, type Warehouse } from '@llmtwin/ports';
 import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
 import { createLogger, isDomainError } from '@llmtwin/runtime';
+import { poll } from '@llmtwin/testkit/poll';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExtractedDocument } from '../../domain/extracted-document.js';
-import { fixtureBytes, fixtureJson, fixtureText } from '../extract/fixture-paths.js';
+import { fixtureBytes, fixtureJson, fixtureText } from '../../../test/fixture-paths.js';
 import { createIngestModule } from '../../module.js';
 import type { ArchiveReader } from './archive.js';
 import { detectExportKind, importArchive } from './import-archive.js';
@@ -222,12 +223,14 @@ describe('saved pages through the ingest module', () => {
   });
 
   async function finished(jobId: string): Promise<ingestv1.CrawlJob> {
-    for (;;) {
-      const { job } = await client.getCrawlJob({ id: jobId });
-      const state = job!.state;
-      if (state !== ingestv1.CrawlJobState.QUEUED && state !== ingestv1.CrawlJobState.RUNNING) return job!;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    const { job } = await poll(() => client.getCrawlJob({ id: jobId }), {
+      what: `import job ${jobId} to end`,
+      timeoutMs: 30_000,
+      intervalMs: 25,
+      until: (res) =>
+        res.job!.state !== ingestv1.CrawlJobState.QUEUED && res.job!.state !== ingestv1.CrawlJobState.RUNNING,
+    });
+    return job!;
   }
 
   const importOnce = async (content: Uint8Array) => {

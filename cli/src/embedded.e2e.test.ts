@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { poll } from '@llmtwin/testkit/poll';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/llmtwin.js');
 
@@ -81,18 +82,19 @@ describe('llmtwin up (embedded mode)', () => {
   });
 
   it('answers the health check over HTTP/1.1 JSON', async () => {
-    const deadline = Date.now() + 10_000;
-    let body: unknown;
-    do {
+    const check = async (): Promise<unknown> => {
       const res = await fetch(`${url}/grpc.health.v1.Health/Check`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: '{}',
       });
-      body = await res.json();
-      if ((body as { status?: string }).status === 'SERVING') break;
-      await new Promise((r) => setTimeout(r, 200));
-    } while (Date.now() < deadline);
+      return res.json();
+    };
+    const body = await poll(check, {
+      what: 'the health check to answer SERVING',
+      intervalMs: 200,
+      until: (answer) => (answer as { status?: string }).status === 'SERVING',
+    });
     expect(body).toEqual({ status: 'SERVING' });
   });
 

@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const repoRoot = resolve(here, '../../../..');
+export const repoRoot = resolve(here, '../../..');
 export const committedFixtures = resolve(repoRoot, 'services/ingest/test/fixtures');
 export const localOnlyFixtures = resolve(repoRoot, '../shared/fixtures/local-only');
 

@@ -1,4 +1,4 @@
-/** @jest-environment ./services/embed/src/embedder/onnx-test-environment.mjs */
+/** @jest-environment ./packages/ports/src/embedder/onnx-test-environment.mjs */
 // Standard clients against the gateway, unchanged: the official `openai` npm client (Chat Completions,
 // streaming, Models, Embeddings), curl-style REST on the Connect routes (POST and GET), and @grpc/grpc-js
 // with protos loaded at run time. Behind the gateway run the real modules in process over the embedded
@@ -13,8 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { createChunkModule } from '@llmtwin/chunk';
 import { commonv1, ingesteventsv1, topics } from '@llmtwin/contracts';
 import { policyChunker } from '@llmtwin/chunking';
+import { createCleanModule } from '@llmtwin/clean';
+import { createEmbedModule } from '@llmtwin/embed';
 import { type Embedder } from '@llmtwin/ports';
 import { createEmbedder } from '@llmtwin/ports/adapters';
 import {
@@ -35,12 +38,8 @@ import { createTrainerModule } from '@llmtwin/trainer';
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { grpcHealthClient } from '../../packages/runtime/src/grpc-client.fixture.js';
-import {
-  drained,
-  startPipeline,
-  stopPipeline,
-  type Pipeline,
-} from '../../services/embed/src/pipeline/pipeline-harness.js';
+import { drained, startPipeline, stopPipeline, type Pipeline } from '@llmtwin/testkit/pipeline';
+import { poll } from '@llmtwin/testkit/poll';
 import { openaiHttpRoutes } from './http/openai.routes.js';
 import { createGatewayModule } from './module.js';
 
@@ -97,7 +96,11 @@ beforeAll(async () => {
     );
   }
   embedder = await createEmbedder('onnx:all-MiniLM-L6-v2', { cacheDir });
-  p = await startPipeline(embedder, policyChunker(embedder));
+  p = await startPipeline(
+    { createCleanModule, createChunkModule, createEmbedModule },
+    embedder,
+    policyChunker(embedder),
+  );
   await publishPage(p);
   await drained(p);
 
@@ -430,11 +433,11 @@ describe('@grpc/grpc-js', () => {
   it('serves grpc.health.v1 without a key, SERVING once the upstreams are', async () => {
     const health = grpcHealthClient(address());
     try {
-      let status = '';
-      for (let i = 0; i < 100 && status !== 'SERVING'; i++) {
-        status = (await health.check('')).status;
-        if (status !== 'SERVING') await new Promise((r) => setTimeout(r, 50));
-      }
+      const status = await poll(async () => (await health.check('')).status, {
+        what: 'the gateway to report SERVING',
+        intervalMs: 50,
+        until: (s) => s === 'SERVING',
+      });
       expect(status).toBe('SERVING');
     } finally {
       health.close();

@@ -1,60 +1,91 @@
 // Test harness for the feature pipeline: clean, chunk and embed modules on embedded adapters in a temporary
 // folder, raw events published as ingest would, and a wait until every consumer group has caught up.
+// packages/ never import a service, so the caller hands in the three module factories (a test imports them
+// from the services' package entries) and the harness only composes them; their dependencies are described
+// here structurally, as the subset of each service's deps the harness provides.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { commonv1, ingesteventsv1, topics } from '@llmtwin/contracts';
-import { createCleanModule } from '@llmtwin/clean';
-import { createChunkModule } from '@llmtwin/chunk';
-import { type Chunker } from '@llmtwin/chunking';
-import { InProcessDirectory, type ServiceModule } from '@llmtwin/host';
-import { publishEvent, type EventBus, type VectorStore, type Warehouse } from '@llmtwin/ports';
+import type { Chunker } from '@llmtwin/chunking';
+import { InProcessDirectory, type ServiceDirectory, type ServiceModule } from '@llmtwin/host';
+import { publishEvent, type Embedder, type EventBus, type VectorStore, type Warehouse } from '@llmtwin/ports';
 import { createEventBus, createVectorStore, createWarehouse } from '@llmtwin/ports/adapters';
-import { pino } from 'pino';
-import type { Embedder } from '@llmtwin/ports';
-import { createEmbedModule, type EmbedModule } from '../module.js';
+import { pino, type Logger } from 'pino';
+import { poll } from '../poll.js';
 
-export interface Pipeline {
+/** What every pipeline module is given: the shared adapters, a silent logger and fast retries. */
+interface StageDeps {
+  warehouse: Warehouse;
+  eventBus: EventBus;
+  logger: Logger;
+  maxAttempts: number;
+  retryBackoffMs: number;
+}
+
+/** The module factories the harness composes: `createCleanModule` from @llmtwin/clean, and so on. */
+export interface PipelineFactories<E extends ServiceModule = ServiceModule> {
+  createCleanModule: (
+    deps: StageDeps & {
+      directory: ServiceDirectory;
+      /** There is no ingest behind the harness: every raw document arrives in its event. */
+      fetchRaw: (id: string) => Promise<never>;
+    },
+  ) => Promise<ServiceModule>;
+  createChunkModule: (deps: StageDeps & { chunker: Chunker }) => Promise<ServiceModule>;
+  createEmbedModule: (
+    deps: StageDeps & {
+      vectorStore: VectorStore;
+      embedder: Embedder;
+      embedderAdapter: string;
+      chunker: Chunker;
+      /** Reaches the clean module (a reindex reads the cleaned snapshot there). */
+      directory: ServiceDirectory;
+    },
+  ) => Promise<E>;
+}
+
+/** A running pipeline; `E` is the embed module's type, for tests that use more of it than a ServiceModule. */
+export interface Pipeline<E extends ServiceModule = ServiceModule> {
   warehouse: Warehouse;
   bus: EventBus;
   vectors: VectorStore;
-  embed: EmbedModule;
+  embed: E;
+  /** clean, chunk and embed, in that order. */
   modules: ServiceModule[];
   dir: string;
 }
 
 const logger = pino({ level: 'silent' });
 
-export async function startPipeline(embedder: Embedder, chunker: Chunker): Promise<Pipeline> {
+export async function startPipeline<E extends ServiceModule>(
+  factories: PipelineFactories<E>,
+  embedder: Embedder,
+  chunker: Chunker,
+): Promise<Pipeline<E>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'llmtwin-pipeline-'));
   const warehouse = await createWarehouse(`sqlite:${path.join(dir, 'warehouse.db')}`);
   const bus = createEventBus(`log:${path.join(dir, 'events.db')}`);
   const vectors = await createVectorStore(`sqlite:${path.join(dir, 'vectors.db')}`);
   await bus.ensureTopics([topics.documentsRaw]);
   const directory = new InProcessDirectory();
-  const retry = { maxAttempts: 2, retryBackoffMs: 10 };
-  const clean = await createCleanModule({
-    warehouse,
-    eventBus: bus,
-    logger,
+  const shared: StageDeps = { warehouse, eventBus: bus, logger, maxAttempts: 2, retryBackoffMs: 10 };
+  const clean = await factories.createCleanModule({
+    ...shared,
     directory,
     fetchRaw: async (id) => {
       throw new Error(`fake ingest has no document ${id}`);
     },
-    ...retry,
   });
-  const chunk = await createChunkModule({ warehouse, eventBus: bus, chunker, logger, ...retry });
-  const embed = await createEmbedModule({
-    warehouse,
-    eventBus: bus,
+  const chunk = await factories.createChunkModule({ ...shared, chunker });
+  const embed = await factories.createEmbedModule({
+    ...shared,
     vectorStore: vectors,
     embedder,
     embedderAdapter: 'fake',
     chunker,
-    logger,
     directory,
-    ...retry,
   });
   directory.add('clean', (router) => clean.register(router));
   const modules = [clean, chunk, embed];
@@ -72,17 +103,19 @@ export async function stopPipeline(p: Pipeline): Promise<void> {
 
 /** Waits until every consumer group has committed everything on its topic. */
 export async function drained(p: Pipeline): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const lags = await Promise.all([
-      p.bus.lag('clean', topics.documentsRaw),
-      p.bus.lag('chunk', topics.documentsCleaned),
-      p.bus.lag('embed', topics.chunks),
-    ]);
-    if (lags.every((n) => n === 0)) return;
-    if (Date.now() > deadline) throw new Error(`pipeline did not drain: lags ${lags.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await poll(
+    () =>
+      Promise.all([
+        p.bus.lag('clean', topics.documentsRaw),
+        p.bus.lag('chunk', topics.documentsCleaned),
+        p.bus.lag('embed', topics.chunks),
+      ]),
+    {
+      what: 'the pipeline to drain (lags of clean, chunk, embed)',
+      timeoutMs: 30_000,
+      until: (lags) => lags.every((n) => n === 0),
+    },
+  );
 }
 
 export function articleHtml(title: string, paragraphs: string[]): Uint8Array {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inferencev1 } from '@llmtwin/contracts';
 import { defaultLocalModelPath } from '@llmtwin/inference-router';
+import { poll } from '@llmtwin/testkit/poll';
 import { gatewayClient } from './client.js';
 import { DEMO_QUESTION } from './demo.js';
 
@@ -100,13 +101,13 @@ describe('first run: the demo twin answers with the small real model', () => {
   it('streams an answer from the model whose citations include the page that holds it', async () => {
     const client = gatewayClient(inferencev1.InferenceService, url, key);
     // The pages are indexed in the background after the import: wait until the answer's page is searchable.
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      const { chunks } = await client.retrieve({ query: DEMO_QUESTION, authorId: 'demo' });
-      if (chunks.some((c) => c.url === VLAE_URL)) break;
-      if (Date.now() > deadline) throw new Error('the demo pages were not indexed in time');
-      await new Promise((r) => setTimeout(r, 1_000));
-    }
+    await poll(
+      async () => {
+        const { chunks } = await client.retrieve({ query: DEMO_QUESTION, authorId: 'demo' });
+        return chunks.some((c) => c.url === VLAE_URL);
+      },
+      { what: 'the demo pages to be indexed', timeoutMs: 180_000, intervalMs: 1_000 },
+    );
     const deltas: string[] = [];
     let done: inferencev1.GenerateResponse | undefined;
     for await (const event of client.generateStream({

@@ -4,6 +4,7 @@
 // a test asks for; and the stand-in "model" pieces (a word tokenizer, stop sequences, JSON for a schema).
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { poll, PollTimeoutError } from '../poll.js';
 
 export type FakeOutcome = 'pending' | 'completed' | 'failed' | 'client-closed' | 'died' | 'killed';
 
@@ -142,8 +143,12 @@ export class FakeHttpServer {
     if (this.killed) return;
     const closing = this.stopListening();
     this.server.closeIdleConnections();
-    const deadline = Date.now() + 2000;
-    while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // In-flight answers get 2 s to finish; past that, their connections are closed under them.
+    await poll(() => this.active === 0, { what: 'in-flight answers', timeoutMs: 2000, intervalMs: 10 }).catch(
+      (error: unknown) => {
+        if (!(error instanceof PollTimeoutError)) throw error;
+      },
+    );
     this.server.closeAllConnections();
     await closing;
   }

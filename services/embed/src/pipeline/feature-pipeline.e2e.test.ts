@@ -1,20 +1,34 @@
 // The feature pipeline on the embedded adapters: raw events → clean → chunk → embed → searchable, with
 // edits, tombstones, duplicates, stale events and an atomic reindex. Consumer logic runs with a FAKE
-// embedder and chunker (fast); see feature-pipeline-real.test.ts for the real model.
+// embedder and chunker (fast); see feature-pipeline-real.e2e.test.ts for the real model.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { createChunkModule } from '@llmtwin/chunk';
+import { createCleanModule } from '@llmtwin/clean';
 import { topics } from '@llmtwin/contracts';
+import {
+  drained,
+  fakeChunker,
+  fakeEmbedder,
+  publishRaw,
+  startPipeline,
+  stopPipeline,
+  type Pipeline,
+} from '@llmtwin/testkit/pipeline';
 import { LIVE_ALIAS } from '../domain/collections.js';
-import { fakeChunker, fakeEmbedder } from './pipeline-fakes.js';
-import { drained, publishRaw, startPipeline, stopPipeline, type Pipeline } from './pipeline-harness.js';
+import { createEmbedModule, type EmbedModule } from '../module.js';
 
 const para = (topic: string) =>
   `This paragraph explains ${topic} in enough words to count as real article content for the extractor, ` +
   `with several clauses, commas, and a full stop so that it scores as prose rather than boilerplate text.`;
 
 describe('feature pipeline (embedded adapters, fake embedder and chunker)', () => {
-  let p: Pipeline;
+  let p: Pipeline<EmbedModule>;
   beforeEach(async () => {
-    p = await startPipeline(fakeEmbedder(), fakeChunker());
+    p = await startPipeline(
+      { createCleanModule, createChunkModule, createEmbedModule },
+      fakeEmbedder(),
+      fakeChunker(),
+    );
   });
   afterEach(async () => {
     await stopPipeline(p);

@@ -1,15 +1,18 @@
-/** @jest-environment ./services/embed/src/embedder/onnx-test-environment.mjs */
+/** @jest-environment ./packages/ports/src/embedder/onnx-test-environment.mjs */
 // End to end with the REAL embedder (all-MiniLM-L6-v2 prepared by scripts/prepare-models.mjs) and the real
 // chunker: raw events → clean → chunk → embed → a dense search finds the right document.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { createChunkModule } from '@llmtwin/chunk';
 import { policyChunker } from '@llmtwin/chunking';
-import { LIVE_ALIAS } from '../domain/collections.js';
+import { createCleanModule } from '@llmtwin/clean';
 import { createEmbedder } from '@llmtwin/ports/adapters';
 import type { Embedder } from '@llmtwin/ports';
-import { drained, publishRaw, startPipeline, stopPipeline, type Pipeline } from './pipeline-harness.js';
+import { drained, publishRaw, startPipeline, stopPipeline, type Pipeline } from '@llmtwin/testkit/pipeline';
+import { LIVE_ALIAS } from '../domain/collections.js';
+import { createEmbedModule } from '../module.js';
 
 const cacheDir = process.env.LLMTWIN_CACHE_DIR || path.join(homedir(), '.cache', 'llmtwin');
 const modelDir = path.join(cacheDir, 'models', 'all-MiniLM-L6-v2');
@@ -24,7 +27,11 @@ describe('feature pipeline with the real embedder', () => {
       );
     }
     embedder = await createEmbedder('onnx:all-MiniLM-L6-v2', { cacheDir });
-    p = await startPipeline(embedder, policyChunker(embedder));
+    p = await startPipeline(
+      { createCleanModule, createChunkModule, createEmbedModule },
+      embedder,
+      policyChunker(embedder),
+    );
   });
   afterAll(async () => {
     if (p) await stopPipeline(p);

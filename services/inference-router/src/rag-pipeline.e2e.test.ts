@@ -1,4 +1,4 @@
-/** @jest-environment ./services/embed/src/embedder/onnx-test-environment.mjs */
+/** @jest-environment ./packages/ports/src/embedder/onnx-test-environment.mjs */
 // The inference router over the real feature pipeline: real saved pages go through clean → chunk → embed with
 // the real embedder (all-MiniLM-L6-v2 prepared by scripts/prepare-models.mjs), and the router, with no LLM
 // configured, answers a question by quoting the page that holds the answer and citing its URL.
@@ -10,20 +10,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { createChunkModule } from '@llmtwin/chunk';
 import { commonv1, inferencev1, ingesteventsv1, topics } from '@llmtwin/contracts';
 import { policyChunker } from '@llmtwin/chunking';
+import { createCleanModule } from '@llmtwin/clean';
+import { createEmbedModule } from '@llmtwin/embed';
 import { type Embedder } from '@llmtwin/ports';
 import { createEmbedder } from '@llmtwin/ports/adapters';
 import { InProcessDirectory, createModuleHealth } from '@llmtwin/host';
 import { publishEvent, type EventBus } from '@llmtwin/ports';
 import { buildServer, inProcessTransport } from '@llmtwin/runtime';
 import { pino } from 'pino';
-import {
-  drained,
-  startPipeline,
-  stopPipeline,
-  type Pipeline,
-} from '../../embed/src/pipeline/pipeline-harness.js';
+import { drained, startPipeline, stopPipeline, type Pipeline } from '@llmtwin/testkit/pipeline';
 import { createInferenceRouterModule } from './module.js';
 
 const cacheDir = process.env.LLMTWIN_CACHE_DIR || path.join(homedir(), '.cache', 'llmtwin');
@@ -96,7 +94,11 @@ describe('the inference router on the real feature pipeline, with no LLM configu
       );
     }
     embedder = await createEmbedder('onnx:all-MiniLM-L6-v2', { cacheDir });
-    p = await startPipeline(embedder, policyChunker(embedder));
+    p = await startPipeline(
+      { createCleanModule, createChunkModule, createEmbedModule },
+      embedder,
+      policyChunker(embedder),
+    );
     for (const page of pages) await publishPage(p.bus, page);
     await drained(p);
     const directory = new InProcessDirectory();
