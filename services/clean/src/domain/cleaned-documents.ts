@@ -1,28 +1,25 @@
 // The cleaned snapshot: one record per document id holding the cleaned text of its latest version, written
-// with the same outbox protocol as ingest's raw-document warehouse (services/ingest/src/domain/
-// raw-documents.ts): the record is compare-and-set WITH an outbox marker, the documents.cleaned.v1 event is
-// published, then the marker is cleared if it is still this event's. A crash in between leaves the marker;
+// through the outbox of @llmtwin/ports (outbox-store.ts, shared with ingest's raw-document warehouse): the
+// record is compare-and-set WITH an outbox marker, the documents.cleaned.v1 event is published, then the
+// marker is cleared if it is still this event's. A crash in between leaves the marker;
 // the relay (`flushOutbox`) publishes it at start-up and periodically, and a redelivered raw event of the same
 // version re-emits it at once. Consumers downstream drop duplicates by (document id, version).
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { cleaneventsv1, cleanv1, commonv1, topics } from '@llmtwin/contracts';
 import {
-  publishEvent,
+  outboxMarker,
+  OutboxStore,
   type Collection,
   type EventBus,
+  type OutboxMarker,
   type Record as StoredRecord,
   type Warehouse,
 } from '@llmtwin/ports';
 import { conflict, notFound } from '@llmtwin/runtime/errors';
-import { randomUUID } from 'node:crypto';
 import type { CategoryName } from './clean-raw.js';
 
-export interface CleanedOutbox {
-  [key: string]: string | number | boolean;
-  eventId: string;
-  pending: true;
-  at: number;
+export interface CleanedOutbox extends OutboxMarker {
   /** Set when the write belongs to a Reprocess run rather than a live change. */
   backfillId: string;
 }
@@ -90,19 +87,33 @@ export type StoreOutcome = 'stored' | 'stale' | 'duplicate';
 
 export class CleanedDocumentStore {
   readonly documents: Collection<CleanedDocumentRecord>;
+  private readonly outbox: OutboxStore<
+    CleanedOutbox,
+    CleanedDocumentRecord,
+    typeof cleaneventsv1.DocumentCleanedSchema
+  >;
 
   constructor(
     warehouse: Warehouse,
-    private readonly bus: EventBus,
+    bus: EventBus,
     private readonly now: () => number = Date.now,
   ) {
     this.documents = warehouse.collection<CleanedDocumentRecord>('cleaned_documents');
+    this.outbox = new OutboxStore(this.documents, bus, {
+      topic: topics.documentsCleaned,
+      schema: cleaneventsv1.DocumentCleanedSchema,
+      build: (record, marker) => ({
+        eventId: marker.eventId,
+        document: toProtoCleaned(record),
+        eventTime: timestampFromMs(marker.at),
+        backfillId: marker.backfillId,
+      }),
+    });
   }
 
   async init(): Promise<void> {
-    await this.bus.ensureTopics([topics.documentsCleaned]);
+    await this.outbox.init();
     await this.documents.ensureIndex({ fields: [{ field: 'authorId', direction: 'asc' }] });
-    await this.documents.ensureIndex({ fields: [{ field: 'outbox.pending', direction: 'asc' }] });
   }
 
   async get(id: string, signal?: AbortSignal): Promise<CleanedDocumentRecord> {
@@ -128,7 +139,7 @@ export class CleanedDocumentStore {
       if (existing && existing.version > base.version) return 'stale';
       if (existing && existing.version === base.version && !backfillId) {
         // A redelivery: the write happened, maybe not its event.
-        if (existing.outbox) await this.emit(existing, signal);
+        if (existing.outbox) await this.outbox.publish(existing, signal);
         return 'duplicate';
       }
       const cleaned = await clean();
@@ -138,52 +149,16 @@ export class CleanedDocumentStore {
         _id: base.id,
         version: base.version,
         cleanedAt: at,
-        outbox: { eventId: randomUUID(), pending: true, at, backfillId },
+        outbox: outboxMarker(at, { backfillId }),
       };
-      const written = await this.documents.replaceIf(
-        record,
-        existing ? { version: existing.version, cleanedAt: existing.cleanedAt } : null,
-        signal,
-      );
-      if (written) {
-        await this.emit(record, signal);
-        return 'stored';
-      }
+      const expected = existing ? { version: existing.version, cleanedAt: existing.cleanedAt } : null;
+      if (await this.outbox.write(record, expected, signal)) return 'stored';
     }
     throw conflict(`cleaned document ${base.id} kept changing while it was being stored; try again`);
   }
 
   /** Publishes every event whose record is written but whose marker is still set. Returns how many. */
-  async flushOutbox(signal?: AbortSignal): Promise<number> {
-    let published = 0;
-    for await (const record of this.documents.scan({ 'outbox.pending': true }, { batchSize: 100 }, signal)) {
-      await this.emit(record, signal);
-      published++;
-    }
-    return published;
-  }
-
-  private async emit(record: CleanedDocumentRecord, signal?: AbortSignal): Promise<void> {
-    const marker = record.outbox;
-    if (!marker) return;
-    await publishEvent(
-      this.bus,
-      topics.documentsCleaned,
-      cleaneventsv1.DocumentCleanedSchema,
-      record._id,
-      {
-        eventId: marker.eventId,
-        document: toProtoCleaned(record),
-        eventTime: timestampFromMs(marker.at),
-        backfillId: marker.backfillId,
-      },
-      undefined,
-      signal,
-    );
-    await this.documents.update(
-      record._id,
-      { unset: ['outbox'] },
-      { where: { 'outbox.eventId': marker.eventId } },
-    );
+  flushOutbox(signal?: AbortSignal): Promise<number> {
+    return this.outbox.flush(signal);
   }
 }

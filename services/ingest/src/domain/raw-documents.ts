@@ -1,25 +1,25 @@
 // The raw-document warehouse: versioned documents under deterministic ids, with an outbox so that no write
 // exists without its `documents.raw.v1` event.
 //
-// Write protocol (the warehouse has no transactions across a record and the bus, so the record carries its
-// own outbox marker):
-//   1. compare-and-set the record at its new version WITH `outbox` = the event to publish;
-//   2. publish the event (acknowledged, durable);
-//   3. clear the marker, only if it is still this event's.
-// A crash between 1 and 3 leaves the marker; the relay (`flushOutbox`) publishes it at start-up and
-// periodically. Delivery is therefore at-least-once; consumers drop duplicates by (document id, version).
+// Every write goes through the outbox of @llmtwin/ports (outbox-store.ts, shared with clean's cleaned
+// snapshot): the record is compare-and-set at its new version WITH an outbox marker, the event is published,
+// then the marker is cleared if it is still this event's. A crash in between leaves the marker; the relay
+// (`flushOutbox`) publishes it at start-up and periodically. Delivery is therefore at-least-once; consumers
+// drop duplicates by (document id, version).
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { commonv1, ingesteventsv1, ingestv1, topics } from '@llmtwin/contracts';
 import {
-  publishEvent,
+  outboxMarker,
+  OutboxStore,
   type Collection,
   type EventBus,
+  type OutboxMarker as Marker,
   type Record as StoredRecord,
   type Warehouse,
 } from '@llmtwin/ports';
 import { conflict, notFound } from '@llmtwin/runtime/errors';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { PlatformName } from './authors.js';
 import type { Category, ExtractedDocument } from './extracted-document.js';
 
@@ -28,13 +28,9 @@ export const MAX_EVENT_RAW_BYTES = 512 * 1024;
 
 export type ChangeKind = 'created' | 'updated' | 'tombstoned';
 
-export interface OutboxMarker {
-  [key: string]: string | number | boolean;
-  eventId: string;
+export interface OutboxMarker extends Marker {
   change: ChangeKind;
-  pending: true;
   crawlJobId: string;
-  at: number;
 }
 
 export interface RawDocumentRecord extends StoredRecord {
@@ -143,20 +139,35 @@ export function toProtoDocument(r: RawDocumentRecord, options: { includeRaw: boo
 
 export class RawDocumentStore {
   readonly documents: Collection<RawDocumentRecord>;
+  private readonly outbox: OutboxStore<
+    OutboxMarker,
+    RawDocumentRecord,
+    typeof ingesteventsv1.RawDocumentChangedSchema
+  >;
 
   constructor(
     warehouse: Warehouse,
-    private readonly bus: EventBus,
+    bus: EventBus,
     private readonly now: () => number = Date.now,
   ) {
     this.documents = warehouse.collection<RawDocumentRecord>('raw_documents');
+    this.outbox = new OutboxStore(this.documents, bus, {
+      topic: topics.documentsRaw,
+      schema: ingesteventsv1.RawDocumentChangedSchema,
+      build: (record, marker) => ({
+        eventId: marker.eventId,
+        change: changes[marker.change],
+        document: toProtoDocument(record, { includeRaw: record.raw.byteLength <= MAX_EVENT_RAW_BYTES }),
+        eventTime: timestampFromMs(marker.at),
+        crawlJobId: marker.crawlJobId,
+      }),
+    });
   }
 
   async init(): Promise<void> {
-    await this.bus.ensureTopics([topics.documentsRaw]);
+    await this.outbox.init();
     await this.documents.ensureIndex({ fields: [{ field: 'authorId', direction: 'asc' }] });
     await this.documents.ensureIndex({ fields: [{ field: 'sourceId', direction: 'asc' }] });
-    await this.documents.ensureIndex({ fields: [{ field: 'outbox.pending', direction: 'asc' }] });
   }
 
   async get(id: string): Promise<RawDocumentRecord> {
@@ -205,13 +216,7 @@ export class RawDocumentStore {
         codeCommit: found.code?.commit ?? '',
         outbox: this.marker(change, ctx.crawlJobId),
       };
-      const written = await this.documents.replaceIf(
-        record,
-        existing ? { version: existing.version } : null,
-        signal,
-      );
-      if (written) {
-        await this.emit(record, signal);
+      if (await this.outbox.write(record, existing ? { version: existing.version } : null, signal)) {
         return { change, document: record };
       }
     }
@@ -232,8 +237,7 @@ export class RawDocumentStore {
         crawledAt: this.now(),
         outbox: this.marker('tombstoned', crawlJobId),
       };
-      if (await this.documents.replaceIf(record, { version: existing.version }, signal)) {
-        await this.emit(record, signal);
+      if (await this.outbox.write(record, { version: existing.version }, signal)) {
         return { change: 'tombstoned', document: record };
       }
     }
@@ -241,41 +245,11 @@ export class RawDocumentStore {
   }
 
   /** Publishes every event whose record is written but whose marker is still set. Returns how many. */
-  async flushOutbox(signal?: AbortSignal): Promise<number> {
-    let published = 0;
-    for await (const record of this.documents.scan({ 'outbox.pending': true }, { batchSize: 100 }, signal)) {
-      await this.emit(record, signal);
-      published++;
-    }
-    return published;
+  flushOutbox(signal?: AbortSignal): Promise<number> {
+    return this.outbox.flush(signal);
   }
 
   private marker(change: ChangeKind, crawlJobId: string): OutboxMarker {
-    return { eventId: randomUUID(), change, pending: true, crawlJobId, at: this.now() };
-  }
-
-  private async emit(record: RawDocumentRecord, signal?: AbortSignal): Promise<void> {
-    const marker = record.outbox;
-    if (!marker) return;
-    await publishEvent(
-      this.bus,
-      topics.documentsRaw,
-      ingesteventsv1.RawDocumentChangedSchema,
-      record._id,
-      {
-        eventId: marker.eventId,
-        change: changes[marker.change],
-        document: toProtoDocument(record, { includeRaw: record.raw.byteLength <= MAX_EVENT_RAW_BYTES }),
-        eventTime: timestampFromMs(marker.at),
-        crawlJobId: marker.crawlJobId,
-      },
-      undefined,
-      signal,
-    );
-    await this.documents.update(
-      record._id,
-      { unset: ['outbox'] },
-      { where: { 'outbox.eventId': marker.eventId } },
-    );
+    return outboxMarker(this.now(), { change, crawlJobId });
   }
 }
