@@ -2,6 +2,8 @@
 // KNN with the filterable metadata as vec0 metadata columns, so filters apply inside the KNN scan), a
 // contentless FTS5 table (BM25 keyword search) and a plain metadata table. Collections and aliases are
 // catalogued in two small tables; swapping an alias is one row update in one transaction.
+// This file is the port's operations; the tables are defined in sqlite-vector-schema.ts, filters, FTS queries
+// and row mapping in sqlite-vector-query.ts.
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import {
@@ -13,7 +15,6 @@ import {
   unavailable,
 } from '../errors.js';
 import type {
-  ChunkMetadata,
   CollectionInfo,
   SearchHit,
   SearchQuery,
@@ -33,6 +34,18 @@ import {
   throwIfAborted,
 } from './vector-store-input.js';
 import { relativeScoreFusion, type ScoredId } from './relative-score-fusion.js';
+import {
+  type MetaRow,
+  filterSql,
+  fromBlob,
+  int,
+  toBlob,
+  toFtsQuery,
+  toMetadata,
+} from './sqlite-vector-query.js';
+import { createCatalog, createCollectionTables, dropCollectionTables } from './sqlite-vector-schema.js';
+
+export { toFtsQuery } from './sqlite-vector-query.js';
 
 export interface EmbeddedVectorStoreOptions {
   /** Database file; ':memory:' for a throw-away store. Parent folders must exist. */
@@ -66,103 +79,8 @@ interface CollectionRow {
   dimensions: number;
 }
 
-interface MetaRow {
-  rid: number;
-  chunk_id: string;
-  text: string;
-  document_id: string;
-  document_version: number;
-  author_id: string;
-  category: string;
-  platform: string;
-  url: string;
-  title: string;
-  published_at: number;
-  section: string;
-  position: number;
-}
-
-type SqlParam = string | bigint | number | Buffer;
-
 /** How many candidates each side of a hybrid search contributes to the fusion. */
 const hybridPoolSize = (limit: number): number => Math.min(Math.max(limit * 4, 100), MAX_SEARCH_LIMIT);
-
-/** sqlite-vec compares INTEGER metadata only with SQLite integers, which better-sqlite3 binds from bigint. */
-const int = (n: number): bigint => BigInt(n);
-
-/**
- * Splits free text into terms and quotes each, so punctuation, quotes and FTS5 operators in user input
- * are never read as FTS5 query syntax; terms are OR-ed, like Weaviate's default BM25 operator.
- */
-export function toFtsQuery(text: string): string | undefined {
-  const terms =
-    text
-      .normalize('NFKC')
-      .toLowerCase()
-      .match(/[\p{L}\p{N}\p{M}]+/gu) ?? [];
-  const unique = [...new Set(terms.filter((t) => /[\p{L}\p{N}]/u.test(t)))].slice(0, 64);
-  if (unique.length === 0) return undefined;
-  return unique.map((t) => `"${t.replaceAll('"', '""')}"`).join(' OR ');
-}
-
-/** The SQL condition for a filter over columns named as in the metadata and vec0 tables. */
-function filterSql(filter: VectorFilter, prefix: string): { sql: string; params: SqlParam[] } {
-  const parts: string[] = [];
-  const params: SqlParam[] = [];
-  const col = (name: string): string => `${prefix}${name}`;
-  if (filter.authorId !== undefined) {
-    parts.push(`${col('author_id')} = ?`);
-    params.push(filter.authorId);
-  }
-  const inList = (column: string, values: readonly string[] | undefined): void => {
-    if (values === undefined) return;
-    parts.push(`${col(column)} in (select value from json_each(?))`);
-    params.push(JSON.stringify(values));
-  };
-  inList('document_id', filter.documentIds);
-  inList('category', filter.categories);
-  inList('platform', filter.platforms);
-  if (filter.publishedAfter !== undefined) {
-    parts.push(`${col('published_at')} >= ?`);
-    params.push(int(Math.ceil(filter.publishedAfter)));
-  }
-  if (filter.publishedBefore !== undefined) {
-    parts.push(`${col('published_at')} <= ?`);
-    params.push(int(Math.floor(filter.publishedBefore)));
-  }
-  if (filter.documentVersionBelow !== undefined) {
-    parts.push(`${col('document_version')} < ?`);
-    params.push(int(Math.ceil(filter.documentVersionBelow)));
-  }
-  return { sql: parts.length === 0 ? '' : ' and ' + parts.join(' and '), params };
-}
-
-function toBlob(vector: readonly number[] | Float32Array): Buffer {
-  const f32 = vector instanceof Float32Array ? vector : Float32Array.from(vector);
-  return Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength);
-}
-
-function fromBlob(blob: Buffer): number[] {
-  // Copy first: the Buffer's offset inside its pool need not be 4-byte aligned.
-  const copy = new Uint8Array(blob.byteLength);
-  copy.set(blob);
-  return Array.from(new Float32Array(copy.buffer));
-}
-
-function toMetadata(row: MetaRow): ChunkMetadata {
-  return {
-    documentId: row.document_id,
-    documentVersion: row.document_version,
-    authorId: row.author_id,
-    category: row.category,
-    platform: row.platform,
-    url: row.url,
-    title: row.title,
-    publishedAt: row.published_at,
-    section: row.section,
-    position: row.position,
-  };
-}
 
 function translate(err: unknown, what: string): DomainError {
   if (isDomainError(err)) return err;
@@ -192,17 +110,7 @@ export class EmbeddedVectorStore implements VectorStore {
       if (options.path !== ':memory:') this.db.pragma('journal_mode = WAL');
       this.db.pragma('busy_timeout = 5000');
       this.db.pragma('synchronous = NORMAL');
-      this.db.exec(`
-        create table if not exists vs_collections (
-          id integer primary key autoincrement,
-          name text not null unique,
-          dimensions integer not null,
-          created_at integer not null
-        );
-        create table if not exists vs_aliases (
-          alias text primary key,
-          collection text not null
-        );`);
+      createCatalog(this.db);
     } catch (err) {
       throw translate(err, `open ${options.path}`);
     }
@@ -230,36 +138,7 @@ export class EmbeddedVectorStore implements VectorStore {
           .prepare('insert into vs_collections (name, dimensions, created_at) values (?, ?, ?)')
           .run(name, options.dimensions, Date.now());
         const id = Number(lastInsertRowid);
-        this.db.exec(`
-          create table vs_meta_${id} (
-            rid integer primary key autoincrement,
-            chunk_id text not null unique,
-            text text not null,
-            document_id text not null,
-            document_version integer not null,
-            author_id text not null,
-            category text not null,
-            platform text not null,
-            url text not null,
-            title text not null,
-            published_at integer not null,
-            section text not null,
-            position integer not null
-          );
-          create index vs_meta_${id}_document on vs_meta_${id} (document_id, document_version);
-          create virtual table vs_vec_${id} using vec0 (
-            rid integer primary key,
-            embedding float[${options.dimensions}] distance_metric=cosine,
-            author_id text,
-            category text,
-            platform text,
-            document_id text,
-            document_version integer,
-            published_at integer
-          );
-          create virtual table vs_fts_${id} using fts5 (
-            text, content='', contentless_delete=1, tokenize='porter unicode61 remove_diacritics 2'
-          );`);
+        createCollectionTables(this.db, id, options.dimensions);
       })();
     });
   }
@@ -273,9 +152,7 @@ export class EmbeddedVectorStore implements VectorStore {
         }
         const row = this.collectionRow(name);
         if (row === undefined) return;
-        this.db.exec(
-          `drop table vs_vec_${row.id}; drop table vs_fts_${row.id}; drop table vs_meta_${row.id};`,
-        );
+        dropCollectionTables(this.db, row.id);
         this.db.prepare('delete from vs_collections where id = ?').run(row.id);
         // An alias must never point at nothing, so aliases go with their collection.
         this.db.prepare('delete from vs_aliases where collection = ?').run(name);
