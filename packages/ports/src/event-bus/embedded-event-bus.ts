@@ -4,6 +4,9 @@
 // consumers poll it, and a lease per (group, topic, partition) keeps one consumer of a group on a partition.
 // The file's schema, statements and durability live in sqlite-event-log.ts, a subscription's workers in
 // embedded-subscription.ts; this file is the port's face over them.
+// Hand-written because no embeddable library gives Kafka's consumer-group semantics in one file; it is held
+// to what the Kafka adapter is held to: the same contract suite (event-bus.contract.ts) and the same SIGKILL
+// scenario (embedded-sigkill.test.ts: a killed consumer loses nothing and its uncommitted work comes back).
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { DomainError, failedPrecondition, invalidArgument, notFound, unavailable } from '../errors.js';

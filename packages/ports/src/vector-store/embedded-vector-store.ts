@@ -4,6 +4,10 @@
 // catalogued in two small tables; swapping an alias is one row update in one transaction.
 // This file is the port's operations; the tables are defined in sqlite-vector-schema.ts, filters, FTS queries
 // and row mapping in sqlite-vector-query.ts.
+// Hand-written over sqlite-vec and FTS5 because it is measured (retrieval benchmark, SciFact dev half,
+// docs/feature-pipeline.md): the porter-stemmed FTS5 BM25 gives nDCG@10 0.657, the published BM25 0.653,
+// where the same index unstemmed (Weaviate's default does not stem either) gave 0.625; fusing it with the
+// vectors gives 0.713, above either alone. Vectors, keywords and filters stay in one file.
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import {

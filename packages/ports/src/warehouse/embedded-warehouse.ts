@@ -7,6 +7,9 @@
 // processes sharing the file (WAL mode) cannot interleave.
 // This file opens the file and owns the connection and statement cache; a collection's operations are in
 // embedded-collection.ts, filter compilation in sqlite-query.ts, errors in sqlite-errors.ts.
+// Hand-written over better-sqlite3 because no embeddable library speaks the port (MongoDB's filter, update
+// and compare-and-set semantics in one file); it is held to the MongoDB adapter's contract suite
+// (warehouse.contract.ts), so either may back any service.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';

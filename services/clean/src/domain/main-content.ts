@@ -8,6 +8,11 @@
 // minus link lists and stock boilerplate lines, are the output. A long JSON-LD articleBody replaces the
 // result when the DOM gave much less text than the publisher's own structured data. The walk lives in
 // html-lineariser.ts, the word lists and weights in main-content-vocabulary.ts; this file scores and chooses.
+//
+// Hand-written rather than a library because it measures better than the well-kept one JavaScript has,
+// Mozilla Readability on jsdom, run on the same pages in the same process (npm run bench -- extraction,
+// scored by each set's own scorer; docs/cleaning.md): 4-shingle F1 0.968 against 0.950 on the AEB dev set,
+// segment F1 0.912 against 0.887 on the trafilatura dev set, at 26 to 47 times the speed.
 import { parseDocument } from 'htmlparser2';
 import type { AnyNode, Element } from 'domhandler';
 import { decodeHtml } from '@llmtwin/html-encoding';
