@@ -185,7 +185,7 @@ describe('loading the demo author', () => {
 
     const before = { docs: await stored(), events: (await bus.read(topics.documentsRaw)).length };
     expect(before.events).toBe(pages.length);
-    // Only the demo author exists and nobody added a source: still a fresh installation.
+    // Only the demo author exists and nobody added a source but the demo's pages: still a fresh installation.
     expect(await shouldOfferDemo(client)).toBe(true);
 
     const again = await loadDemoAuthor(client, { pollIntervalMs: 20 });
@@ -200,7 +200,8 @@ describe('loading the demo author', () => {
     await client.addSource({ authorId: DEMO_AUTHOR_ID, url: 'https://example.substack.com' });
     expect(await shouldOfferDemo(client)).toBe(false);
     const { sources } = await client.listSources({ authorId: DEMO_AUTHOR_ID });
-    await client.removeSource({ id: sources[0]!.id });
+    const own = sources.find((s) => s.url.startsWith('https://example.substack.com'))!;
+    await client.removeSource({ id: own.id });
     expect(await shouldOfferDemo(client)).toBe(true);
 
     await client.createAuthor({ id: 'ada', displayName: 'Ada Lovelace' });

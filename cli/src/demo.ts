@@ -327,15 +327,17 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /**
- * True on a fresh installation: no sources at all, and no author but the demo one. Then the twin has
+ * True on a fresh installation: no sources but the demo's own pages, and no author but the demo one. Then the twin has
  * nothing of its own to talk about, and the demo author gives it something.
  */
 export async function shouldOfferDemo(
   client: Pick<IngestClient, 'listAuthors' | 'listSources'>,
   options: { signal?: AbortSignal } = {},
 ): Promise<boolean> {
-  const { sources } = await client.listSources({ authorId: '', page: { pageSize: 1 } }, options);
-  if (sources.length > 0) return false;
+  // The demo's own pages arrive as an archive source of the demo author: that one does not count.
+  const { sources } = await client.listSources({ authorId: '', page: { pageSize: 2 } }, options);
+  const demoPages = `archive:${DEMO_ARCHIVE_NAME}`;
+  if (sources.some((s) => !(s.authorId === DEMO_AUTHOR_ID && s.url === demoPages))) return false;
   // Ids are unique, so among any two authors at least one is not the demo author.
   const { authors } = await client.listAuthors({ page: { pageSize: 2 } }, options);
   return authors.every((a) => a.id === DEMO_AUTHOR_ID);

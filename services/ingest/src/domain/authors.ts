@@ -169,6 +169,44 @@ export class AuthorDirectory {
     return record;
   }
 
+  /**
+   * The source an imported export archive stands for: one per author and file name, so its documents can be
+   * listed with it and removed (with purge) like a crawled source's; importing the same file again reuses it.
+   */
+  async archiveSource(authorId: string, fileName: string): Promise<SourceRecord> {
+    await this.getAuthor(authorId);
+    const url = `archive:${fileName}`;
+    const existing = await this.sources.get(sourceId(authorId, url));
+    if (existing) return existing;
+    const name = fileName.toLowerCase();
+    const platform: PlatformName = name.includes('medium')
+      ? 'medium'
+      : name.includes('substack')
+        ? 'substack'
+        : name.includes('linkedin')
+          ? 'linkedin'
+          : 'web';
+    const record: SourceRecord = {
+      _id: sourceId(authorId, url),
+      authorId,
+      kind: 'archive',
+      url,
+      platform,
+      scheduleIntervalSeconds: 0,
+      gitRef: '',
+      createdAt: this.now(),
+      lastCrawlAt: null,
+      nextCrawlAt: null,
+    };
+    try {
+      await this.sources.insert(record);
+    } catch (err) {
+      // Two imports of one file at once: the other created it.
+      if (!(err instanceof Error && 'kind' in err && err.kind === 'already-exists')) throw err;
+    }
+    return record;
+  }
+
   async listSources(authorId: string, page: { size: number; after: string }): Promise<SourceRecord[]> {
     const filter: Record<string, unknown> = {};
     if (authorId) filter['authorId'] = authorId;

@@ -305,6 +305,22 @@ describe('IngestService routes over an in-memory transport', () => {
     const saved = crawler.targets.at(-1)!.archivePath!;
     expect(path.dirname(saved)).toBe(path.join(root, 'data', 'ingest-archives'));
 
+    // The export is a source of its own: listed, its documents carry it, and removing it with purge
+    // tombstones them (what taints every dataset built from them).
+    const { sources } = await client.listSources({ authorId: 'importer' });
+    expect(sources).toHaveLength(1);
+    expect(sources[0]).toMatchObject({
+      kind: ingestv1.SourceKind.ARCHIVE,
+      url: 'archive:.._my_export__1_.zip',
+    });
+    expect(done?.sourceId).toBe(sources[0]!.id);
+    const { documents } = await client.listDocuments({ authorId: 'importer' });
+    expect(documents.map((d) => d.sourceId)).toEqual([sources[0]!.id]);
+    await client.removeSource({ id: sources[0]!.id, purgeDocuments: true });
+    const after = await client.getDocument({ id: documents[0]!.id, omitRaw: true });
+    expect(after.document?.tombstone).toBe(true);
+    expect((await client.listSources({ authorId: 'importer' })).sources).toEqual([]);
+
     const empty = await rejection(client.importArchive({ authorId: 'importer', fileName: 'x.zip' }));
     expect(empty.code).toBe(Code.InvalidArgument);
     expect(empty.rawMessage).toMatch(/content is empty: send the archive bytes/);

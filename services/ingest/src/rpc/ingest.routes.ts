@@ -199,10 +199,11 @@ export function registerIngestRoutes(router: ConnectRouter, h: IngestHandlers): 
         ]);
       }
       const fileName = req.fileName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120) || 'archive.zip';
+      const source = await authors.archiveSource(req.authorId, fileName);
       const archivePath = await h.saveArchive(fileName, req.content);
       const job = await jobs.submit({
         authorId: req.authorId,
-        sourceId: '',
+        sourceId: source._id,
         kind: 'archive',
         url: `archive:${fileName}`,
         gitRef: '',
