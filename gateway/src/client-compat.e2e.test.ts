@@ -19,7 +19,7 @@ import { policyChunker } from '@llmtwin/chunking';
 import { createCleanModule } from '@llmtwin/clean';
 import { createEmbedModule } from '@llmtwin/embed';
 import { type Embedder } from '@llmtwin/ports';
-import { createEmbedder } from '@llmtwin/ports/adapters';
+import { createArtifactStore, createEmbedder } from '@llmtwin/ports/adapters';
 import {
   InProcessDirectory,
   createModuleHealth,
@@ -113,7 +113,13 @@ beforeAll(async () => {
     chunk,
     embed,
     registry: await createRegistryModule({ warehouse: p.warehouse, eventBus: p.bus }),
-    trainer: await createTrainerModule({ warehouse: p.warehouse, eventBus: p.bus }),
+    trainer: await createTrainerModule({
+      warehouse: p.warehouse,
+      eventBus: p.bus,
+      directory,
+      artifacts: await createArtifactStore(`file:${path.join(p.dir, 'artifacts')}`),
+      logger,
+    }),
     'inference-router': await createInferenceRouterModule({
       warehouse: p.warehouse,
       directory,
