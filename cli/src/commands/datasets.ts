@@ -74,6 +74,7 @@ export const datasetsBuild = (
     generator?: string;
     testFraction?: number;
     seed?: number;
+    splitBy?: string;
   },
 ) =>
   remote(o, async () => {
@@ -87,6 +88,7 @@ export const datasetsBuild = (
       generatorModel: o.generator ?? '',
       testFraction: o.testFraction ?? 0,
       seed: BigInt(o.seed ?? 0),
+      splitBy: o.splitBy ?? '',
     });
     let job = res.job!;
     // Ctrl-C cancels the job (nothing is recorded) rather than leaving it running unseen.
@@ -199,7 +201,8 @@ export function addDatasetCommands(
         'share of documents held out for evaluation (default 0.1)',
         numberIn(0.01, 0.9),
       )
-      .option('--seed <n>', 'seed of the split and the generator', numberIn(0, Number.MAX_SAFE_INTEGER)),
+      .option('--seed <n>', 'seed of the split and the generator', numberIn(0, Number.MAX_SAFE_INTEGER))
+      .option('--split-by <how>', 'document (a seeded hash) or time (the newest documents to test)'),
   ).action(
     async (
       opts: Remote & {
@@ -208,6 +211,7 @@ export function addDatasetCommands(
         generator?: string;
         testFraction?: number;
         seed?: number;
+        splitBy?: string;
       },
     ) => {
       process.exitCode = await datasetsBuild(withKey(opts));

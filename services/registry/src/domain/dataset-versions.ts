@@ -113,6 +113,11 @@ function validate(req: registryv1.CreateDatasetVersionRequest) {
     ]);
   }
   checkSha256(req.contentHash, 'content_hash', true);
+  if (req.splitBy !== '' && req.splitBy !== 'document' && req.splitBy !== 'time') {
+    throw invalidArgument(`split_by "${req.splitBy}" is unknown: "document" or "time"`, [
+      { field: 'split_by', message: 'document or time' },
+    ]);
+  }
   if (req.sources.length === 0) {
     throw invalidArgument(
       'sources is required: the documents (id, version, hashes) the dataset was built from, for lineage and taint',
@@ -236,6 +241,7 @@ export class DatasetVersions {
         contentHash: req.contentHash,
         sources: req.sources,
         ...(req.filter ? { filter: req.filter } : {}),
+        splitBy: req.splitBy || 'document',
         createTime: timestamp(at)!,
       });
       const base: DatasetVersionRecord = {

@@ -455,6 +455,7 @@ export class DatasetBuilder {
       stats,
       contentHash,
       sources,
+      splitBy: req.splitBy,
       filter: {
         categories: req.categories,
         platforms: req.platforms,

@@ -59,9 +59,10 @@ export function resolveDatasetRequest(
     | 'maxTokens'
     | 'nearDuplicateThreshold'
     | 'languages'
+    | 'splitBy'
   >,
   defaultGenerator: string,
-  splitBy: SplitStrategy = 'document',
+  defaultSplitBy: SplitStrategy = 'document',
 ): DatasetRequest {
   const problems: { field: string; message: string }[] = [];
   const authorId = req.authorId.trim();
@@ -72,6 +73,10 @@ export function resolveDatasetRequest(
   else if (req.kind !== registryv1.DatasetKind.UNSPECIFIED && req.kind !== registryv1.DatasetKind.INSTRUCT) {
     problems.push({ field: 'kind', message: 'instruct or preference' });
   }
+
+  let splitBy: SplitStrategy = defaultSplitBy;
+  if (req.splitBy === 'document' || req.splitBy === 'time') splitBy = req.splitBy;
+  else if (req.splitBy !== '') problems.push({ field: 'split_by', message: '"document" or "time"' });
 
   const dataset = req.dataset.trim() || `${authorId}-${kind}`;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(dataset)) {

@@ -103,6 +103,26 @@ describe('TrainerService', () => {
     expect(cancelDone.code).toBe(Code.FailedPrecondition);
   });
 
+  it('splits by document unless asked to split by time, and records which', async () => {
+    const byDocument = await client.buildDataset({ authorId: 'jane', maxTokens: 200n, testFraction: 0.3 });
+    await module.runner.settled(byDocument.job!.id);
+    const byTime = await client.buildDataset({
+      authorId: 'jane',
+      dataset: 'jane-newest-held-out',
+      maxTokens: 200n,
+      testFraction: 0.3,
+      splitBy: 'time',
+    });
+    await module.runner.settled(byTime.job!.id);
+    expect(recorder.drafts.map((d) => [d.dataset, d.splitBy])).toEqual([
+      ['jane-instruct', 'document'],
+      ['jane-newest-held-out', 'time'],
+    ]);
+    const bad = await failure(client.buildDataset({ authorId: 'jane', splitBy: 'random' }));
+    expect(bad.code).toBe(Code.InvalidArgument);
+    expect(bad.rawMessage).toContain('split_by');
+  });
+
   it('refuses a bad request with every problem, and a generator model nobody serves', async () => {
     const bad = await failure(
       client.buildDataset({
