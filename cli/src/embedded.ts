@@ -141,7 +141,11 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
       logger: options.logger.child({ service: 'embed' }),
       directory,
     }),
-    registry: await createRegistryModule({ warehouse, eventBus }),
+    registry: await createRegistryModule({
+      warehouse,
+      eventBus,
+      logger: options.logger.child({ service: 'registry' }),
+    }),
     trainer: await createTrainerModule({
       warehouse,
       eventBus,
