@@ -18,9 +18,9 @@ import { createInferenceRouterModule } from '@llmtwin/inference-router';
 import { buildServer } from '@llmtwin/runtime';
 import { pino, type Logger } from 'pino';
 import { openaiRoutes } from '../../gateway/src/http/openai.routes.js';
-import type { ChatMessage } from '../../services/inference-router/src/domain/llm.port.js';
-import { ModelRouter } from '../../services/inference-router/src/adapters/llm/model-router.js';
-import { OpenAiBackend } from '../../services/inference-router/src/adapters/llm/openai-backend.js';
+import type { ChatMessage } from '@llmtwin/llm';
+import { ModelRouter } from '@llmtwin/llm/backends';
+import { OpenAiBackend } from '@llmtwin/llm/backends';
 import { type Child, benchDir, startChild } from './child-processes.js';
 
 /** What the router child prints when it listens. */

@@ -8,6 +8,6 @@ export {
 } from './module.js';
 export { configSchema as inferenceConfigSchema } from './config.js';
 export { RagService, type RagRequest, type GenerationResult } from './domain/rag.js';
-export { modelRouterFromSettings, buildModelRouter, type ModelSettings } from './adapters/llm/setup.js';
-export { defaultLocalModelPath } from './adapters/llm/local-backend.js';
+export { modelRouterFromSettings, buildModelRouter, type ModelSettings } from '@llmtwin/llm/backends';
+export { defaultLocalModelPath } from '@llmtwin/llm/backends';
 export { OnnxReranker, type Reranker } from './adapters/onnx-reranker.js';

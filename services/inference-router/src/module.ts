@@ -16,9 +16,9 @@ import { GenerationStore } from './domain/generations.js';
 import { RagService, type LlmResolver } from './domain/rag.js';
 import { OnnxReranker, type Reranker } from './adapters/onnx-reranker.js';
 import type { InferenceRouterConfig } from './config.js';
-import { modelRouterFromSettings, type ModelSettings } from './adapters/llm/setup.js';
+import { modelRouterFromSettings, type ModelSettings } from '@llmtwin/llm/backends';
 import type { SearchFn } from './domain/retrieve.js';
-import type { ModelRouter } from './adapters/llm/model-router.js';
+import type { ModelRouter } from '@llmtwin/llm/backends';
 import {
   AlertMonitor,
   DEFAULT_ALERT_THRESHOLDS,

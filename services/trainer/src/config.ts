@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { baseConfigSchema, loadConfig } from '@llmtwin/runtime';
+import { llmSettingsShape } from '@llmtwin/llm/backends';
 import { z } from 'zod';
 
 export const configSchema = baseConfigSchema.extend({
@@ -37,8 +38,10 @@ export const configSchema = baseConfigSchema.extend({
     .string()
     .default('extractive')
     .describe(
-      'what writes instructions when a request names none: extractive, or a model id the LLM port serves',
+      'what writes instructions when a request names none: extractive, or a model id of LLMTWIN_LLM_BACKENDS',
     ),
+  // The trainer's own model table for writing instructions and rejected answers (same form as the router's).
+  ...llmSettingsShape,
   LLMTWIN_DATASET_TEMPERATURE: z.coerce
     .number()
     .min(0)

@@ -1,5 +1,6 @@
 // Composition root of the trainer service when it runs alone: config → adapters → server → shutdown.
 import { runModuleMain } from '@llmtwin/host';
+import { modelRouterFromSettings } from '@llmtwin/llm/backends';
 import { createArtifactStore } from '@llmtwin/ports/adapters';
 import { failedPrecondition } from '@llmtwin/runtime';
 import { openTokenizer } from './adapters/create-tokenizer.js';
@@ -12,13 +13,19 @@ await runModuleMain({
   config: () => loadTrainerConfig(),
   adapters: (config) => ({ warehouse: config.LLMTWIN_WAREHOUSE_URL, eventBus: config.LLMTWIN_EVENT_BUS_URL }),
   build: async ({ config, adapters, logger, directory }) => {
-    // The LLM backends live in the inference router; alone, the trainer has none to give the LLM port yet.
-    if (config.LLMTWIN_DATASET_GENERATOR !== EXTRACTIVE) {
+    // The trainer's own models (LLMTWIN_LLM_BACKENDS, as the router's) write instructions and rejected
+    // answers; without any, only the extractive generator can.
+    const generator = config.LLMTWIN_DATASET_GENERATOR;
+    if (generator !== EXTRACTIVE && config.LLMTWIN_LLM_BACKENDS.trim() === '') {
       throw failedPrecondition(
-        `LLMTWIN_DATASET_GENERATOR is "${config.LLMTWIN_DATASET_GENERATOR}", but the trainer running alone has ` +
-          'no language model yet: use extractive (the embedded twin can use the router models)',
+        `LLMTWIN_DATASET_GENERATOR is "${generator}" but LLMTWIN_LLM_BACKENDS names no model: ` +
+          `set LLMTWIN_LLM_BACKENDS (e.g. ${generator}=openai+http://vllm:8000/v1) or use extractive`,
       );
     }
+    const models =
+      config.LLMTWIN_LLM_BACKENDS.trim() === ''
+        ? undefined
+        : modelRouterFromSettings({ ...config, LLMTWIN_LLM_PROMOTION_BACKENDS: '' }, logger).models;
     const artifacts = await createArtifactStore(artifactStoreUrl(config));
     const tokenizer = await openTokenizer(
       config.LLMTWIN_DATASET_TOKENIZER,
@@ -39,9 +46,10 @@ await runModuleMain({
       },
       artifacts,
       ...(tokenizer ? { tokenizer } : {}),
-      defaultGenerator: EXTRACTIVE,
+      ...(models ? { models } : {}),
+      defaultGenerator: generator,
       temperature: config.LLMTWIN_DATASET_TEMPERATURE,
-      owned: [artifacts, ...(tokenizer ? [tokenizer] : [])],
+      owned: [artifacts, ...(tokenizer ? [tokenizer] : []), ...(models ? [models] : [])],
     });
   },
 });

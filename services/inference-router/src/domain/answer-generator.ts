@@ -4,7 +4,7 @@
 import { DomainError, unavailable } from '@llmtwin/runtime/errors';
 import { isAbort } from './cancellation.js';
 import { extractiveAnswer } from './extractive.js';
-import { LlmError, type ChatRequest, type LlmBackend } from './llm.port.js';
+import { LlmError, type ChatRequest, type LlmBackend } from '@llmtwin/llm';
 import { ModelCallObservation } from './monitoring/genai-telemetry.js';
 import { NO_RAG_TEMPLATE, type AnswerTemplate } from './prompts.js';
 import type { RagRequest, ValidRequest } from './rag-request.js';

@@ -1,7 +1,7 @@
 // Stage 3, assemble: how many retrieved passages fit the model's window, and how they are cited. The budget
 // is the model's, not the retriever's, so it is decided here, after retrieval and before the prompt.
 import type { Citation } from './generation-events.js';
-import type { LlmBackend } from './llm.port.js';
+import type { LlmBackend } from '@llmtwin/llm';
 import type { ValidRequest } from './rag-request.js';
 import { approxTokens, assembleContext, type Passage } from './retrieve.js';
 

@@ -1,6 +1,6 @@
 // The models the router can call, as the RAG pipeline sees them: the adapters' ModelRouter (backend pools by
 // model id) implements it, so the domain picks a backend without knowing how pools are built.
-import type { LlmBackend } from './llm.port.js';
+import type { LlmBackend } from '@llmtwin/llm';
 
 export interface ModelInfo {
   id: string;

@@ -3,7 +3,7 @@
 // compared. The router uses the newest answer template unless configured to pin one
 // (LLMTWIN_PROMPT_TEMPLATE).
 import { invalidArgument } from '@llmtwin/runtime/errors';
-import type { ChatMessage } from './llm.port.js';
+import type { ChatMessage } from '@llmtwin/llm';
 import { formatContext, type Passage } from './retrieve.js';
 
 export interface AnswerInput {

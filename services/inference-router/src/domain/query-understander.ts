@@ -2,7 +2,7 @@
 // question states). Each refinement is best effort: its failure costs the request only that refinement.
 import type { Logger } from 'pino';
 import { isAbort } from './cancellation.js';
-import type { LlmBackend } from './llm.port.js';
+import type { LlmBackend } from '@llmtwin/llm';
 import { expandQuery, mergeFilters, selfQuery } from './query-understanding.js';
 import type { ValidRequest } from './rag-request.js';
 import type { RetrievalFilters } from './retrieve.js';

@@ -4,7 +4,7 @@
 // answer degrades to "no rewrites" / "no extra filters" rather than failing the generation.
 import { commonv1 } from '@llmtwin/contracts';
 import { z } from 'zod';
-import type { ChatRequest, LlmBackend } from './llm.port.js';
+import type { ChatRequest, LlmBackend } from '@llmtwin/llm';
 import { expansionPrompt, selfQueryPrompt } from './prompts.js';
 import type { RetrievalFilters } from './retrieve.js';
 

@@ -9,7 +9,7 @@ import { type Warehouse } from '@llmtwin/ports';
 import { createWarehouse } from '@llmtwin/ports/adapters';
 import { isDomainError } from '@llmtwin/runtime';
 import { pino } from 'pino';
-import { LlmError, type ChatEvent, type ChatRequest, type LlmBackend } from './llm.port.js';
+import { LlmError, type ChatEvent, type ChatRequest, type LlmBackend } from '@llmtwin/llm';
 import { AlertMonitor, type Alert } from './monitoring/alerts.js';
 import { GenerationStore } from './generations.js';
 import { RagService, type GenerationEvent, type LlmResolver, type RagDeps } from './rag.js';

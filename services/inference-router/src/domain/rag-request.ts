@@ -1,7 +1,7 @@
 // What a generation request may ask for, checked once at the door: every limit the RPCs document lives here, so
 // the stages after it can trust their input.
 import { invalidArgument } from '@llmtwin/runtime/errors';
-import type { ChatMessage } from './llm.port.js';
+import type { ChatMessage } from '@llmtwin/llm';
 import { resolveTopK, type RetrievalFilters } from './retrieve.js';
 
 export const MAX_QUERY_CHARS = 4_000;

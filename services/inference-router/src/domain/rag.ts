@@ -11,7 +11,7 @@ import { EXTRACTIVE_MODEL, EXTRACTIVE_TEMPLATE_VERSION } from './extractive.js';
 import type { GenerationEvent } from './generation-events.js';
 import { GenerationRecorder } from './generation-recorder.js';
 import { GenerationStore, newGenerationId } from './generations.js';
-import type { LlmBackend } from './llm.port.js';
+import type { LlmBackend } from '@llmtwin/llm';
 import type { LlmResolver, ModelInfo } from './llm-resolver.port.js';
 import type { AlertMonitor } from './monitoring/alerts.js';
 import { PassageRetriever, type RetrievalResult } from './passage-retriever.js';

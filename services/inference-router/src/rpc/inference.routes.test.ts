@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EXTRACTIVE_MODEL } from '../domain/extractive.js';
 import { GenerationStore } from '../domain/generations.js';
-import type { ChatEvent, ChatRequest, LlmBackend } from '../domain/llm.port.js';
+import type { ChatEvent, ChatRequest, LlmBackend } from '@llmtwin/llm';
 import { RagService, type LlmResolver } from '../domain/rag.js';
 import type { Passage, SearchFn } from '../domain/retrieve.js';
 import { registerInferenceRoutes } from './inference.routes.js';

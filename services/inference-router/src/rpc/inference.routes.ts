@@ -8,7 +8,7 @@ import { AnswerEdits, type EditedGeneration } from '../domain/answer-edits.js';
 import type { GenerationRecord, GenerationStore } from '../domain/generations.js';
 import type { Citation, GenerationResult, RagRequest, RagService } from '../domain/rag.js';
 import type { RetrievalFilters } from '../domain/retrieve.js';
-import type { ChatMessage } from '../domain/llm.port.js';
+import type { ChatMessage } from '@llmtwin/llm';
 
 export interface InferenceHandlers {
   rag: RagService;

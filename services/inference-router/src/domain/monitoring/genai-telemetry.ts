@@ -5,7 +5,7 @@
 // the generation record, where access is controlled.
 import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, lazyInstruments } from '@llmtwin/runtime/instruments';
-import type { BackendKind, ChatMessage, ChatRequest } from '../llm.port.js';
+import type { BackendKind, ChatMessage, ChatRequest } from '@llmtwin/llm';
 
 const SCOPE = '@llmtwin/inference-router';
 

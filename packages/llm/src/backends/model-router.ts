@@ -3,7 +3,7 @@
 // changes while requests run: replacing or removing a model drains its old backends rather than cutting
 // the answers they are streaming.
 import { invalidArgument, notFound, unavailable } from '@llmtwin/runtime';
-import type { BackendKind, LlmBackend } from '../../domain/llm.port.js';
+import type { BackendKind, LlmBackend } from '../llm.port.js';
 import { BackendPool, type BackendPoolOptions, type PoolSnapshot } from './pool.js';
 
 export interface ModelRouterOptions {

@@ -1,6 +1,6 @@
 // Active health checks for a pool's backends: periodic rounds that never overlap, each check bounded by a
 // timeout, so that a backend that stopped answering leaves the rotation before a request finds out.
-import { LlmError, type LlmBackend } from '../../domain/llm.port.js';
+import { LlmError, type LlmBackend } from '../llm.port.js';
 
 /** What the checker reads and updates: the pool's state of one backend. */
 export interface HealthTarget {

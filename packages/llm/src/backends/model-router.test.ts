@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { isDomainError } from '@llmtwin/runtime';
-import type { BackendKind, ChatEvent, ChatRequest, LlmBackend } from '../../domain/llm.port.js';
+import type { BackendKind, ChatEvent, ChatRequest, LlmBackend } from '../llm.port.js';
 import { ModelRouter } from './model-router.js';
 
 // FAKE backend: answers with a fixed text, or holds its answer until the test releases it, so that a

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { startFakeOpenAiServer, type FakeOpenAiOptions, type FakeOpenAiServer } from '@llmtwin/testkit/fakes';
 import { poll } from '@llmtwin/testkit/poll';
-import { LlmError, type ChatRequest } from '../../domain/llm.port.js';
+import { LlmError, type ChatRequest } from '../llm.port.js';
 import { OpenAiBackend } from './openai-backend.js';
 import { BackendPool, type BackendPoolOptions } from './pool.js';
 

@@ -1,5 +1,7 @@
-// The LLM adapters and their configuration; the port itself is in llm.port.ts.
-export * from '../../domain/llm.port.js';
+// The LLM backends (OpenAI-compatible, TGI, in-process llama.cpp), their pools and the model table, and how
+// they are configured: `@llmtwin/llm/backends`, for composition roots and adapters. Domain code imports the
+// port alone from `@llmtwin/llm`, which loads no model runtime.
+export * from '../llm.port.js';
 export { OpenAiBackend, type OpenAiBackendOptions } from './openai-backend.js';
 export { TgiBackend, StopScanner, type TgiBackendOptions } from './tgi-backend.js';
 export {
@@ -22,3 +24,13 @@ export {
   type CreateBackendOptions,
 } from './backend-spec.js';
 export { parseSse, streamEvents, statusKind, type SseEvent } from './sse.js';
+export { ModelRouter, type ModelRouterOptions, type ModelInfo } from './model-router.js';
+export {
+  BackendPool,
+  type BackendPoolOptions,
+  type PoolListener,
+  type BackendStatus,
+  type PoolSnapshot,
+} from './pool.js';
+export { buildModelRouter, modelRouterFromSettings, type ModelSetup, type ModelSettings } from './setup.js';
+export { llmSettingsShape } from './settings.js';

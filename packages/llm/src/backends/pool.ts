@@ -12,7 +12,7 @@ import {
   type ChatRequest,
   type LlmBackend,
   type LlmErrorKind,
-} from '../../domain/llm.port.js';
+} from '../llm.port.js';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import { HealthChecker } from './health-checker.js';
 import { InFlightAttempts } from './in-flight-attempts.js';

@@ -6,7 +6,7 @@ import {
   type ChatEvent,
   type ChatRequest,
   type LlmBackend,
-} from '../../domain/llm.port.js';
+} from '../llm.port.js';
 import { BackendPool, type BackendPoolOptions, type PoolListener } from './pool.js';
 
 // FAKES: in-memory backends whose every call the test scripts step by step (a delta, an error, the end),

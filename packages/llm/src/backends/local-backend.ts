@@ -20,7 +20,7 @@ import {
   type ChatMessage,
   type ChatRequest,
   type LlmBackend,
-} from '../../domain/llm.port.js';
+} from '../llm.port.js';
 
 export const DEFAULT_LOCAL_MODEL = 'SmolLM2-135M-Instruct';
 

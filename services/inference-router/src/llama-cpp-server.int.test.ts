@@ -17,14 +17,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { createInferenceRouterModule, type InferenceRouterModule } from '../../module.js';
-import type { Passage, SearchFn } from '../../domain/retrieve.js';
-import { collect, failure, kindOf } from './backend-test-helpers.js';
-import type { ChatEvent, ChatRequest, LlmBackend } from '../../domain/llm.port.js';
-import { defaultLocalModelPath } from './local-backend.js';
-import { ModelRouter } from './model-router.js';
-import { OpenAiBackend, type OpenAiBackendOptions } from './openai-backend.js';
-import { BackendPool } from './pool.js';
+import { createInferenceRouterModule, type InferenceRouterModule } from './module.js';
+import type { Passage, SearchFn } from './domain/retrieve.js';
+import { collect, failure, kindOf } from '@llmtwin/llm/test-helpers';
+import type { ChatEvent, ChatRequest, LlmBackend } from '@llmtwin/llm';
+import { defaultLocalModelPath } from '@llmtwin/llm/backends';
+import { ModelRouter } from '@llmtwin/llm/backends';
+import { OpenAiBackend, type OpenAiBackendOptions } from '@llmtwin/llm/backends';
+import { BackendPool } from '@llmtwin/llm/backends';
 
 jest.setTimeout(120_000);
 

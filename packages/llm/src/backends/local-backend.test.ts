@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { collect } from './backend-test-helpers.js';
-import { LlmError, type ChatRequest } from '../../domain/llm.port.js';
+import { LlmError, type ChatRequest } from '../llm.port.js';
 import { LocalBackend, defaultLocalModelPath } from './local-backend.js';
 
 const backend = new LocalBackend({

@@ -2,7 +2,7 @@
 // two timers of `streamEvents`, the requests in flight so that close() can end them, the rule that a stream
 // which stops before its final event is a failure, and a health GET under its own timeout. Each adapter
 // keeps its wire format: the request body, and a decoder that turns the stream's events into ChatEvents.
-import { LlmError, type ChatEvent } from '../../domain/llm.port.js';
+import { LlmError, type ChatEvent } from '../llm.port.js';
 import { describeNetworkError, errorMessage, statusKind, streamEvents, type SseEvent } from './sse.js';
 
 export interface HttpStreamBackendOptions {

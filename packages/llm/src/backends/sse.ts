@@ -6,7 +6,7 @@
 // events under two timers: one for the first event and one for the silence between events. It turns
 // transport failures into LlmErrors; the adapters read the payloads.
 import { createParser } from 'eventsource-parser';
-import { LlmError, type LlmErrorKind } from '../../domain/llm.port.js';
+import { LlmError, type LlmErrorKind } from '../llm.port.js';
 
 export interface SseEvent {
   /** The `event` field; 'message' when absent. */

@@ -9,7 +9,7 @@
 // one model name form that model's pool. Parsing is pure; createBackend builds the adapter for an entry.
 import { isAbsolute, resolve } from 'node:path';
 import { CHAT_TEMPLATES, type ChatTemplateName } from './chat-template.js';
-import type { LlmBackend } from '../../domain/llm.port.js';
+import type { LlmBackend } from '../llm.port.js';
 import { LocalBackend, defaultLocalModelPath } from './local-backend.js';
 import { OpenAiBackend } from './openai-backend.js';
 import { TgiBackend } from './tgi-backend.js';

@@ -14,7 +14,7 @@ import {
   type HttpStreamBackendOptions,
   type StreamProgress,
 } from './http-stream-backend.js';
-import { LlmError, type ChatEvent, type ChatRequest, type LlmBackend } from '../../domain/llm.port.js';
+import { LlmError, type ChatEvent, type ChatRequest, type LlmBackend } from '../llm.port.js';
 import type { SseEvent } from './sse.js';
 
 export interface TgiBackendOptions extends HttpStreamBackendOptions {

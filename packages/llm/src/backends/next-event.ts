@@ -1,6 +1,6 @@
 // A backend stream's next event, bounded: the first-event and idle timeouts abort the backend's call rather
 // than only stop waiting for it, and an abort settles the wait even when the backend ignores its signal.
-import { LlmError, type ChatEvent } from '../../domain/llm.port.js';
+import { LlmError, type ChatEvent } from '../llm.port.js';
 
 /** Whether a timeout setting is on (zero or Infinity turn it off). */
 export const isOn = (ms: number): boolean => Number.isFinite(ms) && ms > 0;

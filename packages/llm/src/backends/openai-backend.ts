@@ -15,7 +15,7 @@ import {
   type ChatRequest,
   type LlmBackend,
   type LlmErrorKind,
-} from '../../domain/llm.port.js';
+} from '../llm.port.js';
 import { statusKind, type SseEvent } from './sse.js';
 
 export interface OpenAiBackendOptions extends HttpStreamBackendOptions {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { LlmBackend } from '../../domain/llm.port.js';
+import type { LlmBackend } from '../llm.port.js';
 import { HealthChecker, type HealthTarget } from './health-checker.js';
 
 function target(endpoint: string, health: (signal: AbortSignal) => Promise<void>): HealthTarget {

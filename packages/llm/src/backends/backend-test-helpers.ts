@@ -1,6 +1,6 @@
 // Helpers for the adapter tests (openai-backend, tgi-backend, local-backend .test.ts): reading a chat
 // stream to its end or to its failure. Not itself a test file (jest.config.js matches *.test.ts only).
-import { LlmError, type ChatEvent, type ChatRequest } from '../../domain/llm.port.js';
+import { LlmError, type ChatEvent, type ChatRequest } from '../llm.port.js';
 
 /** A system prompt and one question. */
 export const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
