@@ -73,13 +73,13 @@ export class AnswerGenerator {
     return disableRag ? NO_RAG_TEMPLATE : this.deps.template;
   }
 
-  /** Streams the model's answer; its errors leave as DomainErrors. */
+  /** Streams the model's answer as `delta` events; its errors leave as DomainErrors. */
   async *withModel(
     llm: LlmBackend,
     input: AnswerInput,
     progress: AnswerProgress,
     signal?: AbortSignal,
-  ): AsyncGenerator<string> {
+  ): AsyncGenerator<{ delta: string }> {
     const { req, valid, context, maxTokens, generationId } = input;
     const author = await this.authorName(valid.filters.authorId, signal);
     const template = this.templateFor(req.disableRag);
@@ -109,7 +109,7 @@ export class AnswerGenerator {
           observation.firstToken();
           progress.firstTokenAt ??= performance.now();
           progress.answer += event.text;
-          yield event.text;
+          yield { delta: event.text };
         } else {
           progress.finishReason = event.finishReason;
           progress.promptTokens = event.promptTokens ?? 0;
@@ -132,20 +132,20 @@ export class AnswerGenerator {
     });
   }
 
-  /** Quotes the passages when no model is configured. */
+  /** Quotes the passages, as `delta` events, when no model is configured. */
   *extractively(
     valid: ValidRequest,
     context: Passage[],
     progress: AnswerProgress,
     signal?: AbortSignal,
-  ): Generator<string> {
+  ): Generator<{ delta: string }> {
     // Counted as if the passages had been put into a prompt, so that extractive and LLM records compare.
     progress.promptTokens = approxTokens(valid.query) + approxTokens(formatContext(context));
     for (const piece of extractiveAnswer(valid.query, context, 'the author')) {
       signal?.throwIfAborted();
       progress.firstTokenAt ??= performance.now();
       progress.answer += piece;
-      yield piece;
+      yield { delta: piece };
     }
     progress.completionTokens = approxTokens(progress.answer);
   }

@@ -37,7 +37,7 @@ export class GenerationRecorder {
   }
 }
 
-/** One generation's record while it runs; `settle` must be called once it ends, however it ends. */
+/** One generation's record while it runs: complete() it, or fail() it; close() it either way. */
 export class GenerationRecording {
   private readonly record: GenerationRecord;
   private readonly started: number;
@@ -123,13 +123,18 @@ export class GenerationRecording {
     return result;
   }
 
-  /**
-   * Ends the generation; when it did not complete, stores it as failed. Also reached when the consumer stops
-   * early (a streaming client that went away): then there is no `failure`.
-   */
-  async settle(failure: unknown, progress: AnswerProgress, signal?: AbortSignal): Promise<void> {
+  /** Ends the in-flight count; called once the generation ends, however it ends. */
+  close(): void {
     this.done();
-    if (this.record.finishReason !== 'error') return;
+  }
+
+  /** Whether complete() stored the generation; otherwise fail() must. */
+  get completed(): boolean {
+    return this.record.finishReason !== 'error';
+  }
+
+  /** Stores the generation as failed, or as cancelled when there is no `failure` or it was the abort. */
+  async fail(failure: unknown, progress: AnswerProgress, signal?: AbortSignal): Promise<void> {
     const cancelled = failure === undefined || isAbort(failure, signal);
     if (!cancelled && !(failure instanceof DomainError && failure.kind === 'invalid-argument')) {
       this.deps.alerts?.observe(performance.now() - this.started, true);

@@ -118,16 +118,25 @@ export class RagService {
       }
       const citations = citationsOf(context);
       yield { started: { generationId, model, promptTemplateVersion, citations } };
-      const answer = llm
-        ? this.answers.withModel(llm, { req, valid, context, maxTokens, generationId }, progress, signal)
-        : this.answers.extractively(valid, context, progress, signal);
-      for await (const delta of answer) yield { delta };
+      // Delegated rather than re-yielded: one generator hop per delta less on the hot path.
+      if (llm) {
+        yield* this.answers.withModel(
+          llm,
+          { req, valid, context, maxTokens, generationId },
+          progress,
+          signal,
+        );
+      } else {
+        yield* this.answers.extractively(valid, context, progress, signal);
+      }
       yield { done: await recording.complete(progress, citations, !llm) };
     } catch (err) {
       failure = err;
       throw err;
     } finally {
-      await recording.settle(failure, progress, signal);
+      recording.close();
+      // Also reached when the consumer stops early (a streaming client that went away): no error, no `done`.
+      if (!recording.completed) await recording.fail(failure, progress, signal);
     }
   }
 
