@@ -1,3 +1,5 @@
+// Test code, and long on purpose: one list of cases per port, kept in one file so that every adapter runs
+// exactly the same list (splitting it would let an adapter's test file import only part of the contract).
 // The behaviour every VectorStore adapter must have, run against each adapter by its own test file. Results
 // are checked against brute force over the same data, so a test fails on wrong answers, not only on errors.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';

@@ -1,3 +1,5 @@
+// Test code, and long on purpose: one list of cases per port, kept in one file so that every adapter runs
+// exactly the same list (splitting it would let an adapter's test file import only part of the contract).
 // The one behaviour every warehouse adapter must show. Each adapter's test file calls
 // describeWarehouseContract with a factory for its backend; a test here that passes on one adapter and
 // fails on another is a bug in the adapter (or a gap to write down in docs/warehouse.md), never a reason to
