@@ -5,15 +5,17 @@
 // registry taints the dataset version (naming a deleted document) and the model version, which leaves
 // production, and the lineage from that source reaches both.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Code, ConnectError } from '@connectrpc/connect';
+import type { DescService } from '@bufbuild/protobuf';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanv1, ingestv1, registryv1, trainerv1 } from '@llmtwin/contracts';
 import { poll } from '@llmtwin/testkit/poll';
-import { gatewayClient } from './client.js';
 import { DEMO_ARCHIVE_NAME, DEMO_AUTHOR_ID, demoPages, loadDemoAuthor } from './demo.js';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/llmtwin.js');
@@ -41,6 +43,30 @@ function upJson(child: ChildProcessWithoutNullStreams): Promise<Record<string, u
     });
     child.on('exit', (code) => reject(new Error(`llmtwin up exited with ${code}: ${stderr.slice(-2000)}`)));
   });
+}
+
+/**
+ * A client of the twin's gateway like the CLI's (JSON over HTTP/1.1, the admin key), on a new connection per
+ * call. With kept-alive connections an idle one can be closed by the server's keep-alive timeout just as a
+ * call is sent on it (more likely while the twin's event loop is busy importing and embedding on a loaded
+ * machine), and the call fails with ECONNRESET: the test would fail for the connection, not the twin.
+ */
+function twinClient<S extends DescService>(service: S, baseUrl: string, apiKey: string) {
+  return createClient(
+    service,
+    createConnectTransport({
+      baseUrl,
+      httpVersion: '1.1',
+      useBinaryFormat: false,
+      nodeOptions: { agent: new http.Agent({ keepAlive: false }) },
+      interceptors: [
+        (next) => (req) => {
+          req.header.set('authorization', `Bearer ${apiKey}`);
+          return next(req);
+        },
+      ],
+    }),
+  );
 }
 
 const building = (state: trainerv1.JobState) =>
@@ -91,10 +117,10 @@ describe('training lineage on the embedded twin (demo author)', () => {
   });
 
   it('taints the dataset version and the production model built from the demo pages when their source is removed with purge', async () => {
-    const ingest = gatewayClient(ingestv1.IngestService, url, key);
-    const clean = gatewayClient(cleanv1.CleanService, url, key);
-    const trainer = gatewayClient(trainerv1.TrainerService, url, key);
-    const registry = gatewayClient(registryv1.RegistryService, url, key);
+    const ingest = twinClient(ingestv1.IngestService, url, key);
+    const clean = twinClient(cleanv1.CleanService, url, key);
+    const trainer = twinClient(trainerv1.TrainerService, url, key);
+    const registry = twinClient(registryv1.RegistryService, url, key);
 
     // The demo author's pages, through the demo loader: one archive source holding every page.
     const demo = await loadDemoAuthor(ingest, { timeoutMs: 120_000 });
