@@ -12,6 +12,9 @@ export function gatewayClient<S extends DescService>(
     baseUrl,
     httpVersion: '1.1',
     useBinaryFormat: false,
+    // A fresh connection per call: a command makes few calls, and a kept-alive socket that the server closes
+    // after its idle timeout just as the next call goes out answers ECONNRESET.
+    nodeOptions: { agent: false },
     interceptors: apiKey
       ? [
           (next) => (req) => {
