@@ -4,12 +4,8 @@
 // tokenizer's statistics, TRL-readable JSONL in the artifact folder — and an answer edit made through the
 // router becomes a preference pair.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { cleanv1, gatewayv1, inferencev1, ingestv1, trainerv1 } from '@llmtwin/contracts';
 import { createArtifactStore } from '@llmtwin/ports/adapters';
 import {
@@ -22,58 +18,18 @@ import {
 import { homedir } from 'node:os';
 import { gatewayClient } from './client.js';
 import { demoPages } from './demo.js';
+import {
+  disposeTwin,
+  readAdminKey,
+  runCli,
+  startTwin,
+  twinUrl,
+  type TwinProcess,
+} from './test/twin-process.fixture.js';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/llmtwin.js');
 const tokenizerModel = defaultTokenizerModel(
   process.env.LLMTWIN_CACHE_DIR || path.join(homedir(), '.cache', 'llmtwin'),
 );
-
-/** Resolves with the first JSON object `llmtwin up --json` prints that matches. */
-function jsonObjects(child: ChildProcessWithoutNullStreams) {
-  const seen: Record<string, unknown>[] = [];
-  const waiting: {
-    match: (o: Record<string, unknown>) => boolean;
-    resolve: (o: Record<string, unknown>) => void;
-  }[] = [];
-  let block = '';
-  let buffer = '';
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout.on('data', (d: Buffer) => {
-    buffer += d.toString();
-    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (block === '' && line !== '{') continue;
-      block += line + '\n';
-      if (line !== '}') continue;
-      const o = JSON.parse(block) as Record<string, unknown>;
-      block = '';
-      seen.push(o);
-      for (const w of waiting.filter((w) => w.match(o))) w.resolve(o);
-    }
-  });
-  return (match: (o: Record<string, unknown>) => boolean) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const found = seen.find(match);
-      if (found) return resolve(found);
-      waiting.push({ match, resolve });
-      child.on('exit', (code) => reject(new Error(`llmtwin up exited with ${code}: ${stderr.slice(-2000)}`)));
-    });
-}
-
-async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], {
-    env: { ...process.env, LLMTWIN_API_KEY: '', NO_COLOR: '1' },
-    stdio: 'pipe',
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, stdout, stderr };
-}
 
 interface DatasetJson {
   id: string;
@@ -88,7 +44,7 @@ interface DatasetJson {
 
 describe('llmtwin datasets (embedded twin, demo author)', () => {
   let dataDir: string;
-  let twin: ChildProcessWithoutNullStreams;
+  let twin: TwinProcess | undefined;
   let url: string;
   let key: string;
   const remote = () => ['--url', url, '--data-dir', dataDir];
@@ -99,21 +55,15 @@ describe('llmtwin datasets (embedded twin, demo author)', () => {
         `the SmolLM2 tokenizer is not prepared at ${tokenizerModel}: run npm run models:prepare`,
       );
     }
-    dataDir = await mkdtemp(path.join(tmpdir(), 'llmtwin-datasets-'));
     // No language model: answers are extractive (still stored generations), instructions extractive.
-    twin = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dataDir, '--json', '--no-demo'], {
-      env: {
-        ...process.env,
-        LLMTWIN_API_KEY: '',
-        LLMTWIN_LLM_BACKENDS: '',
-        LLMTWIN_DATASET_GENERATOR: undefined,
-      },
-      stdio: 'pipe',
+    twin = await startTwin('llmtwin-datasets-', {
+      args: ['--no-demo'],
+      env: { LLMTWIN_API_KEY: '', LLMTWIN_LLM_BACKENDS: '', LLMTWIN_DATASET_GENERATOR: undefined },
     });
-    const next = jsonObjects(twin);
-    url = String((await next((o) => o['status'] === 'up'))['url']);
-    key = (await readFile(path.join(dataDir, 'admin.key'), 'utf8')).trim();
-    const demo = await cli(['demo', '--json', ...remote()]);
+    dataDir = twin.dataDir;
+    url = await twinUrl(twin);
+    key = await readAdminKey(dataDir);
+    const demo = await runCli(['demo', '--json', ...remote()]);
     expect({ code: demo.code, stderr: demo.stderr }).toEqual({ code: 0, stderr: '' });
     // Cleaning follows the import through events: wait until every demo page is in the cleaned snapshot.
     const clean = gatewayClient(cleanv1.CleanService, url, key);
@@ -125,14 +75,7 @@ describe('llmtwin datasets (embedded twin, demo author)', () => {
     }
   }, 240_000);
 
-  afterAll(async () => {
-    if (twin && twin.exitCode === null) {
-      const exited = new Promise((resolve) => twin.on('exit', resolve));
-      twin.kill('SIGTERM');
-      await exited;
-    }
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => disposeTwin(twin));
 
   async function jsonl(dataset: DatasetJson, split: string, schema: SchemaVersion) {
     const store = await createArtifactStore(`file:${path.join(dataDir, 'artifacts')}`);
@@ -149,7 +92,7 @@ describe('llmtwin datasets (embedded twin, demo author)', () => {
   }
 
   it('builds an instruct dataset version recorded in the registry, with both splits and its sources', async () => {
-    const build = await cli(['datasets', 'build', '--author', 'demo', '--json', ...remote()]);
+    const build = await runCli(['datasets', 'build', '--author', 'demo', '--json', ...remote()]);
     expect({ code: build.code, stderr: build.stderr }).toEqual({ code: 0, stderr: '' });
     const { datasetVersion: v, job } = JSON.parse(build.stdout) as {
       datasetVersion: DatasetJson;
@@ -186,15 +129,15 @@ describe('llmtwin datasets (embedded twin, demo author)', () => {
     expect(train).toHaveLength(v.splits['train']!);
     expect(await jsonl(v, 'test', CHAT_SCHEMA_VERSION)).toHaveLength(v.splits['test']!);
 
-    const shown = await cli(['datasets', 'show', v.id, '--json', ...remote()]);
+    const shown = await runCli(['datasets', 'show', v.id, '--json', ...remote()]);
     expect(JSON.parse(shown.stdout)).toMatchObject({ datasetVersion: { id: v.id, splits: v.splits } });
-    const listed = await cli(['datasets', 'list', '--author', 'demo', '--json', ...remote()]);
+    const listed = await runCli(['datasets', 'list', '--author', 'demo', '--json', ...remote()]);
     expect(
       (JSON.parse(listed.stdout) as { datasetVersions: { id: string }[] }).datasetVersions.map((d) => d.id),
     ).toContain(v.id);
     // The same snapshot and seed give the same content: nothing new is recorded.
     const again = JSON.parse(
-      (await cli(['datasets', 'build', '--author', 'demo', '--json', ...remote()])).stdout,
+      (await runCli(['datasets', 'build', '--author', 'demo', '--json', ...remote()])).stdout,
     ) as {
       datasetVersion: DatasetJson;
       job: { reused?: boolean };
@@ -221,7 +164,7 @@ describe('llmtwin datasets (embedded twin, demo author)', () => {
       editedAnswer:
         'A variational lossy autoencoder: a VAE whose decoder cannot model everything on its own.',
     });
-    const build = await cli([
+    const build = await runCli([
       'datasets',
       'build',
       '--author',

@@ -2,52 +2,20 @@
 // answers health over plain HTTP/1.1 JSON (what curl sends) without a key, reports every service healthy,
 // writes its admin API key to <data dir>/admin.key, and the CLI manages keys with it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { poll } from '@llmtwin/testkit/poll';
-
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/llmtwin.js');
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
-}
-
-async function firstJsonOutput(child: ChildProcessWithoutNullStreams): Promise<Record<string, unknown>> {
-  let out = '';
-  let err = '';
-  return new Promise((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      try {
-        resolve(JSON.parse(out) as Record<string, unknown>);
-      } catch {
-        // not complete yet
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`llmtwin exited with ${code}: ${err}${out}`)));
-  });
-}
-
-async function runToEnd(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // A key in the developer's environment must not stand in for the one the test means.
-  const child = run(args, { LLMTWIN_API_KEY: '', NO_COLOR: '1', ...env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, stdout, stderr };
-}
-
-const readAdminKey = async (dataDir: string) =>
-  (await readFile(path.join(dataDir, 'admin.key'), 'utf8')).trim();
+import {
+  disposeTwin,
+  readAdminKey,
+  runCli,
+  spawnTwin,
+  startTwin,
+  stopProcess,
+  twinUrl,
+  type TwinProcess,
+} from './test/twin-process.fixture.js';
 
 const call = (url: string, rpc: string, body: unknown, key?: string) =>
   fetch(`${url}/${rpc}`, {
@@ -58,28 +26,21 @@ const call = (url: string, rpc: string, body: unknown, key?: string) =>
 
 describe('llmtwin up (embedded mode)', () => {
   let dataDir: string;
-  let twin: ChildProcessWithoutNullStreams;
+  let twin: TwinProcess | undefined;
   let url: string;
   let adminKey: string;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'llmtwin-up-'));
-    twin = run(['up', '--port', '0', '--data-dir', dataDir, '--json', '--no-demo']);
-    const started = await firstJsonOutput(twin);
+    twin = await startTwin('llmtwin-up-', { args: ['--no-demo'] });
+    dataDir = twin.dataDir;
+    const started = await twin.next(() => true);
     expect(started['status']).toBe('up');
     expect(started['adminKeyFile']).toBe(path.join(dataDir, 'admin.key'));
     url = String(started['url']);
     adminKey = await readAdminKey(dataDir);
   }, 60_000);
 
-  afterAll(async () => {
-    if (twin.exitCode === null) {
-      const exited = new Promise((resolve) => twin.on('exit', resolve));
-      twin.kill('SIGTERM');
-      await exited;
-    }
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => disposeTwin(twin));
 
   it('answers the health check over HTTP/1.1 JSON', async () => {
     const check = async (): Promise<unknown> => {
@@ -100,7 +61,7 @@ describe('llmtwin up (embedded mode)', () => {
 
   it('llmtwin status shows each service healthy on the embedded adapters', async () => {
     // The CLI finds the admin key in the data folder.
-    const { code, stdout } = await runToEnd(['status', '--url', url, '--data-dir', dataDir, '--json']);
+    const { code, stdout } = await runCli(['status', '--url', url, '--data-dir', dataDir, '--json']);
     const status = JSON.parse(stdout) as {
       healthy: boolean;
       mode: string;
@@ -176,7 +137,7 @@ describe('llmtwin up (embedded mode)', () => {
   it('says how to authenticate when the CLI finds no key', async () => {
     const empty = await mkdtemp(path.join(tmpdir(), 'llmtwin-nokey-'));
     try {
-      const { code, stderr } = await runToEnd(['status', '--url', url, '--data-dir', empty]);
+      const { code, stderr } = await runCli(['status', '--url', url, '--data-dir', empty]);
       expect(code).toBe(2);
       expect(stderr).toMatch(/no API key/);
       expect(stderr).toMatch(/LLMTWIN_API_KEY/);
@@ -186,7 +147,7 @@ describe('llmtwin up (embedded mode)', () => {
   });
 
   it('llmtwin keys create prints a key that works for its author only; list hides it; revoke ends it', async () => {
-    const cli = (args: string[]) => runToEnd([...args, '--url', url, '--data-dir', dataDir]);
+    const cli = (args: string[]) => runCli([...args, '--url', url, '--data-dir', dataDir]);
     const created = await cli(['keys', 'create', '--author', 'ada-lovelace', '--name', 'test', '--json']);
     expect(created).toMatchObject({ code: 0 });
     const out = JSON.parse(created.stdout) as { key: string; id: string; authorId: string };
@@ -205,7 +166,7 @@ describe('llmtwin up (embedded mode)', () => {
     );
     expect(adminOnly.status).toBe(403);
     // The key works from the environment too.
-    const status = await runToEnd(['status', '--url', url, '--data-dir', '/nonexistent', '--json'], {
+    const status = await runCli(['status', '--url', url, '--data-dir', '/nonexistent', '--json'], {
       LLMTWIN_API_KEY: out.key,
     });
     expect(status.code).toBe(0);
@@ -228,18 +189,12 @@ describe('llmtwin up (embedded mode)', () => {
 describe('llmtwin up, restarted on the same data folder', () => {
   it('keeps what it stored between runs', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'llmtwin-restart-'));
-    const startTwin = async () => {
-      const child = run(['up', '--port', '0', '--data-dir', dataDir, '--json', '--no-demo']);
-      const started = await firstJsonOutput(child);
-      return { child, url: String(started['url']) };
-    };
-    const stopTwin = async (child: ChildProcessWithoutNullStreams) => {
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      child.kill('SIGTERM');
-      return exited;
+    const startAgain = async () => {
+      const twin = spawnTwin(dataDir, { args: ['--no-demo'] });
+      return { child: twin.child, url: await twinUrl(twin) };
     };
     try {
-      const first = await startTwin();
+      const first = await startAgain();
       const adminKey = await readAdminKey(dataDir);
       const created = await call(
         first.url,
@@ -248,9 +203,9 @@ describe('llmtwin up, restarted on the same data folder', () => {
         adminKey,
       );
       expect(created.status).toBe(200);
-      expect(await stopTwin(first.child)).toBe(0);
+      expect(await stopProcess(first.child)).toBe(0);
 
-      const second = await startTwin();
+      const second = await startAgain();
       // The admin key of the first start is kept, not replaced.
       expect(await readAdminKey(dataDir)).toBe(adminKey);
       const got = await call(
@@ -260,7 +215,7 @@ describe('llmtwin up, restarted on the same data folder', () => {
         adminKey,
       );
       expect(await got.json()).toMatchObject({ author: { id: 'grace-hopper', displayName: 'Grace Hopper' } });
-      expect(await stopTwin(second.child)).toBe(0);
+      expect(await stopProcess(second.child)).toBe(0);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

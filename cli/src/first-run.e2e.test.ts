@@ -4,65 +4,25 @@
 // SmolLM2-135M-Instruct (in process, prepared by scripts/prepare-models.mjs) whose citations include that
 // page's URL — through the gateway with the admin key the first start wrote, as the README shows.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { inferencev1 } from '@llmtwin/contracts';
 import { defaultLocalModelPath } from '@llmtwin/inference-router';
 import { poll } from '@llmtwin/testkit/poll';
 import { gatewayClient } from './client.js';
 import { DEMO_QUESTION } from './demo.js';
+import {
+  disposeTwin,
+  llmtwinBin,
+  readAdminKey,
+  startTwin,
+  type TwinProcess,
+} from './test/twin-process.fixture.js';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/llmtwin.js');
 const VLAE_URL = 'https://12gramsofcarbon.com/p/ilyas-30-papers-to-carmack-vlaes';
 
-/** Collects the JSON lines `llmtwin up --json` prints, and resolves when one matches. */
-function jsonLines(child: ChildProcessWithoutNullStreams) {
-  const lines: Record<string, unknown>[] = [];
-  let buffer = '';
-  let stderr = '';
-  const waiters: {
-    match: (l: Record<string, unknown>) => boolean;
-    resolve: (l: Record<string, unknown>) => void;
-  }[] = [];
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  // printJson writes indented JSON: a top-level object ends with a line that is just "}".
-  let block = '';
-  child.stdout.on('data', (d: Buffer) => {
-    buffer += d.toString();
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const text = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      // Log lines (one JSON object per line) share stdout with the command's own output.
-      if (block === '' && text !== '{') continue;
-      block += text + '\n';
-      if (text !== '}') continue;
-      const line = JSON.parse(block) as Record<string, unknown>;
-      block = '';
-      lines.push(line);
-      for (const w of waiters.filter((w) => w.match(line))) w.resolve(line);
-    }
-  });
-  return (match: (l: Record<string, unknown>) => boolean, timeoutMs: number) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const found = lines.find(match);
-      if (found) return resolve(found);
-      const timer = setTimeout(
-        () => reject(new Error(`no such output line; stderr: ${stderr.slice(-2000)}`)),
-        timeoutMs,
-      );
-      waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      child.on('exit', (code) => reject(new Error(`llmtwin exited with ${code}: ${stderr.slice(-2000)}`)));
-    });
-}
-
 describe('first run: the demo twin answers with the small real model', () => {
-  let dataDir: string;
-  let twin: ChildProcessWithoutNullStreams;
+  let twin: TwinProcess | undefined;
   let url: string;
   let key: string;
 
@@ -72,13 +32,11 @@ describe('first run: the demo twin answers with the small real model', () => {
         `the language model is not prepared at ${defaultLocalModelPath()}: run npm run models:prepare`,
       );
     }
-    dataDir = await mkdtemp(path.join(tmpdir(), 'llmtwin-first-run-'));
-    twin = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dataDir, '--json'], {
-      // The README's command, on an empty data folder; one thread keeps the tiny model steady beside the tests.
-      env: { ...process.env, LLMTWIN_API_KEY: '', LLMTWIN_LLM_BACKENDS: undefined, LLMTWIN_LLM_THREADS: '1' },
-      stdio: 'pipe',
+    // The README's command, on an empty data folder; one thread keeps the tiny model steady beside the tests.
+    twin = await startTwin('llmtwin-first-run-', {
+      env: { LLMTWIN_API_KEY: '', LLMTWIN_LLM_BACKENDS: undefined, LLMTWIN_LLM_THREADS: '1' },
     });
-    const next = jsonLines(twin);
+    const next = twin.next;
     const up = await next((l) => l['status'] === 'up', 90_000);
     url = String(up['url']);
     const demo = await next((l) => l['status'] === 'demo-loaded', 120_000);
@@ -86,17 +44,10 @@ describe('first run: the demo twin answers with the small real model', () => {
     expect((demo['demo'] as { attribution: string[] }).attribution.join('\n')).toContain(
       '12gramsofcarbon.com',
     );
-    key = (await readFile(path.join(dataDir, 'admin.key'), 'utf8')).trim();
+    key = await readAdminKey(twin.dataDir);
   }, 240_000);
 
-  afterAll(async () => {
-    if (twin && twin.exitCode === null) {
-      const exited = new Promise((resolve) => twin.on('exit', resolve));
-      twin.kill('SIGTERM');
-      await exited;
-    }
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => disposeTwin(twin));
 
   it('streams an answer from the model whose citations include the page that holds it', async () => {
     const client = gatewayClient(inferencev1.InferenceService, url, key);
@@ -139,10 +90,14 @@ describe('first run: the demo twin answers with the small real model', () => {
   }, 240_000);
 
   it('answers the README line: llmtwin ask streams the answer and lists the page as a source', async () => {
-    const child = spawn(process.execPath, [bin, 'ask', DEMO_QUESTION, '--url', url, '--max-tokens', '32'], {
-      env: { ...process.env, LLMTWIN_API_KEY: key, NO_COLOR: '1' },
-      stdio: 'pipe',
-    });
+    const child = spawn(
+      process.execPath,
+      [llmtwinBin, 'ask', DEMO_QUESTION, '--url', url, '--max-tokens', '32'],
+      {
+        env: { ...process.env, LLMTWIN_API_KEY: key, NO_COLOR: '1' },
+        stdio: 'pipe',
+      },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise((resolve) => child.on('exit', resolve));

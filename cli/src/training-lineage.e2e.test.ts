@@ -8,42 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { cleanv1, ingestv1, registryv1, trainerv1 } from '@llmtwin/contracts';
 import { poll } from '@llmtwin/testkit/poll';
 import { DEMO_ARCHIVE_NAME, DEMO_AUTHOR_ID, demoPages, loadDemoAuthor } from './demo.js';
+import { disposeTwin, readAdminKey, startTwin, type TwinProcess } from './test/twin-process.fixture.js';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/llmtwin.js');
 const T = registryv1.ArtifactType;
 const Stage = registryv1.Stage;
-
-/** Resolves with the first JSON object `llmtwin up --json` prints (a block from a `{` line to a `}` line). */
-function upJson(child: ChildProcessWithoutNullStreams): Promise<Record<string, unknown>> {
-  let buffer = '';
-  let block = '';
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (block === '' && line !== '{') continue;
-        block += line + '\n';
-        if (line !== '}') continue;
-        resolve(JSON.parse(block) as Record<string, unknown>);
-        block = '';
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`llmtwin up exited with ${code}: ${stderr.slice(-2000)}`)));
-  });
-}
 
 /**
  * A client of the twin's gateway like the CLI's (JSON over HTTP/1.1, the admin key), on a new connection per
@@ -84,37 +56,23 @@ const nodesOf = (lineage: registryv1.GetLineageResponse, type: registryv1.Artifa
 
 describe('training lineage on the embedded twin (demo author)', () => {
   const pages = demoPages();
-  let dataDir: string;
-  let twin: ChildProcessWithoutNullStreams;
+  let twin: TwinProcess | undefined;
   let url: string;
   let key: string;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'llmtwin-lineage-'));
-    twin = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dataDir, '--json', '--no-demo'], {
-      // No language model: answers and instructions are extractive.
-      env: {
-        ...process.env,
-        LLMTWIN_API_KEY: '',
-        LLMTWIN_LLM_BACKENDS: '',
-        LLMTWIN_DATASET_GENERATOR: undefined,
-      },
-      stdio: 'pipe',
+    // No language model: answers and instructions are extractive.
+    twin = await startTwin('llmtwin-lineage-', {
+      args: ['--no-demo'],
+      env: { LLMTWIN_API_KEY: '', LLMTWIN_LLM_BACKENDS: '', LLMTWIN_DATASET_GENERATOR: undefined },
     });
-    const up = await upJson(twin);
+    const up = await twin.next(() => true);
     expect(up['status']).toBe('up');
     url = String(up['url']);
-    key = (await readFile(path.join(dataDir, 'admin.key'), 'utf8')).trim();
+    key = await readAdminKey(twin.dataDir);
   }, 120_000);
 
-  afterAll(async () => {
-    if (twin && twin.exitCode === null) {
-      const exited = new Promise((resolve) => twin.on('exit', resolve));
-      twin.kill('SIGTERM');
-      await exited;
-    }
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => disposeTwin(twin));
 
   it('taints the dataset version and the production model built from the demo pages when their source is removed with purge', async () => {
     const ingest = twinClient(ingestv1.IngestService, url, key);
