@@ -4,14 +4,7 @@
 // or, for the outage case, one that answers Unavailable. Authentication and the admin-only policy sit in front
 // of these routes and are tested in module.test.ts; here the handlers themselves are.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import {
-  Code,
-  ConnectError,
-  createClient,
-  createRouterTransport,
-  type Client,
-  type Transport,
-} from '@connectrpc/connect';
+import { Code, createClient, createRouterTransport, type Client, type Transport } from '@connectrpc/connect';
 import { gatewayv1, ingestv1 } from '@llmtwin/contracts';
 import { type Warehouse } from '@llmtwin/ports';
 import { createWarehouse } from '@llmtwin/ports/adapters';
@@ -19,6 +12,7 @@ import { createLogger, errorInterceptor, notFound, unavailable } from '@llmtwin/
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { rejection } from '@llmtwin/testkit/routes';
 import { API_KEYS, ApiKeyStore, hashKey } from '../auth/api-keys.js';
 import { registerAdminRoutes } from './admin.routes.js';
 
@@ -39,15 +33,6 @@ function fakeIngest(state: { down: boolean; asked: string[] }): Transport {
       }),
     { router: { interceptors } },
   );
-}
-
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('AdminService routes over an in-memory transport', () => {

@@ -8,7 +8,6 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { DescMethod, DescService } from '@bufbuild/protobuf';
 import {
   Code,
-  ConnectError,
   createClient,
   createConnectRouter,
   createRouterTransport,
@@ -18,6 +17,7 @@ import {
 } from '@connectrpc/connect';
 import { chunkv1, cleanv1, embedv1, inferencev1, ingestv1, registryv1, trainerv1 } from '@llmtwin/contracts';
 import { createLogger, errorInterceptor, invalidArgument, notFound } from '@llmtwin/runtime';
+import { rejection } from '@llmtwin/testkit/routes';
 import { registerProxy } from './proxy.routes.js';
 
 const logger = createLogger('proxy-routes-test', { level: 'silent' });
@@ -27,15 +27,6 @@ interface Seen {
   author: string | null;
   authorization: string | null;
   timeoutMs: number | undefined;
-}
-
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('registerProxy over in-memory transports', () => {

@@ -3,15 +3,12 @@
 // chunker is the real one (policyChunker); only its token counter is a FAKE (one token per whitespace word,
 // plus two special tokens), because the real counter is the embedding model's tokenizer.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+import { Code, type Client } from '@connectrpc/connect';
 import { chunkv1, commonv1 } from '@llmtwin/contracts';
 import { policyChunker } from '@llmtwin/chunking';
 import { type EventBus, type Warehouse } from '@llmtwin/ports';
-import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
-import { createLogger, errorInterceptor } from '@llmtwin/runtime';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { createLogger } from '@llmtwin/runtime';
+import { openEmbeddedStorage, rejection, routesClient, type EmbeddedStorage } from '@llmtwin/testkit/routes';
 import { createChunkModule } from '../module.js';
 
 const logger = createLogger('chunk-routes-test', { level: 'silent' });
@@ -37,43 +34,26 @@ const ARTICLE = [
   paragraph('Heat'),
 ].join('\n\n');
 
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error('expected the call to fail');
-}
-
 describe('ChunkService routes over an in-memory transport', () => {
-  let root: string;
+  let storage: EmbeddedStorage | undefined;
   let warehouse: Warehouse;
   let bus: EventBus;
   let client: Client<typeof chunkv1.ChunkService>;
 
   beforeAll(async () => {
-    root = await mkdtemp(path.join(tmpdir(), 'chunk-routes-'));
-    warehouse = await createWarehouse(`sqlite:${path.join(root, 'warehouse.db')}`);
-    bus = createEventBus(`log:${path.join(root, 'events.db')}`);
+    storage = await openEmbeddedStorage('chunk-routes-');
+    ({ warehouse, bus } = storage);
     const module = await createChunkModule({
       warehouse,
       eventBus: bus,
       chunker: policyChunker(fakeWordCounter),
       logger,
     });
-    client = createClient(
-      chunkv1.ChunkService,
-      createRouterTransport((router) => module.register(router), {
-        router: { interceptors: [errorInterceptor(logger)] },
-      }),
-    );
+    client = routesClient(chunkv1.ChunkService, module, logger);
   });
 
   afterAll(async () => {
-    await bus?.close();
-    await warehouse?.close();
-    await rm(root, { recursive: true, force: true });
+    await storage?.close();
   });
 
   it('PreviewChunks splits a text with the live policy into bounded, ordered, deterministic chunks', async () => {

@@ -6,14 +6,11 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+import { Code, type Client } from '@connectrpc/connect';
 import { cleaneventsv1, cleanv1, commonv1, ingestv1, topics } from '@llmtwin/contracts';
 import { decodeEvent, type EventBus, type Warehouse } from '@llmtwin/ports';
-import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
-import { createLogger, errorInterceptor, notFound } from '@llmtwin/runtime';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { createLogger, notFound } from '@llmtwin/runtime';
+import { openEmbeddedStorage, rejection, routesClient, type EmbeddedStorage } from '@llmtwin/testkit/routes';
 import { createCleanModule, type CleanDeps, type CleanModule } from '../module.js';
 
 const logger = createLogger('clean-routes-test', { level: 'silent' });
@@ -65,34 +62,18 @@ const fakeIngest: Pick<CleanDeps, 'fetchRaw' | 'listRawIds'> = {
   },
 };
 
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error('expected the call to fail');
-}
-
 describe('CleanService routes over an in-memory transport', () => {
-  let root: string;
+  let storage: EmbeddedStorage | undefined;
   let warehouse: Warehouse;
   let bus: EventBus;
   let module: CleanModule;
   let client: Client<typeof cleanv1.CleanService>;
 
-  const clientOf = (m: CleanModule) =>
-    createClient(
-      cleanv1.CleanService,
-      createRouterTransport((router) => m.register(router), {
-        router: { interceptors: [errorInterceptor(logger)] },
-      }),
-    );
+  const clientOf = (m: CleanModule) => routesClient(cleanv1.CleanService, m, logger);
 
   beforeEach(async () => {
-    root = await mkdtemp(path.join(tmpdir(), 'clean-routes-'));
-    warehouse = await createWarehouse(`sqlite:${path.join(root, 'warehouse.db')}`);
-    bus = createEventBus(`log:${path.join(root, 'events.db')}`);
+    storage = await openEmbeddedStorage('clean-routes-');
+    ({ warehouse, bus } = storage);
     module = await createCleanModule({
       warehouse,
       eventBus: bus,
@@ -105,9 +86,7 @@ describe('CleanService routes over an in-memory transport', () => {
 
   afterEach(async () => {
     await module.stop?.();
-    await bus.close();
-    await warehouse.close();
-    await rm(root, { recursive: true, force: true });
+    await storage?.close();
   });
 
   /** Reprocesses `request` and waits for the background run. */

@@ -7,14 +7,13 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+import { Code, type Client } from '@connectrpc/connect';
 import { cleanv1, commonv1, embedv1 } from '@llmtwin/contracts';
 import { type EventBus, type VectorStore, type Warehouse } from '@llmtwin/ports';
-import { createEventBus, createVectorStore, createWarehouse } from '@llmtwin/ports/adapters';
-import { createLogger, errorInterceptor } from '@llmtwin/runtime';
+import { createVectorStore } from '@llmtwin/ports/adapters';
+import { createLogger } from '@llmtwin/runtime';
 import { fakeChunker, fakeEmbedder } from '@llmtwin/testkit/pipeline';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { openEmbeddedStorage, rejection, routesClient, type EmbeddedStorage } from '@llmtwin/testkit/routes';
 import path from 'node:path';
 import { LIVE_ALIAS } from '../domain/collections.js';
 import { createEmbedModule, type EmbedModule } from '../module.js';
@@ -44,17 +43,8 @@ const snapshot = [
   cleaned('doc_bob', 'bob', commonv1.Category.ARTICLE, ['Bob also bakes sourdough bread on weekends.']),
 ];
 
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error('expected the call to fail');
-}
-
 describe('EmbedService routes over an in-memory transport', () => {
-  let root: string;
+  let storage: EmbeddedStorage | undefined;
   let warehouse: Warehouse;
   let bus: EventBus;
   let vectors: VectorStore;
@@ -65,10 +55,9 @@ describe('EmbedService routes over an in-memory transport', () => {
 
   beforeEach(async () => {
     held = undefined;
-    root = await mkdtemp(path.join(tmpdir(), 'embed-routes-'));
-    warehouse = await createWarehouse(`sqlite:${path.join(root, 'warehouse.db')}`);
-    bus = createEventBus(`log:${path.join(root, 'events.db')}`);
-    vectors = await createVectorStore(`sqlite:${path.join(root, 'vectors.db')}`);
+    storage = await openEmbeddedStorage('embed-routes-');
+    ({ warehouse, bus } = storage);
+    vectors = await createVectorStore(`sqlite:${path.join(storage!.root, 'vectors.db')}`);
     module = await createEmbedModule({
       warehouse,
       eventBus: bus,
@@ -83,20 +72,13 @@ describe('EmbedService routes over an in-memory transport', () => {
       },
     });
     await module.start?.();
-    client = createClient(
-      embedv1.EmbedService,
-      createRouterTransport((router) => module.register(router), {
-        router: { interceptors: [errorInterceptor(logger)] },
-      }),
-    );
+    client = routesClient(embedv1.EmbedService, module, logger);
   });
 
   afterEach(async () => {
     await module.stop?.();
     await vectors.close();
-    await bus.close();
-    await warehouse.close();
-    await rm(root, { recursive: true, force: true });
+    await storage?.close();
   });
 
   /** Runs a reindex of the fake snapshot to its end. */

@@ -7,7 +7,7 @@
 // extractively, which is real code.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+import { Code, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
 import { commonv1, inferencev1 } from '@llmtwin/contracts';
 import { type Warehouse } from '@llmtwin/ports';
 import { createWarehouse } from '@llmtwin/ports/adapters';
@@ -18,6 +18,7 @@ import path from 'node:path';
 import { EXTRACTIVE_MODEL } from '../domain/extractive.js';
 import { GenerationStore } from '../domain/generations.js';
 import type { ChatEvent, ChatRequest, LlmBackend } from '@llmtwin/llm';
+import { rejection } from '@llmtwin/testkit/routes';
 import { RagService, type LlmResolver } from '../domain/rag.js';
 import type { Passage, SearchFn } from '../domain/retrieve.js';
 import { registerInferenceRoutes } from './inference.routes.js';
@@ -92,15 +93,6 @@ const resolverOf = (backend: LlmBackend): LlmResolver => ({
   models: () => [{ id: backend.model, backend: backend.kind, endpoints: [backend.endpoint], healthy: true }],
   hasModels: () => true,
 });
-
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error('expected the call to fail');
-}
 
 async function drain(stream: AsyncIterable<inferencev1.GenerateStreamResponse>) {
   const out: inferencev1.GenerateStreamResponse['event'][] = [];

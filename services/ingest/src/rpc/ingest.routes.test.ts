@@ -4,14 +4,13 @@
 // documents; page extraction is the real parser over a committed saved page. Each RPC shows one real outcome
 // and at least one bad request answered with the right code and a message that says what to fix.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+import { Code, type Client } from '@connectrpc/connect';
 import { commonv1, ingesteventsv1, ingestv1, topics } from '@llmtwin/contracts';
 import { decodeEvent, type EventBus, type Warehouse } from '@llmtwin/ports';
-import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
-import { createLogger, errorInterceptor } from '@llmtwin/runtime';
+import { createLogger } from '@llmtwin/runtime';
+import { openEmbeddedStorage, rejection, routesClient, type EmbeddedStorage } from '@llmtwin/testkit/routes';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CrawlItem, Crawler, CrawlTarget } from '../domain/crawl-jobs.js';
@@ -67,49 +66,32 @@ class ScriptedCrawlerFake implements Crawler {
   }
 }
 
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error('expected the call to fail');
-}
-
 describe('IngestService routes over an in-memory transport', () => {
-  let root: string;
+  let storage: EmbeddedStorage | undefined;
   let warehouse: Warehouse;
   let bus: EventBus;
   let crawler: ScriptedCrawlerFake;
   let client: Client<typeof ingestv1.IngestService>;
 
   beforeAll(async () => {
-    root = await mkdtemp(path.join(tmpdir(), 'ingest-routes-'));
-    warehouse = await createWarehouse(`sqlite:${path.join(root, 'warehouse.db')}`);
-    bus = createEventBus(`log:${path.join(root, 'events.db')}`);
+    storage = await openEmbeddedStorage('ingest-routes-');
+    ({ warehouse, bus } = storage);
     crawler = new ScriptedCrawlerFake();
     const module = await createIngestModule({
       warehouse,
       eventBus: bus,
       logger,
       crawler,
-      dataDir: path.join(root, 'data'),
+      dataDir: path.join(storage!.root, 'data'),
       maxArchiveBytes: MAX_ARCHIVE_BYTES,
       schedulerTickMs: 3_600_000,
       outboxSweepMs: 3_600_000,
     });
-    client = createClient(
-      ingestv1.IngestService,
-      createRouterTransport((router) => module.register(router), {
-        router: { interceptors: [errorInterceptor(logger)] },
-      }),
-    );
+    client = routesClient(ingestv1.IngestService, module, logger);
   });
 
   afterAll(async () => {
-    await bus?.close();
-    await warehouse?.close();
-    await rm(root, { recursive: true, force: true });
+    await storage?.close();
   });
 
   /** Polls GetCrawlJob until the job left the queue (no time limit of its own: jest's applies). */
@@ -303,7 +285,7 @@ describe('IngestService routes over an in-memory transport', () => {
     expect(done).toMatchObject({ state: ingestv1.CrawlJobState.SUCCEEDED, documentsCreated: 1n });
     expect(crawler.archives.at(-1)).toEqual(content);
     const saved = crawler.targets.at(-1)!.archivePath!;
-    expect(path.dirname(saved)).toBe(path.join(root, 'data', 'ingest-archives'));
+    expect(path.dirname(saved)).toBe(path.join(storage!.root, 'data', 'ingest-archives'));
 
     // The export is a source of its own: listed, its documents carry it, and removing it with purge
     // tombstones them (what taints every dataset built from them).
