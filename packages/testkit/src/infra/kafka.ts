@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { defaultInfraLog, seconds, type InfraLog, type KafkaHandle } from './backend.js';
 import { resolveBackendMode } from './backend-mode.js';
-import { withBuildLock } from './build-lock.js';
-import { runBuildCommand } from './build-command.js';
+import { prepareMavenJars } from './maven-jars.js';
 import { dataDirFor, ManagedProcess, removeOwnedDir } from './managed-process.js';
-import { cacheDir, hashFiles, toolsDir } from './paths.js';
+import { toolsDir } from './paths.js';
 import { assertPortFree, freePort } from './ports.js';
 import { waitUntil } from './readiness.js';
 import { kafkaAnswers, pinnedKafkaVersion, type KafkaStartOptions } from './kafka-shared.js';
@@ -24,35 +23,10 @@ export interface KafkaArtifacts {
 export async function prepareKafka(
   log: InfraLog = defaultInfraLog,
 ): Promise<KafkaArtifacts & { readonly built: boolean }> {
-  const pom = path.join(toolsDir('kafka'), 'pom.xml');
-  const version = pinnedKafkaVersion();
-  const jarsDir = path.join(cacheDir(), 'kafka', `${version}-${hashFiles([pom])}`);
-  const complete = (): boolean => existsSync(path.join(jarsDir, '.complete'));
-  if (complete()) return { version, jarsDir, built: false };
-  return withBuildLock(`kafka-${version}`, log, async () => {
-    if (complete()) return { version, jarsDir, built: false };
-    log(`kafka ${version}: downloading the broker's jars with Maven (tools/kafka/pom.xml)`);
-    const staging = `${jarsDir}.partial-${process.pid}`;
-    rmSync(staging, { recursive: true, force: true });
-    await runBuildCommand(
-      {
-        what: `kafka ${version} jars`,
-        command: 'mvn',
-        // target/ stays inside tools/kafka (git-ignored); the jars go straight to the cache.
-        args: ['-B', '-q', '-f', pom, `-Dkafka.jars.dir=${staging}`, 'package'],
-        cwd: toolsDir('kafka'),
-        logName: `kafka-${version}-mvn.log`,
-        installHint:
-          'Install Maven 3.8+ and a JDK 17+ (Debian: apt-get install maven openjdk-17-jdk-headless).',
-      },
-      log,
-    );
-    writeFileSync(path.join(staging, '.complete'), `${new Date().toISOString()}\n`);
-    rmSync(jarsDir, { recursive: true, force: true });
-    mkdirSync(path.dirname(jarsDir), { recursive: true });
-    renameSync(staging, jarsDir);
-    return { version, jarsDir, built: true };
-  });
+  return prepareMavenJars(
+    { name: 'kafka', version: pinnedKafkaVersion(), toolDir: toolsDir('kafka'), jars: "the broker's jars" },
+    log,
+  );
 }
 
 /**

@@ -1,12 +1,10 @@
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { defaultInfraLog, seconds, type InfraLog, type S3ProxyHandle } from './backend.js';
 import { resolveBackendMode } from './backend-mode.js';
-import { withBuildLock } from './build-lock.js';
-import { runBuildCommand } from './build-command.js';
+import { prepareMavenJars } from './maven-jars.js';
 import { dataDirFor, ManagedProcess, removeOwnedDir } from './managed-process.js';
-import { cacheDir, hashFiles } from './paths.js';
 import { assertPortFree, freePort } from './ports.js';
 import { waitUntil } from './readiness.js';
 import {
@@ -33,35 +31,10 @@ const DEFAULT_BUCKET = 'llmtwin-test';
 export async function prepareS3Proxy(
   log: InfraLog = defaultInfraLog,
 ): Promise<S3ProxyArtifacts & { readonly built: boolean }> {
-  const pom = path.join(s3proxyToolDir(), 'pom.xml');
-  const version = pinnedS3ProxyVersion();
-  const jarsDir = path.join(cacheDir(), 's3proxy', `${version}-${hashFiles([pom])}`);
-  const complete = (): boolean => existsSync(path.join(jarsDir, '.complete'));
-  if (complete()) return { version, jarsDir, built: false };
-  return withBuildLock(`s3proxy-${version}`, log, async () => {
-    if (complete()) return { version, jarsDir, built: false };
-    log(`s3proxy ${version}: downloading its jars with Maven (tools/s3proxy/pom.xml)`);
-    const staging = `${jarsDir}.partial-${process.pid}`;
-    rmSync(staging, { recursive: true, force: true });
-    await runBuildCommand(
-      {
-        what: `s3proxy ${version} jars`,
-        command: 'mvn',
-        // target/ stays inside tools/s3proxy (git-ignored); the jars go straight to the cache.
-        args: ['-B', '-q', '-f', pom, `-Ds3proxy.jars.dir=${staging}`, 'package'],
-        cwd: s3proxyToolDir(),
-        logName: `s3proxy-${version}-mvn.log`,
-        installHint:
-          'Install Maven 3.8+ and a JDK 17+ (Debian: apt-get install maven openjdk-17-jdk-headless).',
-      },
-      log,
-    );
-    writeFileSync(path.join(staging, '.complete'), `${new Date().toISOString()}\n`);
-    rmSync(jarsDir, { recursive: true, force: true });
-    mkdirSync(path.dirname(jarsDir), { recursive: true });
-    renameSync(staging, jarsDir);
-    return { version, jarsDir, built: true };
-  });
+  return prepareMavenJars(
+    { name: 's3proxy', version: pinnedS3ProxyVersion(), toolDir: s3proxyToolDir(), jars: 'its jars' },
+    log,
+  );
 }
 
 /**
