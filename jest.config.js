@@ -5,6 +5,13 @@
 // - integration (`*.int.test.ts`): real Kafka, FerretDB, Weaviate and S3Proxy started by the harness in
 //   globalSetup, including the end-to-end tests that need them.
 // `npm test` runs all three, each test once; `npm run test:unit`, `test:e2e`, `test:int` run one.
+// A fourth, local-fixtures (`*.local.test.ts`), reads real exports that may not be redistributed from
+// ../shared/fixtures/local-only beside the repository; it exists only where that folder does (CI), so a
+// user's clone runs everything else without it.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const localFixtures = fileURLToPath(new URL('../shared/fixtures/local-only', import.meta.url));
 const swc = [
   '@swc/jest',
   {
@@ -26,7 +33,7 @@ export default {
       ...common,
       displayName: 'unit',
       testMatch: ['<rootDir>/{packages,services,gateway,cli}/**/*.test.ts', '<rootDir>/gateway/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '\\.(int|e2e)\\.test\\.ts$'],
+      testPathIgnorePatterns: ['/node_modules/', '\\.(int|e2e|local)\\.test\\.ts$'],
     },
     {
       ...common,
@@ -41,5 +48,14 @@ export default {
       globalTeardown: '<rootDir>/packages/testkit/src/jest/global-teardown.ts',
       testTimeout: 120000,
     },
+    ...(existsSync(localFixtures)
+      ? [
+          {
+            ...common,
+            displayName: 'local-fixtures',
+            testMatch: ['<rootDir>/{packages,services,gateway,cli}/**/*.local.test.ts'],
+          },
+        ]
+      : []),
   ],
 };
