@@ -3,33 +3,19 @@
 // (local-fixtures) runs only where that folder exists (CI does); a user's clone runs the rest without it.
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExtractedDocument } from '../../domain/extracted-document.js';
 import type { ArchiveReader } from './archive.js';
+import { byUrlEnd, iso, walk } from './import-archive.fixture.js';
 import { importArchive } from './import-archive.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const LOCAL = resolve(here, '../../../../../../shared/fixtures/local-only');
 const MEDIUM = join(LOCAL, 'medium-export/juliandavidmr-me');
 const SUBSTACK = join(LOCAL, 'substack-export/ricardovegamx-filmrick.com/substack');
-
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? walk(join(dir, d.name)) : [join(dir, d.name)],
-  );
-}
-
-const byUrlEnd = (docs: ExtractedDocument[], end: string): ExtractedDocument => {
-  const found = docs.filter((d) => d.canonicalUrl.endsWith(end));
-  expect(found).toHaveLength(1);
-  return found[0]!;
-};
-
-const iso = (d: ExtractedDocument): string | null =>
-  d.publishedAt === null ? null : new Date(d.publishedAt).toISOString();
 
 describe('Medium exports (local-only)', () => {
   it.each([MEDIUM])('imports every post file of %s and flags its drafts', async (dir) => {

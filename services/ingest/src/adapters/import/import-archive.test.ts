@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExtractedDocument } from '../../domain/extracted-document.js';
 import type { ArchiveReader } from './archive.js';
+import { byUrlEnd, iso, walk } from './import-archive.fixture.js';
 import { importArchive } from './import-archive.js';
 import { stripLineQuotes } from './linkedin-export.js';
 import { buildZip } from './zip-writer.fixture.js';
@@ -11,21 +11,6 @@ import { buildZip } from './zip-writer.fixture.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = resolve(here, '../../../test/fixtures');
 // Real exports that may not be redistributed are tested in import-archive.local.test.ts.
-
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? walk(join(dir, d.name)) : [join(dir, d.name)],
-  );
-}
-
-const byUrlEnd = (docs: ExtractedDocument[], end: string): ExtractedDocument => {
-  const found = docs.filter((d) => d.canonicalUrl.endsWith(end));
-  expect(found).toHaveLength(1);
-  return found[0]!;
-};
-
-const iso = (d: ExtractedDocument): string | null =>
-  d.publishedAt === null ? null : new Date(d.publishedAt).toISOString();
 
 describe('Medium exports', () => {
   const sets = [join(FIXTURES, 'medium-export/TryGhost-migrate')];
