@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmtwin/trainer/v1/trainer.proto.
  */
 export const file_llmtwin_trainer_v1_trainer: GenFile = /*@__PURE__*/
-  fileDesc("CiBsbG10d2luL3RyYWluZXIvdjEvdHJhaW5lci5wcm90bxISbGxtdHdpbi50cmFpbmVyLnYxIsUCCgNKb2ISCgoCaWQYASABKAkSKQoEa2luZBgCIAEoDjIbLmxsbXR3aW4udHJhaW5lci52MS5Kb2JLaW5kEisKBXN0YXRlGAMgASgOMhwubGxtdHdpbi50cmFpbmVyLnYxLkpvYlN0YXRlEhEKCWF1dGhvcl9pZBgEIAEoCRIaChJkYXRhc2V0X3ZlcnNpb25faWQYBSABKAkSDAoEZG9uZRgGIAEoAxINCgV0b3RhbBgHIAEoAxIPCgdtZXNzYWdlGAggASgJEg4KBnJ1bm5lchgJIAEoCRIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJldXNlZBgMIAEoCCLiAwoTQnVpbGREYXRhc2V0UmVxdWVzdBIRCglhdXRob3JfaWQYASABKAkSLgoEa2luZBgCIAEoDjIgLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldEtpbmQSDwoHZGF0YXNldBgDIAEoCRIVCg10ZXN0X2ZyYWN0aW9uGAQgASgBEhcKD2dlbmVyYXRvcl9tb2RlbBgFIAEoCRIvCgpjYXRlZ29yaWVzGAYgAygOMhsubGxtdHdpbi5jb21tb24udjEuQ2F0ZWdvcnkSLgoJcGxhdGZvcm1zGAcgAygOMhsubGxtdHdpbi5jb21tb24udjEuUGxhdGZvcm0SMwoPcHVibGlzaGVkX2FmdGVyGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBwdWJsaXNoZWRfYmVmb3JlGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRzZWVkGAogASgDEhIKCm1pbl90b2tlbnMYCyABKAMSEgoKbWF4X3Rva2VucxgMIAEoAxIgChhuZWFyX2R1cGxpY2F0ZV90aHJlc2hvbGQYDSABKAESEQoJbGFuZ3VhZ2VzGA4gAygJEhAKCHNwbGl0X2J5GA8gASgJIjwKFEJ1aWxkRGF0YXNldFJlc3BvbnNlEiQKA2pvYhgBIAEoCzIXLmxsbXR3aW4udHJhaW5lci52MS5Kb2IiHgoQQ2FuY2VsSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSI5ChFDYW5jZWxKb2JSZXNwb25zZRIkCgNqb2IYASABKAsyFy5sbG10d2luLnRyYWluZXIudjEuSm9iIhsKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkiNgoOR2V0Sm9iUmVzcG9uc2USJAoDam9iGAEgASgLMhcubGxtdHdpbi50cmFpbmVyLnYxLkpvYiJ8Cg9MaXN0Sm9ic1JlcXVlc3QSKQoEa2luZBgBIAEoDjIbLmxsbXR3aW4udHJhaW5lci52MS5Kb2JLaW5kEisKBXN0YXRlGAIgASgOMhwubGxtdHdpbi50cmFpbmVyLnYxLkpvYlN0YXRlEhEKCWF1dGhvcl9pZBgDIAEoCSI5ChBMaXN0Sm9ic1Jlc3BvbnNlEiUKBGpvYnMYASADKAsyFy5sbG10d2luLnRyYWluZXIudjEuSm9iKj8KB0pvYktpbmQSGAoUSk9CX0tJTkRfVU5TUEVDSUZJRUQQABIaChZKT0JfS0lORF9CVUlMRF9EQVRBU0VUEAEqmgEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEpPQl9TVEFURV9RVUVVRUQQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhcKE0pPQl9TVEFURV9TVUNDRUVERUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFwoTSk9CX1NUQVRFX0NBTkNFTExFRBAFMv8CCg5UcmFpbmVyU2VydmljZRJhCgxCdWlsZERhdGFzZXQSJy5sbG10d2luLnRyYWluZXIudjEuQnVpbGREYXRhc2V0UmVxdWVzdBooLmxsbXR3aW4udHJhaW5lci52MS5CdWlsZERhdGFzZXRSZXNwb25zZRJYCglDYW5jZWxKb2ISJC5sbG10d2luLnRyYWluZXIudjEuQ2FuY2VsSm9iUmVxdWVzdBolLmxsbXR3aW4udHJhaW5lci52MS5DYW5jZWxKb2JSZXNwb25zZRJUCgZHZXRKb2ISIS5sbG10d2luLnRyYWluZXIudjEuR2V0Sm9iUmVxdWVzdBoiLmxsbXR3aW4udHJhaW5lci52MS5HZXRKb2JSZXNwb25zZSIDkAIBEloKCExpc3RKb2JzEiMubGxtdHdpbi50cmFpbmVyLnYxLkxpc3RKb2JzUmVxdWVzdBokLmxsbXR3aW4udHJhaW5lci52MS5MaXN0Sm9ic1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp, file_llmtwin_common_v1_common, file_llmtwin_registry_v1_registry]);
+  fileDesc("CiBsbG10d2luL3RyYWluZXIvdjEvdHJhaW5lci5wcm90bxISbGxtdHdpbi50cmFpbmVyLnYxIq8ECgNKb2ISCgoCaWQYASABKAkSKQoEa2luZBgCIAEoDjIbLmxsbXR3aW4udHJhaW5lci52MS5Kb2JLaW5kEisKBXN0YXRlGAMgASgOMhwubGxtdHdpbi50cmFpbmVyLnYxLkpvYlN0YXRlEhEKCWF1dGhvcl9pZBgEIAEoCRIaChJkYXRhc2V0X3ZlcnNpb25faWQYBSABKAkSDAoEZG9uZRgGIAEoAxINCgV0b3RhbBgHIAEoAxIPCgdtZXNzYWdlGAggASgJEg4KBnJ1bm5lchgJIAEoCRIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJldXNlZBgMIAEoCBIOCgZydW5faWQYDSABKAkSGAoQbW9kZWxfdmVyc2lvbl9pZBgOIAEoCRINCgVwaGFzZRgPIAEoCRITCgtldGFfc2Vjb25kcxgQIAEoARI1CgdtZXRyaWNzGBEgAygLMiQubGxtdHdpbi50cmFpbmVyLnYxLkpvYi5NZXRyaWNzRW50cnkSDgoGcHJlc2V0GBIgASgJEhIKCmJhc2VfbW9kZWwYEyABKAkSDwoHdHJpZ2dlchgUIAEoCRouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASLiAwoTQnVpbGREYXRhc2V0UmVxdWVzdBIRCglhdXRob3JfaWQYASABKAkSLgoEa2luZBgCIAEoDjIgLmxsbXR3aW4ucmVnaXN0cnkudjEuRGF0YXNldEtpbmQSDwoHZGF0YXNldBgDIAEoCRIVCg10ZXN0X2ZyYWN0aW9uGAQgASgBEhcKD2dlbmVyYXRvcl9tb2RlbBgFIAEoCRIvCgpjYXRlZ29yaWVzGAYgAygOMhsubGxtdHdpbi5jb21tb24udjEuQ2F0ZWdvcnkSLgoJcGxhdGZvcm1zGAcgAygOMhsubGxtdHdpbi5jb21tb24udjEuUGxhdGZvcm0SMwoPcHVibGlzaGVkX2FmdGVyGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBwdWJsaXNoZWRfYmVmb3JlGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRzZWVkGAogASgDEhIKCm1pbl90b2tlbnMYCyABKAMSEgoKbWF4X3Rva2VucxgMIAEoAxIgChhuZWFyX2R1cGxpY2F0ZV90aHJlc2hvbGQYDSABKAESEQoJbGFuZ3VhZ2VzGA4gAygJEhAKCHNwbGl0X2J5GA8gASgJIjwKFEJ1aWxkRGF0YXNldFJlc3BvbnNlEiQKA2pvYhgBIAEoCzIXLmxsbXR3aW4udHJhaW5lci52MS5Kb2IisQIKFFN0YXJ0VHJhaW5pbmdSZXF1ZXN0EhoKEmRhdGFzZXRfdmVyc2lvbl9pZBgBIAEoCRIlCh1wcmVmZXJlbmNlX2RhdGFzZXRfdmVyc2lvbl9pZBgCIAEoCRIOCgZwcmVzZXQYAyABKAkSEgoKYmFzZV9tb2RlbBgEIAEoCRIRCgltYXhfc3RlcHMYBSABKAMSFQoNbGVhcm5pbmdfcmF0ZRgGIAEoARIRCglsb3JhX3JhbmsYByABKAUSDAoEc2VlZBgIIAEoAxISCgptb2RlbF9uYW1lGAkgASgJEhIKCmV4cGVyaW1lbnQYCiABKAkSFQoNbWVyZ2Vfd2VpZ2h0cxgLIAEoCBIVCg1yZXN1bWVfcnVuX2lkGAwgASgJEhEKCWRwb19zdGVwcxgNIAEoAyI9ChVTdGFydFRyYWluaW5nUmVzcG9uc2USJAoDam9iGAEgASgLMhcubGxtdHdpbi50cmFpbmVyLnYxLkpvYiIeChBDYW5jZWxKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjkKEUNhbmNlbEpvYlJlc3BvbnNlEiQKA2pvYhgBIAEoCzIXLmxsbXR3aW4udHJhaW5lci52MS5Kb2IiGwoNR2V0Sm9iUmVxdWVzdBIKCgJpZBgBIAEoCSI2Cg5HZXRKb2JSZXNwb25zZRIkCgNqb2IYASABKAsyFy5sbG10d2luLnRyYWluZXIudjEuSm9iInwKD0xpc3RKb2JzUmVxdWVzdBIpCgRraW5kGAEgASgOMhsubGxtdHdpbi50cmFpbmVyLnYxLkpvYktpbmQSKwoFc3RhdGUYAiABKA4yHC5sbG10d2luLnRyYWluZXIudjEuSm9iU3RhdGUSEQoJYXV0aG9yX2lkGAMgASgJIjkKEExpc3RKb2JzUmVzcG9uc2USJQoEam9icxgBIAMoCzIXLmxsbXR3aW4udHJhaW5lci52MS5Kb2IqUwoHSm9iS2luZBIYChRKT0JfS0lORF9VTlNQRUNJRklFRBAAEhoKFkpPQl9LSU5EX0JVSUxEX0RBVEFTRVQQARISCg5KT0JfS0lORF9UUkFJThACKpoBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBKT0JfU1RBVEVfUVVFVUVEEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhIXChNKT0JfU1RBVEVfU1VDQ0VFREVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQBTLlAwoOVHJhaW5lclNlcnZpY2USYQoMQnVpbGREYXRhc2V0EicubGxtdHdpbi50cmFpbmVyLnYxLkJ1aWxkRGF0YXNldFJlcXVlc3QaKC5sbG10d2luLnRyYWluZXIudjEuQnVpbGREYXRhc2V0UmVzcG9uc2USZAoNU3RhcnRUcmFpbmluZxIoLmxsbXR3aW4udHJhaW5lci52MS5TdGFydFRyYWluaW5nUmVxdWVzdBopLmxsbXR3aW4udHJhaW5lci52MS5TdGFydFRyYWluaW5nUmVzcG9uc2USWAoJQ2FuY2VsSm9iEiQubGxtdHdpbi50cmFpbmVyLnYxLkNhbmNlbEpvYlJlcXVlc3QaJS5sbG10d2luLnRyYWluZXIudjEuQ2FuY2VsSm9iUmVzcG9uc2USVAoGR2V0Sm9iEiEubGxtdHdpbi50cmFpbmVyLnYxLkdldEpvYlJlcXVlc3QaIi5sbG10d2luLnRyYWluZXIudjEuR2V0Sm9iUmVzcG9uc2UiA5ACARJaCghMaXN0Sm9icxIjLmxsbXR3aW4udHJhaW5lci52MS5MaXN0Sm9ic1JlcXVlc3QaJC5sbG10d2luLnRyYWluZXIudjEuTGlzdEpvYnNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp, file_llmtwin_common_v1_common, file_llmtwin_registry_v1_registry]);
 
 /**
  * @generated from message llmtwin.trainer.v1.Job
@@ -91,6 +91,58 @@ export type Job = Message<"llmtwin.trainer.v1.Job"> & {
    * @generated from field: bool reused = 12;
    */
   reused: boolean;
+
+  /**
+   * Training jobs: the registry run, and the model version registered after evaluation.
+   *
+   * @generated from field: string run_id = 13;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string model_version_id = 14;
+   */
+  modelVersionId: string;
+
+  /**
+   * Training jobs: what it is doing ("queued", "loading", "sft", "dpo", "export", "evaluate", "register").
+   *
+   * @generated from field: string phase = 15;
+   */
+  phase: string;
+
+  /**
+   * Training jobs: seconds until the training steps end, estimated from the pace so far; 0 when unknown.
+   *
+   * @generated from field: double eta_seconds = 16;
+   */
+  etaSeconds: number;
+
+  /**
+   * Training jobs: the latest value of each streamed metric (loss, learning_rate, grad_norm, ...).
+   *
+   * @generated from field: map<string, double> metrics = 17;
+   */
+  metrics: { [key: string]: number };
+
+  /**
+   * Training jobs: the preset and base model it runs with.
+   *
+   * @generated from field: string preset = 18;
+   */
+  preset: string;
+
+  /**
+   * @generated from field: string base_model = 19;
+   */
+  baseModel: string;
+
+  /**
+   * Why the job started: "request" or "dataset-version" (continuous training).
+   *
+   * @generated from field: string trigger = 20;
+   */
+  trigger: string;
 };
 
 /**
@@ -223,6 +275,122 @@ export const BuildDatasetResponseSchema: GenMessage<BuildDatasetResponse> = /*@_
   messageDesc(file_llmtwin_trainer_v1_trainer, 2);
 
 /**
+ * @generated from message llmtwin.trainer.v1.StartTrainingRequest
+ */
+export type StartTrainingRequest = Message<"llmtwin.trainer.v1.StartTrainingRequest"> & {
+  /**
+   * The instruct dataset version to fine-tune on (SFT with LoRA); its test split is the evaluation's.
+   *
+   * @generated from field: string dataset_version_id = 1;
+   */
+  datasetVersionId: string;
+
+  /**
+   * Optional preference dataset version of the same author: DPO runs after SFT on it.
+   *
+   * @generated from field: string preference_dataset_version_id = 2;
+   */
+  preferenceDatasetVersionId: string;
+
+  /**
+   * Size preset (docs/training.md): cpu-tiny, gpu-1b-3b, gpu-7b-8b, gpu-14b, gpu-30b, gpu-70b; empty = the
+   * configured default.
+   *
+   * @generated from field: string preset = 3;
+   */
+  preset: string;
+
+  /**
+   * Any Hugging Face model id or local path; empty = the preset's base model.
+   *
+   * @generated from field: string base_model = 4;
+   */
+  baseModel: string;
+
+  /**
+   * Overrides of the preset (0 = the preset's value).
+   *
+   * @generated from field: int64 max_steps = 5;
+   */
+  maxSteps: bigint;
+
+  /**
+   * @generated from field: double learning_rate = 6;
+   */
+  learningRate: number;
+
+  /**
+   * @generated from field: int32 lora_rank = 7;
+   */
+  loraRank: number;
+
+  /**
+   * @generated from field: int64 seed = 8;
+   */
+  seed: bigint;
+
+  /**
+   * Model name the version is registered under; default "<author>-twin".
+   *
+   * @generated from field: string model_name = 9;
+   */
+  modelName: string;
+
+  /**
+   * Experiment the run is filed under; default the model name.
+   *
+   * @generated from field: string experiment = 10;
+   */
+  experiment: string;
+
+  /**
+   * Also store the base model with the adapter merged in.
+   *
+   * @generated from field: bool merge_weights = 11;
+   */
+  mergeWeights: boolean;
+
+  /**
+   * Continue a failed or cancelled run from its last checkpoint (a run id); the other fields are then taken
+   * from that run.
+   *
+   * @generated from field: string resume_run_id = 12;
+   */
+  resumeRunId: string;
+
+  /**
+   * DPO steps when a preference dataset is given (0 = the preset's).
+   *
+   * @generated from field: int64 dpo_steps = 13;
+   */
+  dpoSteps: bigint;
+};
+
+/**
+ * Describes the message llmtwin.trainer.v1.StartTrainingRequest.
+ * Use `create(StartTrainingRequestSchema)` to create a new message.
+ */
+export const StartTrainingRequestSchema: GenMessage<StartTrainingRequest> = /*@__PURE__*/
+  messageDesc(file_llmtwin_trainer_v1_trainer, 3);
+
+/**
+ * @generated from message llmtwin.trainer.v1.StartTrainingResponse
+ */
+export type StartTrainingResponse = Message<"llmtwin.trainer.v1.StartTrainingResponse"> & {
+  /**
+   * @generated from field: llmtwin.trainer.v1.Job job = 1;
+   */
+  job?: Job | undefined;
+};
+
+/**
+ * Describes the message llmtwin.trainer.v1.StartTrainingResponse.
+ * Use `create(StartTrainingResponseSchema)` to create a new message.
+ */
+export const StartTrainingResponseSchema: GenMessage<StartTrainingResponse> = /*@__PURE__*/
+  messageDesc(file_llmtwin_trainer_v1_trainer, 4);
+
+/**
  * @generated from message llmtwin.trainer.v1.CancelJobRequest
  */
 export type CancelJobRequest = Message<"llmtwin.trainer.v1.CancelJobRequest"> & {
@@ -237,7 +405,7 @@ export type CancelJobRequest = Message<"llmtwin.trainer.v1.CancelJobRequest"> & 
  * Use `create(CancelJobRequestSchema)` to create a new message.
  */
 export const CancelJobRequestSchema: GenMessage<CancelJobRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 3);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 5);
 
 /**
  * @generated from message llmtwin.trainer.v1.CancelJobResponse
@@ -254,7 +422,7 @@ export type CancelJobResponse = Message<"llmtwin.trainer.v1.CancelJobResponse"> 
  * Use `create(CancelJobResponseSchema)` to create a new message.
  */
 export const CancelJobResponseSchema: GenMessage<CancelJobResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 4);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 6);
 
 /**
  * @generated from message llmtwin.trainer.v1.GetJobRequest
@@ -271,7 +439,7 @@ export type GetJobRequest = Message<"llmtwin.trainer.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 5);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 7);
 
 /**
  * @generated from message llmtwin.trainer.v1.GetJobResponse
@@ -288,7 +456,7 @@ export type GetJobResponse = Message<"llmtwin.trainer.v1.GetJobResponse"> & {
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 6);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 8);
 
 /**
  * @generated from message llmtwin.trainer.v1.ListJobsRequest
@@ -315,7 +483,7 @@ export type ListJobsRequest = Message<"llmtwin.trainer.v1.ListJobsRequest"> & {
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 7);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 9);
 
 /**
  * @generated from message llmtwin.trainer.v1.ListJobsResponse
@@ -332,7 +500,7 @@ export type ListJobsResponse = Message<"llmtwin.trainer.v1.ListJobsResponse"> & 
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_trainer_v1_trainer, 8);
+  messageDesc(file_llmtwin_trainer_v1_trainer, 10);
 
 /**
  * @generated from enum llmtwin.trainer.v1.JobKind
@@ -347,6 +515,11 @@ export enum JobKind {
    * @generated from enum value: JOB_KIND_BUILD_DATASET = 1;
    */
   BUILD_DATASET = 1,
+
+  /**
+   * @generated from enum value: JOB_KIND_TRAIN = 2;
+   */
+  TRAIN = 2,
 }
 
 /**
@@ -397,8 +570,8 @@ export const JobStateSchema: GenEnum<JobState> = /*@__PURE__*/
   enumDesc(file_llmtwin_trainer_v1_trainer, 1);
 
 /**
- * Dataset generation from the cleaned snapshot, as jobs that report progress and can be cancelled.
- * (Fine-tuning and evaluation jobs are added here when they run; see docs/training.md.)
+ * Dataset generation from the cleaned snapshot and fine-tuning runs (train, then evaluate), as jobs that report
+ * progress and can be cancelled (docs/datasets.md, docs/training.md).
  *
  * @generated from service llmtwin.trainer.v1.TrainerService
  */
@@ -413,6 +586,17 @@ export const TrainerService: GenService<{
     methodKind: "unary";
     input: typeof BuildDatasetRequestSchema;
     output: typeof BuildDatasetResponseSchema;
+  },
+  /**
+   * Starts a fine-tuning run on an instruct dataset version (then DPO when a preference version is given),
+   * followed by its evaluation; the run, its metrics and the resulting model version go to the registry.
+   *
+   * @generated from rpc llmtwin.trainer.v1.TrainerService.StartTraining
+   */
+  startTraining: {
+    methodKind: "unary";
+    input: typeof StartTrainingRequestSchema;
+    output: typeof StartTrainingResponseSchema;
   },
   /**
    * @generated from rpc llmtwin.trainer.v1.TrainerService.CancelJob
