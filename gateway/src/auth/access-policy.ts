@@ -167,6 +167,10 @@ export const accessPolicy: Readonly<Record<string, MethodRule>> = {
 
   // Building writes into the registry and runs for minutes: operators only. Jobs name their author.
   [`${trainer}/BuildDataset`]: admin,
+  // Training runs for minutes to hours on the installation's CPU or GPU and registers a model version: an
+  // operator's decision, like a build. Its request names a dataset version, not an author, so an author key
+  // could only be scoped by a registry lookup the gateway does not make; an author sees the job (GetJob).
+  [`${trainer}/StartTraining`]: admin,
   [`${trainer}/CancelJob`]: admin,
   [`${trainer}/GetJob`]: author({ responseOwner: 'job.authorId' }),
   [`${trainer}/ListJobs`]: author({
