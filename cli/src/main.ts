@@ -12,6 +12,7 @@ import {
 import { statusCommand } from './commands/status.js';
 import { addDatasetCommands } from './commands/datasets.js';
 import { addRegistryCommands } from './commands/registry.js';
+import { addTrainCommand } from './commands/train.js';
 import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
 import { defaultDataDir, resolveApiKey } from './api-key.js';
 import { bad, printJson } from './output.js';
@@ -241,5 +242,6 @@ remoteOptions(
 
 addRegistryCommands(program, remoteOptions, withKey);
 addDatasetCommands(program, remoteOptions, withKey);
+addTrainCommand(program, remoteOptions, withKey);
 
 await program.parseAsync(process.argv);

@@ -7,6 +7,13 @@ import { userInfo } from 'node:os';
 import { gatewayClient } from '../client.js';
 import { bad, bold, dim, messageJson, ok, printJson } from '../output.js';
 import { remote, type RemoteOptions } from './ingest.js';
+import {
+  metricSeries,
+  modelVersionJson,
+  renderEvaluation,
+  sparkline,
+  stageSummary,
+} from './training-format.js';
 
 const client = (o: RemoteOptions) => gatewayClient(registryv1.RegistryService, o.url, o.apiKey);
 
@@ -62,14 +69,35 @@ export const runsList = (o: RemoteOptions & { experiment?: string; dataset?: str
     return 0;
   });
 
+/** The model versions registered from a run (normally one), found through the run's author. */
+async function versionsOfRun(c: ReturnType<typeof client>, run: registryv1.Run) {
+  const found: registryv1.ModelVersion[] = [];
+  let pageToken = '';
+  do {
+    const res = await c.listModelVersions({ authorId: run.authorId, page: { pageSize: 500, pageToken } });
+    found.push(...res.modelVersions.filter((m) => m.runId === run.id));
+    pageToken = res.page?.nextPageToken ?? '';
+  } while (pageToken);
+  return found;
+}
+
 export const runsShow = (o: RemoteOptions & { id: string }) =>
   remote(o, async () => {
-    const res = await client(o).getRun({ id: o.id });
+    const c = client(o);
+    const res = await c.getRun({ id: o.id });
+    const r = res.run!;
+    const versions = await versionsOfRun(c, r);
+    const series = metricSeries(res.history);
     if (o.json) {
-      printJson(messageJson(registryv1.GetRunResponseSchema, res));
+      // The registry's run and every point, the points again as one series per metric, and the model
+      // versions registered from the run with their stage and evaluation.
+      printJson({
+        ...(messageJson(registryv1.GetRunResponseSchema, res) as Record<string, unknown>),
+        series,
+        modelVersions: versions.map(modelVersionJson),
+      });
       return 0;
     }
-    const r = res.run!;
     console.log(`${bold(r.id)}  ${runState(r.state)}  ${r.experiment}`);
     console.log(`  method      ${registryv1.TrainingMethod[r.method]} on ${r.baseModel}`);
     console.log(`  dataset     ${r.datasetVersionId}  (author ${r.authorId})`);
@@ -83,8 +111,13 @@ export const runsShow = (o: RemoteOptions & { id: string }) =>
     if (r.error) console.log(`  error       ${bad(r.error)}`);
     console.log(`  params      ${JSON.stringify(r.params ?? {})}`);
     for (const [k, v] of Object.entries(r.metrics)) console.log(`  ${k.padEnd(24)} ${num(v)}`);
+    if (series['loss']) console.log(`  loss curve  ${sparkline(series['loss'])}`);
     for (const a of r.artifacts) console.log(`  artifact    ${a.name}  ${dim(a.uri)}`);
-    console.log(dim(`  ${res.history.length} metric points recorded`));
+    console.log(dim(`  ${res.history.length} metric points recorded (--json lists them)`));
+    for (const m of versions) {
+      console.log(stageSummary(m));
+      console.log(renderEvaluation(m.evaluation));
+    }
     return 0;
   });
 
