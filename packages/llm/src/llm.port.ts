@@ -21,6 +21,24 @@ export interface ChatRequest {
    * can (OpenAI response_format json_schema, TGI grammar, a llama.cpp grammar); callers still validate.
    */
   jsonSchema?: Record<string, unknown>;
+  /**
+   * Answer with this LoRA adapter over the backend's base model (an author's fine-tuned twin). Each backend
+   * applies it in its own way: in process, a context with the GGUF file loaded; vLLM, a LoRA loaded at
+   * runtime and asked for by name; TGI, the `adapter_id` parameter.
+   */
+  adapter?: LoraAdapter;
+}
+
+/** A LoRA adapter a request is answered with. */
+export interface LoraAdapter {
+  /** The registry model version id: keys the backends' caches (one context, one loaded LoRA per id). */
+  id: string;
+  /** What a GPU server knows it as: vLLM's lora_name (and the folder under its LoRA root), TGI's adapter_id. */
+  name: string;
+  /** The GGUF LoRA file on this machine, for the in-process backend (fetched and checked by the caller). */
+  path?: string;
+  /** How strongly the adapter applies. Default 1. */
+  scale?: number;
 }
 
 /** Emitted by `chat`: text pieces in order, then exactly one `end` when the backend finished normally. */
@@ -49,6 +67,12 @@ export interface LlmBackend {
    * (safe to retry on another backend before any token was streamed) from a rejected request.
    */
   chat(request: ChatRequest, signal?: AbortSignal): AsyncIterable<ChatEvent>;
+  /**
+   * Forgets an adapter that will not be asked for again (its version left production): disposes its
+   * in-process context, or unloads it from a vLLM server. Optional: backends that hold nothing per adapter
+   * leave it out.
+   */
+  releaseAdapter?(adapterId: string): Promise<void>;
   /** Active health check: resolves when the backend can serve, throws otherwise. */
   health(signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;

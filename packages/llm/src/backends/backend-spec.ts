@@ -4,7 +4,9 @@
 //   <model>=local:<file.gguf>      a GGUF model in this process; local:default is the prepared SmolLM2
 // each optionally followed by `;key=value` options: openai `upstream=<served model name>`,
 // `json=json_schema|json_object` (how a JSON schema is asked for: OpenAI/vLLM, or llama.cpp and
-// llama-cpp-python) and `health=<path under the URL, or a URL>` (what the health check GETs); tgi
+// llama-cpp-python), `health=<path under the URL, or a URL>` (what the health check GETs) and
+// `lora_root=<folder on the server>` (vLLM: per-author LoRA adapters are loaded at runtime from
+// <folder>/<adapter name>); tgi
 // `template=chatml|llama3|mistral`; local `threads=N`, `context=N`, `parallel=N`. Several entries with
 // one model name form that model's pool. Parsing is pure; createBackend builds the adapter for an entry.
 import { isAbsolute, resolve } from 'node:path';
@@ -30,6 +32,8 @@ export interface OpenAiBackendSpec extends SpecBase {
   jsonMode?: OpenAiJsonMode;
   /** A path under `url`, or an absolute URL. */
   healthPath?: string;
+  /** vLLM: the folder on the server that holds one PEFT folder per adapter name. */
+  loraRoot?: string;
 }
 
 export interface TgiBackendSpec extends SpecBase {
@@ -66,7 +70,7 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
 const FORMAT = '<model>=openai+<url>, <model>=tgi+<url> or <model>=local:<path|default>';
 
 const OPTION_KEYS: Record<BackendSpec['kind'], string[]> = {
-  openai: ['upstream', 'json', 'health'],
+  openai: ['upstream', 'json', 'health', 'lora_root'],
   tgi: ['template'],
   local: ['threads', 'context', 'parallel'],
 };
@@ -163,6 +167,13 @@ function parseEntry(entry: string, options: ParseOptions): BackendSpec {
       }
       const health = opts.get('health');
       if (health !== undefined) spec.healthPath = parseHealthPath(health);
+      const loraRoot = opts.get('lora_root');
+      if (loraRoot !== undefined) {
+        if (!loraRoot.startsWith('/')) {
+          throw new Error(`lora_root=${loraRoot}: an absolute folder on the vLLM server, e.g. /adapters`);
+        }
+        spec.loraRoot = loraRoot;
+      }
     } else if (kind === 'tgi') {
       const template = opts.get('template') ?? 'chatml';
       if (!(CHAT_TEMPLATES as readonly string[]).includes(template)) {
@@ -254,6 +265,7 @@ export function createBackend(spec: BackendSpec, options: CreateBackendOptions =
         ...(spec.upstreamModel ? { upstreamModel: spec.upstreamModel } : {}),
         ...(spec.jsonMode ? { jsonMode: spec.jsonMode } : {}),
         ...(spec.healthPath ? { healthPath: spec.healthPath } : {}),
+        ...(spec.loraRoot ? { loraRoot: spec.loraRoot } : {}),
         ...apiKey,
         ...timeouts,
       });

@@ -147,6 +147,29 @@ export abstract class HttpStreamBackend<Options extends HttpStreamBackendOptions
     }
   }
 
+  /** POSTs a JSON body to `path` under the endpoint (an admin call, not a stream) and returns the answer's text. */
+  protected async post(path: string, body: unknown, signal?: AbortSignal): Promise<string> {
+    const url = `${this.endpoint}${path}`;
+    const ms = this.opts.firstTokenTimeoutMs ?? 60_000;
+    const timeout = AbortSignal.timeout(ms);
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { ...this.headers(), 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      const text = await res.text();
+      if (!res.ok) throw httpError(url, res.status, text);
+      return text;
+    } catch (err) {
+      if (err instanceof LlmError) throw err;
+      if (signal?.aborted) throw signal.reason;
+      if (timeout.aborted) throw new LlmError('timeout', `${url}: no answer within ${ms} ms`, { cause: err });
+      throw new LlmError('unavailable', `${url}: ${describeNetworkError(err)}`, { cause: err });
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const ctl of this.inflight) {

@@ -3,6 +3,11 @@
 // one for its whole generation (a sequence's KV cache must not be shared by two generations) and later
 // requests wait in a bounded queue. The chat template is the model's own, resolved from the GGUF by
 // node-llama-cpp. The model loads lazily, once, on the first chat or health call.
+//
+// Per-author LoRA adapters share the one loaded base model: llama.cpp applies an adapter per context, so a
+// request with an adapter gets a context of its own with the adapter's GGUF file loaded, created on first
+// use and kept in a small LRU (a context costs its KV cache; the base weights are not copied). A context
+// that is answering is never evicted; releaseAdapter() disposes one once its answers finish.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +25,7 @@ import {
   type ChatMessage,
   type ChatRequest,
   type LlmBackend,
+  type LoraAdapter,
 } from '../llm.port.js';
 
 export const DEFAULT_LOCAL_MODEL = 'SmolLM2-135M-Instruct';
@@ -41,15 +47,94 @@ export interface LocalBackendOptions {
   parallel?: number;
   /** Requests allowed to wait for a sequence; beyond that chat() fails with 'unavailable'. Default 32. */
   maxQueue?: number;
+  /** Adapter contexts kept at once (least recently used idle ones are disposed first). Default 3. */
+  maxAdapterContexts?: number;
 }
 
 interface Slot {
   chat: LlamaChat;
 }
 
+type Waiter = { resolve: (slot: Slot) => void; reject: (err: unknown) => void };
+
+/** One context (the base model's, or one with an adapter) and the chat sequences it holds. */
+class ContextSlots {
+  private readonly free: Slot[] = [];
+  private readonly waiting: Waiter[] = [];
+  private busy = 0;
+  private disposeWhenIdle = false;
+  private disposed: Promise<void> | undefined;
+
+  constructor(
+    readonly context: LlamaContext,
+    chats: LlamaChat[],
+    private readonly describe: string,
+    private readonly maxQueue: number,
+  ) {
+    this.free.push(...chats.map((chat) => ({ chat })));
+  }
+
+  get idle(): boolean {
+    return this.busy === 0 && this.waiting.length === 0;
+  }
+
+  acquire(signal?: AbortSignal): Promise<Slot> {
+    const slot = this.free.pop();
+    if (slot) {
+      this.busy++;
+      return Promise.resolve(slot);
+    }
+    if (this.waiting.length >= this.maxQueue) {
+      return Promise.reject(
+        new LlmError('unavailable', `${this.describe}: busy, ${this.waiting.length} requests waiting`),
+      );
+    }
+    return new Promise<Slot>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: (s: Slot) => {
+          signal?.removeEventListener('abort', onAbort);
+          this.busy++;
+          resolve(s);
+        },
+        reject,
+      };
+      const onAbort = () => {
+        const at = this.waiting.indexOf(waiter);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  release(slot: Slot): void {
+    this.busy--;
+    const next = this.waiting.shift();
+    if (next) next.resolve(slot);
+    else this.free.push(slot);
+    if (this.disposeWhenIdle && this.idle) void this.dispose();
+  }
+
+  rejectWaiting(err: unknown): void {
+    for (const w of this.waiting.splice(0)) w.reject(err);
+  }
+
+  /** Disposes the context now when idle, otherwise once its last answer finishes. */
+  retire(): Promise<void> | undefined {
+    if (this.idle) return this.dispose();
+    this.disposeWhenIdle = true;
+    return undefined;
+  }
+
+  dispose(): Promise<void> {
+    return (this.disposed ??= this.context.dispose().catch(() => undefined));
+  }
+}
+
 interface Loaded {
   model: LlamaModel;
-  context: LlamaContext;
+  base: ContextSlots;
   llama: Llama;
 }
 
@@ -120,8 +205,8 @@ export class LocalBackend implements LlmBackend {
   readonly endpoint: string;
   private loading: Promise<Loaded> | undefined;
   private loaded: Loaded | undefined;
-  private readonly free: Slot[] = [];
-  private readonly waiting: { resolve: (slot: Slot) => void; reject: (err: unknown) => void }[] = [];
+  /** Adapter id → its context, least recently used first (a Map keeps insertion order; use re-inserts). */
+  private readonly adapters = new Map<string, { path: string; slots: Promise<ContextSlots> }>();
   private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
   private readonly running = new Set<{ abort: AbortController; done: Promise<unknown> }>();
   private closed = false;
@@ -133,7 +218,7 @@ export class LocalBackend implements LlmBackend {
 
   /** The context window of each sequence, once the model is loaded. */
   get contextTokens(): number | undefined {
-    return this.loaded?.context.contextSize;
+    return this.loaded?.base.context.contextSize;
   }
 
   private load(): Promise<Loaded> {
@@ -161,15 +246,8 @@ export class LocalBackend implements LlmBackend {
       const llama = await runtime();
       const { LlamaChat } = await import('node-llama-cpp');
       const model = await llama.loadModel({ modelPath: path });
-      const parallel = Math.max(1, this.opts.parallel ?? 1);
-      const context = await model.createContext({
-        contextSize: this.opts.contextSize ?? Math.min(model.trainContextSize, 4096),
-        sequences: parallel,
-        threads: this.opts.threads ?? 2,
-      });
-      for (let i = 0; i < parallel; i++)
-        this.free.push({ chat: new LlamaChat({ contextSequence: context.getSequence() }) });
-      const loaded = { model, context, llama };
+      const base = await this.createSlots(model, LlamaChat, this.endpoint);
+      const loaded = { model, base, llama };
       if (this.closed) {
         await model.dispose();
         throw new LlmError('unavailable', `${this.endpoint}: the backend was closed while loading`);
@@ -182,36 +260,86 @@ export class LocalBackend implements LlmBackend {
     }
   }
 
-  private acquire(signal?: AbortSignal): Promise<Slot> {
-    const slot = this.free.pop();
-    if (slot) return Promise.resolve(slot);
-    if (this.waiting.length >= (this.opts.maxQueue ?? 32)) {
-      return Promise.reject(
-        new LlmError('unavailable', `${this.endpoint}: busy, ${this.waiting.length} requests waiting`),
-      );
-    }
-    return new Promise<Slot>((resolve, reject) => {
-      const waiter = {
-        resolve: (s: Slot) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(s);
-        },
-        reject,
-      };
-      const onAbort = () => {
-        const at = this.waiting.indexOf(waiter);
-        if (at >= 0) this.waiting.splice(at, 1);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(waiter);
+  private async createSlots(
+    model: LlamaModel,
+    LlamaChatClass: typeof LlamaChat,
+    describe: string,
+    adapterPath?: string,
+  ): Promise<ContextSlots> {
+    const parallel = Math.max(1, this.opts.parallel ?? 1);
+    const context = await model.createContext({
+      contextSize: this.opts.contextSize ?? Math.min(model.trainContextSize, 4096),
+      sequences: parallel,
+      threads: this.opts.threads ?? 2,
+      ...(adapterPath ? { lora: { adapters: [{ filePath: adapterPath }] } } : {}),
     });
+    const chats: LlamaChat[] = [];
+    for (let i = 0; i < parallel; i++)
+      chats.push(new LlamaChatClass({ contextSequence: context.getSequence() }));
+    return new ContextSlots(context, chats, describe, this.opts.maxQueue ?? 32);
   }
 
-  private release(slot: Slot): void {
-    const next = this.waiting.shift();
-    if (next) next.resolve(slot);
-    else this.free.push(slot);
+  /** The context for a request: the base model's, or the adapter's (created on first use). */
+  private async slotsFor(loaded: Loaded, adapter: LoraAdapter | undefined): Promise<ContextSlots> {
+    if (!adapter) return loaded.base;
+    if (!adapter.path) {
+      throw new LlmError(
+        'rejected',
+        `${this.endpoint}: adapter ${adapter.id} has no GGUF file; an in-process model needs one`,
+      );
+    }
+    const known = this.adapters.get(adapter.id);
+    if (known && known.path === adapter.path) {
+      // Most recently used goes last.
+      this.adapters.delete(adapter.id);
+      this.adapters.set(adapter.id, known);
+      return known.slots;
+    }
+    if (known) void this.releaseAdapter(adapter.id);
+    const { LlamaChat } = await import('node-llama-cpp');
+    const path = adapter.path;
+    const slots = this.createSlots(loaded.model, LlamaChat, `${this.endpoint}+${adapter.id}`, path).catch(
+      (err: unknown) => {
+        if (this.adapters.get(adapter.id)?.slots === slots) this.adapters.delete(adapter.id);
+        // The file is there (the caller fetched it) but llama.cpp refuses it: wrong base model or not a LoRA.
+        throw new LlmError(
+          'rejected',
+          `${this.endpoint}: could not apply adapter ${adapter.id} (${path}): ${String(err)}`,
+          { cause: err },
+        );
+      },
+    );
+    this.adapters.set(adapter.id, { path, slots });
+    await this.evictIdleAdapters();
+    return slots;
+  }
+
+  /** Disposes the least recently used idle adapter contexts beyond the bound. */
+  private async evictIdleAdapters(): Promise<void> {
+    const max = Math.max(1, this.opts.maxAdapterContexts ?? 3);
+    if (this.adapters.size <= max) return;
+    for (const [id, entry] of [...this.adapters]) {
+      if (this.adapters.size <= max) break;
+      const slots = await entry.slots.catch(() => undefined);
+      if (slots && !slots.idle) continue;
+      if (this.adapters.get(id) !== entry) continue;
+      this.adapters.delete(id);
+      await slots?.dispose();
+    }
+  }
+
+  /** Disposes the adapter's context once its answers finish; a later request with it creates a new one. */
+  async releaseAdapter(adapterId: string): Promise<void> {
+    const entry = this.adapters.get(adapterId);
+    if (!entry) return;
+    this.adapters.delete(adapterId);
+    const slots = await entry.slots.catch(() => undefined);
+    await slots?.retire();
+  }
+
+  /** Adapter ids with a context now, least recently used first (for tests and diagnostics). */
+  get adapterContexts(): string[] {
+    return [...this.adapters.keys()];
   }
 
   private grammarFor(llama: Llama, schema: Record<string, unknown>): Promise<LlamaGrammar> {
@@ -231,10 +359,13 @@ export class LocalBackend implements LlmBackend {
   }
 
   async *chat(request: ChatRequest, signal?: AbortSignal): AsyncIterable<ChatEvent> {
-    const { model, context, llama } = await this.load();
+    const loaded = await this.load();
+    const { model, llama } = loaded;
     if (signal?.aborted) throw signal.reason;
     const grammar = request.jsonSchema ? await this.grammarFor(llama, request.jsonSchema) : undefined;
-    const slot = await this.acquire(signal);
+    const slots = await this.slotsFor(loaded, request.adapter);
+    const context = slots.context;
+    const slot = await slots.acquire(signal);
 
     const abort = new AbortController();
     const onAbort = () => abort.abort(signal?.reason);
@@ -317,7 +448,7 @@ export class LocalBackend implements LlmBackend {
       abort.abort();
       await done.catch(() => undefined);
       this.running.delete(entry);
-      this.release(slot);
+      slots.release(slot);
     }
   }
 
@@ -342,14 +473,20 @@ export class LocalBackend implements LlmBackend {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of this.waiting.splice(0))
-      w.reject(new LlmError('unavailable', `${this.endpoint}: the backend was closed`));
+    const closedErr = new LlmError('unavailable', `${this.endpoint}: the backend was closed`);
+    this.loaded?.base.rejectWaiting(closedErr);
+    const adapterSlots = await Promise.all(
+      [...this.adapters.values()].map((a) => a.slots.catch(() => undefined)),
+    );
+    this.adapters.clear();
+    for (const a of adapterSlots) a?.rejectWaiting(closedErr);
     for (const r of this.running) r.abort.abort();
     await Promise.all([...this.running].map((r) => r.done.catch(() => undefined)));
     const loading = this.loading;
     this.loading = undefined;
     const loaded = this.loaded ?? (await loading?.catch(() => undefined));
     this.loaded = undefined;
+    await Promise.all(adapterSlots.map((a) => a?.dispose()));
     if (loaded) await loaded.model.dispose();
   }
 }

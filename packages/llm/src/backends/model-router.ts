@@ -97,6 +97,11 @@ export class ModelRouter {
     );
   }
 
+  /** Every model's backends forget a LoRA adapter (its version left production). */
+  async releaseAdapter(adapterId: string): Promise<void> {
+    await Promise.all([...this.pools.values()].map((pool) => pool.releaseAdapter(adapterId)));
+  }
+
   models(): ModelInfo[] {
     const defaultModel = this.defaultModel;
     return [...this.pools.values()].map((pool) => {

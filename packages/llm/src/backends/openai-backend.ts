@@ -15,6 +15,7 @@ import {
   type ChatRequest,
   type LlmBackend,
   type LlmErrorKind,
+  type LoraAdapter,
 } from '../llm.port.js';
 import { statusKind, type SseEvent } from './sse.js';
 
@@ -38,6 +39,14 @@ export interface OpenAiBackendOptions extends HttpStreamBackendOptions {
   jsonMode?: 'json_schema' | 'json_object';
   /** Ask for the usage chunk. Default true; turn off for servers that reject stream_options. */
   includeUsage?: boolean;
+  /**
+   * The folder on the vLLM server under which LoRA adapters lie, one PEFT folder per adapter name
+   * (`<loraRoot>/<adapter name>`). Set, a request with an adapter first loads it at runtime (POST
+   * /v1/load_lora_adapter, vLLM started with --enable-lora and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True) and is
+   * then sent with model = the adapter's name; unset, the server must already serve the adapter under its
+   * name (--lora-modules name=path), and the request simply asks for it.
+   */
+  loraRoot?: string;
 }
 
 interface ChunkChoice {
@@ -54,10 +63,13 @@ interface Chunk {
 
 export class OpenAiBackend extends HttpStreamBackend<OpenAiBackendOptions> implements LlmBackend {
   readonly kind = 'openai' as const;
+  /** Adapter id → its load on the server (name and promise), so that each is loaded once per backend. */
+  private readonly loras = new Map<string, { name: string; loaded: Promise<void> }>();
 
   async *chat(request: ChatRequest, signal?: AbortSignal): AsyncIterable<ChatEvent> {
+    if (request.adapter && this.opts.loraRoot !== undefined) await this.loadLora(request.adapter, signal);
     const body: Record<string, unknown> = {
-      model: this.opts.upstreamModel ?? this.model,
+      model: request.adapter?.name ?? this.opts.upstreamModel ?? this.model,
       messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
       max_tokens: request.maxTokens,
       stream: true,
@@ -134,6 +146,49 @@ export class OpenAiBackend extends HttpStreamBackend<OpenAiBackendOptions> imple
     const code = typeof error === 'object' ? Number(error.code) : NaN;
     const kind: LlmErrorKind = Number.isInteger(code) && code >= 400 ? statusKind(code) : 'unavailable';
     return new LlmError(kind, `${this.endpoint}: ${message}`);
+  }
+
+  /** Loads the adapter into vLLM once; a failed load is tried again by the next request. */
+  private async loadLora(adapter: LoraAdapter, signal?: AbortSignal): Promise<void> {
+    let entry = this.loras.get(adapter.id);
+    if (!entry) {
+      const loraPath = `${this.opts.loraRoot!.replace(/\/+$/, '')}/${adapter.name}`;
+      const loaded: Promise<void> = this.post('/load_lora_adapter', {
+        lora_name: adapter.name,
+        lora_path: loraPath,
+      }).then(
+        () => undefined,
+        (err: unknown) => {
+          // vLLM answers 400 "already been loaded" when another router replica (or our last life) loaded it.
+          if (err instanceof LlmError && /already been loaded/i.test(err.message)) return;
+          if (this.loras.get(adapter.id)?.loaded === loaded) this.loras.delete(adapter.id);
+          throw err;
+        },
+      );
+      entry = { name: adapter.name, loaded };
+      this.loras.set(adapter.id, entry);
+    }
+    const loaded = entry.loaded;
+    if (!signal) return loaded;
+    signal.throwIfAborted();
+    await Promise.race([
+      loaded,
+      new Promise<never>((_, reject) =>
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+      ),
+    ]);
+  }
+
+  /** Unloads an adapter this backend loaded (POST /v1/unload_lora_adapter). */
+  async releaseAdapter(adapterId: string): Promise<void> {
+    const entry = this.loras.get(adapterId);
+    if (!entry) return;
+    this.loras.delete(adapterId);
+    const loaded = await entry.loaded.then(
+      () => true,
+      () => false,
+    );
+    if (loaded) await this.post('/unload_lora_adapter', { lora_name: entry.name });
   }
 
   async health(signal?: AbortSignal): Promise<void> {

@@ -303,6 +303,14 @@ export class BackendPool implements LlmBackend {
     return { model: this.model, healthy: backends.some((b) => b.eligible), inFlight: this.active, backends };
   }
 
+  /**
+   * Every backend forgets the adapter. A backend that fails to (a vLLM server that is down) is left as it
+   * is: the adapter is not asked for again, and a restarted server has forgotten it anyway.
+   */
+  async releaseAdapter(adapterId: string): Promise<void> {
+    await Promise.all(this.members.map((m) => m.backend.releaseAdapter?.(adapterId).catch(() => undefined)));
+  }
+
   /** Refuses new requests, stops the health checks and drains every backend. */
   async close(): Promise<void> {
     this.closed = true;

@@ -110,6 +110,8 @@ export class TgiBackend extends HttpStreamBackend<TgiBackendOptions> implements 
     const stop = request.stop?.filter((s) => s !== '') ?? [];
     if (stop.length > 0) parameters.stop = stop.slice(0, this.opts.maxStopSequences ?? 4);
     if (request.jsonSchema) parameters.grammar = { type: 'json', value: request.jsonSchema };
+    // TGI (started with LORA_ADAPTERS listing it) applies the adapter it knows by this id.
+    if (request.adapter) parameters.adapter_id = request.adapter.name;
     return { inputs: this.template.render(request.messages), parameters };
   }
 

@@ -77,6 +77,12 @@ export interface FakeOpenAiServer extends FakeServer {
   readonly url: string;
   /** http://127.0.0.1:PORT */
   readonly origin: string;
+  /**
+   * LoRA adapters loaded at runtime, name → path, as vLLM keeps them (POST /v1/load_lora_adapter and
+   * /v1/unload_lora_adapter, which vLLM offers when started with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).
+   * A loaded adapter is listed by /v1/models and may be asked for as the model.
+   */
+  readonly loras: ReadonlyMap<string, string>;
   /** Chat requests received (a convenience over `requests`). */
   readonly chatRequests: FakeRequestRecord[];
   /** Options are read on every request, so a test may change them between calls. */
@@ -332,6 +338,36 @@ function errorAnswer(err: unknown): FakeErrorAnswer {
 
 export async function startFakeOpenAiServer(options: FakeOpenAiOptions = {}): Promise<FakeOpenAiServer> {
   const server = new FakeHttpServer(handle, errorAnswer);
+  const loras = new Map<string, string>();
+
+  /** vLLM's runtime LoRA endpoints, with its answers (texts as in vllm/entrypoints/openai/serving_models.py). */
+  async function loraAdmin(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    path: string,
+    record: FakeRequestRecord,
+  ) {
+    const body = (await readJsonBody(req).catch(() => ({}))) as Record<string, unknown>;
+    record.body = body;
+    const name = typeof body.lora_name === 'string' ? body.lora_name : '';
+    const lpath = typeof body.lora_path === 'string' ? body.lora_path : '';
+    if (path === '/v1/load_lora_adapter') {
+      if (!name || !lpath)
+        throw new HttpError(400, "Both 'lora_name' and 'lora_path' must be provided.", 'InvalidUserInput');
+      if (loras.has(name))
+        throw new HttpError(400, `The lora adapter '${name}' has already been loaded.`, 'InvalidUserInput');
+      loras.set(name, lpath);
+      record.status = 200;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`Success: LoRA adapter '${name}' added successfully.`);
+      return;
+    }
+    if (!loras.delete(name))
+      throw new HttpError(404, `The lora adapter '${name}' cannot be found.`, 'NotFoundError');
+    record.status = 200;
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(`Success: LoRA adapter '${name}' removed successfully.`);
+  }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, record: FakeRequestRecord) {
     const path = record.path.replace(/\/+$/, '') || '/';
@@ -354,9 +390,13 @@ export async function startFakeOpenAiServer(options: FakeOpenAiOptions = {}): Pr
         );
       }
     }
+    if (req.method === 'POST' && (path === '/v1/load_lora_adapter' || path === '/v1/unload_lora_adapter')) {
+      await loraAdmin(req, res, path, record);
+      return;
+    }
     if (req.method === 'GET' && (path === '/v1/models' || path.startsWith('/v1/models/'))) {
       if (options.healthy === false) throw new HttpError(503, 'The server is not ready.', 'server_error');
-      const models = options.models ?? ['fake-model'];
+      const models = [...(options.models ?? ['fake-model']), ...loras.keys()];
       const card = (id: string) => ({ id, object: 'model', created: 1700000000, owned_by: 'fake' });
       record.status = 200;
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -403,7 +443,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiOptions = {}): Pr
   async function chat(res: http.ServerResponse, record: FakeRequestRecord, body: unknown) {
     const parsed = parseChat(body);
     const { call } = parsed;
-    if (options.models && !options.models.includes(call.model)) {
+    if (options.models && !options.models.includes(call.model) && !loras.has(call.model)) {
       throw new HttpError(
         404,
         `The model \`${call.model}\` does not exist or you do not have access to it.`,
@@ -526,6 +566,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiOptions = {}): Pr
     origin: server.origin,
     port: server.port,
     requests: server.requests,
+    loras,
     get chatRequests() {
       return server.requests.filter((r) => r.path.replace(/\/+$/, '') === '/v1/chat/completions');
     },
