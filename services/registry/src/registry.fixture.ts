@@ -87,7 +87,13 @@ export function datasetRequest(overrides: DatasetRequestInit = {}): registryv1.C
 /** A dataset version, a succeeded SFT run on it, and a model version registered from the run. */
 export async function trainedModel(
   registry: Registry,
-  options: { model?: string; contentHash?: string; sources?: registryv1.SourceDocument[] } = {},
+  options: {
+    model?: string;
+    contentHash?: string;
+    sources?: registryv1.SourceDocument[];
+    /** More fields of the RegisterModelVersionRequest (an evaluation, a rejection reason). */
+    registration?: Init<typeof registryv1.RegisterModelVersionRequestSchema>;
+  } = {},
 ) {
   const { datasetVersion } = await registry.datasets.create(
     datasetRequest({
@@ -124,9 +130,37 @@ export async function trainedModel(
           name: 'adapter.safetensors',
         },
       ],
+      ...options.registration,
     }),
   );
   return { dv, run, mv };
+}
+
+/** An evaluation report whose perplexity gate failed (candidate no better than the base model). */
+export function failedEvaluation(): registryv1.EvaluationReport {
+  return create(registryv1.EvaluationReportSchema, {
+    scores: [
+      { role: 'candidate', model: 'jane-twin v?', perplexity: 19.2, styleDistance: 0.41, examples: 12n },
+      {
+        role: 'base',
+        model: 'Qwen/Qwen2.5-0.5B-Instruct',
+        perplexity: 18.4,
+        styleDistance: 0.44,
+        examples: 12n,
+      },
+    ],
+    gates: [
+      {
+        name: 'perplexity',
+        passed: false,
+        detail: 'perplexity 19.2 vs base 18.4: 4% higher, need >= 5% lower',
+      },
+      { name: 'style', passed: true, detail: 'style distance 0.41 vs base 0.44' },
+    ],
+    judgeModel: '',
+    wallSeconds: 42.5,
+    passed: false,
+  });
 }
 
 /** The DomainError a promise rejects with (fails the test when it resolves or throws something else). */

@@ -186,4 +186,65 @@ describe('the registry on FerretDB and Kafka', () => {
     expect(lineage.edges.filter((e) => e.to?.type === registryv1.ArtifactType.MODEL_VERSION)).toHaveLength(2);
     expect(lineage.edges.every((e) => e.to?.tainted)).toBe(true);
   });
+
+  it('keeps the evaluation report of a version a gate rejected, which no request moves', async () => {
+    const dv = await client.createDatasetVersion({
+      dataset: `int-eval-${tag}`,
+      kind: registryv1.DatasetKind.INSTRUCT,
+      authorId: 'jane',
+      splits: [{ name: 'train', examples: 3n }],
+      contentHash: sha(`evaluated ${tag}`),
+      sources: [
+        {
+          documentId: `doc_eval_${tag}`,
+          version: 1n,
+          cleanedContentHash: sha('cleaned eval'),
+          rawContentHash: sha('raw eval'),
+          sourceId: `src_eval_${tag}`,
+        },
+      ],
+    });
+    const run = (
+      await client.createRun({
+        experiment: `int-eval-${tag}`,
+        method: registryv1.TrainingMethod.SFT,
+        baseModel: 'base',
+        datasetVersionId: dv.datasetVersion!.id,
+      })
+    ).run!.id;
+    await client.updateRun({ id: run, state: registryv1.RunState.RUNNING });
+    await client.updateRun({ id: run, state: registryv1.RunState.SUCCEEDED });
+    const evaluation = create(registryv1.EvaluationReportSchema, {
+      scores: [
+        { role: 'candidate', model: 'cand', perplexity: 19.25, styleDistance: 0.5, examples: 4n },
+        { role: 'base', model: 'base', perplexity: 18.5, styleDistance: -1, judgeStyle: 2.5, examples: 4n },
+      ],
+      gates: [
+        { name: 'perplexity', passed: false, detail: 'perplexity 19.25 vs base 18.5: need >= 5% lower' },
+      ],
+      judgeModel: 'judge',
+      judgeTemplateSha256: sha('template'),
+      wallSeconds: 12.5,
+      passed: false,
+    });
+    const name = `int-eval-twin-${tag}`;
+    const reason = 'gate perplexity failed';
+    const mv = (await client.registerModelVersion({ name, runId: run, evaluation, rejectionReason: reason }))
+      .modelVersion!;
+    const stored = (await client.getModelVersion({ id: mv.id })).modelVersion!;
+    expect(stored).toMatchObject({ stage: Stage.REJECTED, rejectionReason: reason });
+    expect(stored.evaluation).toEqual(evaluation);
+    const listed = await client.listModelVersions({ name, stage: Stage.REJECTED });
+    expect(listed.modelVersions.map((m) => m.id)).toEqual([mv.id]);
+    expect((await client.listModelVersions({ name, stage: Stage.NONE })).modelVersions).toEqual([]);
+    await expect(
+      client.requestStageTransition({ modelVersionId: mv.id, stage: Stage.PRODUCTION }),
+    ).rejects.toThrow(`was rejected (${reason})`);
+    const events = await eventsAbout([mv.id], (e) => stageChanges(e).length > 0);
+    expect(events.map((e) => e.event.case)).toEqual(['modelVersionRegistered', 'modelStageChanged']);
+    expect(stageChanges(events)[0]).toMatchObject({
+      previousStage: Stage.NONE,
+      modelVersion: { stage: Stage.REJECTED, rejectionReason: reason },
+    });
+  });
 });

@@ -16,9 +16,10 @@ import {
   type ArtifactRecord,
   type KeyValue,
 } from './common.js';
+import { evaluationProto, type EvaluationRecord } from './evaluation.js';
 import type { OutboxRecord, RegistryEventCase } from './outbox.js';
 
-export type StageName = 'none' | 'candidate' | 'production' | 'archived';
+export type StageName = 'none' | 'candidate' | 'production' | 'archived' | 'rejected';
 export type TransitionStateName = 'pending' | 'approved' | 'rejected' | 'applied' | 'superseded';
 export type WeightsKindName = 'adapter' | 'merged' | '';
 
@@ -27,6 +28,7 @@ export const stages: Record<StageName, registryv1.Stage> = {
   candidate: registryv1.Stage.CANDIDATE,
   production: registryv1.Stage.PRODUCTION,
   archived: registryv1.Stage.ARCHIVED,
+  rejected: registryv1.Stage.REJECTED,
 };
 export const stageName = (s: registryv1.Stage): StageName | undefined =>
   (Object.keys(stages) as StageName[]).find((k) => stages[k] === s);
@@ -57,7 +59,7 @@ export type TransitionRec = {
   reviewComment: string;
   requestTime: number;
   reviewTime: number;
-  /** 'request', 'review', 'rollback', 'taint' or 'demoted'. */
+  /** 'request', 'review', 'rollback', 'taint', 'demoted' or 'evaluation' (registered rejected). */
   cause: string;
 };
 
@@ -82,6 +84,10 @@ export type VersionEntry = {
   approvedAt: number;
   /** When a rollback last took it out of production: not a rollback target again until re-approved. */
   rolledBackAt: number;
+  /** Absent on versions registered before evaluations were recorded. */
+  evaluation?: EvaluationRecord | null;
+  /** Why a gate rejected it (stage 'rejected'); absent or '' otherwise. */
+  rejectionReason?: string;
 };
 
 export interface ModelRecord extends OutboxRecord {
@@ -147,6 +153,8 @@ export function toModelVersion(r: ModelRecord, v: VersionEntry): registryv1.Mode
     authorId: v.authorId,
     aliases: aliasesOf(r, v),
     taintReason: v.taintReason,
+    ...(v.evaluation ? { evaluation: evaluationProto(v.evaluation) } : {}),
+    rejectionReason: v.rejectionReason ?? '',
   });
 }
 

@@ -1,7 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { create } from '@bufbuild/protobuf';
 import { registryeventsv1, registryv1 } from '@llmtwin/contracts';
-import { openRegistry, rejection, sha256, trainedModel, type RegistryFixture } from '../registry.fixture.js';
+import {
+  failedEvaluation,
+  openRegistry,
+  rejection,
+  sha256,
+  trainedModel,
+  type RegistryFixture,
+} from '../registry.fixture.js';
 
 const Stage = registryv1.Stage;
 const TS = registryv1.TransitionState;
@@ -270,6 +277,91 @@ describe('model versions', () => {
     );
     // Requests accept the alias form too.
     expect((await request('jane-twin@champion', Stage.CANDIDATE)).modelVersion!.id).toBe(v2.id);
+  });
+
+  it('registers a version that failed a gate as REJECTED, with its report, and never moves it', async () => {
+    const reason = 'gate perplexity failed: perplexity 19.2 vs base 18.4';
+    const { mv: accepted } = await trainedModel(f.registry);
+    const { mv } = await trainedModel(f.registry, {
+      contentHash: sha256('examples 2'),
+      registration: { evaluation: failedEvaluation(), rejectionReason: reason },
+    });
+    expect(mv).toMatchObject({ stage: Stage.REJECTED, rejectionReason: reason, aliases: [] });
+    expect(mv.evaluation).toEqual(failedEvaluation());
+    expect(await f.registry.models.get(mv.id)).toEqual(mv);
+    const registered = (await f.events())
+      .filter((e) => e.event.case === 'modelVersionRegistered')
+      .map((e) => (e.event.value as registryeventsv1.ModelVersionRegistered).modelVersion!);
+    expect(registered.map((m) => [m.id, Stage[m.stage], m.rejectionReason])).toEqual([
+      [accepted.id, 'NONE', ''],
+      [mv.id, 'REJECTED', reason],
+    ]);
+    expect(await stageChanges()).toEqual([[2n, 'NONE', 'REJECTED', 'registry']]);
+    const history = await f.registry.models.listTransitions(
+      create(registryv1.ListStageTransitionsRequestSchema, { modelVersionId: mv.id }),
+    );
+    expect(history).toMatchObject([
+      { fromStage: Stage.NONE, toStage: Stage.REJECTED, state: TS.APPLIED, cause: 'evaluation' },
+    ]);
+    expect(history[0]!.requestComment).toBe(reason);
+
+    for (const to of [Stage.PRODUCTION, Stage.CANDIDATE, Stage.ARCHIVED, Stage.NONE]) {
+      const err = await rejection(request(mv.id, to));
+      expect(err.kind).toBe('failed-precondition');
+      expect(err.message).toContain(`was rejected (${reason})`);
+    }
+    const asked = await rejection(request(accepted.id, Stage.REJECTED));
+    expect(asked.kind).toBe('invalid-argument');
+    expect(asked.message).toContain('STAGE_REJECTED cannot be requested');
+
+    const list = (stage: registryv1.Stage) =>
+      f.registry.models.list({ name: '', stage, authorId: '' }, { size: 10, after: '' });
+    expect((await list(Stage.REJECTED)).versions.map((v) => v.id)).toEqual([mv.id]);
+    expect((await list(Stage.NONE)).versions.map((v) => v.id)).toEqual([accepted.id]);
+    // Nothing was approved, so a rollback has nothing to put back: a rejected version is never a target.
+    expect(
+      (
+        await rejection(
+          f.registry.models.rollback(
+            create(registryv1.RollbackProductionRequestSchema, { name: 'jane-twin' }),
+          ),
+        )
+      ).kind,
+    ).toBe('failed-precondition');
+  });
+
+  it('keeps the evaluation of a version that passed, and refuses a report that says what to fix', async () => {
+    const passed = create(registryv1.EvaluationReportSchema, {
+      scores: failedEvaluation().scores,
+      wallSeconds: 3,
+      gates: [{ name: 'perplexity', passed: true, detail: '34% lower, need >= 5%' }],
+      judgeModel: 'judge-model',
+      judgeTemplateSha256: sha256('template'),
+      passed: true,
+    });
+    const { mv } = await trainedModel(f.registry, { registration: { evaluation: passed } });
+    expect(mv.stage).toBe(Stage.NONE);
+    expect((await f.registry.models.get(mv.id)).evaluation).toEqual(passed);
+
+    const register = (
+      registration: NonNullable<Parameters<typeof trainedModel>[1]>['registration'],
+      n: number,
+    ) => rejection(trainedModel(f.registry, { contentHash: sha256(`examples ${n}`), registration }));
+    const noReason = await register({ evaluation: failedEvaluation() }, 3);
+    expect(noReason.kind).toBe('invalid-argument');
+    expect(noReason.message).toContain('set rejection_reason');
+    const badRole = await register(
+      { evaluation: { passed: true, scores: [{ role: 'judge', perplexity: 1 }] }, rejectionReason: '' },
+      4,
+    );
+    expect(badRole.message).toContain('evaluation.scores[0].role must be one of candidate, base, production');
+    const nan = await register(
+      { evaluation: { passed: true, scores: [{ role: 'base', perplexity: NaN }] } },
+      5,
+    );
+    expect(nan.message).toContain('evaluation.scores[0].perplexity must be a finite number');
+    const gate = await register({ evaluation: { passed: true, gates: [{ name: ' ', passed: true }] } }, 6);
+    expect(gate.message).toContain('evaluation.gates[0].name is required');
   });
 
   it('keeps the history and lookups when the process dies after the write (the relay finishes them)', async () => {

@@ -1,13 +1,15 @@
 // Model versions and their stages behind a human gate. Versions count up per name. Candidate, archived and
 // none apply at once; production only through an approved review, which archives the previous production
 // version of the name. A rollback puts the most recent earlier approved, untainted version back. A tainted
-// version never reaches production. Every stage change publishes ModelStageChanged (what the inference
-// router serves from) and leaves a StageTransition record.
+// version never reaches production. A version registered with a rejection reason (a failed evaluation gate)
+// is REJECTED from the start and stays there: no request moves it, so it is never served. Every stage change
+// publishes ModelStageChanged (what the inference router serves from) and leaves a StageTransition record.
 import { registryv1 } from '@llmtwin/contracts';
 import type { Collection, EventBus, Filter, Value, Warehouse } from '@llmtwin/ports';
 import { conflict, failedPrecondition, invalidArgument, notFound } from '@llmtwin/runtime/errors';
 import { checkArtifact, checkName, keyValues, newId, requireText, type Clock } from './common.js';
 import type { DatasetVersions, Page } from './dataset-versions.js';
+import { checkEvaluation } from './evaluation.js';
 import {
   applied,
   deepCopy,
@@ -103,6 +105,8 @@ export class ModelVersions {
       throw invalidArgument(`weights_kind ${req.weightsKind} is unknown`, [
         { field: 'weights_kind', message: 'adapter or merged' },
       ]);
+    const rejectionReason = req.rejectionReason.trim();
+    const evaluation = checkEvaluation(req.evaluation, rejectionReason);
     const run = await this.runs.getRecord(req.runId, signal);
     if (run.state === 'failed' || run.state === 'cancelled')
       throw failedPrecondition(
@@ -151,17 +155,31 @@ export class ModelVersions {
           taintReason,
           approvedAt: 0,
           rolledBackAt: 0,
+          evaluation: evaluation ?? null,
+          rejectionReason: '',
         };
         r.latestVersion = entry.version;
         r.versions.push(entry);
+        const transitions: TransitionRec[] = [];
+        // A rejected version is registered REJECTED (so ModelVersionRegistered already says so), and the
+        // change from NONE is published and recorded like any other, for consumers and history that
+        // follow stages.
+        const rejected = rejectionReason
+          ? stageEvent(r, entry, 'none', 'registry', () => {
+              transitions.push(applied(r, entry, 'rejected', at, 'registry', 'evaluation', rejectionReason));
+              entry.stage = 'rejected';
+              entry.rejectionReason = rejectionReason;
+            })
+          : undefined;
         const events: Emitted[] = [
           {
             key: id,
             event: { case: 'modelVersionRegistered', value: { modelVersion: toModelVersion(r, entry) } },
           },
         ];
+        if (rejected) events.push(rejected);
         if (entry.tainted) events.push(taintEvent(id, taintReason));
-        return { events, versions: [id], result: (w) => toModelVersion(w, versionOf(w, id)) };
+        return { events, transitions, versions: [id], result: (w) => toModelVersion(w, versionOf(w, id)) };
       },
       { create: true },
     );
@@ -244,10 +262,19 @@ export class ModelVersions {
         'stage is required: STAGE_CANDIDATE, STAGE_PRODUCTION (after a review), STAGE_ARCHIVED or STAGE_NONE',
         [{ field: 'stage', message: 'none, candidate, production or archived' }],
       );
+    if (to === 'rejected')
+      throw invalidArgument(
+        'STAGE_REJECTED cannot be requested: a version is rejected when it is registered with rejection_reason (a failed evaluation gate); archive it instead',
+        [{ field: 'stage', message: 'none, candidate, production or archived' }],
+      );
     const { record } = await this.resolve(req.modelVersionId, signal);
     const id = versionIdOf(record, req.modelVersionId);
     return this.change(record._id, signal, (r, at) => {
       const v = versionOf(r, id);
+      if (v.stage === 'rejected')
+        throw failedPrecondition(
+          `model version ${label(r, v)} was rejected (${v.rejectionReason}): it can never move to another stage; train and register a new version`,
+        );
       if (to === 'production' && v.tainted)
         throw failedPrecondition(
           `model version ${label(r, v)} is tainted (${v.taintReason}): it can never go to production`,
