@@ -1,7 +1,7 @@
 // `llmtwin train`'s pure parts: the command line → StartTrainingRequest (and what it refuses), the progress
 // line, and the JSON and text it prints for a run and its evaluated model version.
 import { describe, expect, it } from '@jest/globals';
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { registryv1, trainerv1 } from '@llmtwin/contracts';
 import { InvalidArgumentError } from 'commander';
 import { learningRate, loraRank, positiveInteger, trainingRequest, UsageError } from './train.js';
@@ -94,7 +94,7 @@ describe('llmtwin train arguments', () => {
   });
 });
 
-const job = (fields: Partial<trainerv1.Job>) =>
+const job = (fields: MessageInitShape<typeof trainerv1.JobSchema>) =>
   create(trainerv1.JobSchema, {
     id: 'job_1',
     kind: trainerv1.JobKind.TRAIN,
