@@ -129,6 +129,51 @@ describe('llmtwin runs', () => {
     expect(JSON.parse(json.out)).toMatchObject({ differingParams: ['lr'], metricKeys: ['loss'] });
   });
 
+  it('shows the loss curve and the evaluation of the model version registered from a run', async () => {
+    const c = gatewayClient(registryv1.RegistryService, o.url);
+    await c.updateRun({
+      id: ids.runB,
+      state: registryv1.RunState.RUNNING,
+      metrics: [3, 2.5, 2].map((value, i) => ({ key: 'loss', step: BigInt(i + 1), value })),
+    });
+    const reason = 'perplexity-vs-base: 2% lower than the base, need >= 5%';
+    const mv = (
+      await c.registerModelVersion({
+        name: 'jane-twin-b',
+        runId: ids.runB,
+        evaluation: {
+          scores: [
+            { role: 'candidate', model: 'x', perplexity: 18, styleDistance: 0.3, examples: 4n },
+            { role: 'base', model: 'base', perplexity: 18.4, styleDistance: 0.4, examples: 4n },
+          ],
+          gates: [
+            { name: 'perplexity-vs-base', passed: false, detail: '18.0 vs base 18.4: 2% lower, need >= 5%' },
+          ],
+          passed: false,
+        },
+        rejectionReason: reason,
+      })
+    ).modelVersion!;
+    const show = await capture(() => runsShow({ ...o, id: ids.runB }));
+    expect(show.code).toBe(0);
+    expect(show.out).toContain('loss curve  3 █▅▁ 2  (steps 1-3)');
+    expect(show.out).toContain(`✖ ${mv.id} (jane-twin-b v1) rejected: ${reason}`);
+    expect(show.out).toMatch(/candidate +x +18\.00 +0\.300 +4/);
+    expect(show.out).toContain('✖ perplexity-vs-base  18.0 vs base 18.4: 2% lower, need >= 5%');
+    const json = JSON.parse((await capture(() => runsShow({ ...o, json: true, id: ids.runB }))).out) as {
+      series: Record<string, unknown>;
+      modelVersions: unknown[];
+    };
+    expect(json.series['loss']).toEqual([
+      { step: 1, value: 3 },
+      { step: 2, value: 2.5 },
+      { step: 3, value: 2 },
+    ]);
+    expect(json.modelVersions).toEqual([
+      expect.objectContaining({ id: mv.id, stage: 'rejected', pendingStage: null, rejectionReason: reason }),
+    ]);
+  });
+
   it('prints one clear line and exits 1 when the registry refuses', async () => {
     const res = await capture(() => runsCompare({ ...o, ids: [ids.runA] }));
     expect(res.code).toBe(1);
