@@ -3,6 +3,68 @@ import path from 'node:path';
 import { baseConfigSchema, loadConfig } from '@llmtwin/runtime';
 import { llmSettingsShape } from '@llmtwin/llm/backends';
 import { z } from 'zod';
+import { PRESET_NAMES, type PresetName } from './domain/presets.js';
+
+export const trainingConfigShape = {
+  LLMTWIN_TRAINER_RUNNER: z
+    .enum(['process', 'kubernetes'])
+    .default('process')
+    .describe(
+      'where training jobs run: process (a child process of the trainer) or kubernetes (a Job per run, ' +
+        'LLMTWIN_TRAINER_K8S_*)',
+    ),
+  LLMTWIN_TRAINER_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .default(1)
+    .describe('training processes at once (process runner); the others wait'),
+  LLMTWIN_TRAINER_PRESET: z
+    .enum(PRESET_NAMES as [PresetName, ...PresetName[]])
+    .default('cpu-tiny')
+    .describe('the preset a StartTraining request without one gets (docs/training.md)'),
+  LLMTWIN_TRAINER_PYTHON: z
+    .string()
+    .default('')
+    .describe(
+      'the Python interpreter of the training job; empty = the venv npm run trainer:prepare made in ' +
+        'LLMTWIN_CACHE_DIR',
+    ),
+  LLMTWIN_TRAINER_CANCEL_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(60_000)
+    .describe('how long a cancelled job may take to save its checkpoint before it is killed'),
+  LLMTWIN_TRAINER_K8S_API_URL: z
+    .string()
+    .default('')
+    .describe(
+      'the Kubernetes API server; empty = in-cluster (KUBERNETES_SERVICE_HOST/PORT with the pod service ' +
+        'account token and CA)',
+    ),
+  LLMTWIN_TRAINER_K8S_NAMESPACE: z
+    .string()
+    .default('')
+    .describe("namespace of the training Jobs; empty = the trainer pod's own"),
+  LLMTWIN_TRAINER_K8S_TOKEN_FILE: z
+    .string()
+    .default('/var/run/secrets/kubernetes.io/serviceaccount/token')
+    .describe('bearer token for the Kubernetes API (read at every call: projected tokens rotate)'),
+  LLMTWIN_TRAINER_K8S_CA_FILE: z
+    .string()
+    .default('/var/run/secrets/kubernetes.io/serviceaccount/ca.crt')
+    .describe("the API server's CA certificate; empty = the system's CAs"),
+  LLMTWIN_TRAINER_K8S_JOB_TEMPLATE: z
+    .string()
+    .default('/etc/llmtwin/training-job/training-job.yaml')
+    .describe('the batch/v1 Job template training Jobs are rendered from (deploy/base/trainer/training-job)'),
+  LLMTWIN_TRAINER_K8S_IMAGE: z
+    .string()
+    .default('')
+    .describe("the training image (Python job and its stack); empty = the template's"),
+};
 
 export const configSchema = baseConfigSchema.extend({
   LLMTWIN_WAREHOUSE_URL: z.string().describe('mongodb://… or sqlite:<file> (trainer jobs)'),
@@ -42,6 +104,7 @@ export const configSchema = baseConfigSchema.extend({
     ),
   // The trainer's own model table for writing instructions and rejected answers (same form as the router's).
   ...llmSettingsShape,
+  ...trainingConfigShape,
   LLMTWIN_DATASET_TEMPERATURE: z.coerce
     .number()
     .min(0)

@@ -1,4 +1,15 @@
-export { createTrainerModule, type TrainerDeps, type TrainerModule, type TrainerUpstream } from './module.js';
+export {
+  createTrainerModule,
+  type TrainerDeps,
+  type TrainerModule,
+  type TrainerUpstream,
+  type TrainingSetup,
+} from './module.js';
+export type { TrainingJobs, TrainingTrigger, StartTrainingInput } from './domain/training.js';
+export type { Evaluator, EvaluationInput, HeldOutPrompt } from './domain/evaluator.port.js';
+export type { JobRunner, TrainingSpec } from './domain/job-runner.port.js';
+export { PRESETS, PRESET_NAMES, type PresetName } from './domain/presets.js';
+export { ProcessJobRunner } from './adapters/process-job-runner.js';
 export { configSchema as trainerConfigSchema, defaultTokenizerModel } from './config.js';
 export { openTokenizer } from './adapters/create-tokenizer.js';
 export type { ModelTable } from './adapters/router-llm.js';

@@ -11,7 +11,7 @@ import {
   type ServiceName,
 } from '@llmtwin/host';
 import type { ArtifactStore, EventBus, Warehouse } from '@llmtwin/ports';
-import { createLogger, unavailable } from '@llmtwin/runtime';
+import { createLogger, failedPrecondition, unavailable } from '@llmtwin/runtime';
 import type { Logger } from 'pino';
 import { ConnectAnswerEditReader, ConnectSnapshotReader } from './adapters/connect-snapshot-reader.js';
 import { RegistryRecorder } from './adapters/registry-recorder.js';
@@ -24,6 +24,40 @@ import { JOBS_COLLECTION, JobStore, LocalJobRunner, type JobRecord } from './dom
 import type { AnswerEditReader, SnapshotReader } from './domain/snapshot-reader.port.js';
 import { wordEstimateTokenizer, type Tokenizer } from './domain/tokenizer.port.js';
 import { registerTrainerRoutes } from './rpc/trainer.routes.js';
+import { FsTrainingWorkspace } from './adapters/fs-training-workspace.js';
+import type { Evaluator } from './domain/evaluator.port.js';
+import type { JobRunner } from './domain/job-runner.port.js';
+import type { PresetName } from './domain/presets.js';
+import { TrainingJobs } from './domain/training.js';
+import type { TrainingRegistry } from './domain/training-registry.port.js';
+
+/** The registry client, made on the first call (the directory may not know the registry yet at start). */
+function lazyRegistry(get: () => TrainingRegistry): TrainingRegistry {
+  return {
+    getDatasetVersion: (r, o) => get().getDatasetVersion(r, o),
+    createRun: (r, o) => get().createRun(r, o),
+    updateRun: (r, o) => get().updateRun(r, o),
+    getRun: (r, o) => get().getRun(r, o),
+    getModelVersion: (r, o) => get().getModelVersion(r, o),
+    registerModelVersion: (r, o) => get().registerModelVersion(r, o),
+    requestStageTransition: (r, o) => get().requestStageTransition(r, o),
+  };
+}
+
+/** Fails the runs of interrupted training jobs; the registry may start after the trainer, so it retries. */
+async function failRunsWhenReachable(training: TrainingJobs, jobs: JobRecord[], logger: Logger) {
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    try {
+      await training.failInterruptedRuns(jobs);
+      logger.warn({ runs: jobs.map((j) => j.runId) }, 'runs of interrupted training jobs marked failed');
+      return;
+    } catch (err) {
+      if (attempt === 20)
+        logger.warn({ err }, 'runs of interrupted training jobs could not be marked failed');
+      else await new Promise((r) => setTimeout(r, 3000).unref());
+    }
+  }
+}
 
 /** The services the trainer calls; inference-router only for the answer edits of preference datasets. */
 export type TrainerUpstream = Extract<ServiceName, 'clean' | 'ingest' | 'registry' | 'inference-router'>;
@@ -57,12 +91,51 @@ export interface TrainerDeps {
   snapshot?: SnapshotReader;
   recorder?: DatasetRecorder;
   answerEdits?: AnswerEditReader;
+  /** Fine-tuning jobs; none means StartTraining is refused (FAILED_PRECONDITION, saying why). */
+  training?: TrainingSetup;
 }
+
+/** What fine-tuning needs (docs/training.md). */
+export interface TrainingSetup {
+  /** Where the Python job runs (process or kubernetes). */
+  runner: JobRunner;
+  /** Judges each trained adapter; none means StartTraining is refused. */
+  evaluator?: Evaluator;
+  /** The folder holding each run's work dir (<LLMTWIN_DATA_DIR>/training). */
+  dir: string;
+  /** The SmolLM2 GGUF cpu-tiny trains from. */
+  cacheGguf: string;
+  defaultPreset: PresetName;
+  /** CPU threads a job may use. */
+  threads: number;
+  env?: Record<string, string>;
+  /** Least time between two metric batches to the registry (default 2000 ms). */
+  metricsIntervalMs?: number;
+  /** Overrides for tests; default: the registry's Connect client through the directory. */
+  registry?: TrainingRegistry;
+}
+
+/** A runner for a module built without training: every start says how to turn training on. */
+const noRunner: JobRunner = {
+  kind: 'none',
+  start: () =>
+    Promise.reject(
+      failedPrecondition(
+        'training is not configured here: no job runner (LLMTWIN_TRAINER_RUNNER) was set up',
+      ),
+    ),
+  close: () => Promise.resolve(),
+};
 
 export interface TrainerModule extends ServiceModule {
   readonly jobs: JobStore;
   readonly runner: LocalJobRunner;
   readonly datasets: DatasetJobs;
+  /**
+   * Fine-tuning jobs: `training.start(request, { trigger })` (continuous training calls it with trigger
+   * 'dataset-version'), `cancel(id)`, `settled(id)`.
+   */
+  readonly training: TrainingJobs;
 }
 
 function client<S extends Parameters<typeof createClient>[0]>(
@@ -94,6 +167,11 @@ export async function createTrainerModule(deps: TrainerDeps): Promise<TrainerMod
   const { directory } = deps;
   const store = new JobStore(deps.warehouse.collection<JobRecord>(JOBS_COLLECTION));
   await store.init();
+  // The training jobs a previous process left running: their runs are failed too, once the registry answers.
+  const unfinishedTraining = [
+    ...(await store.list({ kind: 'train', state: 'running' })),
+    ...(await store.list({ kind: 'train', state: 'queued' })),
+  ];
   const interrupted = await store.failInterrupted();
   if (interrupted > 0)
     logger.warn({ jobs: interrupted }, 'jobs left unfinished by a previous process marked failed');
@@ -136,6 +214,22 @@ export async function createTrainerModule(deps: TrainerDeps): Promise<TrainerMod
     defaultGenerator: deps.defaultGenerator || EXTRACTIVE,
   });
 
+  const t = deps.training;
+  const training = new TrainingJobs({
+    store,
+    registry: t?.registry ?? lazyRegistry(client(directory, registryv1.RegistryService, 'registry')),
+    workspace: new FsTrainingWorkspace(t?.dir ?? 'training', deps.artifacts),
+    runner: t?.runner ?? noRunner,
+    evaluator: t ? t.evaluator : undefined,
+    defaultPreset: t?.defaultPreset ?? 'cpu-tiny',
+    cacheGguf: t?.cacheGguf ?? '',
+    threads: t?.threads ?? 1,
+    ...(t?.env ? { env: t.env } : {}),
+    ...(t?.metricsIntervalMs !== undefined ? { metricsIntervalMs: t.metricsIntervalMs } : {}),
+    logger,
+  });
+  if (unfinishedTraining.length > 0) void failRunsWhenReachable(training, unfinishedTraining, logger);
+
   const artifacts = deps.artifacts;
   return {
     name: 'trainer',
@@ -143,7 +237,8 @@ export async function createTrainerModule(deps: TrainerDeps): Promise<TrainerMod
     jobs: store,
     runner,
     datasets,
-    register: (router) => registerTrainerRoutes(router, { datasets, store, runner }),
+    training,
+    register: (router) => registerTrainerRoutes(router, { datasets, store, runner, training }),
     dependencies: [
       ...adapterDependencies(deps),
       {
@@ -156,7 +251,9 @@ export async function createTrainerModule(deps: TrainerDeps): Promise<TrainerMod
       ),
     ],
     async stop() {
+      await training.stop();
       await runner.stop();
+      await t?.runner.close();
       for (const o of deps.owned ?? [])
         await o.close().catch((err: unknown) => logger.warn({ err }, 'close failed'));
     },

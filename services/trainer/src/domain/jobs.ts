@@ -4,7 +4,7 @@
 // of its work receives; the job is CANCELLED once the work has stopped. A fresh process marks every job it
 // finds queued or running as FAILED ("interrupted by a restart"): the runner is local, so nothing else can
 // be running them (run one trainer replica per warehouse).
-import type { Collection, Record as StoredRecord } from '@llmtwin/ports';
+import type { Collection, Record as StoredRecord, Value } from '@llmtwin/ports';
 import { DomainError, failedPrecondition, notFound } from '@llmtwin/runtime/errors';
 
 export const JOBS_COLLECTION = 'trainer_jobs';
@@ -14,7 +14,7 @@ export const INTERRUPTED = 'interrupted by a restart';
 export const LIST_LIMIT = 500;
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export type JobKind = 'build-dataset';
+export type JobKind = 'build-dataset' | 'train';
 
 export interface JobRecord extends StoredRecord {
   _id: string;
@@ -29,7 +29,22 @@ export interface JobRecord extends StoredRecord {
   createdAt: number;
   endedAt: number | null;
   reused: boolean;
+  // Training jobs only (absent on dataset builds and on records older than them).
+  runId?: string;
+  modelVersionId?: string;
+  phase?: string;
+  etaSeconds?: number;
+  metrics?: { [key: string]: number };
+  preset?: string;
+  baseModel?: string;
+  trigger?: string;
 }
+
+/** The fields a training job carries besides the common ones. */
+export type TrainingJobFields = Pick<
+  JobRecord,
+  'runId' | 'modelVersionId' | 'phase' | 'etaSeconds' | 'metrics' | 'preset' | 'baseModel' | 'trigger'
+>;
 
 /** What a job's progress and end may change. */
 export interface JobChange {
@@ -39,6 +54,11 @@ export interface JobChange {
   total?: number;
   message?: string;
   reused?: boolean;
+  runId?: string;
+  modelVersionId?: string;
+  phase?: string;
+  etaSeconds?: number;
+  metrics?: { [key: string]: number };
 }
 
 export const isFinished = (s: JobState) => s === 'succeeded' || s === 'failed' || s === 'cancelled';
@@ -69,7 +89,7 @@ export class JobStore {
     );
   }
 
-  async create(kind: JobKind, authorId: string): Promise<JobRecord> {
+  async create(kind: JobKind, authorId: string, fields: TrainingJobFields = {}): Promise<JobRecord> {
     const at = this.now();
     const job: JobRecord = {
       _id: newJobId(at),
@@ -84,6 +104,7 @@ export class JobStore {
       createdAt: at,
       endedAt: null,
       reused: false,
+      ...fields,
     };
     await this.jobs.insert(job);
     return job;
@@ -112,10 +133,7 @@ export class JobStore {
     return this.jobs.update(
       id,
       {
-        set: { ...set, ...(finishing ? { endedAt: this.now() } : {}) } as Record<
-          string,
-          string | number | boolean
-        >,
+        set: { ...set, ...(finishing ? { endedAt: this.now() } : {}) } as Record<string, Value>,
       },
       { where: { state: { $in: ['queued', 'running'] } } },
     );

@@ -6,11 +6,13 @@ import { trainerv1 } from '@llmtwin/contracts';
 import { invalidArgument } from '@llmtwin/runtime';
 import type { DatasetJobs } from '../domain/dataset-jobs.js';
 import type { JobKind, JobRecord, JobState, JobStore, LocalJobRunner } from '../domain/jobs.js';
+import type { TrainingJobs } from '../domain/training.js';
 
 export interface TrainerHandlers {
   datasets: DatasetJobs;
   store: JobStore;
   runner: LocalJobRunner;
+  training: TrainingJobs;
 }
 
 const states: Record<JobState, trainerv1.JobState> = {
@@ -20,7 +22,10 @@ const states: Record<JobState, trainerv1.JobState> = {
   failed: trainerv1.JobState.FAILED,
   cancelled: trainerv1.JobState.CANCELLED,
 };
-const kinds: Record<JobKind, trainerv1.JobKind> = { 'build-dataset': trainerv1.JobKind.BUILD_DATASET };
+const kinds: Record<JobKind, trainerv1.JobKind> = {
+  'build-dataset': trainerv1.JobKind.BUILD_DATASET,
+  train: trainerv1.JobKind.TRAIN,
+};
 
 const reverse = <K extends string>(table: Record<K, number>, value: number): K | undefined =>
   (Object.keys(table) as K[]).find((k) => table[k] === value);
@@ -39,6 +44,14 @@ export function toProtoJob(j: JobRecord): MessageInitShape<typeof trainerv1.JobS
     createTime: timestampFromMs(j.createdAt),
     ...(j.endedAt !== null ? { endTime: timestampFromMs(j.endedAt) } : {}),
     reused: j.reused,
+    runId: j.runId ?? '',
+    modelVersionId: j.modelVersionId ?? '',
+    phase: j.phase ?? '',
+    etaSeconds: j.etaSeconds ?? 0,
+    metrics: j.metrics ?? {},
+    preset: j.preset ?? '',
+    baseModel: j.baseModel ?? '',
+    trigger: j.trigger ?? '',
   };
 }
 
@@ -47,8 +60,12 @@ export function registerTrainerRoutes(router: ConnectRouter, h: TrainerHandlers)
     async buildDataset(req) {
       return { job: toProtoJob(await h.datasets.buildDataset(req)) };
     },
-    async cancelJob(req) {
-      return { job: toProtoJob(await h.runner.cancel(req.id)) };
+    async startTraining(req, ctx) {
+      return { job: toProtoJob(await h.training.start(req, { trigger: 'request', signal: ctx.signal })) };
+    },
+    async cancelJob(req, ctx) {
+      const job = await h.store.get(req.id, ctx.signal);
+      return { job: toProtoJob(await (job.kind === 'train' ? h.training : h.runner).cancel(req.id)) };
     },
     async getJob(req, ctx) {
       return { job: toProtoJob(await h.store.get(req.id, ctx.signal)) };
