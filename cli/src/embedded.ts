@@ -24,7 +24,7 @@ import { createCleanModule } from '@llmtwin/clean';
 import { createChunkModule } from '@llmtwin/chunk';
 import { policyChunker } from '@llmtwin/chunking';
 import { DEFAULT_EMBEDDER_URL, createEmbedModule, embedderAdapterOf } from '@llmtwin/embed';
-import { createEmbedder, embedderSettingsFromEnv } from '@llmtwin/ports/adapters';
+import { createArtifactStore, createEmbedder, embedderSettingsFromEnv } from '@llmtwin/ports/adapters';
 import { createRegistryModule } from '@llmtwin/registry';
 import { createTrainerModule } from '@llmtwin/trainer';
 import { embeddedTrainerOptions } from './embedded-trainer.js';
@@ -101,6 +101,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
     },
   );
   const routerOptions = await routerOptionsFromSettings(routerSettings, routerLogger);
+  // The router reads authors' GGUF adapters from the store the embedded trainer writes to.
+  const routerArtifacts = await createArtifactStore(`file:${path.join(dataDir, 'artifacts')}`);
 
   const modules: Record<ServiceName, ServiceModule> = {
     ingest: await createIngestModule({
@@ -164,6 +166,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
       directory,
       embedAddress: 'embedded',
       ...routerOptions,
+      artifacts: routerArtifacts,
     }),
   };
 
@@ -191,6 +194,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
     for (const module of started.reverse()) await module.stop?.();
     for (const health of healths) health.stop();
     await adapters.close();
+    await routerArtifacts.close();
     await embedder.close();
   };
   try {
