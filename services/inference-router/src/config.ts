@@ -1,5 +1,7 @@
 import { baseConfigSchema, loadConfig } from '@llmtwin/runtime';
 import { llmSettingsShape } from '@llmtwin/llm/backends';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 
 const ms = (def: number, what: string) =>
@@ -31,6 +33,19 @@ export const configSchema = baseConfigSchema.extend({
     .string()
     .default('')
     .describe('folder of an ONNX cross-encoder (sequence classification) for retrieval.rerank; empty = none'),
+  LLMTWIN_ARTIFACT_STORE_URL: z
+    .string()
+    .default('')
+    .describe(
+      "the artifact store the trainer writes to (file:<folder> or an S3 URL): authors' GGUF adapters for an " +
+        'in-process model; empty = none (GPU servers load adapters themselves)',
+    ),
+  LLMTWIN_ADAPTER_CACHE_DIR: z
+    .string()
+    .default(
+      path.join(process.env.LLMTWIN_CACHE_DIR || path.join(homedir(), '.cache', 'llmtwin'), 'adapters'),
+    )
+    .describe("where authors' adapter files are fetched to (named by sha256)"),
   LLMTWIN_ALERT_LATENCY_P95_MS: ms(30_000, 'alert when the p95 latency of recent generations is above this'),
   LLMTWIN_ALERT_ERROR_RATE: z.coerce
     .number()

@@ -1,5 +1,6 @@
 // Composition root of the inference-router service when it runs alone: config → adapters → server → shutdown.
 import { runModuleMain } from '@llmtwin/host';
+import { createArtifactStore } from '@llmtwin/ports/adapters';
 import { loadInferenceRouterConfig } from './config.js';
 import { createInferenceRouterModule, routerOptionsFromSettings } from './module.js';
 
@@ -19,5 +20,8 @@ await runModuleMain({
       directory,
       embedAddress: config.LLMTWIN_EMBED_URL,
       ...(await routerOptionsFromSettings(config, logger)),
+      ...(config.LLMTWIN_ARTIFACT_STORE_URL
+        ? { artifacts: await createArtifactStore(config.LLMTWIN_ARTIFACT_STORE_URL) }
+        : {}),
     }),
 });

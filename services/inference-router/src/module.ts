@@ -6,13 +6,22 @@ import { timestampFromMs, timestampMs, timestampNow } from '@bufbuild/protobuf/w
 import { createClient, type Client } from '@connectrpc/connect';
 import { embedv1, healthv1, inferenceeventsv1, inferencev1, ingestv1, topics } from '@llmtwin/contracts';
 import { adapterDependencies, type ServiceDirectory, type ServiceModule } from '@llmtwin/host';
-import { publishEvent, type EventBus, type Subscription, type Warehouse } from '@llmtwin/ports';
+import {
+  publishEvent,
+  type ArtifactStore,
+  type EventBus,
+  type Subscription,
+  type Warehouse,
+} from '@llmtwin/ports';
 import { createLogger, failedPrecondition, unavailable } from '@llmtwin/runtime';
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { subscribeModelPromotions, type PromotionTarget } from './consumers/model-promotion.consumer.js';
 import { GenerationStore } from './domain/generations.js';
+import { AuthorModels } from './domain/author-models.js';
+import { ArtifactAdapterFiles } from './adapters/artifact-adapter-files.js';
 import { RagService, type LlmResolver } from './domain/rag.js';
 import { OnnxReranker, type Reranker } from './adapters/onnx-reranker.js';
 import type { InferenceRouterConfig } from './config.js';
@@ -47,10 +56,16 @@ export interface InferenceRouterDeps {
   promotion?: Omit<PromotionTarget, 'retire'>;
   alertThresholds?: Partial<AlertThresholds>;
   promptTemplate?: string;
+  /** Where authors' adapter files are (the registry's artifacts); needed by an in-process model only. */
+  artifacts?: ArtifactStore;
+  /** The local folder adapter files are fetched into. Default: <tmpdir>/llmtwin-adapters. */
+  adapterCacheDir?: string;
 }
 
 export interface InferenceRouterModule extends ServiceModule {
   readonly rag: RagService;
+  /** Each author's production model version, kept from the registry's events. */
+  readonly authorModels: AuthorModels;
   readonly store: GenerationStore;
   readonly alerts: AlertMonitor;
 }
@@ -173,7 +188,15 @@ export async function createInferenceRouterModule(deps: InferenceRouterDeps): Pr
     publishAlert,
   );
   const ingest = deps.directory ? authorNames(deps.directory) : undefined;
+  // A version that stops answering for its author frees what its adapter holds on the backends.
+  const authorModels = new AuthorModels(async (m) => deps.models?.releaseAdapter(m.modelVersionId));
+  const adapterFiles = new ArtifactAdapterFiles({
+    ...(deps.artifacts ? { artifacts: deps.artifacts } : {}),
+    cacheDir: deps.adapterCacheDir ?? path.join(tmpdir(), 'llmtwin-adapters'),
+  });
   const rag = new RagService({
+    authorModels,
+    adapterFiles,
     search: deps.search ?? embedSearch(embed),
     store,
     logger,
@@ -189,6 +212,7 @@ export async function createInferenceRouterModule(deps: InferenceRouterDeps): Pr
     name: 'inference-router',
     services: [inferencev1.InferenceService],
     rag,
+    authorModels,
     store,
     alerts,
     register: (router) => registerInferenceRoutes(router, { rag, store }),
@@ -212,6 +236,8 @@ export async function createInferenceRouterModule(deps: InferenceRouterDeps): Pr
               await promotion.serve(model, servingModelId);
             },
             retire: async (model) => void (await models.removeModel(model)),
+            serveAuthor: (m) => authorModels.serve(m),
+            retireAuthor: async (m) => void (await authorModels.retire(m.authorId, m.modelVersionId)),
           },
         });
       }
@@ -254,6 +280,7 @@ export type RouterSettings = ModelSettings &
     | 'LLMTWIN_CONTEXT_BUDGET_TOKENS'
     | 'LLMTWIN_ALERT_LATENCY_P95_MS'
     | 'LLMTWIN_ALERT_ERROR_RATE'
+    | 'LLMTWIN_ADAPTER_CACHE_DIR'
   >;
 
 /** Models, promotions, reranker, template, budget and alert thresholds, as both composition roots build them. */
@@ -263,7 +290,13 @@ export async function routerOptionsFromSettings(
 ): Promise<
   Pick<
     InferenceRouterDeps,
-    'models' | 'promotion' | 'reranker' | 'promptTemplate' | 'contextBudgetTokens' | 'alertThresholds'
+    | 'models'
+    | 'promotion'
+    | 'reranker'
+    | 'promptTemplate'
+    | 'contextBudgetTokens'
+    | 'alertThresholds'
+    | 'adapterCacheDir'
   >
 > {
   const { models, serve } = modelRouterFromSettings(settings, logger);
@@ -274,6 +307,7 @@ export async function routerOptionsFromSettings(
     ...(reranker ? { reranker } : {}),
     ...(settings.LLMTWIN_PROMPT_TEMPLATE ? { promptTemplate: settings.LLMTWIN_PROMPT_TEMPLATE } : {}),
     contextBudgetTokens: settings.LLMTWIN_CONTEXT_BUDGET_TOKENS,
+    adapterCacheDir: settings.LLMTWIN_ADAPTER_CACHE_DIR,
     alertThresholds: {
       latencyP95Ms: settings.LLMTWIN_ALERT_LATENCY_P95_MS,
       errorRate: settings.LLMTWIN_ALERT_ERROR_RATE,

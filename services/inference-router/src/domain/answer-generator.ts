@@ -4,7 +4,7 @@
 import { DomainError, unavailable } from '@llmtwin/runtime/errors';
 import { isAbort } from './cancellation.js';
 import { extractiveAnswer } from './extractive.js';
-import { LlmError, type ChatRequest, type LlmBackend } from '@llmtwin/llm';
+import { LlmError, type ChatRequest, type LlmBackend, type LoraAdapter } from '@llmtwin/llm';
 import { ModelCallObservation } from './monitoring/genai-telemetry.js';
 import { NO_RAG_TEMPLATE, type AnswerTemplate } from './prompts.js';
 import type { RagRequest, ValidRequest } from './rag-request.js';
@@ -34,6 +34,8 @@ export interface AnswerInput {
   context: Passage[];
   maxTokens: number;
   generationId: string;
+  /** The author's fine-tuned adapter, when their production version answers. */
+  adapter?: LoraAdapter;
 }
 
 export interface AnswerGeneratorDeps {
@@ -80,7 +82,7 @@ export class AnswerGenerator {
     progress: AnswerProgress,
     signal?: AbortSignal,
   ): AsyncGenerator<{ delta: string }> {
-    const { req, valid, context, maxTokens, generationId } = input;
+    const { req, valid, context, maxTokens, generationId, adapter } = input;
     const author = await this.authorName(valid.filters.authorId, signal);
     const template = this.templateFor(req.disableRag);
     const request: ChatRequest = {
@@ -94,6 +96,7 @@ export class AnswerGenerator {
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
       ...(req.topP ? { topP: req.topP } : {}),
       ...(req.stop?.length ? { stop: req.stop } : {}),
+      ...(adapter ? { adapter } : {}),
     };
     const observation = new ModelCallObservation({
       model: llm.model,

@@ -16,6 +16,9 @@ export interface GenerationResult {
   answer: string;
   citations: Citation[];
   model: string;
+  /** The author's model version that answered, "<name>/<version>", and its id; '' for the stock model. */
+  modelVersion: string;
+  modelVersionId: string;
   promptTemplateVersion: string;
   usage: {
     promptTokens: number;
@@ -30,6 +33,8 @@ export interface GenerationResult {
 export interface GenerationStart {
   generationId: string;
   model: string;
+  modelVersion: string;
+  modelVersionId: string;
   promptTemplateVersion: string;
   citations: Citation[];
 }

@@ -23,6 +23,9 @@ export interface GenerationRecorderDeps {
 export interface GenerationIdentity {
   generationId: string;
   model: string;
+  /** The author's model version that answers ('' for the stock model). */
+  modelVersion: string;
+  modelVersionId: string;
   promptTemplateVersion: string;
   /** performance.now() when the request arrived. */
   started: number;
@@ -58,6 +61,8 @@ export class GenerationRecording {
       retrieved: [],
       promptTemplateVersion: identity.promptTemplateVersion,
       model: identity.model,
+      modelVersion: identity.modelVersion,
+      modelVersionId: identity.modelVersionId,
       promptTokens: 0,
       completionTokens: 0,
       timeToFirstTokenMs: 0,
@@ -99,6 +104,8 @@ export class GenerationRecording {
       answer: progress.answer,
       citations,
       model: record.model,
+      modelVersion: record.modelVersion ?? '',
+      modelVersionId: record.modelVersionId ?? '',
       promptTemplateVersion: record.promptTemplateVersion,
       usage: {
         promptTokens: progress.promptTokens,

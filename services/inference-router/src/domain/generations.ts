@@ -35,6 +35,9 @@ export interface GenerationRecord extends StoredRecord {
   retrieved: RetrievedRef[];
   promptTemplateVersion: string;
   model: string;
+  /** The author's model version that answered ("<name>/<version>") and its id; absent in older records. */
+  modelVersion?: string;
+  modelVersionId?: string;
   promptTokens: number;
   completionTokens: number;
   timeToFirstTokenMs: number;

@@ -11,7 +11,9 @@ import { EXTRACTIVE_MODEL, EXTRACTIVE_TEMPLATE_VERSION } from './extractive.js';
 import type { GenerationEvent } from './generation-events.js';
 import { GenerationRecorder } from './generation-recorder.js';
 import { GenerationStore, newGenerationId } from './generations.js';
-import type { LlmBackend } from '@llmtwin/llm';
+import type { LlmBackend, LoraAdapter } from '@llmtwin/llm';
+import type { AdapterFiles } from './adapter-files.port.js';
+import type { AuthorModel, AuthorModels } from './author-models.js';
 import type { LlmResolver, ModelInfo } from './llm-resolver.port.js';
 import type { AlertMonitor } from './monitoring/alerts.js';
 import { PassageRetriever, type RetrievalResult } from './passage-retriever.js';
@@ -51,6 +53,10 @@ export interface RagDeps {
   authorName?: (authorId: string, signal?: AbortSignal) => Promise<string>;
   /** Answer template version to use (default: the newest). */
   promptTemplate?: string;
+  /** Each author's production model version (an adapter over the default model); none = stock answers. */
+  authorModels?: AuthorModels;
+  /** Makes an author's adapter ready for the backend that answers (its GGUF file for an in-process model). */
+  adapterFiles?: AdapterFiles;
 }
 
 /** What of the request needs a language model before retrieval, for the error when none is configured. */
@@ -105,11 +111,24 @@ export class RagService {
     const promptTemplateVersion = llm
       ? this.answers.templateFor(req.disableRag).version
       : EXTRACTIVE_TEMPLATE_VERSION;
-    const recording = this.recorder.open(valid, { generationId, model, promptTemplateVersion, started });
+    // The author's fine-tuned version answers unless the request names a model (the stock one included).
+    const authorModel =
+      llm && !req.model ? this.deps.authorModels?.forAuthor(valid.filters.authorId) : undefined;
+    const modelVersion = authorModel?.label ?? '';
+    const modelVersionId = authorModel?.modelVersionId ?? '';
+    const recording = this.recorder.open(valid, {
+      generationId,
+      model,
+      modelVersion,
+      modelVersionId,
+      promptTemplateVersion,
+      started,
+    });
     const progress: AnswerProgress = newAnswerProgress();
     const maxTokens = req.maxTokens || DEFAULT_MAX_TOKENS;
     let failure: unknown;
     try {
+      const adapter = authorModel && llm ? await this.adapterFor(authorModel, llm, signal) : undefined;
       let context: Passage[] = [];
       if (!req.disableRag) {
         const retrieval = await this.retrieveValid(valid, llm, signal, generationId);
@@ -117,12 +136,14 @@ export class RagService {
         recording.retrieved(retrieval, context);
       }
       const citations = citationsOf(context);
-      yield { started: { generationId, model, promptTemplateVersion, citations } };
+      yield {
+        started: { generationId, model, modelVersion, modelVersionId, promptTemplateVersion, citations },
+      };
       // Delegated rather than re-yielded: one generator hop per delta less on the hot path.
       if (llm) {
         yield* this.answers.withModel(
           llm,
-          { req, valid, context, maxTokens, generationId },
+          { req, valid, context, maxTokens, generationId, ...(adapter ? { adapter } : {}) },
           progress,
           signal,
         );
@@ -138,6 +159,17 @@ export class RagService {
       // Also reached when the consumer stops early (a streaming client that went away): no error, no `done`.
       if (!recording.completed) await recording.fail(failure, progress, signal);
     }
+  }
+
+  private async adapterFor(
+    authorModel: AuthorModel,
+    llm: LlmBackend,
+    signal?: AbortSignal,
+  ): Promise<LoraAdapter> {
+    if (!this.deps.adapterFiles) {
+      return { id: authorModel.modelVersionId, name: authorModel.servingName };
+    }
+    return this.deps.adapterFiles.prepare(authorModel, llm.kind, signal);
   }
 
   /** Understand, then retrieve: shared by the Retrieve RPC and generation. */

@@ -70,6 +70,8 @@ export function toGenerateResponse(
     answer: r.answer,
     citations: r.citations.map(toCitation),
     model: r.model,
+    modelVersion: r.modelVersion,
+    modelVersionId: r.modelVersionId,
     promptTemplateVersion: r.promptTemplateVersion,
     usage: r.usage,
     finishReason: r.finishReason,
@@ -96,6 +98,8 @@ function toGeneration(g: GenerationRecord): MessageInitShape<typeof inferencev1.
     })),
     promptTemplateVersion: g.promptTemplateVersion,
     model: g.model,
+    modelVersion: g.modelVersion ?? '',
+    modelVersionId: g.modelVersionId ?? '',
     usage: {
       promptTokens: g.promptTokens,
       completionTokens: g.completionTokens,
@@ -146,6 +150,8 @@ export function registerInferenceRoutes(router: ConnectRouter, h: InferenceHandl
               value: {
                 generationId: s.generationId,
                 model: s.model,
+                modelVersion: s.modelVersion,
+                modelVersionId: s.modelVersionId,
                 promptTemplateVersion: s.promptTemplateVersion,
                 citations: s.citations.map(toCitation),
               },
