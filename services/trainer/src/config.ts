@@ -3,6 +3,7 @@ import path from 'node:path';
 import { baseConfigSchema, loadConfig } from '@llmtwin/runtime';
 import { llmSettingsShape } from '@llmtwin/llm/backends';
 import { z } from 'zod';
+import type { EvaluationSettings } from './domain/evaluation/evaluation.js';
 import { PRESET_NAMES, type PresetName } from './domain/presets.js';
 
 export const trainingConfigShape = {
@@ -66,6 +67,78 @@ export const trainingConfigShape = {
     .describe("the training image (Python job and its stack); empty = the template's"),
 };
 
+// The evaluation step of a training run (docs/training.md, "Evaluation"): sizes, the judge, the gates.
+const fraction = (fallback: number, what: string) =>
+  z.coerce.number().min(0).max(1).default(fallback).describe(`${what} (a fraction: 0.05 = 5%)`);
+
+export const evaluationConfigShape = {
+  LLMTWIN_EVAL_MAX_PROMPTS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(8)
+    .describe('held-out prompts each model answers (the first of the test split); 0 = perplexity only'),
+  LLMTWIN_EVAL_MAX_NEW_TOKENS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(4096)
+    .default(64)
+    .describe('greedy tokens per evaluation answer'),
+  LLMTWIN_EVAL_MAX_SEQ_LENGTH: z.coerce
+    .number()
+    .int()
+    .min(8)
+    .max(32768)
+    .default(256)
+    .describe('tokens of each held-out text scored for perplexity (longer texts are cut)'),
+  LLMTWIN_EVAL_JUDGE_MODEL: z
+    .string()
+    .default('')
+    .describe(
+      'the LLM judge, a model id of LLMTWIN_LLM_BACKENDS, asked at temperature 0; empty = no judge ' +
+        '(judge scores 0, judge_model empty)',
+    ),
+  LLMTWIN_EVAL_RETRIEVAL: z
+    .enum(['none', 'router'])
+    .default('none')
+    .describe(
+      "where with-RAG answers get their passages: router (the inference router's Retrieve) or none " +
+        '(with-RAG scores 0, the judge gate says so)',
+    ),
+  LLMTWIN_EVAL_RAG_PASSAGES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(20)
+    .default(3)
+    .describe('passages retrieved per prompt for with-RAG answers'),
+  LLMTWIN_EVAL_MIN_PERPLEXITY_GAIN: fraction(
+    0,
+    "gate: the candidate's perplexity on held-out text must be below the base's by at least this much",
+  ),
+  LLMTWIN_EVAL_MAX_PERPLEXITY_VS_PRODUCTION: fraction(
+    0.05,
+    "gate: the candidate's perplexity may exceed the production version's by at most this much",
+  ),
+  LLMTWIN_EVAL_MAX_STYLE_DISTANCE_INCREASE: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.05)
+    .describe("gate: the candidate's stylometric distance (0..1) may exceed the base's by at most this much"),
+  LLMTWIN_EVAL_MAX_JUDGE_DROP: z.coerce
+    .number()
+    .min(0)
+    .max(2)
+    .default(0)
+    .describe(
+      "gate: each of the candidate's judge means (1–3) may fall below the production version's by at most " +
+        'this much (when both were judged)',
+    ),
+};
+
 export const configSchema = baseConfigSchema.extend({
   LLMTWIN_WAREHOUSE_URL: z.string().describe('mongodb://… or sqlite:<file> (trainer jobs)'),
   LLMTWIN_EVENT_BUS_URL: z.string().describe('kafka://host:port[,host:port] or log:<file>'),
@@ -105,6 +178,7 @@ export const configSchema = baseConfigSchema.extend({
   // The trainer's own model table for writing instructions and rejected answers (same form as the router's).
   ...llmSettingsShape,
   ...trainingConfigShape,
+  ...evaluationConfigShape,
   LLMTWIN_DATASET_TEMPERATURE: z.coerce
     .number()
     .min(0)
@@ -124,3 +198,17 @@ export const artifactStoreUrl = (c: Pick<TrainerConfig, 'LLMTWIN_ARTIFACT_STORE_
   c.LLMTWIN_ARTIFACT_STORE_URL || `file:${path.resolve(c.LLMTWIN_DATA_DIR, 'artifacts')}`;
 
 export const loadTrainerConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(configSchema, env);
+
+/** The evaluation's settings from the configuration. */
+export const evaluationSettings = (c: TrainerConfig): EvaluationSettings => ({
+  maxPrompts: c.LLMTWIN_EVAL_MAX_PROMPTS,
+  maxNewTokens: c.LLMTWIN_EVAL_MAX_NEW_TOKENS,
+  maxSeqLength: c.LLMTWIN_EVAL_MAX_SEQ_LENGTH,
+  ragPassages: c.LLMTWIN_EVAL_RAG_PASSAGES,
+  gates: {
+    minPerplexityGain: c.LLMTWIN_EVAL_MIN_PERPLEXITY_GAIN,
+    maxPerplexityVsProduction: c.LLMTWIN_EVAL_MAX_PERPLEXITY_VS_PRODUCTION,
+    maxStyleDistanceIncrease: c.LLMTWIN_EVAL_MAX_STYLE_DISTANCE_INCREASE,
+    maxJudgeDropVsProduction: c.LLMTWIN_EVAL_MAX_JUDGE_DROP,
+  },
+});
