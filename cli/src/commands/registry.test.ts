@@ -210,6 +210,46 @@ describe('llmtwin models', () => {
   });
 });
 
+describe('llmtwin models on a version a gate rejected', () => {
+  it('shows the stage, the reason and the evaluation; lists it under rejected; refuses to move it', async () => {
+    const c = gatewayClient(registryv1.RegistryService, o.url);
+    const reason = 'style-vs-production: 0.41 vs 0.38, need lower';
+    const mv = (
+      await c.registerModelVersion({
+        name: 'jane-twin-c',
+        runId: ids.runA,
+        evaluation: {
+          scores: [
+            { role: 'candidate', model: 'cand', perplexity: 12.5, styleDistance: 0.41, examples: 6n },
+            { role: 'production', model: 'mv_prod', perplexity: 13, styleDistance: 0.38, examples: 6n },
+          ],
+          gates: [
+            { name: 'perplexity-vs-base', passed: true, detail: '12.5 vs base 14.0: 11% lower' },
+            { name: 'style-vs-production', passed: false, detail: '0.41 vs production 0.38: need lower' },
+          ],
+          wallSeconds: 95,
+          passed: false,
+        },
+        rejectionReason: reason,
+      })
+    ).modelVersion!;
+    const show = await capture(() => modelsShow({ ...o, id: mv.id }));
+    expect(show.code).toBe(0);
+    expect(show.out.split('\n')[0]).toContain(`${mv.id}  rejected  ✖ ${reason}`);
+    expect(show.out).toContain('evaluation failed, in 1m35s');
+    expect(show.out).toMatch(/production +mv_prod +13\.00 +0\.380 +6/);
+    expect(show.out).toContain('✔ perplexity-vs-base  12.5 vs base 14.0: 11% lower');
+    expect(show.out).toContain('✖ style-vs-production  0.41 vs production 0.38: need lower');
+    expect(show.out).toContain('none → rejected  applied  evaluation');
+    const list = await capture(() => modelsList({ ...o, stage: 'rejected' }));
+    expect(list.out).toContain(mv.id);
+    expect(list.out).not.toContain(ids.mv1);
+    const moved = await capture(() => modelsRequest({ ...o, id: mv.id, stage: 'candidate' }));
+    expect(moved.code).toBe(1);
+    expect(moved.err).toContain(`was rejected (${reason})`);
+  });
+});
+
 describe('llmtwin lineage', () => {
   it('prints the upstream tree of a model and the downstream tree of a source', async () => {
     const up = await capture(() => lineage({ ...o, id: ids.mv1, direction: 'up' }));

@@ -41,6 +41,11 @@ export const stageNames: Record<string, registryv1.Stage> = {
   production: registryv1.Stage.PRODUCTION,
   archived: registryv1.Stage.ARCHIVED,
 };
+/** What `models list --stage` filters on: the stages above, and rejected (set only by a failed gate). */
+const listStageNames: Record<string, registryv1.Stage> = {
+  ...stageNames,
+  rejected: registryv1.Stage.REJECTED,
+};
 
 // ---- runs -------------------------------------------------------------------------------------------
 
@@ -155,14 +160,15 @@ export function renderComparison(res: registryv1.CompareRunsResponse): string {
 function modelLine(m: registryv1.ModelVersion): string {
   const pending = m.pendingStage ? dim(` (${stage(m.pendingStage)} pending review)`) : '';
   const aliases = m.aliases.length ? ` @${m.aliases.join(' @')}` : '';
-  return `${bold(`${m.name} v${m.version}`)}  ${m.id}  ${stage(m.stage)}${pending}${aliases}  ${tainted(m.tainted, m.taintReason)}`.trimEnd();
+  const rejected = m.rejectionReason ? bad(m.rejectionReason) + '  ' : '';
+  return `${bold(`${m.name} v${m.version}`)}  ${m.id}  ${stage(m.stage)}${pending}${aliases}  ${rejected}${tainted(m.tainted, m.taintReason)}`.trimEnd();
 }
 
 export const modelsList = (o: RemoteOptions & { name?: string; stage?: string; author?: string }) =>
   remote(o, async () => {
     const res = await client(o).listModelVersions({
       name: o.name ?? '',
-      stage: o.stage ? stageNames[o.stage]! : registryv1.Stage.UNSPECIFIED,
+      stage: o.stage ? listStageNames[o.stage]! : registryv1.Stage.UNSPECIFIED,
       authorId: o.author ?? '',
       page: { pageSize: 100 },
     });
@@ -194,6 +200,7 @@ export const modelsShow = (o: RemoteOptions & { id: string }) =>
     );
     for (const [k, v] of Object.entries(m!.evalMetrics)) console.log(`  ${k.padEnd(24)} ${num(v)}`);
     for (const a of m!.artifacts) console.log(`  artifact    ${a.name}  ${dim(a.uri)}`);
+    if (m!.evaluation) console.log(renderEvaluation(m!.evaluation));
     if (transitions.length) console.log('  transitions');
     for (const t of transitions) {
       const who = t.reviewer ? `${t.requestedBy || '?'} → ${t.reviewer}` : t.requestedBy || '?';
@@ -426,8 +433,8 @@ export function addRegistryCommands(
       .option('--name <name>', 'only this model')
       .option(
         '--stage <stage>',
-        'none, candidate, production or archived',
-        choice('--stage', Object.keys(stageNames)),
+        'none, candidate, production, archived or rejected',
+        choice('--stage', Object.keys(listStageNames)),
       )
       .option('--author <id>', "only this author's"),
   ).action(async (opts: Remote & { name?: string; stage?: string; author?: string }) => {
