@@ -22,7 +22,7 @@ import { createInferenceRouterModule, type InferenceRouterModule } from './modul
 
 const LORA = fileURLToPath(new URL('../../../packages/llm/fixtures/smollm2-test-lora.gguf', import.meta.url));
 const logger = createLogger('author-adapters-test', { level: 'silent' });
-const { PRODUCTION, STAGING, ARCHIVED } = registryv1.Stage;
+const { PRODUCTION, CANDIDATE, ARCHIVED } = registryv1.Stage;
 
 let storage: EmbeddedStorage;
 let artifacts: ArtifactStore;
@@ -86,7 +86,7 @@ beforeAll(async () => {
   adapterArtifact = { uri: stored.uri, sha256: stored.sha256, sizeBytes: BigInt(stored.sizeBytes) };
   // Promoted before the router starts: it learns the current state by replaying the topic.
   await storage.bus.ensureTopics([topics.registry]);
-  await stageChanged(1, PRODUCTION, STAGING);
+  await stageChanged(1, PRODUCTION, CANDIDATE);
   const { models } = buildModelRouter({
     backends: `twin=local:${defaultLocalModelPath()};threads=1;context=512`,
     logger,
@@ -148,7 +148,7 @@ describe("an author's production adapter answers for that author", () => {
   }, 120_000);
 
   it('follows a new version and a rollback, and goes back to the stock model when the version leaves production', async () => {
-    await stageChanged(2, PRODUCTION, STAGING);
+    await stageChanged(2, PRODUCTION, CANDIDATE);
     await stageChanged(1, ARCHIVED, PRODUCTION);
     await servingJane('jane-twin/2');
     expect(await ask('jane')).toMatchObject({ modelVersion: 'jane-twin/2', modelVersionId: 'mv_jane_2' });
@@ -169,9 +169,9 @@ describe("an author's production adapter answers for that author", () => {
   }, 120_000);
 
   it('never serves a tainted version', async () => {
-    await stageChanged(3, PRODUCTION, STAGING, { tainted: true });
+    await stageChanged(3, PRODUCTION, CANDIDATE, { tainted: true });
     // A later, untainted promotion shows that the tainted one was read and passed over.
-    await stageChanged(4, PRODUCTION, STAGING);
+    await stageChanged(4, PRODUCTION, CANDIDATE);
     await servingJane('jane-twin/4');
     await stageChanged(4, ARCHIVED, PRODUCTION);
     await servingJane('');

@@ -2,17 +2,20 @@
 // pure logic: which version answers for whom after promotions, rollbacks, retirements and taints, in
 // whatever order events of different versions arrive, and what is released on the backends.
 import { describe, expect, it } from '@jest/globals';
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { registryeventsv1, registryv1 } from '@llmtwin/contracts';
 import { pino } from 'pino';
 import { PromotionApplier, authorModelOf, promotionAction } from './model-promotion.consumer.js';
 import { AuthorModels, type AuthorModel } from '../domain/author-models.js';
 
-const { PRODUCTION, STAGING, ARCHIVED } = registryv1.Stage;
+const { PRODUCTION, CANDIDATE, ARCHIVED } = registryv1.Stage;
 const sha = 'ab'.repeat(32);
 
-const version = (n: number, extra: Partial<registryv1.ModelVersion> = {}) =>
+const version = (
+  n: number,
+  extra: Omit<MessageInitShape<typeof registryv1.ModelVersionSchema>, '$typeName'> = {},
+) =>
   create(registryv1.ModelVersionSchema, {
     id: `mv_jane_${n}`,
     name: 'jane-twin',
@@ -97,20 +100,20 @@ describe('registry events → author models', () => {
       if (action) await applier.apply(action);
       return table.forAuthor('jane')?.label ?? 'stock';
     };
-    expect(await apply(event(version(1), PRODUCTION, STAGING, 10))).toBe('jane-twin/1');
-    expect(await apply(event(version(2), PRODUCTION, STAGING, 20))).toBe('jane-twin/2');
+    expect(await apply(event(version(1), PRODUCTION, CANDIDATE, 10))).toBe('jane-twin/1');
+    expect(await apply(event(version(2), PRODUCTION, CANDIDATE, 20))).toBe('jane-twin/2');
     // v1 archived after v2 took over.
     expect(await apply(event(version(1), ARCHIVED, PRODUCTION, 21))).toBe('jane-twin/2');
     // Rollback, the previous version's event first, then the current one leaving (same time).
     expect(await apply(event(version(1), PRODUCTION, ARCHIVED, 30))).toBe('jane-twin/1');
     expect(await apply(event(version(2), ARCHIVED, PRODUCTION, 30))).toBe('jane-twin/1');
     // An old event arriving late changes nothing.
-    expect(await apply(event(version(2), PRODUCTION, STAGING, 20))).toBe('jane-twin/1');
+    expect(await apply(event(version(2), PRODUCTION, CANDIDATE, 20))).toBe('jane-twin/1');
     // The version in production is tainted: it stops answering.
     expect(await apply(event(version(1, { tainted: true }), PRODUCTION, PRODUCTION, 40))).toBe('stock');
     // A tainted version promoted is never served.
-    expect(await apply(event(version(5, { tainted: true }), PRODUCTION, STAGING, 50))).toBe('stock');
-    expect(await apply(event(version(6), PRODUCTION, STAGING, 60))).toBe('jane-twin/6');
+    expect(await apply(event(version(5, { tainted: true }), PRODUCTION, CANDIDATE, 50))).toBe('stock');
+    expect(await apply(event(version(6), PRODUCTION, CANDIDATE, 60))).toBe('jane-twin/6');
     expect(await apply(event(version(6), ARCHIVED, PRODUCTION, 70))).toBe('stock');
     // Adapters never became models of their own.
     expect(served).toEqual([]);
@@ -128,8 +131,8 @@ describe('registry events → author models', () => {
       pino({ level: 'silent' }),
     );
     for (const e of [
-      event(version(1), PRODUCTION, STAGING, 10),
-      event(version(2), PRODUCTION, STAGING, 20),
+      event(version(1), PRODUCTION, CANDIDATE, 10),
+      event(version(2), PRODUCTION, CANDIDATE, 20),
       event(version(1), ARCHIVED, PRODUCTION, 20),
       event(version(2), ARCHIVED, PRODUCTION, 30),
       event(version(1), PRODUCTION, ARCHIVED, 30),
