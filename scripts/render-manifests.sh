@@ -3,7 +3,7 @@
 # failing on the first error. CI runs it; so can you:
 #
 #   scripts/render-manifests.sh                  # all targets to stdout
-#   scripts/render-manifests.sh --out build/k8s  # build/k8s/{base,dev,prod}.yaml
+#   scripts/render-manifests.sh --out build/k8s  # build/k8s/{base,training-job,dev,prod}.yaml
 #   scripts/render-manifests.sh dev              # one target
 #   scripts/render-manifests.sh --no-validate    # render only
 #
@@ -39,7 +39,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(base)
+  # training-job: the base plus the training Job template, which the trainer creates per run (never applied).
+  targets=(base training-job)
   for overlay in "$repo_root"/deploy/overlays/*/; do
     targets+=("$(basename "$overlay")")
   done
@@ -48,7 +49,10 @@ fi
 log() { echo "render-manifests: $*" >&2; }
 
 target_dir() {
-  if [ "$1" = base ]; then echo "$repo_root/deploy/base"; else echo "$repo_root/deploy/overlays/$1"; fi
+  case "$1" in
+    base | training-job) echo "$repo_root/deploy/$1" ;;
+    *) echo "$repo_root/deploy/overlays/$1" ;;
+  esac
 }
 
 # kustomize's major version from `kustomize version` / `kubectl version --client` output ("v5.5.0").

@@ -171,6 +171,8 @@ func (c *checker) checkReferences(objects []object) {
 		byKind[kind][name] = true
 	}
 	var workloads []workload
+	// Jobs' pods are checked like the others' (volumes, env, service accounts); Kubernetes makes their selectors.
+	var jobs []workload
 	var services []*corev1.Service
 	var pdbs []*policyv1.PodDisruptionBudget
 	var hpas []*autoscalingv2.HorizontalPodAutoscaler
@@ -192,6 +194,7 @@ func (c *checker) checkReferences(objects []object) {
 			}
 		case *batchv1.Job:
 			add("Job", v.Name)
+			jobs = append(jobs, workload{"Job", v.Name, v.Labels, nil, v.Spec.Template})
 		case *corev1.Service:
 			add("Service", v.Name)
 			services = append(services, v)
@@ -218,6 +221,14 @@ func (c *checker) checkReferences(objects []object) {
 			c.errorf("%s: selector %v does not match the pod template labels %v", src, w.selector, w.template.Labels)
 		}
 		c.checkPod(src, w, byKind)
+	}
+
+	for _, j := range jobs {
+		src := "Job " + j.name
+		if p := j.template.Spec.RestartPolicy; p != corev1.RestartPolicyNever && p != corev1.RestartPolicyOnFailure {
+			c.errorf("%s: restartPolicy must be Never or OnFailure, not %q", src, p)
+		}
+		c.checkPod(src, j, byKind)
 	}
 
 	for _, s := range services {
