@@ -20,6 +20,9 @@ export interface LlmtwinInfo {
   generation_id: string;
   prompt_template_version: string;
   extractive: boolean;
+  /** The author's model version that answered, "<name>/<version>", or null when the stock model did. */
+  model_version: string | null;
+  model_version_id: string | null;
 }
 
 export interface OpenAiUsage {
@@ -48,7 +51,16 @@ export const llmtwinInfoOf = (res: inferencev1.GenerateResponse): LlmtwinInfo =>
   generation_id: res.generationId,
   prompt_template_version: res.promptTemplateVersion,
   extractive: res.extractive,
+  model_version: res.modelVersion || null,
+  model_version_id: res.modelVersionId || null,
 });
+
+/**
+ * OpenAI's system_fingerprint names the backend configuration an answer came from; here, the model version
+ * id of the author's fine-tuned adapter (null for the stock model), which generic clients already surface.
+ */
+export const systemFingerprintOf = (res: inferencev1.GenerateResponse): string | null =>
+  res.modelVersionId || null;
 
 export function usageOf(res: inferencev1.GenerateResponse): OpenAiUsage {
   const prompt = res.usage?.promptTokens ?? 0;
@@ -89,6 +101,7 @@ export function chatCompletion(res: inferencev1.GenerateResponse, created = nowS
     object: 'chat.completion' as const,
     created,
     model: res.model,
+    system_fingerprint: systemFingerprintOf(res),
     choices: [
       {
         index: 0,
@@ -146,6 +159,7 @@ export class ChunkWriter {
     if (res.model) this.model = res.model;
     return {
       ...this.base(),
+      system_fingerprint: systemFingerprintOf(res),
       choices: [this.choice({}, finishReasonOf(res.finishReason))],
       citations: citationsOf(res),
       llmtwin: llmtwinInfoOf(res),

@@ -209,6 +209,7 @@ describe('POST /v1/chat/completions', () => {
       object: 'chat.completion',
       created: expect.any(Number),
       model: 'twin-model',
+      system_fingerprint: null,
       choices: [
         {
           index: 0,
@@ -244,7 +245,13 @@ describe('POST /v1/chat/completions', () => {
           score: 0.75,
         },
       ],
-      llmtwin: { generation_id: 'gen_1', prompt_template_version: 'rag-v1', extractive: false },
+      llmtwin: {
+        generation_id: 'gen_1',
+        prompt_template_version: 'rag-v1',
+        extractive: false,
+        model_version: null,
+        model_version_id: null,
+      },
     });
 
     const [req] = upstream.requests;
@@ -275,6 +282,15 @@ describe('POST /v1/chat/completions', () => {
   });
 
   it('streams chat.completion.chunk events: role first, deltas, then finish_reason with citations, usage and [DONE]', async () => {
+    // The author's fine-tuned version answered: the final chunk names it.
+    upstream.stream = async function* () {
+      yield { case: 'delta', value: 'Twins ' };
+      yield { case: 'delta', value: 'answer [1].' };
+      yield {
+        case: 'done',
+        value: doneMessage({ modelVersion: 'alice-twin/3', modelVersionId: 'mv_alice_3' }) as never,
+      };
+    };
     const res = await post('/v1/chat/completions', {
       ...ask(),
       stream: true,
@@ -304,7 +320,10 @@ describe('POST /v1/chat/completions', () => {
       generation_id: 'gen_1',
       prompt_template_version: 'rag-v1',
       extractive: false,
+      model_version: 'alice-twin/3',
+      model_version_id: 'mv_alice_3',
     });
+    expect(final['system_fingerprint']).toBe('mv_alice_3');
     const usage = chunks[chunks.length - 1]!;
     expect(usage['choices']).toEqual([]);
     expect(usage['usage']).toEqual({ prompt_tokens: 11, completion_tokens: 4, total_tokens: 15 });
