@@ -9,6 +9,7 @@ import path from 'node:path';
 import { createArtifactStore } from '@llmtwin/ports/adapters';
 import { loadConfig } from '@llmtwin/runtime';
 import {
+  autoTrainSettings,
   defaultTokenizerModel,
   openTokenizer,
   trainerConfigSchema,
@@ -28,6 +29,12 @@ export async function embeddedTrainerOptions(
       LLMTWIN_DATASET_TOKENIZER: true,
       LLMTWIN_DATASET_GENERATOR: true,
       LLMTWIN_DATASET_TEMPERATURE: true,
+      LLMTWIN_AUTO_TRAIN_AUTHORS: true,
+      LLMTWIN_AUTO_TRAIN_DEBOUNCE_SECONDS: true,
+      LLMTWIN_AUTO_TRAIN_MAX_RUNS_PER_DAY: true,
+      LLMTWIN_AUTO_TRAIN_MAX_TOKENS: true,
+      LLMTWIN_AUTO_TRAIN_PRESET: true,
+      LLMTWIN_AUTO_TRAIN_MAX_STEPS: true,
     }),
   );
   const model = defaultTokenizerModel(settings.LLMTWIN_CACHE_DIR);
@@ -67,6 +74,7 @@ export async function embeddedTrainerOptions(
     ...(models ? { models } : {}),
     defaultGenerator: settings.LLMTWIN_DATASET_GENERATOR,
     temperature: settings.LLMTWIN_DATASET_TEMPERATURE,
+    autoTrain: autoTrainSettings(settings),
     owned: [artifacts, { close: async () => void (await (await tokenizer)?.close()) }],
   };
 }

@@ -5,6 +5,7 @@ import { llmSettingsShape } from '@llmtwin/llm/backends';
 import { z } from 'zod';
 import type { EvaluationSettings } from './domain/evaluation/evaluation.js';
 import { PRESET_NAMES, type PresetName } from './domain/presets.js';
+import { parseAuthors, type AutoTrainSettings } from './domain/training-policy.js';
 
 export const trainingConfigShape = {
   LLMTWIN_TRAINER_RUNNER: z
@@ -45,6 +46,11 @@ export const trainingConfigShape = {
       'the Kubernetes API server; empty = in-cluster (KUBERNETES_SERVICE_HOST/PORT with the pod service ' +
         'account token and CA)',
     ),
+  KUBERNETES_SERVICE_HOST: z
+    .string()
+    .optional()
+    .describe('set by Kubernetes in every pod: the in-cluster API server (kubernetes runner)'),
+  KUBERNETES_SERVICE_PORT: z.string().optional().describe('set by Kubernetes in every pod'),
   LLMTWIN_TRAINER_K8S_NAMESPACE: z
     .string()
     .default('')
@@ -139,6 +145,49 @@ export const evaluationConfigShape = {
     ),
 };
 
+/** Continuous training: runs started on new instruct dataset versions (docs/training.md). */
+export const autoTrainConfigShape = {
+  LLMTWIN_AUTO_TRAIN_AUTHORS: z
+    .string()
+    .default('')
+    .describe(
+      'authors whose new instruct dataset versions start a training run: a comma list, "*" = every author; ' +
+        'empty = continuous training off',
+    ),
+  LLMTWIN_AUTO_TRAIN_DEBOUNCE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(300)
+    .describe(
+      'how long a new dataset version waits; a newer one of the same author in that time replaces it',
+    ),
+  LLMTWIN_AUTO_TRAIN_MAX_RUNS_PER_DAY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(2)
+    .describe('runs continuous training starts per author in any 24 hours; a version due beyond it waits'),
+  LLMTWIN_AUTO_TRAIN_MAX_TOKENS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      "most tokens a dataset version's train split may hold to start a run (else skipped); 0 = no limit",
+    ),
+  LLMTWIN_AUTO_TRAIN_PRESET: z
+    .enum(PRESET_NAMES as [PresetName, ...PresetName[]])
+    .default('cpu-tiny')
+    .describe('the preset of the runs continuous training starts'),
+  LLMTWIN_AUTO_TRAIN_MAX_STEPS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe("training steps of those runs; 0 = the preset's"),
+};
+
 export const configSchema = baseConfigSchema.extend({
   LLMTWIN_WAREHOUSE_URL: z.string().describe('mongodb://… or sqlite:<file> (trainer jobs)'),
   LLMTWIN_EVENT_BUS_URL: z.string().describe('kafka://host:port[,host:port] or log:<file>'),
@@ -179,6 +228,7 @@ export const configSchema = baseConfigSchema.extend({
   ...llmSettingsShape,
   ...trainingConfigShape,
   ...evaluationConfigShape,
+  ...autoTrainConfigShape,
   LLMTWIN_DATASET_TEMPERATURE: z.coerce
     .number()
     .min(0)
@@ -211,4 +261,16 @@ export const evaluationSettings = (c: TrainerConfig): EvaluationSettings => ({
     maxStyleDistanceIncrease: c.LLMTWIN_EVAL_MAX_STYLE_DISTANCE_INCREASE,
     maxJudgeDropVsProduction: c.LLMTWIN_EVAL_MAX_JUDGE_DROP,
   },
+});
+
+/** Continuous training's settings from the configuration (authors empty: off). */
+export const autoTrainSettings = (
+  c: z.infer<z.ZodObject<typeof autoTrainConfigShape>>,
+): AutoTrainSettings => ({
+  authors: parseAuthors(c.LLMTWIN_AUTO_TRAIN_AUTHORS),
+  debounceMs: c.LLMTWIN_AUTO_TRAIN_DEBOUNCE_SECONDS * 1000,
+  maxRunsPerDay: c.LLMTWIN_AUTO_TRAIN_MAX_RUNS_PER_DAY,
+  maxTokens: c.LLMTWIN_AUTO_TRAIN_MAX_TOKENS,
+  preset: c.LLMTWIN_AUTO_TRAIN_PRESET,
+  maxSteps: c.LLMTWIN_AUTO_TRAIN_MAX_STEPS,
 });

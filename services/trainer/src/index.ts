@@ -10,7 +10,8 @@ export type { Evaluator, EvaluationInput, HeldOutPrompt } from './domain/evaluat
 export type { JobRunner, TrainingSpec } from './domain/job-runner.port.js';
 export { PRESETS, PRESET_NAMES, type PresetName } from './domain/presets.js';
 export { ProcessJobRunner } from './adapters/process-job-runner.js';
-export { configSchema as trainerConfigSchema, defaultTokenizerModel } from './config.js';
+export { autoTrainSettings, configSchema as trainerConfigSchema, defaultTokenizerModel } from './config.js';
+export type { AutoTrainSettings } from './domain/training-policy.js';
 export { openTokenizer } from './adapters/create-tokenizer.js';
 export type { ModelTable } from './adapters/router-llm.js';
 export {

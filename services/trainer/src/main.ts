@@ -4,7 +4,7 @@ import { modelRouterFromSettings } from '@llmtwin/llm/backends';
 import { createArtifactStore } from '@llmtwin/ports/adapters';
 import { failedPrecondition } from '@llmtwin/runtime';
 import { openTokenizer } from './adapters/create-tokenizer.js';
-import { artifactStoreUrl, defaultTokenizerModel, loadTrainerConfig } from './config.js';
+import { artifactStoreUrl, autoTrainSettings, defaultTokenizerModel, loadTrainerConfig } from './config.js';
 import { EXTRACTIVE } from './domain/example-generators.js';
 import { createTrainerModule } from './module.js';
 
@@ -49,6 +49,7 @@ await runModuleMain({
       ...(models ? { models } : {}),
       defaultGenerator: generator,
       temperature: config.LLMTWIN_DATASET_TEMPERATURE,
+      autoTrain: autoTrainSettings(config),
       owned: [artifacts, ...(tokenizer ? [tokenizer] : []), ...(models ? [models] : [])],
     });
   },

@@ -1,7 +1,7 @@
 // The trainer service as a module: dataset versions built from an author's cleaned snapshot, as jobs run in
 // this process, recorded in the registry. It reads clean, ingest and (for answer edits) the inference router,
 // and records into the registry, all through the service directory; its health follows theirs.
-import { createClient } from '@connectrpc/connect';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { cleanv1, healthv1, inferencev1, ingestv1, registryv1, trainerv1 } from '@llmtwin/contracts';
 import {
   adapterDependencies,
@@ -30,6 +30,30 @@ import type { JobRunner } from './domain/job-runner.port.js';
 import type { PresetName } from './domain/presets.js';
 import { TrainingJobs } from './domain/training.js';
 import type { TrainingRegistry } from './domain/training-registry.port.js';
+import { startContinuousTraining, type ContinuousTraining } from './consumers/dataset-version.consumer.js';
+import {
+  AUTO_RUNS_COLLECTION,
+  autoTrainEnabled,
+  TrainingPolicy,
+  type AutoRunRecord,
+  type AutoTrainSettings,
+} from './domain/training-policy.js';
+import type { TrainingStarter } from './domain/training-starter.port.js';
+
+/** Continuous training starts runs through TrainingJobs; a registry out of reach means "try again later". */
+function trainingStarter(training: TrainingJobs): TrainingStarter {
+  return {
+    start: async (request, options) => {
+      try {
+        return { jobId: (await training.start(request, options))._id };
+      } catch (err) {
+        if (err instanceof ConnectError && err.code === Code.Unavailable)
+          throw unavailable(`the registry is out of reach: ${err.rawMessage}`, err);
+        throw err;
+      }
+    },
+  };
+}
 
 /** The registry client, made on the first call (the directory may not know the registry yet at start). */
 function lazyRegistry(get: () => TrainingRegistry): TrainingRegistry {
@@ -93,6 +117,8 @@ export interface TrainerDeps {
   answerEdits?: AnswerEditReader;
   /** Fine-tuning jobs; none means StartTraining is refused (FAILED_PRECONDITION, saying why). */
   training?: TrainingSetup;
+  /** Continuous training (runs on new dataset versions, by policy); none or no authors: off. */
+  autoTrain?: AutoTrainSettings;
 }
 
 /** What fine-tuning needs (docs/training.md). */
@@ -231,6 +257,7 @@ export async function createTrainerModule(deps: TrainerDeps): Promise<TrainerMod
   if (unfinishedTraining.length > 0) void failRunsWhenReachable(training, unfinishedTraining, logger);
 
   const artifacts = deps.artifacts;
+  let continuous: ContinuousTraining | undefined;
   return {
     name: 'trainer',
     services: [trainerv1.TrainerService],
@@ -250,7 +277,22 @@ export async function createTrainerModule(deps: TrainerDeps): Promise<TrainerMod
         upstreamHealth(directory, name, adapter),
       ),
     ],
+    async start() {
+      if (!deps.autoTrain || !autoTrainEnabled(deps.autoTrain)) return;
+      const policy = new TrainingPolicy({
+        runs: deps.warehouse.collection<AutoRunRecord>(AUTO_RUNS_COLLECTION),
+        starter: trainingStarter(training),
+        settings: deps.autoTrain,
+        logger,
+      });
+      continuous = await startContinuousTraining({ eventBus: deps.eventBus, policy, logger });
+      logger.info(
+        { authors: deps.autoTrain.authors, preset: deps.autoTrain.preset },
+        'continuous training on: new instruct dataset versions of these authors start runs',
+      );
+    },
     async stop() {
+      await continuous?.stop();
       await training.stop();
       await runner.stop();
       await t?.runner.close();
