@@ -23,6 +23,9 @@ export const askCommand = (
       printJson({
         answer: res.answer,
         model: res.model,
+        // The author's fine-tuned version that answered ("<name>/<version>"); null for the stock model.
+        modelVersion: res.modelVersion || null,
+        modelVersionId: res.modelVersionId || null,
         extractive: res.extractive,
         generationId: res.generationId,
         citations: res.citations.map((c) => ({
@@ -45,7 +48,8 @@ export const askCommand = (
         }
         console.log(
           dim(
-            `model ${done.model}${done.extractive ? ' (extractive)' : ''}, generation ${done.generationId}`,
+            `model ${done.model}${done.modelVersion ? ` + ${done.modelVersion}` : ''}` +
+              `${done.extractive ? ' (extractive)' : ''}, generation ${done.generationId}`,
           ),
         );
       }
