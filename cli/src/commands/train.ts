@@ -2,7 +2,7 @@
 // trainer job through the gateway, followed with a progress bar until the evaluated model version is
 // registered; Ctrl-C cancels the job. On an embedded twin on this machine, the training job's Python
 // environment is prepared first when it is missing (scripts/prepare-trainer.mjs).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,15 +147,16 @@ export async function ensureTrainerPython(o: TrainOptions): Promise<void> {
     .catch(() => undefined);
   if (status?.mode !== 'embedded') return;
   const fix = 'run npm run trainer:prepare in the LLM Twin checkout (or set LLMTWIN_TRAINER_PYTHON)';
+  // The trainer's own rule (LLMTWIN_CACHE_DIR; the folder follows the lock file; prepared = the venv and its
+  // marker are there), loaded only here so that the other commands start without the trainer package.
+  const { locateTrainerPython } = await import('@llmtwin/trainer');
+  const py = locateTrainerPython();
+  if (py.prepared) return;
   if (!existsSync(prepareScript))
-    throw new UsageError(`the training environment cannot be checked: ${prepareScript} is missing; ${fix}`);
-  // The script names the folder it prepares (the rule follows its lock file); the venv appears only when
-  // complete (it is built under another name and renamed).
-  const printed = spawnSync(process.execPath, [prepareScript, '--print-venv'], { encoding: 'utf8' });
-  const venv = printed.stdout?.trim();
-  if (printed.status !== 0 || !venv)
-    throw new UsageError(`the training environment cannot be located; ${fix}`);
-  if (existsSync(path.join(venv, 'bin', 'python'))) return;
+    throw new UsageError(
+      `the training environment is not prepared (${py.venv}): ${prepareScript} is missing; ${fix}`,
+    );
+  const venv = py.venv;
   if (o.prepare === false) throw new UsageError(`the training environment is not prepared (${venv}); ${fix}`);
   process.stderr.write(
     `${dim(`preparing the training environment in ${venv}: the first time downloads about 3.5 GB of Python packages (torch, transformers, peft, trl)…`)}\n`,

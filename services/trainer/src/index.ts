@@ -10,6 +10,7 @@ export type { Evaluator, EvaluationInput, HeldOutPrompt } from './domain/evaluat
 export type { JobRunner, TrainingSpec } from './domain/job-runner.port.js';
 export { PRESETS, PRESET_NAMES, type PresetName } from './domain/presets.js';
 export { ProcessJobRunner } from './adapters/process-job-runner.js';
+export { locateTrainerPython, type TrainerPython } from './adapters/trainer-python.js';
 export { autoTrainSettings, configSchema as trainerConfigSchema, defaultTokenizerModel } from './config.js';
 export type { AutoTrainSettings } from './domain/training-policy.js';
 export { openTokenizer } from './adapters/create-tokenizer.js';
