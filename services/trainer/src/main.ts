@@ -1,12 +1,39 @@
 // Composition root of the trainer service when it runs alone: config → adapters → server → shutdown.
 import { runModuleMain } from '@llmtwin/host';
+import type { Logger } from 'pino';
 import { modelRouterFromSettings } from '@llmtwin/llm/backends';
 import { createArtifactStore } from '@llmtwin/ports/adapters';
 import { failedPrecondition } from '@llmtwin/runtime';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { openTokenizer } from './adapters/create-tokenizer.js';
-import { artifactStoreUrl, autoTrainSettings, defaultTokenizerModel, loadTrainerConfig } from './config.js';
+import { KubernetesJobRunner } from './adapters/k8s-job-runner.js';
+import { ProcessJobRunner } from './adapters/process-job-runner.js';
+import { locateTrainerPython } from './adapters/trainer-python.js';
+import {
+  artifactStoreUrl,
+  autoTrainSettings,
+  defaultTokenizerModel,
+  loadTrainerConfig,
+  type TrainerConfig,
+} from './config.js';
 import { EXTRACTIVE } from './domain/example-generators.js';
 import { createTrainerModule } from './module.js';
+
+function processRunner(config: TrainerConfig, logger: Logger): ProcessJobRunner {
+  const py = locateTrainerPython({
+    override: config.LLMTWIN_TRAINER_PYTHON,
+    cacheDir: config.LLMTWIN_CACHE_DIR,
+  });
+  if (!py.prepared) logger.warn({ python: py.python, problem: py.problem }, 'training jobs will fail');
+  return new ProcessJobRunner({
+    python: py.python,
+    pythonPath: py.pythonPath,
+    concurrency: config.LLMTWIN_TRAINER_CONCURRENCY,
+    graceMs: config.LLMTWIN_TRAINER_CANCEL_GRACE_MS,
+    logger,
+  });
+}
 
 await runModuleMain({
   name: 'trainer',
@@ -50,6 +77,20 @@ await runModuleMain({
       defaultGenerator: generator,
       temperature: config.LLMTWIN_DATASET_TEMPERATURE,
       autoTrain: autoTrainSettings(config),
+      training: {
+        // Chosen by LLMTWIN_TRAINER_RUNNER only: a cluster is never guessed from the environment.
+        runner:
+          config.LLMTWIN_TRAINER_RUNNER === 'kubernetes'
+            ? await KubernetesJobRunner.fromConfig(
+                { ...config, LLMTWIN_ARTIFACT_STORE_URL: artifactStoreUrl(config) },
+                logger,
+              )
+            : processRunner(config, logger),
+        dir: path.resolve(config.LLMTWIN_DATA_DIR, 'training'),
+        cacheGguf: defaultTokenizerModel(config.LLMTWIN_CACHE_DIR),
+        defaultPreset: config.LLMTWIN_TRAINER_PRESET,
+        threads: availableParallelism(),
+      },
       owned: [artifacts, ...(tokenizer ? [tokenizer] : []), ...(models ? [models] : [])],
     });
   },

@@ -3,11 +3,9 @@
 // for the same cores or GPU memory); the others wait for one. stdout carries the protocol's JSON lines;
 // stdout and stderr both go to the job's log file, so a failure can be read after the fact.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DomainError } from '@llmtwin/runtime/errors';
 import type { Logger } from 'pino';
 import {
@@ -24,27 +22,13 @@ import {
 export interface ProcessJobRunnerOptions {
   /** The Python interpreter with the job's dependencies (docs/training.md). */
   python: string;
-  /** Where the llmtwin_train package is (services/trainer/python/src); added to PYTHONPATH. */
-  packageDir: string;
+  /** What PYTHONPATH must hold for `-m llmtwin_train` (trainer-python.ts); empty when it is installed. */
+  pythonPath: string;
   /** Jobs running at once; the others wait. */
   concurrency: number;
   /** How long a cancelled job may take to save its checkpoint after SIGTERM before SIGKILL. */
   graceMs: number;
   logger: Logger;
-}
-
-/** services/trainer/python/src: the llmtwin_train package, run from the source tree (PYTHONPATH). */
-export const PYTHON_PACKAGE_DIR = fileURLToPath(new URL('../../python/src', import.meta.url));
-
-/**
- * The interpreter: LLMTWIN_TRAINER_PYTHON when set, else the venv scripts/prepare-trainer.mjs builds,
- * <cache>/trainer-py-<first 12 hex of sha256(requirements.lock)>/venv/bin/python.
- */
-export function locateTrainerPython(setting: string, cacheDir: string): string {
-  if (setting) return setting;
-  const lock = readFileSync(fileURLToPath(new URL('../../python/requirements.lock', import.meta.url)));
-  const hash = createHash('sha256').update(lock).digest('hex').slice(0, 12);
-  return path.join(cacheDir, `trainer-py-${hash}`, 'venv', 'bin', 'python');
 }
 
 /** A counting semaphore whose waiters may give up (an abort signal). */
@@ -97,7 +81,7 @@ export class ProcessJobRunner implements JobRunner {
     await this.slots.take(o.signal);
     let child: ChildProcess;
     try {
-      const pythonPath = [this.options.packageDir, process.env['PYTHONPATH']]
+      const pythonPath = [this.options.pythonPath, process.env['PYTHONPATH']]
         .filter(Boolean)
         .join(path.delimiter);
       child = spawn(this.options.python, ['-m', 'llmtwin_train', 'train', '--spec', specFile], {

@@ -410,8 +410,8 @@ export function resolvePreset(
       `base_model "${base}" is neither a Hugging Face model id ("org/name") nor an absolute path`,
       'e.g. Qwen/Qwen2.5-0.5B-Instruct or /models/my-model',
     );
-  // A checkpoint saved every save_steps; never more than the run's steps.
-  hyper.saveSteps = Math.max(1, Math.min(hyper.saveSteps, hyper.maxSteps));
+  // At least three checkpoints per run, so that a short run killed half-way can resume too.
+  hyper.saveSteps = Math.max(1, Math.min(hyper.saveSteps, Math.ceil(hyper.maxSteps / 3)));
   return {
     preset,
     baseModel: base || preset.baseModel,

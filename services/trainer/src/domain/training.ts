@@ -108,7 +108,7 @@ interface Active {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,126}$/;
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** `loss` → `loss`; DPO's keys get a prefix so that its steps never overwrite SFT's points of the same key. */
+/** `loss` → `loss`; DPO's keys get a prefix, so that its loss curve is a series of its own. */
 const metricKey = (phase: string, key: string) =>
   (phase === 'dpo' ? `dpo/${key}` : key).replace(/[.$]/g, '_');
 
@@ -538,7 +538,8 @@ export class TrainingJobs {
           progress.lastCheckpoint = e.step;
           break;
         case 'metrics': {
-          const done = e.phase === 'dpo' ? totals.sft + e.step : e.step;
+          // Steps count on across phases (DPO's continue after SFT's), as the job reports them.
+          const done = e.step;
           progress.step = done;
           const at = now();
           for (const [k, v] of Object.entries(e.metrics)) {
