@@ -56,6 +56,16 @@ describe('LocalBackend with LoRA adapters (SmolLM2-135M-Instruct + a GGUF LoRA, 
     expect(backend.adapterContexts).toEqual(['mv_c', 'mv_b']);
     await backend.releaseAdapter('mv_b');
     expect(backend.adapterContexts).toEqual(['mv_c']);
+
+    // Three adapters at once: each answers on its own context (a busy one is never evicted), and once they
+    // are done the bound holds again.
+    const answers = await Promise.all(
+      ['mv_d', 'mv_e', 'mv_f'].map((id) =>
+        collect(backend.chat(question({ maxTokens: 2, adapter: { id, name: id, path: LORA } }))),
+      ),
+    );
+    expect(answers.map((a) => a.end?.type)).toEqual(['end', 'end', 'end']);
+    expect(backend.adapterContexts.length).toBeLessThanOrEqual(2);
   }, 120_000);
 
   it('refuses an adapter without a file, and one that is not a LoRA for this model', async () => {

@@ -78,6 +78,11 @@ class ContextSlots {
     return this.busy === 0 && this.waiting.length === 0;
   }
 
+  /** Whether the context was disposed (evicted or retired): take the adapter's context anew. */
+  get gone(): boolean {
+    return this.disposed !== undefined || this.disposeWhenIdle;
+  }
+
   acquire(signal?: AbortSignal): Promise<Slot> {
     const slot = this.free.pop();
     if (slot) {
@@ -206,7 +211,10 @@ export class LocalBackend implements LlmBackend {
   private loading: Promise<Loaded> | undefined;
   private loaded: Loaded | undefined;
   /** Adapter id → its context, least recently used first (a Map keeps insertion order; use re-inserts). */
-  private readonly adapters = new Map<string, { path: string; slots: Promise<ContextSlots> }>();
+  private readonly adapters = new Map<
+    string,
+    { path: string; slots: Promise<ContextSlots>; ready?: ContextSlots }
+  >();
   private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
   private readonly running = new Set<{ abort: AbortController; done: Promise<unknown> }>();
   private closed = false;
@@ -309,22 +317,45 @@ export class LocalBackend implements LlmBackend {
         );
       },
     );
-    this.adapters.set(adapter.id, { path, slots });
-    await this.evictIdleAdapters();
+    const entry: { path: string; slots: Promise<ContextSlots>; ready?: ContextSlots } = { path, slots };
+    this.adapters.set(adapter.id, entry);
+    void slots.then(
+      (ready) => (entry.ready = ready),
+      () => undefined,
+    );
     return slots;
   }
 
-  /** Disposes the least recently used idle adapter contexts beyond the bound. */
-  private async evictIdleAdapters(): Promise<void> {
+  /**
+   * A sequence of the request's context. An adapter context can be evicted between being found and being
+   * taken (another adapter's first request evicts idle ones); the request then takes the adapter anew.
+   */
+  private async slotFor(
+    loaded: Loaded,
+    adapter: LoraAdapter | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ slots: ContextSlots; slot: Slot }> {
+    for (let attempt = 0; ; attempt++) {
+      const slots = await this.slotsFor(loaded, adapter);
+      if (slots.gone && attempt < 2) continue;
+      // Taken in the same turn as the check: from here the context is busy, so never evicted.
+      const slot = await slots.acquire(signal);
+      if (adapter) this.evictIdleAdapters();
+      return { slots, slot };
+    }
+  }
+
+  /**
+   * Disposes the least recently used idle adapter contexts beyond the bound, at once. Contexts still being
+   * created or answering stay; the bound is met again when they go idle (this runs after every answer).
+   */
+  private evictIdleAdapters(): void {
     const max = Math.max(1, this.opts.maxAdapterContexts ?? 3);
-    if (this.adapters.size <= max) return;
     for (const [id, entry] of [...this.adapters]) {
-      if (this.adapters.size <= max) break;
-      const slots = await entry.slots.catch(() => undefined);
-      if (slots && !slots.idle) continue;
-      if (this.adapters.get(id) !== entry) continue;
+      if (this.adapters.size <= max) return;
+      if (!entry.ready?.idle) continue;
       this.adapters.delete(id);
-      await slots?.dispose();
+      void entry.ready.dispose();
     }
   }
 
@@ -363,9 +394,8 @@ export class LocalBackend implements LlmBackend {
     const { model, llama } = loaded;
     if (signal?.aborted) throw signal.reason;
     const grammar = request.jsonSchema ? await this.grammarFor(llama, request.jsonSchema) : undefined;
-    const slots = await this.slotsFor(loaded, request.adapter);
+    const { slots, slot } = await this.slotFor(loaded, request.adapter, signal);
     const context = slots.context;
-    const slot = await slots.acquire(signal);
 
     const abort = new AbortController();
     const onAbort = () => abort.abort(signal?.reason);
@@ -449,6 +479,7 @@ export class LocalBackend implements LlmBackend {
       await done.catch(() => undefined);
       this.running.delete(entry);
       slots.release(slot);
+      if (request.adapter) this.evictIdleAdapters();
     }
   }
 
