@@ -5,12 +5,15 @@
 // of LLMTWIN_LLM_BACKENDS), and a request's generator_model may too; the trainer then uses the router's own
 // model table through the LLM port, so no model is loaded twice.
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createArtifactStore } from '@llmtwin/ports/adapters';
 import { loadConfig } from '@llmtwin/runtime';
 import {
+  ProcessJobRunner,
   autoTrainSettings,
   defaultTokenizerModel,
+  locateTrainerPython,
   openTokenizer,
   trainerConfigSchema,
   type ModelTable,
@@ -35,6 +38,10 @@ export async function embeddedTrainerOptions(
       LLMTWIN_AUTO_TRAIN_MAX_TOKENS: true,
       LLMTWIN_AUTO_TRAIN_PRESET: true,
       LLMTWIN_AUTO_TRAIN_MAX_STEPS: true,
+      LLMTWIN_TRAINER_PYTHON: true,
+      LLMTWIN_TRAINER_PRESET: true,
+      LLMTWIN_TRAINER_CONCURRENCY: true,
+      LLMTWIN_TRAINER_CANCEL_GRACE_MS: true,
     }),
   );
   const model = defaultTokenizerModel(settings.LLMTWIN_CACHE_DIR);
@@ -57,6 +64,19 @@ export async function embeddedTrainerOptions(
       throw err;
     }));
   const artifacts = await createArtifactStore(`file:${path.join(dataDir, 'artifacts')}`);
+  // Fine-tuning runs the Python job as a child process on this machine (docs/training.md); a missing
+  // environment fails each job with what to run (npm run trainer:prepare), not the twin's start.
+  const python = locateTrainerPython({
+    override: settings.LLMTWIN_TRAINER_PYTHON,
+    cacheDir: settings.LLMTWIN_CACHE_DIR,
+  });
+  const runner = new ProcessJobRunner({
+    python: python.python,
+    pythonPath: python.pythonPath,
+    concurrency: settings.LLMTWIN_TRAINER_CONCURRENCY,
+    graceMs: settings.LLMTWIN_TRAINER_CANCEL_GRACE_MS,
+    logger,
+  });
   return {
     logger,
     upstreams: {
@@ -74,6 +94,13 @@ export async function embeddedTrainerOptions(
     ...(models ? { models } : {}),
     defaultGenerator: settings.LLMTWIN_DATASET_GENERATOR,
     temperature: settings.LLMTWIN_DATASET_TEMPERATURE,
+    training: {
+      runner,
+      dir: path.join(dataDir, 'training'),
+      cacheGguf: model,
+      defaultPreset: settings.LLMTWIN_TRAINER_PRESET,
+      threads: availableParallelism(),
+    },
     autoTrain: autoTrainSettings(settings),
     owned: [artifacts, { close: async () => void (await (await tokenizer)?.close()) }],
   };
