@@ -249,8 +249,11 @@ export const artifactStoreUrl = (c: Pick<TrainerConfig, 'LLMTWIN_ARTIFACT_STORE_
 
 export const loadTrainerConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(configSchema, env);
 
+/** The LLMTWIN_EVAL_* settings (the embedded twin picks them from the schema). */
+export type EvaluationConfig = Pick<TrainerConfig, keyof typeof evaluationConfigShape>;
+
 /** The evaluation's settings from the configuration. */
-export const evaluationSettings = (c: TrainerConfig): EvaluationSettings => ({
+export const evaluationSettings = (c: EvaluationConfig): EvaluationSettings => ({
   maxPrompts: c.LLMTWIN_EVAL_MAX_PROMPTS,
   maxNewTokens: c.LLMTWIN_EVAL_MAX_NEW_TOKENS,
   maxSeqLength: c.LLMTWIN_EVAL_MAX_SEQ_LENGTH,

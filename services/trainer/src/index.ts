@@ -11,7 +11,15 @@ export type { JobRunner, TrainingSpec } from './domain/job-runner.port.js';
 export { PRESETS, PRESET_NAMES, type PresetName } from './domain/presets.js';
 export { ProcessJobRunner } from './adapters/process-job-runner.js';
 export { locateTrainerPython, type TrainerPython } from './adapters/trainer-python.js';
-export { autoTrainSettings, configSchema as trainerConfigSchema, defaultTokenizerModel } from './config.js';
+export {
+  autoTrainSettings,
+  configSchema as trainerConfigSchema,
+  defaultTokenizerModel,
+  evaluationConfigShape,
+  evaluationSettings,
+  type EvaluationConfig,
+} from './config.js';
+export { createTrainingEvaluator, type TrainingEvaluatorOptions } from './adapters/training-evaluator.js';
 export type { AutoTrainSettings } from './domain/training-policy.js';
 export { openTokenizer } from './adapters/create-tokenizer.js';
 export type { ModelTable } from './adapters/router-llm.js';

@@ -1,4 +1,6 @@
 // Composition root of the trainer service when it runs alone: config → adapters → server → shutdown.
+import { createClient } from '@connectrpc/connect';
+import { inferencev1 } from '@llmtwin/contracts';
 import { runModuleMain } from '@llmtwin/host';
 import type { Logger } from 'pino';
 import { modelRouterFromSettings } from '@llmtwin/llm/backends';
@@ -9,6 +11,7 @@ import path from 'node:path';
 import { openTokenizer } from './adapters/create-tokenizer.js';
 import { KubernetesJobRunner } from './adapters/k8s-job-runner.js';
 import { ProcessJobRunner } from './adapters/process-job-runner.js';
+import { createTrainingEvaluator } from './adapters/training-evaluator.js';
 import { locateTrainerPython } from './adapters/trainer-python.js';
 import {
   artifactStoreUrl,
@@ -58,6 +61,10 @@ await runModuleMain({
       config.LLMTWIN_DATASET_TOKENIZER,
       defaultTokenizerModel(config.LLMTWIN_CACHE_DIR),
     );
+    const evalPython = locateTrainerPython({
+      override: config.LLMTWIN_TRAINER_PYTHON,
+      cacheDir: config.LLMTWIN_CACHE_DIR,
+    });
     return createTrainerModule({
       warehouse: adapters.warehouse!,
       eventBus: adapters.eventBus!,
@@ -90,6 +97,21 @@ await runModuleMain({
         cacheGguf: defaultTokenizerModel(config.LLMTWIN_CACHE_DIR),
         defaultPreset: config.LLMTWIN_TRAINER_PRESET,
         threads: availableParallelism(),
+        // The evaluation runs here, in the trainer's process, with the job's Python (LLMTWIN_EVAL_*).
+        evaluator: createTrainingEvaluator({
+          config,
+          python: evalPython.python,
+          pythonPath: evalPython.pythonPath,
+          threads: availableParallelism(),
+          ...(models ? { models } : {}),
+          ...(config.LLMTWIN_INFERENCE_ROUTER_URL
+            ? {
+                router: () =>
+                  createClient(inferencev1.InferenceService, directory.transport('inference-router')),
+              }
+            : {}),
+          logger,
+        }),
       },
       owned: [artifacts, ...(tokenizer ? [tokenizer] : []), ...(models ? [models] : [])],
     });
