@@ -182,6 +182,27 @@ describe('createEvaluator', () => {
   });
 });
 
+describe('createEvaluator, cancelled while judging', () => {
+  it('stops at the next answer instead of judging the rest', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    // Fault injection: the run is cancelled while the judge answers its first call.
+    const judge: GeneratorLlm = {
+      model: 'cancelling-judge',
+      complete: () => {
+        calls++;
+        controller.abort();
+        return Promise.resolve('{"accuracy": 2, "style": 2}');
+      },
+    };
+    const err = await createEvaluator(deps(new FakeRuntime({ base: 20, candidate: 12 }), { judge }))
+      .evaluate(input({ signal: controller.signal }))
+      .catch((e: unknown) => e);
+    expect(isDomainError(err, 'cancelled')).toBe(true);
+    expect(calls).toBe(1);
+  });
+});
+
 describe('withPassages', () => {
   it('puts the passages, numbered as the router numbers them, before the question in the last user turn', () => {
     const messages = withPassages(

@@ -157,6 +157,7 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
             for (const kind of deps.retriever ? (['plain', 'rag'] as const) : (['plain'] as const)) {
               const text = answerOf(role, kind === 'rag' ? p.id + RAG_SUFFIX : p.id);
               if (text === undefined) continue;
+              throwIfAborted(signal);
               const outcome = await judge.score(
                 { question: question(p), reference: p.reference, answer: text },
                 signal,
