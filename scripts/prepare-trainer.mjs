@@ -2,7 +2,7 @@
 // Prepares the training job's Python environment (services/trainer/python) in the cache, never in the repo:
 // `<LLMTWIN_CACHE_DIR or ~/.cache/llmtwin>/trainer-py-<first 12 hex of sha256(requirements.lock)>/venv`.
 // The folder name follows the lock file, so an edit to the lock builds a new venv and an unchanged one is
-// reused (a few seconds: the marker is read and the interpreter imports the stack once).
+// reused (under a second: the marker is read and the interpreter finds the packages).
 //
 // pip installs the lock exactly (--require-hashes --no-deps): every wheel is checked against its sha256.
 // Our own package is not installed; the job runs with PYTHONPATH=services/trainer/python/src.
@@ -36,6 +36,12 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const lockFile = join(repo, 'services', 'trainer', 'python', 'requirements.lock');
 const MARKER = 'llmtwin-prepared.json';
 const IMPORT_CHECK = 'import torch, transformers, peft, trl, datasets, gguf, accelerate';
+// The check on every run when the venv is there: finds the packages without importing them (importing torch and
+// transformers costs ~10 s of CPU, which `npm test` would pay each time); the full import ran when it was built.
+const FIND_CHECK =
+  'import importlib.util as u, sys; ' +
+  'missing = [m for m in ("torch", "transformers", "peft", "trl", "datasets", "gguf", "accelerate") if u.find_spec(m) is None]; ' +
+  'print(" ".join(missing), file=sys.stderr); sys.exit(1 if missing else 0)';
 
 const args = new Set(process.argv.slice(2));
 const log = (msg) => console.log(`[prepare-trainer] ${msg}`);
@@ -62,8 +68,8 @@ function markerMatches() {
   }
 }
 
-function importsStack(py) {
-  const res = spawnSync(py, ['-c', IMPORT_CHECK], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+function importsStack(py, check = IMPORT_CHECK) {
+  const res = spawnSync(py, ['-c', check], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
   return res.status === 0
     ? null
     : (res.stderr?.toString().trim().split('\n').slice(-3).join(' | ') ?? 'no output');
@@ -150,12 +156,17 @@ function basePython() {
 
 async function prepare() {
   if (!args.has('--force') && markerMatches() && existsSync(python)) {
-    const broken = importsStack(python);
+    const broken = importsStack(python, FIND_CHECK);
     if (broken === null) return { built: false };
     log(`${venv} is there but does not import the stack (${broken}); rebuilding`);
   }
   return withLock(async () => {
-    if (!args.has('--force') && markerMatches() && existsSync(python) && importsStack(python) === null) {
+    if (
+      !args.has('--force') &&
+      markerMatches() &&
+      existsSync(python) &&
+      importsStack(python, FIND_CHECK) === null
+    ) {
       return { built: false };
     }
     const py = basePython();
