@@ -16,15 +16,21 @@ import {
   locateTrainerPython,
   openTokenizer,
   trainerConfigSchema,
+  createTrainingEvaluator,
+  evaluationConfigSchema,
   type ModelTable,
   type TrainerDeps,
 } from '@llmtwin/trainer';
+import type { Client } from '@connectrpc/connect';
+import type { inferencev1 } from '@llmtwin/contracts';
 import type { Logger } from 'pino';
 
 export async function embeddedTrainerOptions(
   dataDir: string,
   logger: Logger,
   models: ModelTable | undefined,
+  /** The in-process router's client, for the evaluation's with-RAG answers (LLMTWIN_EVAL_RETRIEVAL=router). */
+  router?: () => Client<typeof inferencev1.InferenceService>,
 ): Promise<Omit<TrainerDeps, 'warehouse' | 'eventBus' | 'directory'>> {
   const settings = loadConfig(
     trainerConfigSchema.pick({
@@ -100,6 +106,16 @@ export async function embeddedTrainerOptions(
       cacheGguf: model,
       defaultPreset: settings.LLMTWIN_TRAINER_PRESET,
       threads: availableParallelism(),
+      // Judge from the router's model table (LLMTWIN_EVAL_JUDGE_MODEL), passages from its Retrieve.
+      evaluator: createTrainingEvaluator({
+        config: loadConfig(evaluationConfigSchema),
+        python: python.python,
+        pythonPath: python.pythonPath,
+        threads: availableParallelism(),
+        ...(models ? { models } : {}),
+        ...(router ? { router } : {}),
+        logger,
+      }),
     },
     autoTrain: autoTrainSettings(settings),
     owned: [artifacts, { close: async () => void (await (await tokenizer)?.close()) }],

@@ -1,5 +1,7 @@
 // Embedded mode: every service and the gateway in one process, on the embedded adapters, calling each other
 // through in-process Connect transports — the same modules, handlers and events as the distributed mode.
+import { createClient } from '@connectrpc/connect';
+import { inferencev1 } from '@llmtwin/contracts';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -156,6 +158,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
         dataDir,
         options.logger.child({ service: 'trainer' }),
         routerOptions.models,
+        () => createClient(inferencev1.InferenceService, directory.transport('inference-router')),
       )),
     }),
     // Searches through embed's routes in this process, like the distributed router through LLMTWIN_EMBED_URL.

@@ -249,8 +249,9 @@ export const artifactStoreUrl = (c: Pick<TrainerConfig, 'LLMTWIN_ARTIFACT_STORE_
 
 export const loadTrainerConfig = (env: NodeJS.ProcessEnv = process.env) => loadConfig(configSchema, env);
 
-/** The LLMTWIN_EVAL_* settings (the embedded twin picks them from the schema). */
-export type EvaluationConfig = Pick<TrainerConfig, keyof typeof evaluationConfigShape>;
+/** The LLMTWIN_EVAL_* settings alone (the embedded twin reads them with this schema). */
+export const evaluationConfigSchema = z.object(evaluationConfigShape);
+export type EvaluationConfig = z.infer<typeof evaluationConfigSchema>;
 
 /** The evaluation's settings from the configuration. */
 export const evaluationSettings = (c: EvaluationConfig): EvaluationSettings => ({

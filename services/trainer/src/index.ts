@@ -15,6 +15,7 @@ export {
   autoTrainSettings,
   configSchema as trainerConfigSchema,
   defaultTokenizerModel,
+  evaluationConfigSchema,
   evaluationConfigShape,
   evaluationSettings,
   type EvaluationConfig,
