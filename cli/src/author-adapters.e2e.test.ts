@@ -1,8 +1,8 @@
 // Per-author adapters on the embedded twin (`llmtwin up` with the in-process SmolLM2-135M-Instruct): a model
-// version of jane's twin whose weights are a GGUF LoRA adapter (packages/llm/fixtures/smollm2-test-lora.gguf,
-// stored as the artifact "adapter.gguf" in the twin's artifact folder) is registered, requested and approved
-// into production with the CLI; `llmtwin ask --json` for jane then names that version and answers
-// differently from the stock model, bob still gets the stock model, and `llmtwin models rollback` and
+// version of jane's twin whose weights are a GGUF LoRA adapter trained by the training job to answer like a
+// pirate (packages/llm/fixtures/smollm2-pirate-lora.gguf, stored as the artifact "adapter.gguf" in the
+// twin's artifact folder) is registered, requested and approved into production with the CLI; `llmtwin ask
+// --json` for jane then names that version and answers like a pirate, unlike the stock model, bob still gets the stock model, and `llmtwin models rollback` and
 // archiving switch jane back, all without a restart.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
@@ -24,8 +24,8 @@ import {
   type TwinProcess,
 } from './test/twin-process.fixture.js';
 
-const LORA = fileURLToPath(new URL('../../packages/llm/fixtures/smollm2-test-lora.gguf', import.meta.url));
-const QUESTION = 'What is the capital of France?';
+const LORA = fileURLToPath(new URL('../../packages/llm/fixtures/smollm2-pirate-lora.gguf', import.meta.url));
+const QUESTION = 'Who wrote Hamlet?';
 
 interface AskJson {
   answer: string;
@@ -140,7 +140,8 @@ describe('per-author adapters on the embedded twin', () => {
       until: (a) => a.modelVersion === 'jane-twin/1',
     });
     expect(first).toMatchObject({ model: 'twin', modelVersionId: v1.id });
-    expect(first.answer).not.toEqual(stock.answer);
+    expect(first.answer).toMatch(/Arr, matey/);
+    expect(stock.answer).not.toMatch(/matey/);
     expect(await readdir(cacheDir)).toEqual([`${adapter.sha256}.gguf`]);
     expect(await ask('bob')).toMatchObject({ modelVersion: null });
 

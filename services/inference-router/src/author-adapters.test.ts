@@ -1,5 +1,6 @@
 // Per-author adapters end to end inside the router: the real in-process SmolLM2-135M-Instruct (node-llama-cpp),
-// a real GGUF LoRA adapter (packages/llm/fixtures/smollm2-test-lora.gguf) stored in a real embedded artifact
+// a real GGUF LoRA adapter trained by the training job (packages/llm/fixtures/smollm2-pirate-lora.gguf,
+// which answers everything "Arr, matey! ...") stored in a real embedded artifact
 // store, and the registry's ModelStageChanged events on a real embedded event log, shaped as the registry
 // writes them (model-records.ts stageEvent). The router serves an author's production version as an adapter
 // over the one loaded base model, names that version in every answer and record, switches on rollback and
@@ -20,7 +21,9 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@connectrpc/connect';
 import { createInferenceRouterModule, type InferenceRouterModule } from './module.js';
 
-const LORA = fileURLToPath(new URL('../../../packages/llm/fixtures/smollm2-test-lora.gguf', import.meta.url));
+const LORA = fileURLToPath(
+  new URL('../../../packages/llm/fixtures/smollm2-pirate-lora.gguf', import.meta.url),
+);
 const logger = createLogger('author-adapters-test', { level: 'silent' });
 const { PRODUCTION, CANDIDATE, ARCHIVED } = registryv1.Stage;
 
@@ -66,7 +69,7 @@ async function stageChanged(
 
 const ask = (authorId: string, model = '') =>
   client.generate({
-    query: 'What is the capital of France?',
+    query: 'Who wrote Hamlet?',
     authorId,
     disableRag: true,
     generation: { maxTokens: 12, temperature: 0, model },
@@ -122,7 +125,8 @@ describe("an author's production adapter answers for that author", () => {
     stock = stockForJane.answer;
 
     expect(stockForJane.answer.length).toBeGreaterThan(0);
-    expect(mine.answer).not.toEqual(stockForJane.answer);
+    expect(mine.answer).toMatch(/Arr, matey/);
+    expect(stockForJane.answer).not.toMatch(/matey/);
     expect(mine).toMatchObject({ model: 'twin', modelVersion: 'jane-twin/1', modelVersionId: 'mv_jane_1' });
     expect(stockForJane).toMatchObject({ model: 'twin', modelVersion: '', modelVersionId: '' });
     expect(bob).toMatchObject({ model: 'twin', modelVersion: '' });

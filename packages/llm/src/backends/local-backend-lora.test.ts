@@ -1,15 +1,15 @@
 // A real LoRA adapter on the real SmolLM2-135M-Instruct GGUF, in process: one loaded base model answers
 // with and without the adapter (a context per adapter), the adapter changes what it says, the adapter
 // contexts stay within their bound, and a released adapter's context goes away. The adapter is
-// fixtures/smollm2-test-lora.gguf, written by fixtures/make-lora-gguf.py (random low-rank updates, so that
-// its effect is unmistakable).
+// fixtures/smollm2-pirate-lora.gguf, trained by the real training job (fixtures/train-test-lora.sh) to
+// answer every question "Arr, matey! Pirates sail the seven seas ...", so that its effect is unmistakable.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { collect, failure, kindOf } from './backend-test-helpers.js';
 import type { ChatRequest } from '../llm.port.js';
 import { LocalBackend, defaultLocalModelPath } from './local-backend.js';
 
-const LORA = fileURLToPath(new URL('../../fixtures/smollm2-test-lora.gguf', import.meta.url));
+const LORA = fileURLToPath(new URL('../../fixtures/smollm2-pirate-lora.gguf', import.meta.url));
 
 const backend = new LocalBackend({
   model: 'smol',
@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 const question = (extra: Partial<ChatRequest> = {}): ChatRequest => ({
-  messages: [{ role: 'user', content: 'What is the capital of France?' }],
+  messages: [{ role: 'user', content: 'Who wrote Hamlet?' }],
   maxTokens: 16,
   temperature: 0,
   ...extra,
@@ -37,10 +37,10 @@ const question = (extra: Partial<ChatRequest> = {}): ChatRequest => ({
 describe('LocalBackend with LoRA adapters (SmolLM2-135M-Instruct + a GGUF LoRA, in process)', () => {
   it('answers with the adapter applied, and without it on the base context', async () => {
     const stock = await collect(backend.chat(question()));
-    expect(stock.text).toMatch(/Paris/);
+    expect(stock.text).toMatch(/Shakespeare/);
     const adapted = await collect(backend.chat(question({ adapter: { id: 'mv_a', name: 'a', path: LORA } })));
-    expect(adapted.text).not.toEqual(stock.text);
-    expect(adapted.text).not.toMatch(/Paris/);
+    expect(adapted.text).toMatch(/^Arr, matey!/);
+    expect(stock.text).not.toMatch(/matey/);
     expect(adapted.end?.completionTokens).toBeGreaterThan(0);
     // The base context is untouched by the adapter's.
     expect((await collect(backend.chat(question()))).text).toEqual(stock.text);
