@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { inferencev1, registryeventsv1, registryv1, topics } from '@llmtwin/contracts';
-import { buildModelRouter, defaultLocalModelPath } from '@llmtwin/llm/backends';
+import { LocalBackend, ModelRouter, defaultLocalModelPath } from '@llmtwin/llm/backends';
 import { publishEvent, type ArtifactStore } from '@llmtwin/ports';
 import { createArtifactStore } from '@llmtwin/ports/adapters';
 import { createLogger } from '@llmtwin/runtime';
@@ -31,6 +31,7 @@ let storage: EmbeddedStorage;
 let artifacts: ArtifactStore;
 let adapterArtifact: { uri: string; sha256: string; sizeBytes: bigint };
 let router: InferenceRouterModule;
+let local: LocalBackend;
 let client: Client<typeof inferencev1.InferenceService>;
 let clock = Date.UTC(2026, 0, 1);
 
@@ -90,10 +91,15 @@ beforeAll(async () => {
   // Promoted before the router starts: it learns the current state by replaying the topic.
   await storage.bus.ensureTopics([topics.registry]);
   await stageChanged(1, PRODUCTION, CANDIDATE);
-  const { models } = buildModelRouter({
-    backends: `twin=local:${defaultLocalModelPath()};threads=1;context=512`,
-    logger,
+  // The model table as the settings build it, with the backend at hand to see its adapter contexts.
+  local = new LocalBackend({
+    model: 'twin',
+    modelPath: defaultLocalModelPath(),
+    threads: 1,
+    contextSize: 512,
   });
+  const models = new ModelRouter();
+  await models.upsert('twin', [local]);
   router = await createInferenceRouterModule({
     warehouse: storage.warehouse,
     eventBus: storage.bus,
@@ -156,6 +162,8 @@ describe("an author's production adapter answers for that author", () => {
     await stageChanged(1, ARCHIVED, PRODUCTION);
     await servingJane('jane-twin/2');
     expect(await ask('jane')).toMatchObject({ modelVersion: 'jane-twin/2', modelVersionId: 'mv_jane_2' });
+    // The version it replaced gave back its context on the one loaded model.
+    expect(local.adapterContexts).toEqual(['mv_jane_2']);
 
     // llmtwin models rollback: the current version leaves production and the previous one comes back, in
     // the registry's order (same event time; keyed by version, so they may arrive either way round).
@@ -170,6 +178,7 @@ describe("an author's production adapter answers for that author", () => {
     const after = await ask('jane');
     expect(after).toMatchObject({ modelVersion: '', modelVersionId: '' });
     expect(after.answer).toEqual(stock);
+    expect(local.adapterContexts).toEqual([]);
   }, 120_000);
 
   it('never serves a tainted version', async () => {
