@@ -6,9 +6,9 @@
 // `json=json_schema|json_object` (how a JSON schema is asked for: OpenAI/vLLM, or llama.cpp and
 // llama-cpp-python), `health=<path under the URL, or a URL>` (what the health check GETs) and
 // `lora_root=<folder on the server>` (vLLM: per-author LoRA adapters are loaded at runtime from
-// <folder>/<adapter name>); tgi
-// `template=chatml|llama3|mistral`; local `threads=N`, `context=N`, `parallel=N`. Several entries with
-// one model name form that model's pool. Parsing is pure; createBackend builds the adapter for an entry.
+// <folder>/<adapter name>); tgi `template=chatml|llama3|mistral`; local `threads=N`, `context=N`,
+// `parallel=N`, `adapters=N` (authors' LoRA contexts kept). Several entries with one model name form that
+// model's pool. Parsing is pure; createBackend builds the adapter for an entry.
 import { isAbsolute, resolve } from 'node:path';
 import { CHAT_TEMPLATES, type ChatTemplateName } from './chat-template.js';
 import type { LlmBackend } from '../llm.port.js';
@@ -50,6 +50,8 @@ export interface LocalBackendSpec extends SpecBase {
   threads?: number;
   contextSize?: number;
   parallel?: number;
+  /** Authors' LoRA adapter contexts kept at once. */
+  adapterContexts?: number;
 }
 
 export type BackendSpec = OpenAiBackendSpec | TgiBackendSpec | LocalBackendSpec;
@@ -72,7 +74,7 @@ const FORMAT = '<model>=openai+<url>, <model>=tgi+<url> or <model>=local:<path|d
 const OPTION_KEYS: Record<BackendSpec['kind'], string[]> = {
   openai: ['upstream', 'json', 'health', 'lora_root'],
   tgi: ['template'],
-  local: ['threads', 'context', 'parallel'],
+  local: ['threads', 'context', 'parallel', 'adapters'],
 };
 
 export interface ParseOptions {
@@ -146,6 +148,8 @@ function parseEntry(entry: string, options: ParseOptions): BackendSpec {
     if (threads !== undefined) spec.threads = threads;
     if (contextSize !== undefined) spec.contextSize = contextSize;
     if (parallel !== undefined) spec.parallel = parallel;
+    const adapters = intOption(opts, 'adapters', 1, 64);
+    if (adapters !== undefined) spec.adapterContexts = adapters;
   } else {
     const plus = target.indexOf('+');
     if (plus < 0) throw new Error(`expected ${FORMAT}`);
@@ -287,6 +291,7 @@ export function createBackend(spec: BackendSpec, options: CreateBackendOptions =
         ...(threads !== undefined ? { threads } : {}),
         ...(contextSize !== undefined ? { contextSize } : {}),
         ...(parallel !== undefined ? { parallel } : {}),
+        ...(spec.adapterContexts !== undefined ? { maxAdapterContexts: spec.adapterContexts } : {}),
       });
     }
   }

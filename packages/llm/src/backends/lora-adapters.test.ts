@@ -125,6 +125,16 @@ describe('LoRA adapters on a vLLM server (fake)', () => {
   });
 });
 
+describe('LoRA settings of an in-process model', () => {
+  it('reads adapters=N, the adapter contexts kept, and refuses a bad value', () => {
+    const [m] = parseBackendSpecs('twin=local:/models/x.gguf;adapters=5');
+    expect(m!.backends[0]).toMatchObject({ kind: 'local', adapterContexts: 5 });
+    expect(() => parseBackendSpecs('twin=local:/models/x.gguf;adapters=0')).toThrow(
+      /adapters=0 is not an integer from 1 to 64/,
+    );
+  });
+});
+
 describe('LoRA adapters on a TGI server (fake)', () => {
   it('sends the adapter name as adapter_id, and nothing without an adapter', async () => {
     const server = await startFakeTgiServer();
