@@ -11,7 +11,7 @@ import { LocalBackend } from '@llmtwin/llm/backends';
 import { isDomainError } from '@llmtwin/runtime/errors';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -114,6 +114,10 @@ const input = (workDir: string, signal: AbortSignal): EvaluationInput => ({
 
 describe('the evaluation on the training job’s Python runtime, SmolLM2 as judge', () => {
   it('finds the candidate’s perplexity on the author’s held-out text below the base’s, answers and judges', async () => {
+    // Production: the same weights in another folder, so its scores must equal the candidate's — which shows
+    // that the second adapter is loaded beside the first and switched to, not the base or the first again.
+    const productionDir = path.join(dir, 'production-adapter');
+    await cp(adapterDir, productionDir, { recursive: true });
     const evaluator = createEvaluator({
       perplexity: runtime,
       answers: runtime,
@@ -121,17 +125,26 @@ describe('the evaluation on the training job’s Python runtime, SmolLM2 as judg
       settings: { ...DEFAULT_EVALUATION, maxNewTokens: 24, maxSeqLength: 64, gates: DEFAULT_GATES },
     });
     const workDir = path.join(dir, 'run');
-    const report = await evaluator.evaluate(input(workDir, new AbortController().signal));
+    const report = await evaluator.evaluate({
+      ...input(workDir, new AbortController().signal),
+      production: { adapterDir: productionDir, modelVersionId: 'mv_production' },
+    });
 
-    const [candidate, base] = report.scores;
-    expect(candidate!.role).toBe('candidate');
-    expect(base!.role).toBe('base');
+    const [candidate, base, production] = report.scores;
+    expect(report.scores.map((s) => [s.role, s.model])).toEqual([
+      ['candidate', 'zorblax-twin v1'],
+      ['base', 'HuggingFaceTB/SmolLM2-135M-Instruct'],
+      ['production', 'mv_production'],
+    ]);
     expect(candidate!.perplexity).toBeGreaterThan(1);
     expect(candidate!.perplexity).toBeLessThan(base!.perplexity);
+    expect(production!.perplexity).toBeCloseTo(candidate!.perplexity, 3);
+    expect(production!.styleDistance).toBeCloseTo(candidate!.styleDistance, 9);
     expect(report.gates.find((g) => g.name === 'perplexity-vs-base')).toMatchObject({ passed: true });
+    expect(report.gates.find((g) => g.name === 'perplexity-vs-production')).toMatchObject({ passed: true });
 
     // Two greedy answers per model, scored for style against the held-out text.
-    for (const s of [candidate!, base!]) {
+    for (const s of [candidate!, base!, production!]) {
       expect(s.examples).toBe(2n);
       expect(s.styleDistance).toBeGreaterThanOrEqual(0);
       expect(s.styleDistance).toBeLessThanOrEqual(1);
@@ -142,7 +155,7 @@ describe('the evaluation on the training job’s Python runtime, SmolLM2 as judg
     expect(report.judgeModel).toBe('smol-judge');
     expect(report.judgeTemplateSha256).toBe(await judgeTemplateSha256());
     expect(report.gates.find((g) => g.name === 'judge-vs-production')!.detail).toMatch(
-      /no production version/,
+      /with RAG not judged: no retriever wired/,
     );
     expect(report.wallSeconds).toBeGreaterThan(0);
 
@@ -151,7 +164,7 @@ describe('the evaluation on the training job’s Python runtime, SmolLM2 as judg
       adapters: unknown;
       maxNewTokens: number;
     };
-    expect(spec.adapters).toEqual({ candidate: adapterDir, production: null });
+    expect(spec.adapters).toEqual({ candidate: adapterDir, production: productionDir });
     expect(spec.maxNewTokens).toBe(24);
   }, 600_000);
 
