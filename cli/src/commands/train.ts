@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import { InvalidArgumentError, type Command } from 'commander';
 import { gatewayv1, registryv1, trainerv1 } from '@llmtwin/contracts';
 import { gatewayClient } from '../client.js';
@@ -179,6 +180,28 @@ const finished = new Set([
   trainerv1.JobState.CANCELLED,
 ]);
 
+/**
+ * The job as it is now. A run lasts minutes to hours: one failed read (the twin busy, a connection reset) is
+ * no reason to stop following it, so reads that fail for want of a connection are retried for about a minute
+ * before the command gives up (the job itself goes on either way).
+ */
+async function readJob(
+  t: Client<typeof trainerv1.TrainerService>,
+  last: trainerv1.Job,
+): Promise<trainerv1.Job> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await t.getJob({ id: last.id })).job!;
+    } catch (err) {
+      const transient =
+        err instanceof ConnectError &&
+        [Code.Unavailable, Code.DeadlineExceeded, Code.Unknown].includes(err.code);
+      if (!transient || attempt >= 30) throw err;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
 export const train = (o: TrainOptions) =>
   remote(o, async () => {
     const request = trainingRequest(o);
@@ -208,7 +231,7 @@ export const train = (o: TrainOptions) =>
     try {
       while (!finished.has(job.state)) {
         await new Promise((r) => setTimeout(r, o.pollMs ?? 1000));
-        job = (await t.getJob({ id: job.id })).job!;
+        job = await readJob(t, job);
         if (tty) process.stderr.write(`\r\x1b[K${progressLine(job)}`);
         else if (!o.json && job.phase && job.phase !== lastPhase)
           process.stderr.write(`${dim(`phase ${job.phase}`)}\n`);
