@@ -175,4 +175,41 @@ describe('TrainerService', () => {
       done: 2n,
     });
   });
+
+  it('refuses StartTraining where training is not set up, saying so', async () => {
+    const err = await failure(client.startTraining({ datasetVersionId: 'dsv_1' }));
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toMatch(/no evaluator is configured here/);
+  });
+
+  it('answers a training job with its fields, and ListJobs filters by kind', async () => {
+    const build = (await client.buildDataset({ authorId: 'jane', maxTokens: 200n })).job!;
+    await module.runner.settled(build.id);
+    const train = await module.jobs.create('train', 'jane', {
+      runId: 'run_1',
+      modelVersionId: '',
+      phase: 'sft',
+      etaSeconds: 42,
+      metrics: { loss: 2.5 },
+      preset: 'cpu-tiny',
+      baseModel: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+      trigger: 'dataset-version',
+    });
+    expect((await client.getJob({ id: train._id })).job).toMatchObject({
+      kind: trainerv1.JobKind.TRAIN,
+      runId: 'run_1',
+      phase: 'sft',
+      etaSeconds: 42,
+      metrics: { loss: 2.5 },
+      preset: 'cpu-tiny',
+      baseModel: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+      trigger: 'dataset-version',
+    });
+    const trains = (await client.listJobs({ kind: trainerv1.JobKind.TRAIN })).jobs.map((j) => j.id);
+    expect(trains).toEqual([train._id]);
+    const builds = (await client.listJobs({ kind: trainerv1.JobKind.BUILD_DATASET })).jobs.map((j) => j.id);
+    expect(builds).toEqual([build.id]);
+    // A dataset build has none of them.
+    expect((await client.getJob({ id: build.id })).job).toMatchObject({ runId: '', phase: '', trigger: '' });
+  });
 });
