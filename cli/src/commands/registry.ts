@@ -111,7 +111,14 @@ export const runsShow = (o: RemoteOptions & { id: string }) =>
     );
     if (r.hardware)
       console.log(
-        `  hardware    ${r.hardware.accelerator} ${r.hardware.deviceName} ×${r.hardware.deviceCount}`,
+        `  hardware    ${[
+          r.hardware.accelerator,
+          r.hardware.deviceName,
+          r.hardware.deviceCount ? `×${r.hardware.deviceCount}` : '',
+          r.hardware.cpuCount ? `(${r.hardware.cpuCount} CPUs)` : '',
+        ]
+          .filter(Boolean)
+          .join(' ')}`,
       );
     if (r.error) console.log(`  error       ${bad(r.error)}`);
     console.log(`  params      ${JSON.stringify(r.params ?? {})}`);
