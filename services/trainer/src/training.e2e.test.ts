@@ -295,11 +295,17 @@ describe('training jobs (real Python job, embedded registry)', () => {
     expect(log).toMatch(/"event":\s*"done"/);
   }, 600_000);
 
-  it('registers a version that fails a gate as REJECTED with the reason', async () => {
+  it('compares with the production version, and registers one that fails a gate as REJECTED with the reason', async () => {
+    // The first test's version, approved by a person: now the author's production version.
+    const first = (await registry.listModelVersions({ name: 'ada-twin' })).modelVersions[0]!;
+    await registry.reviewStageTransition({ modelVersionId: first.id, approve: true, reviewer: 'ann' });
     evaluator.passed = false;
-    const started = (await client.startTraining({ datasetVersionId, maxSteps: 2n, modelName: 'ada-strict' }))
-      .job!;
+    const started = (await client.startTraining({ datasetVersionId, maxSteps: 2n })).job!;
     const done = await finished(started.id);
+    const production = evaluator.inputs.at(-1)!.production!;
+    expect(production.modelVersionId).toBe(first.id);
+    expect(existsSync(path.join(production.adapterDir, 'adapter_config.json'))).toBe(true);
+    expect(existsSync(path.join(production.adapterDir, 'adapter_model.safetensors'))).toBe(true);
     expect(done.state).toBe(trainerv1.JobState.SUCCEEDED);
     expect(done.message).toMatch(/as rejected: perplexity-vs-base/);
     const mv = (await registry.getModelVersion({ id: done.modelVersionId })).modelVersion!;
