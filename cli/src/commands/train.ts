@@ -208,25 +208,34 @@ export const train = (o: TrainOptions) =>
     await ensureTrainerPython(o);
     const t = gatewayClient(trainerv1.TrainerService, o.url, o.apiKey);
     const registry = gatewayClient(registryv1.RegistryService, o.url, o.apiKey);
-    let job = (await t.startTraining(request)).job!;
+    // Ctrl-C cancels the job (the trainer stops the Python job, which saves a checkpoint for --resume) and
+    // waits for it to end; a second Ctrl-C stops waiting. The handler is in place before the job is started
+    // and its id printed, so a Ctrl-C at any moment from then on cancels rather than kills the command.
+    let job: trainerv1.Job | undefined;
+    let interrupted = false;
+    let cancelling: Promise<unknown> | undefined;
+    const cancel = (id: string) => {
+      if (!o.json) process.stderr.write(`\n${dim(`cancelling job ${id}… (Ctrl-C again to stop waiting)`)}\n`);
+      cancelling = t.cancelJob({ id }).catch(() => undefined);
+    };
+    const onInterrupt = () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      if (job) cancel(job.id); // else once StartTraining answers
+    };
+    process.on('SIGINT', onInterrupt);
     const tty = process.stderr.isTTY && !o.json;
+    try {
+      job = (await t.startTraining(request)).job!;
+    } catch (err) {
+      process.off('SIGINT', onInterrupt);
+      throw err;
+    }
+    if (interrupted) cancel(job.id);
     if (!o.json)
       process.stderr.write(
         `${dim(`training job ${job.id}: run ${job.runId || '-'}, preset ${job.preset || 'default'}, base ${job.baseModel || 'preset default'} (Ctrl-C cancels)`)}\n`,
       );
-
-    // Ctrl-C cancels the job (the trainer stops the Python job, which saves a checkpoint for --resume) and
-    // waits for it to end; a second Ctrl-C stops waiting.
-    let interrupted = false;
-    let cancelling: Promise<unknown> | undefined;
-    const onInterrupt = () => {
-      if (interrupted) process.exit(130);
-      interrupted = true;
-      if (!o.json)
-        process.stderr.write(`\n${dim(`cancelling job ${job.id}… (Ctrl-C again to stop waiting)`)}\n`);
-      cancelling = t.cancelJob({ id: job.id }).catch(() => undefined);
-    };
-    process.on('SIGINT', onInterrupt);
     let lastPhase = '';
     try {
       while (!finished.has(job.state)) {
