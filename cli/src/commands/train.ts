@@ -313,7 +313,7 @@ export function addTrainCommand(
         'cpu-tiny, gpu-1b-3b, gpu-7b-8b, gpu-14b, gpu-30b or gpu-70b (docs/training.md)',
       )
       .option('--base <model>', "base model: a Hugging Face id or a local path (default: the preset's)")
-      .option('--steps <n>', 'SFT steps (default: the preset’s)', positiveInteger)
+      .option('--steps <n>', "SFT steps (default: the preset's)", positiveInteger)
       .option('--dpo-steps <n>', 'DPO steps, with --preference', positiveInteger)
       .option('--lr <x>', 'learning rate, e.g. 2e-4', learningRate)
       .option('--rank <r>', 'LoRA rank', loraRank)
