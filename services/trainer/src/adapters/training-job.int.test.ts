@@ -39,6 +39,11 @@ const chat = (q: string) => ({
   ],
 });
 const trainFile = writeJsonl(path.join(tmp, 'train.jsonl'), QUESTIONS.map(chat));
+// Held out: questions the run never trains on, scored as eval_loss before the first step and after the last.
+const evalFile = writeJsonl(
+  path.join(tmp, 'test.jsonl'),
+  ['What colour is the moon?', 'Is the moon far away?'].map(chat),
+);
 
 // Small and repetitive with a high learning rate: the loss falls steeply and the adapter changes the answer,
 // so the assertions hold for any seed on any machine.
@@ -64,8 +69,11 @@ const spec = (workDir: string, hyper: object = {}, extra: object = {}) => ({
   ...extra,
 });
 
-const losses = (r: JobResult) =>
-  of(r.events, 'metrics').map((e) => [e.step as number, (e.metrics as { loss: number }).loss] as const);
+const series = (r: JobResult, key: string) =>
+  of(r.events, 'metrics')
+    .filter((e) => typeof (e.metrics as Record<string, unknown>)[key] === 'number')
+    .map((e) => [e.step as number, (e.metrics as Record<string, number>)[key]!] as const);
+const losses = (r: JobResult) => series(r, 'loss');
 
 describe('the training job', () => {
   it(
@@ -106,7 +114,7 @@ describe('the training job', () => {
     const workDir = path.join(tmp, 'sft');
     let run: JobResult;
     beforeAll(async () => {
-      run = await runJob('train', spec(workDir), tmp);
+      run = await runJob('train', { ...spec(workDir), sft: { train: trainFile, eval: evalFile } }, tmp);
     }, 15 * MINUTES);
 
     it('reports the loss at every step, and the loss falls', () => {
@@ -114,10 +122,16 @@ describe('the training job', () => {
       const seen = losses(run);
       expect(seen.map(([step]) => step)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(seen[5]![1]).toBeLessThan(seen[0]![1] / 2);
+      // The held-out loss, before the first step and after the last: it falls too.
+      const held = series(run, 'eval_loss');
+      expect(held.map(([step]) => step)).toEqual([0, 6]);
+      expect(held[1]![1]).toBeLessThan(held[0]![1]);
       const start = of(run.events, 'start')[0]!;
       expect(start).toMatchObject({ totalSteps: 6, resumedFrom: null });
       expect(start.hardware).toMatchObject({ cpuCount: expect.any(Number) as unknown });
-      const metrics = of(run.events, 'metrics')[0]!.metrics as Record<string, unknown>;
+      const metrics = of(run.events, 'metrics').find(
+        (e) => typeof (e.metrics as Record<string, unknown>).loss === 'number',
+      )!.metrics as Record<string, unknown>;
       for (const key of ['learning_rate', 'grad_norm', 'tokens_per_second', 'memory_bytes', 'epoch']) {
         expect(typeof metrics[key]).toBe('number');
       }

@@ -60,15 +60,19 @@ def _write_state(work_dir: str, state: dict) -> None:
     os.replace(tmp, os.path.join(work_dir, "state.json"))
 
 
-def sft_records(path: str) -> list:
-    rows = read_jsonl(path, "sft.train")
+# Held-out examples scored for eval_loss during SFT: enough for a steady mean, few enough to cost seconds.
+EVAL_EXAMPLES = 32
+
+
+def sft_records(path: str, field: str = "sft.train") -> list:
+    rows = read_jsonl(path, field)
     out = []
     for n, row in enumerate(rows, 1):
         messages = row.get("messages") if isinstance(row, dict) else None
         if not isinstance(messages, list) or len(messages) < 2 or not all(isinstance(m, dict) for m in messages):
-            raise SpecError(f"sft.train {path}: record {n} has no \"messages\" list (chat-messages/1)")
+            raise SpecError(f"{field} {path}: record {n} has no \"messages\" list (chat-messages/1)")
         if messages[-1].get("role") != "assistant":
-            raise SpecError(f"sft.train {path}: record {n} does not end with an assistant message")
+            raise SpecError(f"{field} {path}: record {n} does not end with an assistant message")
         clean = [{"role": m.get("role"), "content": m.get("content")} for m in messages]
         out.append({"prompt": clean[:-1], "completion": clean[-1:]})
     return out
@@ -95,6 +99,8 @@ def _callback(phase: str, offset: int, total: int, stop: Stop, tally: dict):
             self.started = self.last_time
 
         def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step >= state.max_steps and args.eval_strategy != "no":
+                control.should_evaluate = True  # the last step too, whatever the interval
             if stop.requested:
                 control.should_save = True
                 control.should_training_stop = True
@@ -114,6 +120,16 @@ def _callback(phase: str, offset: int, total: int, stop: Stop, tally: dict):
             metrics["memory_bytes"] = memory_bytes()
             metrics["epoch"] = state.epoch
             events.emit("metrics", phase=phase, step=offset + state.global_step, totalSteps=total, metrics=metrics)
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            # The loss on the author's held-out answers: per-step training loss on fresh batches of mixed
+            # writing is noisy within an epoch, this one is measured on the same examples every time.
+            value = (metrics or {}).get("eval_loss")
+            if isinstance(value, (int, float)):
+                events.emit(
+                    "metrics", phase=phase, step=offset + state.global_step, totalSteps=total,
+                    metrics={"eval_loss": value},
+                )
 
         def on_save(self, args, state, control, **kwargs):
             path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
@@ -174,8 +190,7 @@ def run(spec: TrainSpec, stop: Stop) -> int:
 
     # Read the data before the model: a bad file fails in a second, not after loading.
     sft_data = sft_records(spec.sft_train)
-    if spec.sft_eval:
-        read_jsonl(spec.sft_eval, "sft.eval")
+    eval_data = sft_records(spec.sft_eval, "sft.eval")[:EVAL_EXAMPLES] if spec.sft_eval else []
     dpo_steps = h["dpoSteps"] if spec.dpo_train else 0
     dpo_data = dpo_records(spec.dpo_train) if dpo_steps > 0 else None
     total = h["maxSteps"] + dpo_steps
@@ -221,11 +236,21 @@ def run(spec: TrainSpec, stop: Stop) -> int:
             bias="none",
             task_type="CAUSAL_LM",
         )
-        config = SFTConfig(**_common_args(spec, ckpt_sft, h["maxSteps"]), completion_only_loss=True)
+        args = _common_args(spec, ckpt_sft, h["maxSteps"])
+        if eval_data:
+            # Scored before the first step (unless resuming), at every checkpoint, and so at the end.
+            args.update(
+                eval_strategy="steps",
+                eval_steps=h["saveSteps"],
+                eval_on_start=from_sft is None,
+                per_device_eval_batch_size=h["batchSize"],
+            )
+        config = SFTConfig(**args, completion_only_loss=True)
         trainer = SFTTrainer(
             model=model,
             args=config,
             train_dataset=Dataset.from_list(sft_data),
+            eval_dataset=Dataset.from_list(eval_data) if eval_data else None,
             processing_class=tokenizer,
             peft_config=lora,
             callbacks=[_callback("sft", 0, total, stop, tally)],
