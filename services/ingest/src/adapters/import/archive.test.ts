@@ -1,11 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
 import { isDomainError } from '@llmtwin/runtime';
-import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { DEFAULT_ARCHIVE_LIMITS, openDirectory, openZip, type ArchiveLimits } from './archive.js';
 import { importArchive } from './import-archive.js';
-import { buildZip } from './zip-writer.fixture.js';
+import { buildZip, unicodePathField } from './zip-writer.fixture.js';
+
+const execFileAsync = promisify(execFile);
 
 const POST = '<article class="h-entry"><h1 class="p-name">T</h1></article>';
 
@@ -134,6 +138,82 @@ describe('openDirectory', () => {
       expect(await refusal(openDirectory(dir, { ...DEFAULT_ARCHIVE_LIMITS, maxEntries: 3 }))).toMatch(
         /more than 3 entries/,
       );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('entry names', () => {
+  // Swedish, Russian, Chinese and an emoji (outside the BMP: a surrogate pair in JavaScript).
+  const NAMES = [
+    'posts/Vägen hem.html',
+    'posts/Дорога домой.html',
+    'posts/回家的路.html',
+    'posts/🏡 home.html',
+  ];
+  const names = async (bytes: Buffer) => {
+    const reader = await open(bytes);
+    await reader.close();
+    return reader.entries.map((e) => e.path);
+  };
+  // "Vägen" in code page 437, the zip format's original encoding: ä is 0x84.
+  const CP437_VAGEN = Buffer.from([0x56, 0x84, 0x67, 0x65, 0x6e, 0x2e, 0x68, 0x74, 0x6d, 0x6c]);
+
+  it('reads UTF-8 names with the UTF-8 flag (bit 11)', async () => {
+    expect(await names(buildZip(NAMES.map((name) => ({ name, data: POST }))))).toEqual(NAMES);
+  });
+
+  it('reads UTF-8 names without the flag as UTF-8, as unzip and the desktop archivers do', async () => {
+    const zip = buildZip(NAMES.map((name) => ({ name, data: POST, utf8Flag: false })));
+    expect(await names(zip)).toEqual(NAMES);
+  });
+
+  it('reads a name that is not valid UTF-8 as CP437', async () => {
+    expect(await names(buildZip([{ name: '', rawName: CP437_VAGEN, utf8Flag: false, data: POST }]))).toEqual([
+      'Vägen.html',
+    ]);
+    // Box drawing and Greek from the upper half of the table.
+    const raw = Buffer.from([0xc9, 0xcd, 0xbb, 0x20, 0xe0, 0xe1, 0x2e, 0x74, 0x78, 0x74]);
+    expect(await names(buildZip([{ name: '', rawName: raw, utf8Flag: false, data: 'x' }]))).toEqual([
+      '╔═╗ αß.txt',
+    ]);
+  });
+
+  it('prefers the Info-ZIP Unicode Path extra field (0x7075) when its CRC matches the raw name', async () => {
+    const zip = buildZip(
+      NAMES.map((name, i) => {
+        const rawName = Buffer.from(`posts/legacy-${i}.html`);
+        return { name, rawName, utf8Flag: false, data: POST, extraFields: [unicodePathField(rawName, name)] };
+      }),
+    );
+    expect(await names(zip)).toEqual(NAMES);
+  });
+
+  it('ignores a stale Unicode Path field whose CRC does not match the raw name', async () => {
+    // A tool renamed the entry and left the old field: the header's name is the current one.
+    const stale = unicodePathField(Buffer.from('posts/old name.html'), 'posts/Дорога.html');
+    const zip = buildZip([
+      { name: '', rawName: CP437_VAGEN, utf8Flag: false, data: POST, extraFields: [stale] },
+    ]);
+    expect(await names(zip)).toEqual(['Vägen.html']);
+  });
+
+  it('reads the names of archives made by the zip tool (Info-ZIP), with and without a UTF-8 locale', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zip-names-'));
+    try {
+      await mkdir(join(dir, 'export', 'posts'), { recursive: true });
+      for (const name of NAMES) await writeFile(join(dir, 'export', name), POST);
+      const made: Buffer[] = [];
+      for (const locale of ['C.UTF-8', 'C']) {
+        const out = join(dir, `${locale}.zip`);
+        await execFileAsync('zip', ['-q', '-r', out, 'posts'], {
+          cwd: join(dir, 'export'),
+          env: { ...process.env, LC_ALL: locale, LANG: locale },
+        });
+        made.push(await readFile(out));
+      }
+      for (const zip of made) expect([...(await names(zip))].sort()).toEqual([...NAMES].sort());
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -2,8 +2,10 @@
 // untrusted input: every limit is checked against the declared sizes first and again against the bytes that
 // actually come out of the inflater, because a zip header can lie about its sizes.
 import { invalidArgument } from '@llmtwin/runtime';
+import { isUtf8 } from 'node:buffer';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
 
 export interface ArchiveLimits {
@@ -100,6 +102,39 @@ class TotalCounter {
   }
 }
 
+const UNICODE_PATH_FIELD = 0x7075;
+
+// Code page 437, the zip format's original name encoding: the upper half of the table (0x80-0xFF).
+const CP437_HIGH =
+  'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+
+function decodeCp437(raw: Buffer): string {
+  let out = '';
+  for (const byte of raw) out += byte < 0x80 ? String.fromCharCode(byte) : CP437_HIGH[byte - 0x80];
+  return out;
+}
+
+/**
+ * An entry's name as its writer meant it, in the order unzip and the desktop archivers use: the Info-ZIP
+ * Unicode Path extra field when its CRC matches the header's name (a stale field, left by a tool that renamed
+ * the entry without updating it, does not match and is ignored); the name as UTF-8 when bit 11 says so or
+ * when the bytes are valid UTF-8 anyway — Info-ZIP's zip, macOS and many libraries write UTF-8 without the
+ * flag, and CP437 text with bytes over 0x7F is almost never valid UTF-8; otherwise CP437. yauzl's own
+ * decoding reads unflagged names as CP437 only, which turned "Vägen" into "V├ñgen".
+ */
+export function decodeEntryName(raw: Buffer, extraFields: readonly { id: number; data: Buffer }[]): string {
+  for (const field of extraFields) {
+    if (field.id !== UNICODE_PATH_FIELD || field.data.length < 5 || field.data.readUInt8(0) !== 1) continue;
+    const name = field.data.subarray(5);
+    if (field.data.readUInt32LE(1) === crc32(raw) && isUtf8(name)) return name.toString('utf8');
+  }
+  // Bit 11 needs no test of its own: a truthfully flagged name is valid UTF-8 and is read as such here;
+  // a flagged name that is not valid UTF-8 (a writer's bug) reads as CP437, which keeps it distinct and
+  // printable instead of collapsing its bytes to U+FFFD. Pure ASCII reads the same either way.
+  if (isUtf8(raw)) return raw.toString('utf8');
+  return decodeCp437(raw);
+}
+
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
@@ -142,7 +177,7 @@ export async function openZip(
     const declaredTotal = new TotalCounter(limits.maxTotalBytes, `"${name}"`);
     for await (const entry of zip.eachEntry()) {
       const raw = entry.fileNameRaw;
-      const fileName = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, raw, entry.extraFields, true);
+      const fileName = decodeEntryName(raw, entry.extraFields);
       const path = checkEntryName(fileName);
       const madeByUnix = entry.versionMadeBy >> 8 === 3;
       if (madeByUnix && ((entry.externalFileAttributes >>> 16) & S_IFMT) === S_IFLNK) {
