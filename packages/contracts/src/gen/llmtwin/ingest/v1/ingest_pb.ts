@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmtwin/ingest/v1/ingest.proto.
  */
 export const file_llmtwin_ingest_v1_ingest: GenFile = /*@__PURE__*/
-  fileDesc("Ch5sbG10d2luL2luZ2VzdC92MS9pbmdlc3QucHJvdG8SEWxsbXR3aW4uaW5nZXN0LnYxImwKBkF1dGhvchIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSDwoHYWxpYXNlcxgDIAMoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3wIKBlNvdXJjZRIKCgJpZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSKwoEa2luZBgDIAEoDjIdLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZUtpbmQSCwoDdXJsGAQgASgJEi0KCHBsYXRmb3JtGAUgASgOMhsubGxtdHdpbi5jb21tb24udjEuUGxhdGZvcm0SIQoZc2NoZWR1bGVfaW50ZXJ2YWxfc2Vjb25kcxgGIAEoAxIzCg9sYXN0X2NyYXdsX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfY3Jhd2xfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2dpdF9yZWYYCiABKAkiLgoOQ3Jhd2xJdGVtRXJyb3ISCwoDdXJsGAEgASgJEg8KB21lc3NhZ2UYAiABKAki1gMKCENyYXdsSm9iEgoKAmlkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIRCglzb3VyY2VfaWQYAyABKAkSCwoDdXJsGAQgASgJEi8KBXN0YXRlGAUgASgOMiAubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2JTdGF0ZRITCgtpdGVtc190b3RhbBgGIAEoAxISCgppdGVtc19kb25lGAcgASgDEhkKEWRvY3VtZW50c19jcmVhdGVkGAggASgDEhkKEWRvY3VtZW50c191cGRhdGVkGAkgASgDEhsKE2RvY3VtZW50c191bmNoYW5nZWQYCiABKAMSHAoUZG9jdW1lbnRzX3RvbWJzdG9uZWQYCyABKAMSMQoGZXJyb3JzGAwgAygLMiEubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xJdGVtRXJyb3ISLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL0AwoLUmF3RG9jdW1lbnQSCgoCaWQYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEi0KCGNhdGVnb3J5GAMgASgOMhsubGxtdHdpbi5jb21tb24udjEuQ2F0ZWdvcnkSLQoIcGxhdGZvcm0YBCABKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIRCglzb3VyY2VfaWQYBSABKAkSFQoNY2Fub25pY2FsX3VybBgGIAEoCRINCgV0aXRsZRgHIAEoCRIwCgxwdWJsaXNoX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyYXdsX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGNvbnRlbnRfaGFzaBgKIAEoCRIPCgd2ZXJzaW9uGAsgASgDEhEKCXRvbWJzdG9uZRgMIAEoCBINCgVkcmFmdBgNIAEoCBILCgNyYXcYDiABKAwSGAoQcmF3X2NvbnRlbnRfdHlwZRgPIAEoCRIRCgljb2RlX3BhdGgYECABKAkSFQoNY29kZV9sYW5ndWFnZRgRIAEoCRITCgtjb2RlX2NvbW1pdBgSIAEoCRIQCghzdWJ0aXRsZRgTIAEoCRIMCgR0YWdzGBQgAygJIkgKE0NyZWF0ZUF1dGhvclJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEg8KB2FsaWFzZXMYAiADKAkSCgoCaWQYAyABKAkiQQoUQ3JlYXRlQXV0aG9yUmVzcG9uc2USKQoGYXV0aG9yGAEgASgLMhkubGxtdHdpbi5pbmdlc3QudjEuQXV0aG9yIh4KEEdldEF1dGhvclJlcXVlc3QSCgoCaWQYASABKAkiPgoRR2V0QXV0aG9yUmVzcG9uc2USKQoGYXV0aG9yGAEgASgLMhkubGxtdHdpbi5pbmdlc3QudjEuQXV0aG9yIkIKEkxpc3RBdXRob3JzUmVxdWVzdBIsCgRwYWdlGAEgASgLMh4ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlcXVlc3QicAoTTGlzdEF1dGhvcnNSZXNwb25zZRIqCgdhdXRob3JzGAEgAygLMhkubGxtdHdpbi5pbmdlc3QudjEuQXV0aG9yEi0KBHBhZ2UYAiABKAsyHy5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UikwEKEEFkZFNvdXJjZVJlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEgsKA3VybBgCIAEoCRIrCgRraW5kGAMgASgOMh0ubGxtdHdpbi5pbmdlc3QudjEuU291cmNlS2luZBIhChlzY2hlZHVsZV9pbnRlcnZhbF9zZWNvbmRzGAQgASgDEg8KB2dpdF9yZWYYBSABKAkiPgoRQWRkU291cmNlUmVzcG9uc2USKQoGc291cmNlGAEgASgLMhkubGxtdHdpbi5pbmdlc3QudjEuU291cmNlIlUKEkxpc3RTb3VyY2VzUmVxdWVzdBIRCglhdXRob3JfaWQYASABKAkSLAoEcGFnZRgCIAEoCzIeLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InAKE0xpc3RTb3VyY2VzUmVzcG9uc2USKgoHc291cmNlcxgBIAMoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZRItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIjoKE1JlbW92ZVNvdXJjZVJlcXVlc3QSCgoCaWQYASABKAkSFwoPcHVyZ2VfZG9jdW1lbnRzGAIgASgIIhYKFFJlbW92ZVNvdXJjZVJlc3BvbnNlIlIKD0NyYXdsTm93UmVxdWVzdBITCglzb3VyY2VfaWQYASABKAlIABINCgN1cmwYAiABKAlIABIRCglhdXRob3JfaWQYAyABKAlCCAoGdGFyZ2V0IjwKEENyYXdsTm93UmVzcG9uc2USKAoDam9iGAEgASgLMhsubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2IiTQoUSW1wb3J0QXJjaGl2ZVJlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEhEKCWZpbGVfbmFtZRgCIAEoCRIPCgdjb250ZW50GAMgASgMIkEKFUltcG9ydEFyY2hpdmVSZXNwb25zZRIoCgNqb2IYASABKAsyGy5sbG10d2luLmluZ2VzdC52MS5DcmF3bEpvYiIgChJHZXRDcmF3bEpvYlJlcXVlc3QSCgoCaWQYASABKAkiPwoTR2V0Q3Jhd2xKb2JSZXNwb25zZRIoCgNqb2IYASABKAsyGy5sbG10d2luLmluZ2VzdC52MS5DcmF3bEpvYiJqChRMaXN0Q3Jhd2xKb2JzUmVxdWVzdBIRCglhdXRob3JfaWQYASABKAkSEQoJc291cmNlX2lkGAIgASgJEiwKBHBhZ2UYAyABKAsyHi5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJxChVMaXN0Q3Jhd2xKb2JzUmVzcG9uc2USKQoEam9icxgBIAMoCzIbLmxsbXR3aW4uaW5nZXN0LnYxLkNyYXdsSm9iEi0KBHBhZ2UYAiABKAsyHy5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiMgoSR2V0RG9jdW1lbnRSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCG9taXRfcmF3GAIgASgIIkcKE0dldERvY3VtZW50UmVzcG9uc2USMAoIZG9jdW1lbnQYASABKAsyHi5sbG10d2luLmluZ2VzdC52MS5SYXdEb2N1bWVudCLRAQoUTGlzdERvY3VtZW50c1JlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEi0KCGNhdGVnb3J5GAIgASgOMhsubGxtdHdpbi5jb21tb24udjEuQ2F0ZWdvcnkSLQoIcGxhdGZvcm0YAyABKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIaChJpbmNsdWRlX3RvbWJzdG9uZXMYBCABKAgSLAoEcGFnZRgFIAEoCzIeLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InkKFUxpc3REb2N1bWVudHNSZXNwb25zZRIxCglkb2N1bWVudHMYASADKAsyHi5sbG10d2luLmluZ2VzdC52MS5SYXdEb2N1bWVudBItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIiMKFURlbGV0ZURvY3VtZW50UmVxdWVzdBIKCgJpZBgBIAEoCSJKChZEZWxldGVEb2N1bWVudFJlc3BvbnNlEjAKCGRvY3VtZW50GAEgASgLMh4ubGxtdHdpbi5pbmdlc3QudjEuUmF3RG9jdW1lbnQiQgoSRXh0cmFjdFBhZ2VSZXF1ZXN0EgwKBGh0bWwYASABKAwSCwoDdXJsGAIgASgJEhEKCWF1dGhvcl9pZBgDIAEoCSJHChNFeHRyYWN0UGFnZVJlc3BvbnNlEjAKCGRvY3VtZW50GAEgASgLMh4ubGxtdHdpbi5pbmdlc3QudjEuUmF3RG9jdW1lbnQqkwEKClNvdXJjZUtpbmQSGwoXU09VUkNFX0tJTkRfVU5TUEVDSUZJRUQQABIXChNTT1VSQ0VfS0lORF9QUk9GSUxFEAESGgoWU09VUkNFX0tJTkRfUkVQT1NJVE9SWRACEhoKFlNPVVJDRV9LSU5EX1NJTkdMRV9VUkwQAxIXChNTT1VSQ0VfS0lORF9BUkNISVZFEAQq4AEKDUNyYXdsSm9iU3RhdGUSHwobQ1JBV0xfSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWQ1JBV0xfSk9CX1NUQVRFX1FVRVVFRBABEhsKF0NSQVdMX0pPQl9TVEFURV9SVU5OSU5HEAISHQoZQ1JBV0xfSk9CX1NUQVRFX1NVQ0NFRURFRBADEhsKF0NSQVdMX0pPQl9TVEFURV9QQVJUSUFMEAQSGgoWQ1JBV0xfSk9CX1NUQVRFX0ZBSUxFRBAFEh0KGUNSQVdMX0pPQl9TVEFURV9DQU5DRUxMRUQQBjLnCgoNSW5nZXN0U2VydmljZRJfCgxDcmVhdGVBdXRob3ISJi5sbG10d2luLmluZ2VzdC52MS5DcmVhdGVBdXRob3JSZXF1ZXN0GicubGxtdHdpbi5pbmdlc3QudjEuQ3JlYXRlQXV0aG9yUmVzcG9uc2USWwoJR2V0QXV0aG9yEiMubGxtdHdpbi5pbmdlc3QudjEuR2V0QXV0aG9yUmVxdWVzdBokLmxsbXR3aW4uaW5nZXN0LnYxLkdldEF1dGhvclJlc3BvbnNlIgOQAgESYQoLTGlzdEF1dGhvcnMSJS5sbG10d2luLmluZ2VzdC52MS5MaXN0QXV0aG9yc1JlcXVlc3QaJi5sbG10d2luLmluZ2VzdC52MS5MaXN0QXV0aG9yc1Jlc3BvbnNlIgOQAgESVgoJQWRkU291cmNlEiMubGxtdHdpbi5pbmdlc3QudjEuQWRkU291cmNlUmVxdWVzdBokLmxsbXR3aW4uaW5nZXN0LnYxLkFkZFNvdXJjZVJlc3BvbnNlEmEKC0xpc3RTb3VyY2VzEiUubGxtdHdpbi5pbmdlc3QudjEuTGlzdFNvdXJjZXNSZXF1ZXN0GiYubGxtdHdpbi5pbmdlc3QudjEuTGlzdFNvdXJjZXNSZXNwb25zZSIDkAIBEl8KDFJlbW92ZVNvdXJjZRImLmxsbXR3aW4uaW5nZXN0LnYxLlJlbW92ZVNvdXJjZVJlcXVlc3QaJy5sbG10d2luLmluZ2VzdC52MS5SZW1vdmVTb3VyY2VSZXNwb25zZRJTCghDcmF3bE5vdxIiLmxsbXR3aW4uaW5nZXN0LnYxLkNyYXdsTm93UmVxdWVzdBojLmxsbXR3aW4uaW5nZXN0LnYxLkNyYXdsTm93UmVzcG9uc2USYgoNSW1wb3J0QXJjaGl2ZRInLmxsbXR3aW4uaW5nZXN0LnYxLkltcG9ydEFyY2hpdmVSZXF1ZXN0GigubGxtdHdpbi5pbmdlc3QudjEuSW1wb3J0QXJjaGl2ZVJlc3BvbnNlEmEKC0dldENyYXdsSm9iEiUubGxtdHdpbi5pbmdlc3QudjEuR2V0Q3Jhd2xKb2JSZXF1ZXN0GiYubGxtdHdpbi5pbmdlc3QudjEuR2V0Q3Jhd2xKb2JSZXNwb25zZSIDkAIBEmcKDUxpc3RDcmF3bEpvYnMSJy5sbG10d2luLmluZ2VzdC52MS5MaXN0Q3Jhd2xKb2JzUmVxdWVzdBooLmxsbXR3aW4uaW5nZXN0LnYxLkxpc3RDcmF3bEpvYnNSZXNwb25zZSIDkAIBEmEKC0dldERvY3VtZW50EiUubGxtdHdpbi5pbmdlc3QudjEuR2V0RG9jdW1lbnRSZXF1ZXN0GiYubGxtdHdpbi5pbmdlc3QudjEuR2V0RG9jdW1lbnRSZXNwb25zZSIDkAIBEmcKDUxpc3REb2N1bWVudHMSJy5sbG10d2luLmluZ2VzdC52MS5MaXN0RG9jdW1lbnRzUmVxdWVzdBooLmxsbXR3aW4uaW5nZXN0LnYxLkxpc3REb2N1bWVudHNSZXNwb25zZSIDkAIBEmUKDkRlbGV0ZURvY3VtZW50EigubGxtdHdpbi5pbmdlc3QudjEuRGVsZXRlRG9jdW1lbnRSZXF1ZXN0GikubGxtdHdpbi5pbmdlc3QudjEuRGVsZXRlRG9jdW1lbnRSZXNwb25zZRJhCgtFeHRyYWN0UGFnZRIlLmxsbXR3aW4uaW5nZXN0LnYxLkV4dHJhY3RQYWdlUmVxdWVzdBomLmxsbXR3aW4uaW5nZXN0LnYxLkV4dHJhY3RQYWdlUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_llmtwin_common_v1_common]);
+  fileDesc("Ch5sbG10d2luL2luZ2VzdC92MS9pbmdlc3QucHJvdG8SEWxsbXR3aW4uaW5nZXN0LnYxImwKBkF1dGhvchIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSDwoHYWxpYXNlcxgDIAMoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3wIKBlNvdXJjZRIKCgJpZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSKwoEa2luZBgDIAEoDjIdLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZUtpbmQSCwoDdXJsGAQgASgJEi0KCHBsYXRmb3JtGAUgASgOMhsubGxtdHdpbi5jb21tb24udjEuUGxhdGZvcm0SIQoZc2NoZWR1bGVfaW50ZXJ2YWxfc2Vjb25kcxgGIAEoAxIzCg9sYXN0X2NyYXdsX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfY3Jhd2xfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2dpdF9yZWYYCiABKAkiLgoOQ3Jhd2xJdGVtRXJyb3ISCwoDdXJsGAEgASgJEg8KB21lc3NhZ2UYAiABKAki1gMKCENyYXdsSm9iEgoKAmlkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIRCglzb3VyY2VfaWQYAyABKAkSCwoDdXJsGAQgASgJEi8KBXN0YXRlGAUgASgOMiAubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2JTdGF0ZRITCgtpdGVtc190b3RhbBgGIAEoAxISCgppdGVtc19kb25lGAcgASgDEhkKEWRvY3VtZW50c19jcmVhdGVkGAggASgDEhkKEWRvY3VtZW50c191cGRhdGVkGAkgASgDEhsKE2RvY3VtZW50c191bmNoYW5nZWQYCiABKAMSHAoUZG9jdW1lbnRzX3RvbWJzdG9uZWQYCyABKAMSMQoGZXJyb3JzGAwgAygLMiEubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xJdGVtRXJyb3ISLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKlBAoLUmF3RG9jdW1lbnQSCgoCaWQYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEi0KCGNhdGVnb3J5GAMgASgOMhsubGxtdHdpbi5jb21tb24udjEuQ2F0ZWdvcnkSLQoIcGxhdGZvcm0YBCABKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIRCglzb3VyY2VfaWQYBSABKAkSFQoNY2Fub25pY2FsX3VybBgGIAEoCRINCgV0aXRsZRgHIAEoCRIwCgxwdWJsaXNoX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyYXdsX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGNvbnRlbnRfaGFzaBgKIAEoCRIPCgd2ZXJzaW9uGAsgASgDEhEKCXRvbWJzdG9uZRgMIAEoCBINCgVkcmFmdBgNIAEoCBILCgNyYXcYDiABKAwSGAoQcmF3X2NvbnRlbnRfdHlwZRgPIAEoCRIRCgljb2RlX3BhdGgYECABKAkSFQoNY29kZV9sYW5ndWFnZRgRIAEoCRITCgtjb2RlX2NvbW1pdBgSIAEoCRIQCghzdWJ0aXRsZRgTIAEoCRIMCgR0YWdzGBQgAygJEi8KC3VwZGF0ZV90aW1lGBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJIChNDcmVhdGVBdXRob3JSZXF1ZXN0EhQKDGRpc3BsYXlfbmFtZRgBIAEoCRIPCgdhbGlhc2VzGAIgAygJEgoKAmlkGAMgASgJIkEKFENyZWF0ZUF1dGhvclJlc3BvbnNlEikKBmF1dGhvchgBIAEoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLkF1dGhvciIeChBHZXRBdXRob3JSZXF1ZXN0EgoKAmlkGAEgASgJIj4KEUdldEF1dGhvclJlc3BvbnNlEikKBmF1dGhvchgBIAEoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLkF1dGhvciJCChJMaXN0QXV0aG9yc1JlcXVlc3QSLAoEcGFnZRgBIAEoCzIeLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InAKE0xpc3RBdXRob3JzUmVzcG9uc2USKgoHYXV0aG9ycxgBIAMoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLkF1dGhvchItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIpMBChBBZGRTb3VyY2VSZXF1ZXN0EhEKCWF1dGhvcl9pZBgBIAEoCRILCgN1cmwYAiABKAkSKwoEa2luZBgDIAEoDjIdLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZUtpbmQSIQoZc2NoZWR1bGVfaW50ZXJ2YWxfc2Vjb25kcxgEIAEoAxIPCgdnaXRfcmVmGAUgASgJIj4KEUFkZFNvdXJjZVJlc3BvbnNlEikKBnNvdXJjZRgBIAEoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZSJVChJMaXN0U291cmNlc1JlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEiwKBHBhZ2UYAiABKAsyHi5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJwChNMaXN0U291cmNlc1Jlc3BvbnNlEioKB3NvdXJjZXMYASADKAsyGS5sbG10d2luLmluZ2VzdC52MS5Tb3VyY2USLQoEcGFnZRgCIAEoCzIfLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXNwb25zZSI6ChNSZW1vdmVTb3VyY2VSZXF1ZXN0EgoKAmlkGAEgASgJEhcKD3B1cmdlX2RvY3VtZW50cxgCIAEoCCIWChRSZW1vdmVTb3VyY2VSZXNwb25zZSJSCg9DcmF3bE5vd1JlcXVlc3QSEwoJc291cmNlX2lkGAEgASgJSAASDQoDdXJsGAIgASgJSAASEQoJYXV0aG9yX2lkGAMgASgJQggKBnRhcmdldCI8ChBDcmF3bE5vd1Jlc3BvbnNlEigKA2pvYhgBIAEoCzIbLmxsbXR3aW4uaW5nZXN0LnYxLkNyYXdsSm9iIk0KFEltcG9ydEFyY2hpdmVSZXF1ZXN0EhEKCWF1dGhvcl9pZBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkSDwoHY29udGVudBgDIAEoDCJBChVJbXBvcnRBcmNoaXZlUmVzcG9uc2USKAoDam9iGAEgASgLMhsubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2IiaQoUVXBsb2FkQXJjaGl2ZVJlcXVlc3QSOAoGaGVhZGVyGAEgASgLMiYubGxtdHdpbi5pbmdlc3QudjEuVXBsb2FkQXJjaGl2ZUhlYWRlckgAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCJPChNVcGxvYWRBcmNoaXZlSGVhZGVyEhEKCWF1dGhvcl9pZBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAyJBChVVcGxvYWRBcmNoaXZlUmVzcG9uc2USKAoDam9iGAEgASgLMhsubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2IiIAoSR2V0Q3Jhd2xKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIj8KE0dldENyYXdsSm9iUmVzcG9uc2USKAoDam9iGAEgASgLMhsubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2IiagoUTGlzdENyYXdsSm9ic1JlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEhEKCXNvdXJjZV9pZBgCIAEoCRIsCgRwYWdlGAMgASgLMh4ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlcXVlc3QicQoVTGlzdENyYXdsSm9ic1Jlc3BvbnNlEikKBGpvYnMYASADKAsyGy5sbG10d2luLmluZ2VzdC52MS5DcmF3bEpvYhItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIjIKEkdldERvY3VtZW50UmVxdWVzdBIKCgJpZBgBIAEoCRIQCghvbWl0X3JhdxgCIAEoCCJHChNHZXREb2N1bWVudFJlc3BvbnNlEjAKCGRvY3VtZW50GAEgASgLMh4ubGxtdHdpbi5pbmdlc3QudjEuUmF3RG9jdW1lbnQi0QEKFExpc3REb2N1bWVudHNSZXF1ZXN0EhEKCWF1dGhvcl9pZBgBIAEoCRItCghjYXRlZ29yeRgCIAEoDjIbLmxsbXR3aW4uY29tbW9uLnYxLkNhdGVnb3J5Ei0KCHBsYXRmb3JtGAMgASgOMhsubGxtdHdpbi5jb21tb24udjEuUGxhdGZvcm0SGgoSaW5jbHVkZV90b21ic3RvbmVzGAQgASgIEiwKBHBhZ2UYBSABKAsyHi5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJ5ChVMaXN0RG9jdW1lbnRzUmVzcG9uc2USMQoJZG9jdW1lbnRzGAEgAygLMh4ubGxtdHdpbi5pbmdlc3QudjEuUmF3RG9jdW1lbnQSLQoEcGFnZRgCIAEoCzIfLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXNwb25zZSIjChVEZWxldGVEb2N1bWVudFJlcXVlc3QSCgoCaWQYASABKAkiSgoWRGVsZXRlRG9jdW1lbnRSZXNwb25zZRIwCghkb2N1bWVudBgBIAEoCzIeLmxsbXR3aW4uaW5nZXN0LnYxLlJhd0RvY3VtZW50IkIKEkV4dHJhY3RQYWdlUmVxdWVzdBIMCgRodG1sGAEgASgMEgsKA3VybBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkiRwoTRXh0cmFjdFBhZ2VSZXNwb25zZRIwCghkb2N1bWVudBgBIAEoCzIeLmxsbXR3aW4uaW5nZXN0LnYxLlJhd0RvY3VtZW50KpMBCgpTb3VyY2VLaW5kEhsKF1NPVVJDRV9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTU09VUkNFX0tJTkRfUFJPRklMRRABEhoKFlNPVVJDRV9LSU5EX1JFUE9TSVRPUlkQAhIaChZTT1VSQ0VfS0lORF9TSU5HTEVfVVJMEAMSFwoTU09VUkNFX0tJTkRfQVJDSElWRRAEKuABCg1DcmF3bEpvYlN0YXRlEh8KG0NSQVdMX0pPQl9TVEFURV9VTlNQRUNJRklFRBAAEhoKFkNSQVdMX0pPQl9TVEFURV9RVUVVRUQQARIbChdDUkFXTF9KT0JfU1RBVEVfUlVOTklORxACEh0KGUNSQVdMX0pPQl9TVEFURV9TVUNDRUVERUQQAxIbChdDUkFXTF9KT0JfU1RBVEVfUEFSVElBTBAEEhoKFkNSQVdMX0pPQl9TVEFURV9GQUlMRUQQBRIdChlDUkFXTF9KT0JfU1RBVEVfQ0FOQ0VMTEVEEAYyzQsKDUluZ2VzdFNlcnZpY2USXwoMQ3JlYXRlQXV0aG9yEiYubGxtdHdpbi5pbmdlc3QudjEuQ3JlYXRlQXV0aG9yUmVxdWVzdBonLmxsbXR3aW4uaW5nZXN0LnYxLkNyZWF0ZUF1dGhvclJlc3BvbnNlElsKCUdldEF1dGhvchIjLmxsbXR3aW4uaW5nZXN0LnYxLkdldEF1dGhvclJlcXVlc3QaJC5sbG10d2luLmluZ2VzdC52MS5HZXRBdXRob3JSZXNwb25zZSIDkAIBEmEKC0xpc3RBdXRob3JzEiUubGxtdHdpbi5pbmdlc3QudjEuTGlzdEF1dGhvcnNSZXF1ZXN0GiYubGxtdHdpbi5pbmdlc3QudjEuTGlzdEF1dGhvcnNSZXNwb25zZSIDkAIBElYKCUFkZFNvdXJjZRIjLmxsbXR3aW4uaW5nZXN0LnYxLkFkZFNvdXJjZVJlcXVlc3QaJC5sbG10d2luLmluZ2VzdC52MS5BZGRTb3VyY2VSZXNwb25zZRJhCgtMaXN0U291cmNlcxIlLmxsbXR3aW4uaW5nZXN0LnYxLkxpc3RTb3VyY2VzUmVxdWVzdBomLmxsbXR3aW4uaW5nZXN0LnYxLkxpc3RTb3VyY2VzUmVzcG9uc2UiA5ACARJfCgxSZW1vdmVTb3VyY2USJi5sbG10d2luLmluZ2VzdC52MS5SZW1vdmVTb3VyY2VSZXF1ZXN0GicubGxtdHdpbi5pbmdlc3QudjEuUmVtb3ZlU291cmNlUmVzcG9uc2USUwoIQ3Jhd2xOb3cSIi5sbG10d2luLmluZ2VzdC52MS5DcmF3bE5vd1JlcXVlc3QaIy5sbG10d2luLmluZ2VzdC52MS5DcmF3bE5vd1Jlc3BvbnNlEmIKDUltcG9ydEFyY2hpdmUSJy5sbG10d2luLmluZ2VzdC52MS5JbXBvcnRBcmNoaXZlUmVxdWVzdBooLmxsbXR3aW4uaW5nZXN0LnYxLkltcG9ydEFyY2hpdmVSZXNwb25zZRJkCg1VcGxvYWRBcmNoaXZlEicubGxtdHdpbi5pbmdlc3QudjEuVXBsb2FkQXJjaGl2ZVJlcXVlc3QaKC5sbG10d2luLmluZ2VzdC52MS5VcGxvYWRBcmNoaXZlUmVzcG9uc2UoARJhCgtHZXRDcmF3bEpvYhIlLmxsbXR3aW4uaW5nZXN0LnYxLkdldENyYXdsSm9iUmVxdWVzdBomLmxsbXR3aW4uaW5nZXN0LnYxLkdldENyYXdsSm9iUmVzcG9uc2UiA5ACARJnCg1MaXN0Q3Jhd2xKb2JzEicubGxtdHdpbi5pbmdlc3QudjEuTGlzdENyYXdsSm9ic1JlcXVlc3QaKC5sbG10d2luLmluZ2VzdC52MS5MaXN0Q3Jhd2xKb2JzUmVzcG9uc2UiA5ACARJhCgtHZXREb2N1bWVudBIlLmxsbXR3aW4uaW5nZXN0LnYxLkdldERvY3VtZW50UmVxdWVzdBomLmxsbXR3aW4uaW5nZXN0LnYxLkdldERvY3VtZW50UmVzcG9uc2UiA5ACARJnCg1MaXN0RG9jdW1lbnRzEicubGxtdHdpbi5pbmdlc3QudjEuTGlzdERvY3VtZW50c1JlcXVlc3QaKC5sbG10d2luLmluZ2VzdC52MS5MaXN0RG9jdW1lbnRzUmVzcG9uc2UiA5ACARJlCg5EZWxldGVEb2N1bWVudBIoLmxsbXR3aW4uaW5nZXN0LnYxLkRlbGV0ZURvY3VtZW50UmVxdWVzdBopLmxsbXR3aW4uaW5nZXN0LnYxLkRlbGV0ZURvY3VtZW50UmVzcG9uc2USYQoLRXh0cmFjdFBhZ2USJS5sbG10d2luLmluZ2VzdC52MS5FeHRyYWN0UGFnZVJlcXVlc3QaJi5sbG10d2luLmluZ2VzdC52MS5FeHRyYWN0UGFnZVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp, file_llmtwin_common_v1_common]);
 
 /**
  * @generated from message llmtwin.ingest.v1.Author
@@ -265,6 +265,8 @@ export type RawDocument = Message<"llmtwin.ingest.v1.RawDocument"> & {
   title: string;
 
   /**
+   * The first publication; unset for drafts and sources that state none.
+   *
    * @generated from field: google.protobuf.Timestamp publish_time = 8;
    */
   publishTime?: Timestamp | undefined;
@@ -336,6 +338,14 @@ export type RawDocument = Message<"llmtwin.ingest.v1.RawDocument"> & {
    * @generated from field: repeated string tags = 20;
    */
   tags: string[];
+
+  /**
+   * The latest modification or re-publish the source states, when later than publish_time; unset when it
+   * states none. publish_time is always the first publication (a Medium re-publish moves only this one).
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 21;
+   */
+  updateTime?: Timestamp | undefined;
 };
 
 /**
@@ -697,6 +707,89 @@ export const ImportArchiveResponseSchema: GenMessage<ImportArchiveResponse> = /*
   messageDesc(file_llmtwin_ingest_v1_ingest, 20);
 
 /**
+ * @generated from message llmtwin.ingest.v1.UploadArchiveRequest
+ */
+export type UploadArchiveRequest = Message<"llmtwin.ingest.v1.UploadArchiveRequest"> & {
+  /**
+   * @generated from oneof llmtwin.ingest.v1.UploadArchiveRequest.part
+   */
+  part: {
+    /**
+     * First message only.
+     *
+     * @generated from field: llmtwin.ingest.v1.UploadArchiveHeader header = 1;
+     */
+    value: UploadArchiveHeader;
+    case: "header";
+  } | {
+    /**
+     * Every later message: the archive's next bytes (any size up to the transport's message limit; 64 KiB
+     * to 1 MiB is usual).
+     *
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message llmtwin.ingest.v1.UploadArchiveRequest.
+ * Use `create(UploadArchiveRequestSchema)` to create a new message.
+ */
+export const UploadArchiveRequestSchema: GenMessage<UploadArchiveRequest> = /*@__PURE__*/
+  messageDesc(file_llmtwin_ingest_v1_ingest, 21);
+
+/**
+ * @generated from message llmtwin.ingest.v1.UploadArchiveHeader
+ */
+export type UploadArchiveHeader = Message<"llmtwin.ingest.v1.UploadArchiveHeader"> & {
+  /**
+   * @generated from field: string author_id = 1;
+   */
+  authorId: string;
+
+  /**
+   * The archive's file name, e.g. "medium-export.zip".
+   *
+   * @generated from field: string file_name = 2;
+   */
+  fileName: string;
+
+  /**
+   * The archive's size in bytes when the client knows it, else 0: one over the limit is refused before any
+   * byte is stored.
+   *
+   * @generated from field: int64 size_bytes = 3;
+   */
+  sizeBytes: bigint;
+};
+
+/**
+ * Describes the message llmtwin.ingest.v1.UploadArchiveHeader.
+ * Use `create(UploadArchiveHeaderSchema)` to create a new message.
+ */
+export const UploadArchiveHeaderSchema: GenMessage<UploadArchiveHeader> = /*@__PURE__*/
+  messageDesc(file_llmtwin_ingest_v1_ingest, 22);
+
+/**
+ * @generated from message llmtwin.ingest.v1.UploadArchiveResponse
+ */
+export type UploadArchiveResponse = Message<"llmtwin.ingest.v1.UploadArchiveResponse"> & {
+  /**
+   * @generated from field: llmtwin.ingest.v1.CrawlJob job = 1;
+   */
+  job?: CrawlJob | undefined;
+};
+
+/**
+ * Describes the message llmtwin.ingest.v1.UploadArchiveResponse.
+ * Use `create(UploadArchiveResponseSchema)` to create a new message.
+ */
+export const UploadArchiveResponseSchema: GenMessage<UploadArchiveResponse> = /*@__PURE__*/
+  messageDesc(file_llmtwin_ingest_v1_ingest, 23);
+
+/**
  * @generated from message llmtwin.ingest.v1.GetCrawlJobRequest
  */
 export type GetCrawlJobRequest = Message<"llmtwin.ingest.v1.GetCrawlJobRequest"> & {
@@ -711,7 +804,7 @@ export type GetCrawlJobRequest = Message<"llmtwin.ingest.v1.GetCrawlJobRequest">
  * Use `create(GetCrawlJobRequestSchema)` to create a new message.
  */
 export const GetCrawlJobRequestSchema: GenMessage<GetCrawlJobRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 21);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 24);
 
 /**
  * @generated from message llmtwin.ingest.v1.GetCrawlJobResponse
@@ -728,7 +821,7 @@ export type GetCrawlJobResponse = Message<"llmtwin.ingest.v1.GetCrawlJobResponse
  * Use `create(GetCrawlJobResponseSchema)` to create a new message.
  */
 export const GetCrawlJobResponseSchema: GenMessage<GetCrawlJobResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 22);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 25);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListCrawlJobsRequest
@@ -755,7 +848,7 @@ export type ListCrawlJobsRequest = Message<"llmtwin.ingest.v1.ListCrawlJobsReque
  * Use `create(ListCrawlJobsRequestSchema)` to create a new message.
  */
 export const ListCrawlJobsRequestSchema: GenMessage<ListCrawlJobsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 23);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 26);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListCrawlJobsResponse
@@ -777,7 +870,7 @@ export type ListCrawlJobsResponse = Message<"llmtwin.ingest.v1.ListCrawlJobsResp
  * Use `create(ListCrawlJobsResponseSchema)` to create a new message.
  */
 export const ListCrawlJobsResponseSchema: GenMessage<ListCrawlJobsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 24);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 27);
 
 /**
  * @generated from message llmtwin.ingest.v1.GetDocumentRequest
@@ -801,7 +894,7 @@ export type GetDocumentRequest = Message<"llmtwin.ingest.v1.GetDocumentRequest">
  * Use `create(GetDocumentRequestSchema)` to create a new message.
  */
 export const GetDocumentRequestSchema: GenMessage<GetDocumentRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 25);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 28);
 
 /**
  * @generated from message llmtwin.ingest.v1.GetDocumentResponse
@@ -818,7 +911,7 @@ export type GetDocumentResponse = Message<"llmtwin.ingest.v1.GetDocumentResponse
  * Use `create(GetDocumentResponseSchema)` to create a new message.
  */
 export const GetDocumentResponseSchema: GenMessage<GetDocumentResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 26);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 29);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListDocumentsRequest
@@ -855,7 +948,7 @@ export type ListDocumentsRequest = Message<"llmtwin.ingest.v1.ListDocumentsReque
  * Use `create(ListDocumentsRequestSchema)` to create a new message.
  */
 export const ListDocumentsRequestSchema: GenMessage<ListDocumentsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 27);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 30);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListDocumentsResponse
@@ -879,7 +972,7 @@ export type ListDocumentsResponse = Message<"llmtwin.ingest.v1.ListDocumentsResp
  * Use `create(ListDocumentsResponseSchema)` to create a new message.
  */
 export const ListDocumentsResponseSchema: GenMessage<ListDocumentsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 28);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 31);
 
 /**
  * @generated from message llmtwin.ingest.v1.DeleteDocumentRequest
@@ -896,7 +989,7 @@ export type DeleteDocumentRequest = Message<"llmtwin.ingest.v1.DeleteDocumentReq
  * Use `create(DeleteDocumentRequestSchema)` to create a new message.
  */
 export const DeleteDocumentRequestSchema: GenMessage<DeleteDocumentRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 29);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 32);
 
 /**
  * @generated from message llmtwin.ingest.v1.DeleteDocumentResponse
@@ -913,7 +1006,7 @@ export type DeleteDocumentResponse = Message<"llmtwin.ingest.v1.DeleteDocumentRe
  * Use `create(DeleteDocumentResponseSchema)` to create a new message.
  */
 export const DeleteDocumentResponseSchema: GenMessage<DeleteDocumentResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 30);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 33);
 
 /**
  * @generated from message llmtwin.ingest.v1.ExtractPageRequest
@@ -942,7 +1035,7 @@ export type ExtractPageRequest = Message<"llmtwin.ingest.v1.ExtractPageRequest">
  * Use `create(ExtractPageRequestSchema)` to create a new message.
  */
 export const ExtractPageRequestSchema: GenMessage<ExtractPageRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 31);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 34);
 
 /**
  * @generated from message llmtwin.ingest.v1.ExtractPageResponse
@@ -959,7 +1052,7 @@ export type ExtractPageResponse = Message<"llmtwin.ingest.v1.ExtractPageResponse
  * Use `create(ExtractPageResponseSchema)` to create a new message.
  */
 export const ExtractPageResponseSchema: GenMessage<ExtractPageResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 32);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 35);
 
 /**
  * @generated from enum llmtwin.ingest.v1.SourceKind
@@ -1124,6 +1217,19 @@ export const IngestService: GenService<{
     methodKind: "unary";
     input: typeof ImportArchiveRequestSchema;
     output: typeof ImportArchiveResponseSchema;
+  },
+  /**
+   * The same import for archives of any size, streamed in chunks (client streaming, so HTTP/2: gRPC or
+   * Connect over HTTP/2): the first message is the header, every later one a chunk of the archive, which is
+   * written to disk as it arrives. The gateway does not forward it; HTTP/1.1 clients (the CLI, curl, browsers)
+   * upload with the gateway's POST /v1/archives, which streams the body into this RPC.
+   *
+   * @generated from rpc llmtwin.ingest.v1.IngestService.UploadArchive
+   */
+  uploadArchive: {
+    methodKind: "client_streaming";
+    input: typeof UploadArchiveRequestSchema;
+    output: typeof UploadArchiveResponseSchema;
   },
   /**
    * @generated from rpc llmtwin.ingest.v1.IngestService.GetCrawlJob
