@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmtwin/ingest/v1/ingest.proto.
  */
 export const file_llmtwin_ingest_v1_ingest: GenFile = /*@__PURE__*/
-  fileDesc("Ch5sbG10d2luL2luZ2VzdC92MS9pbmdlc3QucHJvdG8SEWxsbXR3aW4uaW5nZXN0LnYxImwKBkF1dGhvchIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSDwoHYWxpYXNlcxgDIAMoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3wIKBlNvdXJjZRIKCgJpZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSKwoEa2luZBgDIAEoDjIdLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZUtpbmQSCwoDdXJsGAQgASgJEi0KCHBsYXRmb3JtGAUgASgOMhsubGxtdHdpbi5jb21tb24udjEuUGxhdGZvcm0SIQoZc2NoZWR1bGVfaW50ZXJ2YWxfc2Vjb25kcxgGIAEoAxIzCg9sYXN0X2NyYXdsX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfY3Jhd2xfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2dpdF9yZWYYCiABKAkiLgoOQ3Jhd2xJdGVtRXJyb3ISCwoDdXJsGAEgASgJEg8KB21lc3NhZ2UYAiABKAki1gMKCENyYXdsSm9iEgoKAmlkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIRCglzb3VyY2VfaWQYAyABKAkSCwoDdXJsGAQgASgJEi8KBXN0YXRlGAUgASgOMiAubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2JTdGF0ZRITCgtpdGVtc190b3RhbBgGIAEoAxISCgppdGVtc19kb25lGAcgASgDEhkKEWRvY3VtZW50c19jcmVhdGVkGAggASgDEhkKEWRvY3VtZW50c191cGRhdGVkGAkgASgDEhsKE2RvY3VtZW50c191bmNoYW5nZWQYCiABKAMSHAoUZG9jdW1lbnRzX3RvbWJzdG9uZWQYCyABKAMSMQoGZXJyb3JzGAwgAygLMiEubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xJdGVtRXJyb3ISLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKlBAoLUmF3RG9jdW1lbnQSCgoCaWQYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEi0KCGNhdGVnb3J5GAMgASgOMhsubGxtdHdpbi5jb21tb24udjEuQ2F0ZWdvcnkSLQoIcGxhdGZvcm0YBCABKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIRCglzb3VyY2VfaWQYBSABKAkSFQoNY2Fub25pY2FsX3VybBgGIAEoCRINCgV0aXRsZRgHIAEoCRIwCgxwdWJsaXNoX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyYXdsX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGNvbnRlbnRfaGFzaBgKIAEoCRIPCgd2ZXJzaW9uGAsgASgDEhEKCXRvbWJzdG9uZRgMIAEoCBINCgVkcmFmdBgNIAEoCBILCgNyYXcYDiABKAwSGAoQcmF3X2NvbnRlbnRfdHlwZRgPIAEoCRIRCgljb2RlX3BhdGgYECABKAkSFQoNY29kZV9sYW5ndWFnZRgRIAEoCRITCgtjb2RlX2NvbW1pdBgSIAEoCRIQCghzdWJ0aXRsZRgTIAEoCRIMCgR0YWdzGBQgAygJEi8KC3VwZGF0ZV90aW1lGBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJIChNDcmVhdGVBdXRob3JSZXF1ZXN0EhQKDGRpc3BsYXlfbmFtZRgBIAEoCRIPCgdhbGlhc2VzGAIgAygJEgoKAmlkGAMgASgJIkEKFENyZWF0ZUF1dGhvclJlc3BvbnNlEikKBmF1dGhvchgBIAEoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLkF1dGhvciIeChBHZXRBdXRob3JSZXF1ZXN0EgoKAmlkGAEgASgJIj4KEUdldEF1dGhvclJlc3BvbnNlEikKBmF1dGhvchgBIAEoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLkF1dGhvciJCChJMaXN0QXV0aG9yc1JlcXVlc3QSLAoEcGFnZRgBIAEoCzIeLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InAKE0xpc3RBdXRob3JzUmVzcG9uc2USKgoHYXV0aG9ycxgBIAMoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLkF1dGhvchItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIpMBChBBZGRTb3VyY2VSZXF1ZXN0EhEKCWF1dGhvcl9pZBgBIAEoCRILCgN1cmwYAiABKAkSKwoEa2luZBgDIAEoDjIdLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZUtpbmQSIQoZc2NoZWR1bGVfaW50ZXJ2YWxfc2Vjb25kcxgEIAEoAxIPCgdnaXRfcmVmGAUgASgJIj4KEUFkZFNvdXJjZVJlc3BvbnNlEikKBnNvdXJjZRgBIAEoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZSJVChJMaXN0U291cmNlc1JlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEiwKBHBhZ2UYAiABKAsyHi5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJwChNMaXN0U291cmNlc1Jlc3BvbnNlEioKB3NvdXJjZXMYASADKAsyGS5sbG10d2luLmluZ2VzdC52MS5Tb3VyY2USLQoEcGFnZRgCIAEoCzIfLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXNwb25zZSI6ChNSZW1vdmVTb3VyY2VSZXF1ZXN0EgoKAmlkGAEgASgJEhcKD3B1cmdlX2RvY3VtZW50cxgCIAEoCCIWChRSZW1vdmVTb3VyY2VSZXNwb25zZSJSCg9DcmF3bE5vd1JlcXVlc3QSEwoJc291cmNlX2lkGAEgASgJSAASDQoDdXJsGAIgASgJSAASEQoJYXV0aG9yX2lkGAMgASgJQggKBnRhcmdldCI8ChBDcmF3bE5vd1Jlc3BvbnNlEigKA2pvYhgBIAEoCzIbLmxsbXR3aW4uaW5nZXN0LnYxLkNyYXdsSm9iIk0KFEltcG9ydEFyY2hpdmVSZXF1ZXN0EhEKCWF1dGhvcl9pZBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkSDwoHY29udGVudBgDIAEoDCJBChVJbXBvcnRBcmNoaXZlUmVzcG9uc2USKAoDam9iGAEgASgLMhsubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2IiaQoUVXBsb2FkQXJjaGl2ZVJlcXVlc3QSOAoGaGVhZGVyGAEgASgLMiYubGxtdHdpbi5pbmdlc3QudjEuVXBsb2FkQXJjaGl2ZUhlYWRlckgAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCJPChNVcGxvYWRBcmNoaXZlSGVhZGVyEhEKCWF1dGhvcl9pZBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAyJBChVVcGxvYWRBcmNoaXZlUmVzcG9uc2USKAoDam9iGAEgASgLMhsubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2IiIAoSR2V0Q3Jhd2xKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIj8KE0dldENyYXdsSm9iUmVzcG9uc2USKAoDam9iGAEgASgLMhsubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2IiagoUTGlzdENyYXdsSm9ic1JlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEhEKCXNvdXJjZV9pZBgCIAEoCRIsCgRwYWdlGAMgASgLMh4ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlcXVlc3QicQoVTGlzdENyYXdsSm9ic1Jlc3BvbnNlEikKBGpvYnMYASADKAsyGy5sbG10d2luLmluZ2VzdC52MS5DcmF3bEpvYhItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIjIKEkdldERvY3VtZW50UmVxdWVzdBIKCgJpZBgBIAEoCRIQCghvbWl0X3JhdxgCIAEoCCJHChNHZXREb2N1bWVudFJlc3BvbnNlEjAKCGRvY3VtZW50GAEgASgLMh4ubGxtdHdpbi5pbmdlc3QudjEuUmF3RG9jdW1lbnQi0QEKFExpc3REb2N1bWVudHNSZXF1ZXN0EhEKCWF1dGhvcl9pZBgBIAEoCRItCghjYXRlZ29yeRgCIAEoDjIbLmxsbXR3aW4uY29tbW9uLnYxLkNhdGVnb3J5Ei0KCHBsYXRmb3JtGAMgASgOMhsubGxtdHdpbi5jb21tb24udjEuUGxhdGZvcm0SGgoSaW5jbHVkZV90b21ic3RvbmVzGAQgASgIEiwKBHBhZ2UYBSABKAsyHi5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJ5ChVMaXN0RG9jdW1lbnRzUmVzcG9uc2USMQoJZG9jdW1lbnRzGAEgAygLMh4ubGxtdHdpbi5pbmdlc3QudjEuUmF3RG9jdW1lbnQSLQoEcGFnZRgCIAEoCzIfLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXNwb25zZSIjChVEZWxldGVEb2N1bWVudFJlcXVlc3QSCgoCaWQYASABKAkiSgoWRGVsZXRlRG9jdW1lbnRSZXNwb25zZRIwCghkb2N1bWVudBgBIAEoCzIeLmxsbXR3aW4uaW5nZXN0LnYxLlJhd0RvY3VtZW50IkIKEkV4dHJhY3RQYWdlUmVxdWVzdBIMCgRodG1sGAEgASgMEgsKA3VybBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkiRwoTRXh0cmFjdFBhZ2VSZXNwb25zZRIwCghkb2N1bWVudBgBIAEoCzIeLmxsbXR3aW4uaW5nZXN0LnYxLlJhd0RvY3VtZW50KpMBCgpTb3VyY2VLaW5kEhsKF1NPVVJDRV9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTU09VUkNFX0tJTkRfUFJPRklMRRABEhoKFlNPVVJDRV9LSU5EX1JFUE9TSVRPUlkQAhIaChZTT1VSQ0VfS0lORF9TSU5HTEVfVVJMEAMSFwoTU09VUkNFX0tJTkRfQVJDSElWRRAEKuABCg1DcmF3bEpvYlN0YXRlEh8KG0NSQVdMX0pPQl9TVEFURV9VTlNQRUNJRklFRBAAEhoKFkNSQVdMX0pPQl9TVEFURV9RVUVVRUQQARIbChdDUkFXTF9KT0JfU1RBVEVfUlVOTklORxACEh0KGUNSQVdMX0pPQl9TVEFURV9TVUNDRUVERUQQAxIbChdDUkFXTF9KT0JfU1RBVEVfUEFSVElBTBAEEhoKFkNSQVdMX0pPQl9TVEFURV9GQUlMRUQQBRIdChlDUkFXTF9KT0JfU1RBVEVfQ0FOQ0VMTEVEEAYyzQsKDUluZ2VzdFNlcnZpY2USXwoMQ3JlYXRlQXV0aG9yEiYubGxtdHdpbi5pbmdlc3QudjEuQ3JlYXRlQXV0aG9yUmVxdWVzdBonLmxsbXR3aW4uaW5nZXN0LnYxLkNyZWF0ZUF1dGhvclJlc3BvbnNlElsKCUdldEF1dGhvchIjLmxsbXR3aW4uaW5nZXN0LnYxLkdldEF1dGhvclJlcXVlc3QaJC5sbG10d2luLmluZ2VzdC52MS5HZXRBdXRob3JSZXNwb25zZSIDkAIBEmEKC0xpc3RBdXRob3JzEiUubGxtdHdpbi5pbmdlc3QudjEuTGlzdEF1dGhvcnNSZXF1ZXN0GiYubGxtdHdpbi5pbmdlc3QudjEuTGlzdEF1dGhvcnNSZXNwb25zZSIDkAIBElYKCUFkZFNvdXJjZRIjLmxsbXR3aW4uaW5nZXN0LnYxLkFkZFNvdXJjZVJlcXVlc3QaJC5sbG10d2luLmluZ2VzdC52MS5BZGRTb3VyY2VSZXNwb25zZRJhCgtMaXN0U291cmNlcxIlLmxsbXR3aW4uaW5nZXN0LnYxLkxpc3RTb3VyY2VzUmVxdWVzdBomLmxsbXR3aW4uaW5nZXN0LnYxLkxpc3RTb3VyY2VzUmVzcG9uc2UiA5ACARJfCgxSZW1vdmVTb3VyY2USJi5sbG10d2luLmluZ2VzdC52MS5SZW1vdmVTb3VyY2VSZXF1ZXN0GicubGxtdHdpbi5pbmdlc3QudjEuUmVtb3ZlU291cmNlUmVzcG9uc2USUwoIQ3Jhd2xOb3cSIi5sbG10d2luLmluZ2VzdC52MS5DcmF3bE5vd1JlcXVlc3QaIy5sbG10d2luLmluZ2VzdC52MS5DcmF3bE5vd1Jlc3BvbnNlEmIKDUltcG9ydEFyY2hpdmUSJy5sbG10d2luLmluZ2VzdC52MS5JbXBvcnRBcmNoaXZlUmVxdWVzdBooLmxsbXR3aW4uaW5nZXN0LnYxLkltcG9ydEFyY2hpdmVSZXNwb25zZRJkCg1VcGxvYWRBcmNoaXZlEicubGxtdHdpbi5pbmdlc3QudjEuVXBsb2FkQXJjaGl2ZVJlcXVlc3QaKC5sbG10d2luLmluZ2VzdC52MS5VcGxvYWRBcmNoaXZlUmVzcG9uc2UoARJhCgtHZXRDcmF3bEpvYhIlLmxsbXR3aW4uaW5nZXN0LnYxLkdldENyYXdsSm9iUmVxdWVzdBomLmxsbXR3aW4uaW5nZXN0LnYxLkdldENyYXdsSm9iUmVzcG9uc2UiA5ACARJnCg1MaXN0Q3Jhd2xKb2JzEicubGxtdHdpbi5pbmdlc3QudjEuTGlzdENyYXdsSm9ic1JlcXVlc3QaKC5sbG10d2luLmluZ2VzdC52MS5MaXN0Q3Jhd2xKb2JzUmVzcG9uc2UiA5ACARJhCgtHZXREb2N1bWVudBIlLmxsbXR3aW4uaW5nZXN0LnYxLkdldERvY3VtZW50UmVxdWVzdBomLmxsbXR3aW4uaW5nZXN0LnYxLkdldERvY3VtZW50UmVzcG9uc2UiA5ACARJnCg1MaXN0RG9jdW1lbnRzEicubGxtdHdpbi5pbmdlc3QudjEuTGlzdERvY3VtZW50c1JlcXVlc3QaKC5sbG10d2luLmluZ2VzdC52MS5MaXN0RG9jdW1lbnRzUmVzcG9uc2UiA5ACARJlCg5EZWxldGVEb2N1bWVudBIoLmxsbXR3aW4uaW5nZXN0LnYxLkRlbGV0ZURvY3VtZW50UmVxdWVzdBopLmxsbXR3aW4uaW5nZXN0LnYxLkRlbGV0ZURvY3VtZW50UmVzcG9uc2USYQoLRXh0cmFjdFBhZ2USJS5sbG10d2luLmluZ2VzdC52MS5FeHRyYWN0UGFnZVJlcXVlc3QaJi5sbG10d2luLmluZ2VzdC52MS5FeHRyYWN0UGFnZVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp, file_llmtwin_common_v1_common]);
+  fileDesc("Ch5sbG10d2luL2luZ2VzdC92MS9pbmdlc3QucHJvdG8SEWxsbXR3aW4uaW5nZXN0LnYxImwKBkF1dGhvchIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSDwoHYWxpYXNlcxgDIAMoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi2AYKBlNvdXJjZRIKCgJpZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSKwoEa2luZBgDIAEoDjIdLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZUtpbmQSCwoDdXJsGAQgASgJEi0KCHBsYXRmb3JtGAUgASgOMhsubGxtdHdpbi5jb21tb24udjEuUGxhdGZvcm0SIQoZc2NoZWR1bGVfaW50ZXJ2YWxfc2Vjb25kcxgGIAEoAxIzCg9sYXN0X2NyYXdsX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfY3Jhd2xfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2dpdF9yZWYYCiABKAkSDAoEY3JvbhgLIAEoCRIRCgl0aW1lX3pvbmUYDCABKAkSFgoOaml0dGVyX3NlY29uZHMYDSABKAMSDgoGcGF1c2VkGA4gASgIEiMKG2Z1bGxfY3Jhd2xfaW50ZXJ2YWxfc2Vjb25kcxgPIAEoAxI4ChRuZXh0X2Z1bGxfY3Jhd2xfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbGFzdF9zdWNjZXNzX3RpbWUYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEWxhc3RfZmFpbHVyZV90aW1lGBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpsYXN0X2Vycm9yGBMgASgJEhwKFGNvbnNlY3V0aXZlX2ZhaWx1cmVzGBQgASgDEjEKDWZhaWxpbmdfc2luY2UYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmRvY3VtZW50X2NvdW50GBYgASgDEjMKCGNvdmVyYWdlGBcgASgLMiEubGxtdHdpbi5pbmdlc3QudjEuU291cmNlQ292ZXJhZ2USLwoGY3Vyc29yGBggASgLMh8ubGxtdHdpbi5pbmdlc3QudjEuU291cmNlQ3Vyc29yIkQKDlNvdXJjZUNvdmVyYWdlEg8KB3BhcnRpYWwYASABKAgSDAoEbm90ZRgCIAEoCRITCgtpbXBvcnRfaGludBgDIAEoCSKIAQoMU291cmNlQ3Vyc29yEjcKE25ld2VzdF9wdWJsaXNoX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC25ld2VzdF91cmxzGAIgAygJEhYKDmFyY2hpdmVfb2Zmc2V0GAMgASgDEhIKCmdpdF9jb21taXQYBCABKAkiLgoOQ3Jhd2xJdGVtRXJyb3ISCwoDdXJsGAEgASgJEg8KB21lc3NhZ2UYAiABKAki1gMKCENyYXdsSm9iEgoKAmlkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIRCglzb3VyY2VfaWQYAyABKAkSCwoDdXJsGAQgASgJEi8KBXN0YXRlGAUgASgOMiAubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2JTdGF0ZRITCgtpdGVtc190b3RhbBgGIAEoAxISCgppdGVtc19kb25lGAcgASgDEhkKEWRvY3VtZW50c19jcmVhdGVkGAggASgDEhkKEWRvY3VtZW50c191cGRhdGVkGAkgASgDEhsKE2RvY3VtZW50c191bmNoYW5nZWQYCiABKAMSHAoUZG9jdW1lbnRzX3RvbWJzdG9uZWQYCyABKAMSMQoGZXJyb3JzGAwgAygLMiEubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xJdGVtRXJyb3ISLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKlBAoLUmF3RG9jdW1lbnQSCgoCaWQYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEi0KCGNhdGVnb3J5GAMgASgOMhsubGxtdHdpbi5jb21tb24udjEuQ2F0ZWdvcnkSLQoIcGxhdGZvcm0YBCABKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIRCglzb3VyY2VfaWQYBSABKAkSFQoNY2Fub25pY2FsX3VybBgGIAEoCRINCgV0aXRsZRgHIAEoCRIwCgxwdWJsaXNoX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyYXdsX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGNvbnRlbnRfaGFzaBgKIAEoCRIPCgd2ZXJzaW9uGAsgASgDEhEKCXRvbWJzdG9uZRgMIAEoCBINCgVkcmFmdBgNIAEoCBILCgNyYXcYDiABKAwSGAoQcmF3X2NvbnRlbnRfdHlwZRgPIAEoCRIRCgljb2RlX3BhdGgYECABKAkSFQoNY29kZV9sYW5ndWFnZRgRIAEoCRITCgtjb2RlX2NvbW1pdBgSIAEoCRIQCghzdWJ0aXRsZRgTIAEoCRIMCgR0YWdzGBQgAygJEi8KC3VwZGF0ZV90aW1lGBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJIChNDcmVhdGVBdXRob3JSZXF1ZXN0EhQKDGRpc3BsYXlfbmFtZRgBIAEoCRIPCgdhbGlhc2VzGAIgAygJEgoKAmlkGAMgASgJIkEKFENyZWF0ZUF1dGhvclJlc3BvbnNlEikKBmF1dGhvchgBIAEoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLkF1dGhvciIeChBHZXRBdXRob3JSZXF1ZXN0EgoKAmlkGAEgASgJIj4KEUdldEF1dGhvclJlc3BvbnNlEikKBmF1dGhvchgBIAEoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLkF1dGhvciJCChJMaXN0QXV0aG9yc1JlcXVlc3QSLAoEcGFnZRgBIAEoCzIeLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InAKE0xpc3RBdXRob3JzUmVzcG9uc2USKgoHYXV0aG9ycxgBIAMoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLkF1dGhvchItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIpYCChBBZGRTb3VyY2VSZXF1ZXN0EhEKCWF1dGhvcl9pZBgBIAEoCRILCgN1cmwYAiABKAkSKwoEa2luZBgDIAEoDjIdLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZUtpbmQSIQoZc2NoZWR1bGVfaW50ZXJ2YWxfc2Vjb25kcxgEIAEoAxIPCgdnaXRfcmVmGAUgASgJEgwKBGNyb24YBiABKAkSEQoJdGltZV96b25lGAcgASgJEhYKDmppdHRlcl9zZWNvbmRzGAggASgDEigKG2Z1bGxfY3Jhd2xfaW50ZXJ2YWxfc2Vjb25kcxgJIAEoA0gAiAEBQh4KHF9mdWxsX2NyYXdsX2ludGVydmFsX3NlY29uZHMiPgoRQWRkU291cmNlUmVzcG9uc2USKQoGc291cmNlGAEgASgLMhkubGxtdHdpbi5pbmdlc3QudjEuU291cmNlIlUKEkxpc3RTb3VyY2VzUmVxdWVzdBIRCglhdXRob3JfaWQYASABKAkSLAoEcGFnZRgCIAEoCzIeLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InAKE0xpc3RTb3VyY2VzUmVzcG9uc2USKgoHc291cmNlcxgBIAMoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZRItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIjoKE1JlbW92ZVNvdXJjZVJlcXVlc3QSCgoCaWQYASABKAkSFwoPcHVyZ2VfZG9jdW1lbnRzGAIgASgIIhYKFFJlbW92ZVNvdXJjZVJlc3BvbnNlIiAKElBhdXNlU291cmNlUmVxdWVzdBIKCgJpZBgBIAEoCSJAChNQYXVzZVNvdXJjZVJlc3BvbnNlEikKBnNvdXJjZRgBIAEoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZSIhChNSZXN1bWVTb3VyY2VSZXF1ZXN0EgoKAmlkGAEgASgJIkEKFFJlc3VtZVNvdXJjZVJlc3BvbnNlEikKBnNvdXJjZRgBIAEoCzIZLmxsbXR3aW4uaW5nZXN0LnYxLlNvdXJjZSJgCg9DcmF3bE5vd1JlcXVlc3QSEwoJc291cmNlX2lkGAEgASgJSAASDQoDdXJsGAIgASgJSAASEQoJYXV0aG9yX2lkGAMgASgJEgwKBGZ1bGwYBCABKAhCCAoGdGFyZ2V0IjwKEENyYXdsTm93UmVzcG9uc2USKAoDam9iGAEgASgLMhsubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xKb2IiTQoUSW1wb3J0QXJjaGl2ZVJlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEhEKCWZpbGVfbmFtZRgCIAEoCRIPCgdjb250ZW50GAMgASgMIkEKFUltcG9ydEFyY2hpdmVSZXNwb25zZRIoCgNqb2IYASABKAsyGy5sbG10d2luLmluZ2VzdC52MS5DcmF3bEpvYiJpChRVcGxvYWRBcmNoaXZlUmVxdWVzdBI4CgZoZWFkZXIYASABKAsyJi5sbG10d2luLmluZ2VzdC52MS5VcGxvYWRBcmNoaXZlSGVhZGVySAASDwoFY2h1bmsYAiABKAxIAEIGCgRwYXJ0Ik8KE1VwbG9hZEFyY2hpdmVIZWFkZXISEQoJYXV0aG9yX2lkGAEgASgJEhEKCWZpbGVfbmFtZRgCIAEoCRISCgpzaXplX2J5dGVzGAMgASgDIkEKFVVwbG9hZEFyY2hpdmVSZXNwb25zZRIoCgNqb2IYASABKAsyGy5sbG10d2luLmluZ2VzdC52MS5DcmF3bEpvYiIgChJHZXRDcmF3bEpvYlJlcXVlc3QSCgoCaWQYASABKAkiPwoTR2V0Q3Jhd2xKb2JSZXNwb25zZRIoCgNqb2IYASABKAsyGy5sbG10d2luLmluZ2VzdC52MS5DcmF3bEpvYiJqChRMaXN0Q3Jhd2xKb2JzUmVxdWVzdBIRCglhdXRob3JfaWQYASABKAkSEQoJc291cmNlX2lkGAIgASgJEiwKBHBhZ2UYAyABKAsyHi5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJxChVMaXN0Q3Jhd2xKb2JzUmVzcG9uc2USKQoEam9icxgBIAMoCzIbLmxsbXR3aW4uaW5nZXN0LnYxLkNyYXdsSm9iEi0KBHBhZ2UYAiABKAsyHy5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiMgoSR2V0RG9jdW1lbnRSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCG9taXRfcmF3GAIgASgIIkcKE0dldERvY3VtZW50UmVzcG9uc2USMAoIZG9jdW1lbnQYASABKAsyHi5sbG10d2luLmluZ2VzdC52MS5SYXdEb2N1bWVudCLRAQoUTGlzdERvY3VtZW50c1JlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEi0KCGNhdGVnb3J5GAIgASgOMhsubGxtdHdpbi5jb21tb24udjEuQ2F0ZWdvcnkSLQoIcGxhdGZvcm0YAyABKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIaChJpbmNsdWRlX3RvbWJzdG9uZXMYBCABKAgSLAoEcGFnZRgFIAEoCzIeLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InkKFUxpc3REb2N1bWVudHNSZXNwb25zZRIxCglkb2N1bWVudHMYASADKAsyHi5sbG10d2luLmluZ2VzdC52MS5SYXdEb2N1bWVudBItCgRwYWdlGAIgASgLMh8ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlc3BvbnNlIiMKFURlbGV0ZURvY3VtZW50UmVxdWVzdBIKCgJpZBgBIAEoCSJKChZEZWxldGVEb2N1bWVudFJlc3BvbnNlEjAKCGRvY3VtZW50GAEgASgLMh4ubGxtdHdpbi5pbmdlc3QudjEuUmF3RG9jdW1lbnQiQgoSRXh0cmFjdFBhZ2VSZXF1ZXN0EgwKBGh0bWwYASABKAwSCwoDdXJsGAIgASgJEhEKCWF1dGhvcl9pZBgDIAEoCSJHChNFeHRyYWN0UGFnZVJlc3BvbnNlEjAKCGRvY3VtZW50GAEgASgLMh4ubGxtdHdpbi5pbmdlc3QudjEuUmF3RG9jdW1lbnQqkwEKClNvdXJjZUtpbmQSGwoXU09VUkNFX0tJTkRfVU5TUEVDSUZJRUQQABIXChNTT1VSQ0VfS0lORF9QUk9GSUxFEAESGgoWU09VUkNFX0tJTkRfUkVQT1NJVE9SWRACEhoKFlNPVVJDRV9LSU5EX1NJTkdMRV9VUkwQAxIXChNTT1VSQ0VfS0lORF9BUkNISVZFEAQq4AEKDUNyYXdsSm9iU3RhdGUSHwobQ1JBV0xfSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWQ1JBV0xfSk9CX1NUQVRFX1FVRVVFRBABEhsKF0NSQVdMX0pPQl9TVEFURV9SVU5OSU5HEAISHQoZQ1JBV0xfSk9CX1NUQVRFX1NVQ0NFRURFRBADEhsKF0NSQVdMX0pPQl9TVEFURV9QQVJUSUFMEAQSGgoWQ1JBV0xfSk9CX1NUQVRFX0ZBSUxFRBAFEh0KGUNSQVdMX0pPQl9TVEFURV9DQU5DRUxMRUQQBjKMDQoNSW5nZXN0U2VydmljZRJfCgxDcmVhdGVBdXRob3ISJi5sbG10d2luLmluZ2VzdC52MS5DcmVhdGVBdXRob3JSZXF1ZXN0GicubGxtdHdpbi5pbmdlc3QudjEuQ3JlYXRlQXV0aG9yUmVzcG9uc2USWwoJR2V0QXV0aG9yEiMubGxtdHdpbi5pbmdlc3QudjEuR2V0QXV0aG9yUmVxdWVzdBokLmxsbXR3aW4uaW5nZXN0LnYxLkdldEF1dGhvclJlc3BvbnNlIgOQAgESYQoLTGlzdEF1dGhvcnMSJS5sbG10d2luLmluZ2VzdC52MS5MaXN0QXV0aG9yc1JlcXVlc3QaJi5sbG10d2luLmluZ2VzdC52MS5MaXN0QXV0aG9yc1Jlc3BvbnNlIgOQAgESVgoJQWRkU291cmNlEiMubGxtdHdpbi5pbmdlc3QudjEuQWRkU291cmNlUmVxdWVzdBokLmxsbXR3aW4uaW5nZXN0LnYxLkFkZFNvdXJjZVJlc3BvbnNlEmEKC0xpc3RTb3VyY2VzEiUubGxtdHdpbi5pbmdlc3QudjEuTGlzdFNvdXJjZXNSZXF1ZXN0GiYubGxtdHdpbi5pbmdlc3QudjEuTGlzdFNvdXJjZXNSZXNwb25zZSIDkAIBEl8KDFJlbW92ZVNvdXJjZRImLmxsbXR3aW4uaW5nZXN0LnYxLlJlbW92ZVNvdXJjZVJlcXVlc3QaJy5sbG10d2luLmluZ2VzdC52MS5SZW1vdmVTb3VyY2VSZXNwb25zZRJcCgtQYXVzZVNvdXJjZRIlLmxsbXR3aW4uaW5nZXN0LnYxLlBhdXNlU291cmNlUmVxdWVzdBomLmxsbXR3aW4uaW5nZXN0LnYxLlBhdXNlU291cmNlUmVzcG9uc2USXwoMUmVzdW1lU291cmNlEiYubGxtdHdpbi5pbmdlc3QudjEuUmVzdW1lU291cmNlUmVxdWVzdBonLmxsbXR3aW4uaW5nZXN0LnYxLlJlc3VtZVNvdXJjZVJlc3BvbnNlElMKCENyYXdsTm93EiIubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xOb3dSZXF1ZXN0GiMubGxtdHdpbi5pbmdlc3QudjEuQ3Jhd2xOb3dSZXNwb25zZRJiCg1JbXBvcnRBcmNoaXZlEicubGxtdHdpbi5pbmdlc3QudjEuSW1wb3J0QXJjaGl2ZVJlcXVlc3QaKC5sbG10d2luLmluZ2VzdC52MS5JbXBvcnRBcmNoaXZlUmVzcG9uc2USZAoNVXBsb2FkQXJjaGl2ZRInLmxsbXR3aW4uaW5nZXN0LnYxLlVwbG9hZEFyY2hpdmVSZXF1ZXN0GigubGxtdHdpbi5pbmdlc3QudjEuVXBsb2FkQXJjaGl2ZVJlc3BvbnNlKAESYQoLR2V0Q3Jhd2xKb2ISJS5sbG10d2luLmluZ2VzdC52MS5HZXRDcmF3bEpvYlJlcXVlc3QaJi5sbG10d2luLmluZ2VzdC52MS5HZXRDcmF3bEpvYlJlc3BvbnNlIgOQAgESZwoNTGlzdENyYXdsSm9icxInLmxsbXR3aW4uaW5nZXN0LnYxLkxpc3RDcmF3bEpvYnNSZXF1ZXN0GigubGxtdHdpbi5pbmdlc3QudjEuTGlzdENyYXdsSm9ic1Jlc3BvbnNlIgOQAgESYQoLR2V0RG9jdW1lbnQSJS5sbG10d2luLmluZ2VzdC52MS5HZXREb2N1bWVudFJlcXVlc3QaJi5sbG10d2luLmluZ2VzdC52MS5HZXREb2N1bWVudFJlc3BvbnNlIgOQAgESZwoNTGlzdERvY3VtZW50cxInLmxsbXR3aW4uaW5nZXN0LnYxLkxpc3REb2N1bWVudHNSZXF1ZXN0GigubGxtdHdpbi5pbmdlc3QudjEuTGlzdERvY3VtZW50c1Jlc3BvbnNlIgOQAgESZQoORGVsZXRlRG9jdW1lbnQSKC5sbG10d2luLmluZ2VzdC52MS5EZWxldGVEb2N1bWVudFJlcXVlc3QaKS5sbG10d2luLmluZ2VzdC52MS5EZWxldGVEb2N1bWVudFJlc3BvbnNlEmEKC0V4dHJhY3RQYWdlEiUubGxtdHdpbi5pbmdlc3QudjEuRXh0cmFjdFBhZ2VSZXF1ZXN0GiYubGxtdHdpbi5pbmdlc3QudjEuRXh0cmFjdFBhZ2VSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp, file_llmtwin_common_v1_common]);
 
 /**
  * @generated from message llmtwin.ingest.v1.Author
@@ -107,6 +107,95 @@ export type Source = Message<"llmtwin.ingest.v1.Source"> & {
    * @generated from field: string git_ref = 10;
    */
   gitRef: string;
+
+  /**
+   * A cron expression (five fields, or six with seconds) read in time_zone; "" when none.
+   *
+   * @generated from field: string cron = 11;
+   */
+  cron: string;
+
+  /**
+   * The IANA time zone cron is read in, e.g. "Europe/Berlin"; "" for UTC.
+   *
+   * @generated from field: string time_zone = 12;
+   */
+  timeZone: string;
+
+  /**
+   * Each due time moves by up to this many seconds (the same instant on every replica).
+   *
+   * @generated from field: int64 jitter_seconds = 13;
+   */
+  jitterSeconds: bigint;
+
+  /**
+   * Paused sources have no next_crawl_time until resumed.
+   *
+   * @generated from field: bool paused = 14;
+   */
+  paused: boolean;
+
+  /**
+   * Scheduled crawls are incremental (from the cursor); every this many seconds one is a full crawl, which
+   * is also how deletions are found. 0: full crawls only on demand.
+   *
+   * @generated from field: int64 full_crawl_interval_seconds = 15;
+   */
+  fullCrawlIntervalSeconds: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp next_full_crawl_time = 16;
+   */
+  nextFullCrawlTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_success_time = 17;
+   */
+  lastSuccessTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_failure_time = 18;
+   */
+  lastFailureTime?: Timestamp | undefined;
+
+  /**
+   * Why the last failed crawl failed; kept after a success as history ("" if none ever failed).
+   *
+   * @generated from field: string last_error = 19;
+   */
+  lastError: string;
+
+  /**
+   * Failed crawls in a row; scheduled crawls back off exponentially while it is above 0.
+   *
+   * @generated from field: int64 consecutive_failures = 20;
+   */
+  consecutiveFailures: bigint;
+
+  /**
+   * When the current run of failures began (unset while healthy); a day of failures raises an alert.
+   *
+   * @generated from field: google.protobuf.Timestamp failing_since = 21;
+   */
+  failingSince?: Timestamp | undefined;
+
+  /**
+   * Documents collected from the source that are not tombstones.
+   *
+   * @generated from field: int64 document_count = 22;
+   */
+  documentCount: bigint;
+
+  /**
+   * @generated from field: llmtwin.ingest.v1.SourceCoverage coverage = 23;
+   */
+  coverage?: SourceCoverage | undefined;
+
+  /**
+   * @generated from field: llmtwin.ingest.v1.SourceCursor cursor = 24;
+   */
+  cursor?: SourceCursor | undefined;
 };
 
 /**
@@ -115,6 +204,81 @@ export type Source = Message<"llmtwin.ingest.v1.Source"> & {
  */
 export const SourceSchema: GenMessage<Source> = /*@__PURE__*/
   messageDesc(file_llmtwin_ingest_v1_ingest, 1);
+
+/**
+ * How much of a source a crawl can reach.
+ *
+ * @generated from message llmtwin.ingest.v1.SourceCoverage
+ */
+export type SourceCoverage = Message<"llmtwin.ingest.v1.SourceCoverage"> & {
+  /**
+   * The crawl cannot reach everything the author published there (Medium's feed, LinkedIn public pages).
+   *
+   * @generated from field: bool partial = 1;
+   */
+  partial: boolean;
+
+  /**
+   * @generated from field: string note = 2;
+   */
+  note: string;
+
+  /**
+   * How to get the rest, usually the platform's export archive imported with `llmtwin import`.
+   *
+   * @generated from field: string import_hint = 3;
+   */
+  importHint: string;
+};
+
+/**
+ * Describes the message llmtwin.ingest.v1.SourceCoverage.
+ * Use `create(SourceCoverageSchema)` to create a new message.
+ */
+export const SourceCoverageSchema: GenMessage<SourceCoverage> = /*@__PURE__*/
+  messageDesc(file_llmtwin_ingest_v1_ingest, 2);
+
+/**
+ * Where the next incremental crawl of a source starts: what its platform allows.
+ *
+ * @generated from message llmtwin.ingest.v1.SourceCursor
+ */
+export type SourceCursor = Message<"llmtwin.ingest.v1.SourceCursor"> & {
+  /**
+   * The newest publish time in the listing (feeds, Substack's archive).
+   *
+   * @generated from field: google.protobuf.Timestamp newest_publish_time = 1;
+   */
+  newestPublishTime?: Timestamp | undefined;
+
+  /**
+   * The URLs published at exactly that time.
+   *
+   * @generated from field: repeated string newest_urls = 2;
+   */
+  newestUrls: string[];
+
+  /**
+   * Substack: archive entries the last crawl read before reaching what it had seen.
+   *
+   * @generated from field: int64 archive_offset = 3;
+   */
+  archiveOffset: bigint;
+
+  /**
+   * Repositories: the commit last read.
+   *
+   * @generated from field: string git_commit = 4;
+   */
+  gitCommit: string;
+};
+
+/**
+ * Describes the message llmtwin.ingest.v1.SourceCursor.
+ * Use `create(SourceCursorSchema)` to create a new message.
+ */
+export const SourceCursorSchema: GenMessage<SourceCursor> = /*@__PURE__*/
+  messageDesc(file_llmtwin_ingest_v1_ingest, 3);
 
 /**
  * @generated from message llmtwin.ingest.v1.CrawlItemError
@@ -136,7 +300,7 @@ export type CrawlItemError = Message<"llmtwin.ingest.v1.CrawlItemError"> & {
  * Use `create(CrawlItemErrorSchema)` to create a new message.
  */
 export const CrawlItemErrorSchema: GenMessage<CrawlItemError> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 2);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 4);
 
 /**
  * @generated from message llmtwin.ingest.v1.CrawlJob
@@ -223,7 +387,7 @@ export type CrawlJob = Message<"llmtwin.ingest.v1.CrawlJob"> & {
  * Use `create(CrawlJobSchema)` to create a new message.
  */
 export const CrawlJobSchema: GenMessage<CrawlJob> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 3);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 5);
 
 /**
  * @generated from message llmtwin.ingest.v1.RawDocument
@@ -353,7 +517,7 @@ export type RawDocument = Message<"llmtwin.ingest.v1.RawDocument"> & {
  * Use `create(RawDocumentSchema)` to create a new message.
  */
 export const RawDocumentSchema: GenMessage<RawDocument> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 4);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 6);
 
 /**
  * @generated from message llmtwin.ingest.v1.CreateAuthorRequest
@@ -382,7 +546,7 @@ export type CreateAuthorRequest = Message<"llmtwin.ingest.v1.CreateAuthorRequest
  * Use `create(CreateAuthorRequestSchema)` to create a new message.
  */
 export const CreateAuthorRequestSchema: GenMessage<CreateAuthorRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 5);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 7);
 
 /**
  * @generated from message llmtwin.ingest.v1.CreateAuthorResponse
@@ -399,7 +563,7 @@ export type CreateAuthorResponse = Message<"llmtwin.ingest.v1.CreateAuthorRespon
  * Use `create(CreateAuthorResponseSchema)` to create a new message.
  */
 export const CreateAuthorResponseSchema: GenMessage<CreateAuthorResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 6);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 8);
 
 /**
  * @generated from message llmtwin.ingest.v1.GetAuthorRequest
@@ -416,7 +580,7 @@ export type GetAuthorRequest = Message<"llmtwin.ingest.v1.GetAuthorRequest"> & {
  * Use `create(GetAuthorRequestSchema)` to create a new message.
  */
 export const GetAuthorRequestSchema: GenMessage<GetAuthorRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 7);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 9);
 
 /**
  * @generated from message llmtwin.ingest.v1.GetAuthorResponse
@@ -433,7 +597,7 @@ export type GetAuthorResponse = Message<"llmtwin.ingest.v1.GetAuthorResponse"> &
  * Use `create(GetAuthorResponseSchema)` to create a new message.
  */
 export const GetAuthorResponseSchema: GenMessage<GetAuthorResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 8);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 10);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListAuthorsRequest
@@ -450,7 +614,7 @@ export type ListAuthorsRequest = Message<"llmtwin.ingest.v1.ListAuthorsRequest">
  * Use `create(ListAuthorsRequestSchema)` to create a new message.
  */
 export const ListAuthorsRequestSchema: GenMessage<ListAuthorsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 9);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 11);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListAuthorsResponse
@@ -472,7 +636,7 @@ export type ListAuthorsResponse = Message<"llmtwin.ingest.v1.ListAuthorsResponse
  * Use `create(ListAuthorsResponseSchema)` to create a new message.
  */
 export const ListAuthorsResponseSchema: GenMessage<ListAuthorsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 10);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 12);
 
 /**
  * @generated from message llmtwin.ingest.v1.AddSourceRequest
@@ -502,6 +666,30 @@ export type AddSourceRequest = Message<"llmtwin.ingest.v1.AddSourceRequest"> & {
    * @generated from field: string git_ref = 5;
    */
   gitRef: string;
+
+  /**
+   * Instead of schedule_interval_seconds: a cron expression, e.g. "0 3 * * *", read in time_zone.
+   *
+   * @generated from field: string cron = 6;
+   */
+  cron: string;
+
+  /**
+   * @generated from field: string time_zone = 7;
+   */
+  timeZone: string;
+
+  /**
+   * @generated from field: int64 jitter_seconds = 8;
+   */
+  jitterSeconds: bigint;
+
+  /**
+   * Unset: weekly for a scheduled source; 0: full crawls only on demand; else at least 3600.
+   *
+   * @generated from field: optional int64 full_crawl_interval_seconds = 9;
+   */
+  fullCrawlIntervalSeconds?: bigint | undefined;
 };
 
 /**
@@ -509,13 +697,15 @@ export type AddSourceRequest = Message<"llmtwin.ingest.v1.AddSourceRequest"> & {
  * Use `create(AddSourceRequestSchema)` to create a new message.
  */
 export const AddSourceRequestSchema: GenMessage<AddSourceRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 11);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 13);
 
 /**
  * @generated from message llmtwin.ingest.v1.AddSourceResponse
  */
 export type AddSourceResponse = Message<"llmtwin.ingest.v1.AddSourceResponse"> & {
   /**
+   * Its coverage says whether the crawl can reach everything, and how to import the rest.
+   *
    * @generated from field: llmtwin.ingest.v1.Source source = 1;
    */
   source?: Source | undefined;
@@ -526,7 +716,7 @@ export type AddSourceResponse = Message<"llmtwin.ingest.v1.AddSourceResponse"> &
  * Use `create(AddSourceResponseSchema)` to create a new message.
  */
 export const AddSourceResponseSchema: GenMessage<AddSourceResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 12);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 14);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListSourcesRequest
@@ -548,7 +738,7 @@ export type ListSourcesRequest = Message<"llmtwin.ingest.v1.ListSourcesRequest">
  * Use `create(ListSourcesRequestSchema)` to create a new message.
  */
 export const ListSourcesRequestSchema: GenMessage<ListSourcesRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 13);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 15);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListSourcesResponse
@@ -570,7 +760,7 @@ export type ListSourcesResponse = Message<"llmtwin.ingest.v1.ListSourcesResponse
  * Use `create(ListSourcesResponseSchema)` to create a new message.
  */
 export const ListSourcesResponseSchema: GenMessage<ListSourcesResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 14);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 16);
 
 /**
  * @generated from message llmtwin.ingest.v1.RemoveSourceRequest
@@ -592,7 +782,7 @@ export type RemoveSourceRequest = Message<"llmtwin.ingest.v1.RemoveSourceRequest
  * Use `create(RemoveSourceRequestSchema)` to create a new message.
  */
 export const RemoveSourceRequestSchema: GenMessage<RemoveSourceRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 15);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 17);
 
 /**
  * @generated from message llmtwin.ingest.v1.RemoveSourceResponse
@@ -605,7 +795,75 @@ export type RemoveSourceResponse = Message<"llmtwin.ingest.v1.RemoveSourceRespon
  * Use `create(RemoveSourceResponseSchema)` to create a new message.
  */
 export const RemoveSourceResponseSchema: GenMessage<RemoveSourceResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 16);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 18);
+
+/**
+ * @generated from message llmtwin.ingest.v1.PauseSourceRequest
+ */
+export type PauseSourceRequest = Message<"llmtwin.ingest.v1.PauseSourceRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message llmtwin.ingest.v1.PauseSourceRequest.
+ * Use `create(PauseSourceRequestSchema)` to create a new message.
+ */
+export const PauseSourceRequestSchema: GenMessage<PauseSourceRequest> = /*@__PURE__*/
+  messageDesc(file_llmtwin_ingest_v1_ingest, 19);
+
+/**
+ * @generated from message llmtwin.ingest.v1.PauseSourceResponse
+ */
+export type PauseSourceResponse = Message<"llmtwin.ingest.v1.PauseSourceResponse"> & {
+  /**
+   * @generated from field: llmtwin.ingest.v1.Source source = 1;
+   */
+  source?: Source | undefined;
+};
+
+/**
+ * Describes the message llmtwin.ingest.v1.PauseSourceResponse.
+ * Use `create(PauseSourceResponseSchema)` to create a new message.
+ */
+export const PauseSourceResponseSchema: GenMessage<PauseSourceResponse> = /*@__PURE__*/
+  messageDesc(file_llmtwin_ingest_v1_ingest, 20);
+
+/**
+ * @generated from message llmtwin.ingest.v1.ResumeSourceRequest
+ */
+export type ResumeSourceRequest = Message<"llmtwin.ingest.v1.ResumeSourceRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message llmtwin.ingest.v1.ResumeSourceRequest.
+ * Use `create(ResumeSourceRequestSchema)` to create a new message.
+ */
+export const ResumeSourceRequestSchema: GenMessage<ResumeSourceRequest> = /*@__PURE__*/
+  messageDesc(file_llmtwin_ingest_v1_ingest, 21);
+
+/**
+ * @generated from message llmtwin.ingest.v1.ResumeSourceResponse
+ */
+export type ResumeSourceResponse = Message<"llmtwin.ingest.v1.ResumeSourceResponse"> & {
+  /**
+   * @generated from field: llmtwin.ingest.v1.Source source = 1;
+   */
+  source?: Source | undefined;
+};
+
+/**
+ * Describes the message llmtwin.ingest.v1.ResumeSourceResponse.
+ * Use `create(ResumeSourceResponseSchema)` to create a new message.
+ */
+export const ResumeSourceResponseSchema: GenMessage<ResumeSourceResponse> = /*@__PURE__*/
+  messageDesc(file_llmtwin_ingest_v1_ingest, 22);
 
 /**
  * @generated from message llmtwin.ingest.v1.CrawlNowRequest
@@ -634,6 +892,13 @@ export type CrawlNowRequest = Message<"llmtwin.ingest.v1.CrawlNowRequest"> & {
    * @generated from field: string author_id = 3;
    */
   authorId: string;
+
+  /**
+   * Read the whole listing (and find deletions) instead of only what is new since the source's cursor.
+   *
+   * @generated from field: bool full = 4;
+   */
+  full: boolean;
 };
 
 /**
@@ -641,7 +906,7 @@ export type CrawlNowRequest = Message<"llmtwin.ingest.v1.CrawlNowRequest"> & {
  * Use `create(CrawlNowRequestSchema)` to create a new message.
  */
 export const CrawlNowRequestSchema: GenMessage<CrawlNowRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 17);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 23);
 
 /**
  * @generated from message llmtwin.ingest.v1.CrawlNowResponse
@@ -658,7 +923,7 @@ export type CrawlNowResponse = Message<"llmtwin.ingest.v1.CrawlNowResponse"> & {
  * Use `create(CrawlNowResponseSchema)` to create a new message.
  */
 export const CrawlNowResponseSchema: GenMessage<CrawlNowResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 18);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 24);
 
 /**
  * @generated from message llmtwin.ingest.v1.ImportArchiveRequest
@@ -687,7 +952,7 @@ export type ImportArchiveRequest = Message<"llmtwin.ingest.v1.ImportArchiveReque
  * Use `create(ImportArchiveRequestSchema)` to create a new message.
  */
 export const ImportArchiveRequestSchema: GenMessage<ImportArchiveRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 19);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 25);
 
 /**
  * @generated from message llmtwin.ingest.v1.ImportArchiveResponse
@@ -704,7 +969,7 @@ export type ImportArchiveResponse = Message<"llmtwin.ingest.v1.ImportArchiveResp
  * Use `create(ImportArchiveResponseSchema)` to create a new message.
  */
 export const ImportArchiveResponseSchema: GenMessage<ImportArchiveResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 20);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 26);
 
 /**
  * @generated from message llmtwin.ingest.v1.UploadArchiveRequest
@@ -738,7 +1003,7 @@ export type UploadArchiveRequest = Message<"llmtwin.ingest.v1.UploadArchiveReque
  * Use `create(UploadArchiveRequestSchema)` to create a new message.
  */
 export const UploadArchiveRequestSchema: GenMessage<UploadArchiveRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 21);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 27);
 
 /**
  * @generated from message llmtwin.ingest.v1.UploadArchiveHeader
@@ -770,7 +1035,7 @@ export type UploadArchiveHeader = Message<"llmtwin.ingest.v1.UploadArchiveHeader
  * Use `create(UploadArchiveHeaderSchema)` to create a new message.
  */
 export const UploadArchiveHeaderSchema: GenMessage<UploadArchiveHeader> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 22);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 28);
 
 /**
  * @generated from message llmtwin.ingest.v1.UploadArchiveResponse
@@ -787,7 +1052,7 @@ export type UploadArchiveResponse = Message<"llmtwin.ingest.v1.UploadArchiveResp
  * Use `create(UploadArchiveResponseSchema)` to create a new message.
  */
 export const UploadArchiveResponseSchema: GenMessage<UploadArchiveResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 23);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 29);
 
 /**
  * @generated from message llmtwin.ingest.v1.GetCrawlJobRequest
@@ -804,7 +1069,7 @@ export type GetCrawlJobRequest = Message<"llmtwin.ingest.v1.GetCrawlJobRequest">
  * Use `create(GetCrawlJobRequestSchema)` to create a new message.
  */
 export const GetCrawlJobRequestSchema: GenMessage<GetCrawlJobRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 24);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 30);
 
 /**
  * @generated from message llmtwin.ingest.v1.GetCrawlJobResponse
@@ -821,7 +1086,7 @@ export type GetCrawlJobResponse = Message<"llmtwin.ingest.v1.GetCrawlJobResponse
  * Use `create(GetCrawlJobResponseSchema)` to create a new message.
  */
 export const GetCrawlJobResponseSchema: GenMessage<GetCrawlJobResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 25);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 31);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListCrawlJobsRequest
@@ -848,7 +1113,7 @@ export type ListCrawlJobsRequest = Message<"llmtwin.ingest.v1.ListCrawlJobsReque
  * Use `create(ListCrawlJobsRequestSchema)` to create a new message.
  */
 export const ListCrawlJobsRequestSchema: GenMessage<ListCrawlJobsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 26);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 32);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListCrawlJobsResponse
@@ -870,7 +1135,7 @@ export type ListCrawlJobsResponse = Message<"llmtwin.ingest.v1.ListCrawlJobsResp
  * Use `create(ListCrawlJobsResponseSchema)` to create a new message.
  */
 export const ListCrawlJobsResponseSchema: GenMessage<ListCrawlJobsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 27);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 33);
 
 /**
  * @generated from message llmtwin.ingest.v1.GetDocumentRequest
@@ -894,7 +1159,7 @@ export type GetDocumentRequest = Message<"llmtwin.ingest.v1.GetDocumentRequest">
  * Use `create(GetDocumentRequestSchema)` to create a new message.
  */
 export const GetDocumentRequestSchema: GenMessage<GetDocumentRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 28);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 34);
 
 /**
  * @generated from message llmtwin.ingest.v1.GetDocumentResponse
@@ -911,7 +1176,7 @@ export type GetDocumentResponse = Message<"llmtwin.ingest.v1.GetDocumentResponse
  * Use `create(GetDocumentResponseSchema)` to create a new message.
  */
 export const GetDocumentResponseSchema: GenMessage<GetDocumentResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 29);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 35);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListDocumentsRequest
@@ -948,7 +1213,7 @@ export type ListDocumentsRequest = Message<"llmtwin.ingest.v1.ListDocumentsReque
  * Use `create(ListDocumentsRequestSchema)` to create a new message.
  */
 export const ListDocumentsRequestSchema: GenMessage<ListDocumentsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 30);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 36);
 
 /**
  * @generated from message llmtwin.ingest.v1.ListDocumentsResponse
@@ -972,7 +1237,7 @@ export type ListDocumentsResponse = Message<"llmtwin.ingest.v1.ListDocumentsResp
  * Use `create(ListDocumentsResponseSchema)` to create a new message.
  */
 export const ListDocumentsResponseSchema: GenMessage<ListDocumentsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 31);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 37);
 
 /**
  * @generated from message llmtwin.ingest.v1.DeleteDocumentRequest
@@ -989,7 +1254,7 @@ export type DeleteDocumentRequest = Message<"llmtwin.ingest.v1.DeleteDocumentReq
  * Use `create(DeleteDocumentRequestSchema)` to create a new message.
  */
 export const DeleteDocumentRequestSchema: GenMessage<DeleteDocumentRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 32);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 38);
 
 /**
  * @generated from message llmtwin.ingest.v1.DeleteDocumentResponse
@@ -1006,7 +1271,7 @@ export type DeleteDocumentResponse = Message<"llmtwin.ingest.v1.DeleteDocumentRe
  * Use `create(DeleteDocumentResponseSchema)` to create a new message.
  */
 export const DeleteDocumentResponseSchema: GenMessage<DeleteDocumentResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 33);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 39);
 
 /**
  * @generated from message llmtwin.ingest.v1.ExtractPageRequest
@@ -1035,7 +1300,7 @@ export type ExtractPageRequest = Message<"llmtwin.ingest.v1.ExtractPageRequest">
  * Use `create(ExtractPageRequestSchema)` to create a new message.
  */
 export const ExtractPageRequestSchema: GenMessage<ExtractPageRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 34);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 40);
 
 /**
  * @generated from message llmtwin.ingest.v1.ExtractPageResponse
@@ -1052,7 +1317,7 @@ export type ExtractPageResponse = Message<"llmtwin.ingest.v1.ExtractPageResponse
  * Use `create(ExtractPageResponseSchema)` to create a new message.
  */
 export const ExtractPageResponseSchema: GenMessage<ExtractPageResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_ingest_v1_ingest, 35);
+  messageDesc(file_llmtwin_ingest_v1_ingest, 41);
 
 /**
  * @generated from enum llmtwin.ingest.v1.SourceKind
@@ -1197,6 +1462,26 @@ export const IngestService: GenService<{
     methodKind: "unary";
     input: typeof RemoveSourceRequestSchema;
     output: typeof RemoveSourceResponseSchema;
+  },
+  /**
+   * Stops a source's scheduled crawls (on-demand ones still run) until ResumeSource; its state is kept.
+   *
+   * @generated from rpc llmtwin.ingest.v1.IngestService.PauseSource
+   */
+  pauseSource: {
+    methodKind: "unary";
+    input: typeof PauseSourceRequestSchema;
+    output: typeof PauseSourceResponseSchema;
+  },
+  /**
+   * Schedules a paused source again from its next due time (the ones missed while paused are skipped).
+   *
+   * @generated from rpc llmtwin.ingest.v1.IngestService.ResumeSource
+   */
+  resumeSource: {
+    methodKind: "unary";
+    input: typeof ResumeSourceRequestSchema;
+    output: typeof ResumeSourceResponseSchema;
   },
   /**
    * Starts a crawl of a registered source, or of one URL for an author, now.

@@ -16,7 +16,8 @@ export const file_llmtwin_inference_events_v1_events: GenFile = /*@__PURE__*/
 
 /**
  * Topic llmtwin.alerts.v1, keyed by the alert's rule. Raised when a monitored signal of the inference router
- * crosses its threshold, and again (resolved = true) when it is back under it.
+ * crosses its threshold, and again (resolved = true) when it is back under it; also by ingest when a source
+ * has failed to crawl for a day, and again (resolved) when it crawls again.
  *
  * @generated from message llmtwin.inference.events.v1.AlertRaised
  */
@@ -32,7 +33,8 @@ export type AlertRaised = Message<"llmtwin.inference.events.v1.AlertRaised"> & {
   eventTime?: Timestamp | undefined;
 
   /**
-   * "latency_p95" or "error_rate".
+   * "latency_p95" or "error_rate" (router); "crawl_source_failing" (ingest: value is the hours failing,
+   * threshold the hours that raise it, window_size the failed crawls in a row, message names the source).
    *
    * @generated from field: string rule = 3;
    */
