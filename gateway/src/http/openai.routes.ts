@@ -5,7 +5,7 @@
 // upstream call.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createClient, type Client } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { embedv1, inferencev1 } from '@llmtwin/contracts';
 import type { ServiceDirectory } from '@llmtwin/host';
 import { getTracer, headersGetter, type NodeHandler } from '@llmtwin/runtime';
@@ -222,7 +222,14 @@ export function openaiRoutes(options: OpenAiRoutesOptions): (next: NodeHandler) 
     route: string,
   ): number {
     const error = toOpenAiError(err);
-    if (error.status >= 500) {
+    if (call.signal.aborted) {
+      // Whatever failed after the client left (the upstream call we cancelled, a write to a closed socket)
+      // is the client's leaving, not a fault.
+      logger.debug(
+        { route, code: 'cancelled', reason: error.message },
+        'openai request cancelled by the client',
+      );
+    } else if (error.status >= 500) {
       logger[error.status === 503 || error.status === 504 ? 'warn' : 'error'](
         { route, status: error.status, err },
         'openai request failed',
@@ -255,7 +262,9 @@ export function openaiRoutes(options: OpenAiRoutesOptions): (next: NodeHandler) 
     const route = match(path);
     const routeName = route?.name ?? '/v1/*';
     const abort = new AbortController();
-    res.once('close', () => abort.abort(new Error('the client closed the connection')));
+    // A cancellation, as Connect names it: the upstream call is then reset with CANCEL (not INTERNAL_ERROR),
+    // and the router logs a client that left as cancelled rather than as its own failure.
+    res.once('close', () => abort.abort(new ConnectError('the client closed the connection', Code.Canceled)));
     const headers = headersFromNode(req.headers);
     const parent = propagation.extract(context.active(), headers, headersGetter);
     const span = tracer.startSpan(
@@ -309,7 +318,7 @@ export function openaiRoutes(options: OpenAiRoutesOptions): (next: NodeHandler) 
       span.setAttribute('http.response.status_code', status);
       span.end();
       // Whatever upstream call is still open (a stream the client left) is cancelled.
-      abort.abort(new Error('the request is over'));
+      abort.abort(new ConnectError('the request is over', Code.Canceled));
     }
   }
 

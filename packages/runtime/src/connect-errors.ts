@@ -49,6 +49,25 @@ export function toConnectError(err: unknown): ConnectError {
   return new ConnectError(INTERNAL_MESSAGE, Code.Internal, undefined, undefined, err);
 }
 
+/**
+ * The code of a call whose caller ended it: set when the request's signal aborted, whatever the handler then
+ * threw. A caller that goes away is no fault of ours, however the abort reached us: a plain Error as the
+ * in-process transport's reason, or an HTTP/2 reset whose code (INTERNAL_ERROR from a proxy whose own client
+ * left) connect maps to Internal. Only a passed deadline keeps its own code.
+ */
+export function callerEnded(signal: AbortSignal): ConnectError | undefined {
+  if (!signal.aborted) return undefined;
+  const reason = ConnectError.from(signal.reason, Code.Canceled);
+  if (reason.code === Code.DeadlineExceeded) return reason;
+  return new ConnectError(
+    `the caller ended the call: ${reason.rawMessage}`,
+    Code.Canceled,
+    undefined,
+    undefined,
+    signal.reason,
+  );
+}
+
 // Codes that mean the server (or a dependency) failed, as opposed to the caller asking for something wrong.
 const SERVER_FAULTS = new Set<Code>([Code.Unknown, Code.Internal, Code.DataLoss, Code.Unimplemented]);
 const DEPENDENCY_FAULTS = new Set<Code>([Code.Unavailable, Code.DeadlineExceeded]);
@@ -59,6 +78,8 @@ function logFailure(logger: Logger, rpc: string, original: unknown, mapped: Conn
     logger.error({ ...fields, err: original }, 'rpc failed');
   } else if (DEPENDENCY_FAULTS.has(mapped.code)) {
     logger.warn({ ...fields, err: original }, 'rpc failed');
+  } else if (mapped.code === Code.Canceled) {
+    logger.debug({ ...fields, reason: mapped.rawMessage }, 'rpc cancelled');
   } else {
     logger.debug({ ...fields, reason: mapped.rawMessage }, 'rpc rejected');
   }
@@ -69,7 +90,9 @@ export function errorInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const rpc = `${req.service.typeName}/${req.method.name}`;
     const map = (err: unknown): ConnectError => {
-      const mapped = toConnectError(err);
+      // A handler fails in many ways once its caller has gone (a write to a closed stream, the signal's own
+      // reason rethrown); all of them are the caller's cancellation, not a server fault.
+      const mapped = callerEnded(req.signal) ?? toConnectError(err);
       logFailure(logger, rpc, err, mapped);
       return mapped;
     };

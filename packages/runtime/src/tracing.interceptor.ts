@@ -32,6 +32,7 @@ import {
   METRIC_RPC_CLIENT_DURATION,
   METRIC_RPC_SERVER_DURATION,
 } from './semconv.js';
+import { callerEnded } from './connect-errors.js';
 import { getTracer, lazyInstruments } from './telemetry.js';
 
 export type RpcSide = 'server' | 'client';
@@ -130,13 +131,15 @@ export function tracingInterceptor(side: RpcSide, options: TracingInterceptorOpt
       if (ended) return;
       ended = true;
       // An aborted call surfaces as whatever the transport threw when its stream was torn down; the
-      // signal's reason says what really happened (cancelled, or the deadline passed).
+      // signal says what really happened (cancelled, or the deadline passed).
       const code =
         error === undefined
           ? undefined
-          : req.signal.aborted
-            ? ConnectError.from(req.signal.reason, Code.Canceled).code
-            : ConnectError.from(error).code;
+          : side === 'server'
+            ? (callerEnded(req.signal) ?? ConnectError.from(error)).code
+            : req.signal.aborted
+              ? ConnectError.from(req.signal.reason, Code.Canceled).code
+              : ConnectError.from(error).code;
       const outcome: Attributes = {};
       if (system === 'grpc') outcome[ATTR_RPC_GRPC_STATUS_CODE] = code ?? 0;
       if (system === 'connect_rpc' && code !== undefined) {
@@ -144,7 +147,9 @@ export function tracingInterceptor(side: RpcSide, options: TracingInterceptorOpt
       }
       if (code !== undefined) outcome[ATTR_ERROR_TYPE] = connectErrorCodeName(code);
       span.setAttributes(outcome);
-      if (code !== undefined && (side === 'client' || SERVER_ERROR_CODES.has(code))) {
+      // A call this side cancelled itself (its caller went away) failed nobody.
+      const cancelledHere = side === 'client' && code === Code.Canceled && req.signal.aborted;
+      if (code !== undefined && !cancelledHere && (side === 'client' || SERVER_ERROR_CODES.has(code))) {
         recordFailure(span, error, code);
       }
       span.end();
