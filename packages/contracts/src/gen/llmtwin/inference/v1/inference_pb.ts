@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmtwin/inference/v1/inference.proto.
  */
 export const file_llmtwin_inference_v1_inference: GenFile = /*@__PURE__*/
-  fileDesc("CiRsbG10d2luL2luZmVyZW5jZS92MS9pbmZlcmVuY2UucHJvdG8SFGxsbXR3aW4uaW5mZXJlbmNlLnYxIqkCChBSZXRyaWV2YWxPcHRpb25zEhYKDmV4cGFuZF9xdWVyaWVzGAEgASgFEhIKCnNlbGZfcXVlcnkYAiABKAgSDgoGcmVyYW5rGAMgASgIEg0KBXRvcF9rGAQgASgFEi8KCmNhdGVnb3JpZXMYBSADKA4yGy5sbG10d2luLmNvbW1vbi52MS5DYXRlZ29yeRIuCglwbGF0Zm9ybXMYBiADKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIzCg9wdWJsaXNoZWRfYWZ0ZXIYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKEHB1Ymxpc2hlZF9iZWZvcmUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImgKEUdlbmVyYXRpb25PcHRpb25zEg0KBW1vZGVsGAEgASgJEhIKCm1heF90b2tlbnMYAiABKAUSEwoLdGVtcGVyYXR1cmUYAyABKAISDQoFdG9wX3AYBCABKAISDAoEc3RvcBgFIAMoCSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAki9AEKD0dlbmVyYXRlUmVxdWVzdBINCgVxdWVyeRgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSOQoJcmV0cmlldmFsGAMgASgLMiYubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmFsT3B0aW9ucxI7CgpnZW5lcmF0aW9uGAQgASgLMicubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGlvbk9wdGlvbnMSMgoHaGlzdG9yeRgFIAMoCzIhLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkNoYXRNZXNzYWdlEhMKC2Rpc2FibGVfcmFnGAYgASgIIvoBChVHZW5lcmF0ZVN0cmVhbVJlcXVlc3QSDQoFcXVlcnkYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEjkKCXJldHJpZXZhbBgDIAEoCzImLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlJldHJpZXZhbE9wdGlvbnMSOwoKZ2VuZXJhdGlvbhgEIAEoCzInLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRpb25PcHRpb25zEjIKB2hpc3RvcnkYBSADKAsyIS5sbG10d2luLmluZmVyZW5jZS52MS5DaGF0TWVzc2FnZRITCgtkaXNhYmxlX3JhZxgGIAEoCCKdAQoIQ2l0YXRpb24SDQoFaW5kZXgYASABKAUSEwoLZG9jdW1lbnRfaWQYAiABKAkSEAoIY2h1bmtfaWQYAyABKAkSDQoFdGl0bGUYBCABKAkSCwoDdXJsGAUgASgJEjAKDHB1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFc2NvcmUYByABKAIicwoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoBRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoBRIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGAMgASgBEhgKEHRvdGFsX2xhdGVuY3lfbXMYBCABKAEipAIKEEdlbmVyYXRlUmVzcG9uc2USFQoNZ2VuZXJhdGlvbl9pZBgBIAEoCRIOCgZhbnN3ZXIYAiABKAkSMQoJY2l0YXRpb25zGAMgAygLMh4ubGxtdHdpbi5pbmZlcmVuY2UudjEuQ2l0YXRpb24SDQoFbW9kZWwYBCABKAkSHwoXcHJvbXB0X3RlbXBsYXRlX3ZlcnNpb24YBSABKAkSKgoFdXNhZ2UYBiABKAsyGy5sbG10d2luLmluZmVyZW5jZS52MS5Vc2FnZRIVCg1maW5pc2hfcmVhc29uGAcgASgJEhIKCmV4dHJhY3RpdmUYCCABKAgSFQoNbW9kZWxfdmVyc2lvbhgJIAEoCRIYChBtb2RlbF92ZXJzaW9uX2lkGAogASgJIr4BChFHZW5lcmF0aW9uU3RhcnRlZBIVCg1nZW5lcmF0aW9uX2lkGAEgASgJEg0KBW1vZGVsGAIgASgJEh8KF3Byb21wdF90ZW1wbGF0ZV92ZXJzaW9uGAMgASgJEjEKCWNpdGF0aW9ucxgEIAMoCzIeLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkNpdGF0aW9uEhUKDW1vZGVsX3ZlcnNpb24YBSABKAkSGAoQbW9kZWxfdmVyc2lvbl9pZBgGIAEoCSKmAQoWR2VuZXJhdGVTdHJlYW1SZXNwb25zZRIPCgVkZWx0YRgBIAEoCUgAEjYKBGRvbmUYAiABKAsyJi5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0ZVJlc3BvbnNlSAASOgoHc3RhcnRlZBgDIAEoCzInLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRpb25TdGFydGVkSABCBwoFZXZlbnQigAIKDlJldHJpZXZlZENodW5rEhAKCGNodW5rX2lkGAEgASgJEhMKC2RvY3VtZW50X2lkGAIgASgJEgwKBHRleHQYAyABKAkSDQoFc2NvcmUYBCABKAISDQoFdGl0bGUYBSABKAkSCwoDdXJsGAYgASgJEjAKDHB1Ymxpc2hfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoIY2F0ZWdvcnkYCCABKA4yGy5sbG10d2luLmNvbW1vbi52MS5DYXRlZ29yeRItCghwbGF0Zm9ybRgJIAEoDjIbLmxsbXR3aW4uY29tbW9uLnYxLlBsYXRmb3JtIu0BCgxRdWVyeUZpbHRlcnMSEQoJYXV0aG9yX2lkGAEgASgJEi8KCmNhdGVnb3JpZXMYAiADKA4yGy5sbG10d2luLmNvbW1vbi52MS5DYXRlZ29yeRIuCglwbGF0Zm9ybXMYAyADKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIzCg9wdWJsaXNoZWRfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKEHB1Ymxpc2hlZF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm4KD1JldHJpZXZlUmVxdWVzdBINCgVxdWVyeRgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSOQoJcmV0cmlldmFsGAMgASgLMiYubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmFsT3B0aW9ucyKXAQoQUmV0cmlldmVSZXNwb25zZRI0CgZjaHVua3MYASADKAsyJC5sbG10d2luLmluZmVyZW5jZS52MS5SZXRyaWV2ZWRDaHVuaxIYChBleHBhbmRlZF9xdWVyaWVzGAIgAygJEjMKB2ZpbHRlcnMYAyABKAsyIi5sbG10d2luLmluZmVyZW5jZS52MS5RdWVyeUZpbHRlcnMiyAMKCkdlbmVyYXRpb24SCgoCaWQYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEg0KBXF1ZXJ5GAMgASgJEhgKEGV4cGFuZGVkX3F1ZXJpZXMYBCADKAkSMwoHZmlsdGVycxgFIAEoCzIiLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlF1ZXJ5RmlsdGVycxI3CglyZXRyaWV2ZWQYBiADKAsyJC5sbG10d2luLmluZmVyZW5jZS52MS5SZXRyaWV2ZWRDaHVuaxIfChdwcm9tcHRfdGVtcGxhdGVfdmVyc2lvbhgHIAEoCRINCgVtb2RlbBgIIAEoCRIqCgV1c2FnZRgJIAEoCzIbLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlVzYWdlEg4KBmFuc3dlchgKIAEoCRIVCg1maW5pc2hfcmVhc29uGAsgASgJEg0KBWVycm9yGAwgASgJEhAKCHRyYWNlX2lkGA0gASgJEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1tb2RlbF92ZXJzaW9uGA8gASgJEhgKEG1vZGVsX3ZlcnNpb25faWQYECABKAkihAEKFkxpc3RHZW5lcmF0aW9uc1JlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgRwYWdlGAMgASgLMh4ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlcXVlc3QifwoXTGlzdEdlbmVyYXRpb25zUmVzcG9uc2USNQoLZ2VuZXJhdGlvbnMYASADKAsyIC5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0aW9uEi0KBHBhZ2UYAiABKAsyHy5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiIgoUR2V0R2VuZXJhdGlvblJlcXVlc3QSCgoCaWQYASABKAkiTQoVR2V0R2VuZXJhdGlvblJlc3BvbnNlEjQKCmdlbmVyYXRpb24YASABKAsyIC5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0aW9uIkgKBU1vZGVsEgoKAmlkGAEgASgJEg8KB2JhY2tlbmQYAiABKAkSEQoJZW5kcG9pbnRzGAMgAygJEg8KB2hlYWx0aHkYBCABKAgiEwoRTGlzdE1vZGVsc1JlcXVlc3QiQQoSTGlzdE1vZGVsc1Jlc3BvbnNlEisKBm1vZGVscxgBIAMoCzIbLmxsbXR3aW4uaW5mZXJlbmNlLnYxLk1vZGVsIsUBCgpBbnN3ZXJFZGl0EhUKDWdlbmVyYXRpb25faWQYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEg0KBXF1ZXJ5GAMgASgJEhcKD29yaWdpbmFsX2Fuc3dlchgEIAEoCRIVCg1lZGl0ZWRfYW5zd2VyGAUgASgJEg8KB2NvbW1lbnQYBiABKAkSDgoGZWRpdG9yGAcgASgJEi0KCWVkaXRfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYgoRRWRpdEFuc3dlclJlcXVlc3QSFQoNZ2VuZXJhdGlvbl9pZBgBIAEoCRIVCg1lZGl0ZWRfYW5zd2VyGAIgASgJEg8KB2NvbW1lbnQYAyABKAkSDgoGZWRpdG9yGAQgASgJIkQKEkVkaXRBbnN3ZXJSZXNwb25zZRIuCgRlZGl0GAEgASgLMiAubGxtdHdpbi5pbmZlcmVuY2UudjEuQW5zd2VyRWRpdCJZChZMaXN0QW5zd2VyRWRpdHNSZXF1ZXN0EhEKCWF1dGhvcl9pZBgBIAEoCRIsCgRwYWdlGAIgASgLMh4ubGxtdHdpbi5jb21tb24udjEuUGFnZVJlcXVlc3QieQoXTGlzdEFuc3dlckVkaXRzUmVzcG9uc2USLwoFZWRpdHMYASADKAsyIC5sbG10d2luLmluZmVyZW5jZS52MS5BbnN3ZXJFZGl0Ei0KBHBhZ2UYAiABKAsyHy5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVzcG9uc2Uy3AYKEEluZmVyZW5jZVNlcnZpY2USWQoIR2VuZXJhdGUSJS5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0ZVJlcXVlc3QaJi5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0ZVJlc3BvbnNlEm0KDkdlbmVyYXRlU3RyZWFtEisubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGVTdHJlYW1SZXF1ZXN0GiwubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGVTdHJlYW1SZXNwb25zZTABEl4KCFJldHJpZXZlEiUubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmVSZXF1ZXN0GiYubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmVSZXNwb25zZSIDkAIBEnMKD0xpc3RHZW5lcmF0aW9ucxIsLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkxpc3RHZW5lcmF0aW9uc1JlcXVlc3QaLS5sbG10d2luLmluZmVyZW5jZS52MS5MaXN0R2VuZXJhdGlvbnNSZXNwb25zZSIDkAIBEm0KDUdldEdlbmVyYXRpb24SKi5sbG10d2luLmluZmVyZW5jZS52MS5HZXRHZW5lcmF0aW9uUmVxdWVzdBorLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdldEdlbmVyYXRpb25SZXNwb25zZSIDkAIBEmQKCkxpc3RNb2RlbHMSJy5sbG10d2luLmluZmVyZW5jZS52MS5MaXN0TW9kZWxzUmVxdWVzdBooLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkxpc3RNb2RlbHNSZXNwb25zZSIDkAIBEl8KCkVkaXRBbnN3ZXISJy5sbG10d2luLmluZmVyZW5jZS52MS5FZGl0QW5zd2VyUmVxdWVzdBooLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkVkaXRBbnN3ZXJSZXNwb25zZRJzCg9MaXN0QW5zd2VyRWRpdHMSLC5sbG10d2luLmluZmVyZW5jZS52MS5MaXN0QW5zd2VyRWRpdHNSZXF1ZXN0Gi0ubGxtdHdpbi5pbmZlcmVuY2UudjEuTGlzdEFuc3dlckVkaXRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_llmtwin_common_v1_common]);
+  fileDesc("CiRsbG10d2luL2luZmVyZW5jZS92MS9pbmZlcmVuY2UucHJvdG8SFGxsbXR3aW4uaW5mZXJlbmNlLnYxIqkCChBSZXRyaWV2YWxPcHRpb25zEhYKDmV4cGFuZF9xdWVyaWVzGAEgASgFEhIKCnNlbGZfcXVlcnkYAiABKAgSDgoGcmVyYW5rGAMgASgIEg0KBXRvcF9rGAQgASgFEi8KCmNhdGVnb3JpZXMYBSADKA4yGy5sbG10d2luLmNvbW1vbi52MS5DYXRlZ29yeRIuCglwbGF0Zm9ybXMYBiADKA4yGy5sbG10d2luLmNvbW1vbi52MS5QbGF0Zm9ybRIzCg9wdWJsaXNoZWRfYWZ0ZXIYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKEHB1Ymxpc2hlZF9iZWZvcmUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImgKEUdlbmVyYXRpb25PcHRpb25zEg0KBW1vZGVsGAEgASgJEhIKCm1heF90b2tlbnMYAiABKAUSEwoLdGVtcGVyYXR1cmUYAyABKAISDQoFdG9wX3AYBCABKAISDAoEc3RvcBgFIAMoCSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAki9AEKD0dlbmVyYXRlUmVxdWVzdBINCgVxdWVyeRgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSOQoJcmV0cmlldmFsGAMgASgLMiYubGxtdHdpbi5pbmZlcmVuY2UudjEuUmV0cmlldmFsT3B0aW9ucxI7CgpnZW5lcmF0aW9uGAQgASgLMicubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGlvbk9wdGlvbnMSMgoHaGlzdG9yeRgFIAMoCzIhLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkNoYXRNZXNzYWdlEhMKC2Rpc2FibGVfcmFnGAYgASgIIvoBChVHZW5lcmF0ZVN0cmVhbVJlcXVlc3QSDQoFcXVlcnkYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEjkKCXJldHJpZXZhbBgDIAEoCzImLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlJldHJpZXZhbE9wdGlvbnMSOwoKZ2VuZXJhdGlvbhgEIAEoCzInLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRpb25PcHRpb25zEjIKB2hpc3RvcnkYBSADKAsyIS5sbG10d2luLmluZmVyZW5jZS52MS5DaGF0TWVzc2FnZRITCgtkaXNhYmxlX3JhZxgGIAEoCCLTAQoIQ2l0YXRpb24SDQoFaW5kZXgYASABKAUSEwoLZG9jdW1lbnRfaWQYAiABKAkSEAoIY2h1bmtfaWQYAyABKAkSDQoFdGl0bGUYBCABKAkSCwoDdXJsGAUgASgJEjAKDHB1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFc2NvcmUYByABKAISNAoIcGFzc2FnZXMYCCADKAsyIi5sbG10d2luLmluZmVyZW5jZS52MS5DaXRlZFBhc3NhZ2UiTgoMQ2l0ZWRQYXNzYWdlEhAKCGNodW5rX2lkGAEgASgJEg0KBXNjb3JlGAIgASgCEg8KB3NuaXBwZXQYAyABKAkSDAoEcmFuaxgEIAEoBSJzCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgFEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgFEh4KFnRpbWVfdG9fZmlyc3RfdG9rZW5fbXMYAyABKAESGAoQdG90YWxfbGF0ZW5jeV9tcxgEIAEoASKkAgoQR2VuZXJhdGVSZXNwb25zZRIVCg1nZW5lcmF0aW9uX2lkGAEgASgJEg4KBmFuc3dlchgCIAEoCRIxCgljaXRhdGlvbnMYAyADKAsyHi5sbG10d2luLmluZmVyZW5jZS52MS5DaXRhdGlvbhINCgVtb2RlbBgEIAEoCRIfChdwcm9tcHRfdGVtcGxhdGVfdmVyc2lvbhgFIAEoCRIqCgV1c2FnZRgGIAEoCzIbLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlVzYWdlEhUKDWZpbmlzaF9yZWFzb24YByABKAkSEgoKZXh0cmFjdGl2ZRgIIAEoCBIVCg1tb2RlbF92ZXJzaW9uGAkgASgJEhgKEG1vZGVsX3ZlcnNpb25faWQYCiABKAkivgEKEUdlbmVyYXRpb25TdGFydGVkEhUKDWdlbmVyYXRpb25faWQYASABKAkSDQoFbW9kZWwYAiABKAkSHwoXcHJvbXB0X3RlbXBsYXRlX3ZlcnNpb24YAyABKAkSMQoJY2l0YXRpb25zGAQgAygLMh4ubGxtdHdpbi5pbmZlcmVuY2UudjEuQ2l0YXRpb24SFQoNbW9kZWxfdmVyc2lvbhgFIAEoCRIYChBtb2RlbF92ZXJzaW9uX2lkGAYgASgJIqYBChZHZW5lcmF0ZVN0cmVhbVJlc3BvbnNlEg8KBWRlbHRhGAEgASgJSAASNgoEZG9uZRgCIAEoCzImLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRlUmVzcG9uc2VIABI6CgdzdGFydGVkGAMgASgLMicubGxtdHdpbi5pbmZlcmVuY2UudjEuR2VuZXJhdGlvblN0YXJ0ZWRIAEIHCgVldmVudCKSAgoOUmV0cmlldmVkQ2h1bmsSEAoIY2h1bmtfaWQYASABKAkSEwoLZG9jdW1lbnRfaWQYAiABKAkSDAoEdGV4dBgDIAEoCRINCgVzY29yZRgEIAEoAhINCgV0aXRsZRgFIAEoCRILCgN1cmwYBiABKAkSMAoMcHVibGlzaF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCghjYXRlZ29yeRgIIAEoDjIbLmxsbXR3aW4uY29tbW9uLnYxLkNhdGVnb3J5Ei0KCHBsYXRmb3JtGAkgASgOMhsubGxtdHdpbi5jb21tb24udjEuUGxhdGZvcm0SEAoIY2l0YXRpb24YCiABKAUi7QEKDFF1ZXJ5RmlsdGVycxIRCglhdXRob3JfaWQYASABKAkSLwoKY2F0ZWdvcmllcxgCIAMoDjIbLmxsbXR3aW4uY29tbW9uLnYxLkNhdGVnb3J5Ei4KCXBsYXRmb3JtcxgDIAMoDjIbLmxsbXR3aW4uY29tbW9uLnYxLlBsYXRmb3JtEjMKD3B1Ymxpc2hlZF9hZnRlchgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQcHVibGlzaGVkX2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibgoPUmV0cmlldmVSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRI5CglyZXRyaWV2YWwYAyABKAsyJi5sbG10d2luLmluZmVyZW5jZS52MS5SZXRyaWV2YWxPcHRpb25zIpcBChBSZXRyaWV2ZVJlc3BvbnNlEjQKBmNodW5rcxgBIAMoCzIkLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlJldHJpZXZlZENodW5rEhgKEGV4cGFuZGVkX3F1ZXJpZXMYAiADKAkSMwoHZmlsdGVycxgDIAEoCzIiLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlF1ZXJ5RmlsdGVycyLIAwoKR2VuZXJhdGlvbhIKCgJpZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSDQoFcXVlcnkYAyABKAkSGAoQZXhwYW5kZWRfcXVlcmllcxgEIAMoCRIzCgdmaWx0ZXJzGAUgASgLMiIubGxtdHdpbi5pbmZlcmVuY2UudjEuUXVlcnlGaWx0ZXJzEjcKCXJldHJpZXZlZBgGIAMoCzIkLmxsbXR3aW4uaW5mZXJlbmNlLnYxLlJldHJpZXZlZENodW5rEh8KF3Byb21wdF90ZW1wbGF0ZV92ZXJzaW9uGAcgASgJEg0KBW1vZGVsGAggASgJEioKBXVzYWdlGAkgASgLMhsubGxtdHdpbi5pbmZlcmVuY2UudjEuVXNhZ2USDgoGYW5zd2VyGAogASgJEhUKDWZpbmlzaF9yZWFzb24YCyABKAkSDQoFZXJyb3IYDCABKAkSEAoIdHJhY2VfaWQYDSABKAkSLwoLY3JlYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDW1vZGVsX3ZlcnNpb24YDyABKAkSGAoQbW9kZWxfdmVyc2lvbl9pZBgQIAEoCSKEAQoWTGlzdEdlbmVyYXRpb25zUmVxdWVzdBIRCglhdXRob3JfaWQYASABKAkSKQoFc2luY2UYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKBHBhZ2UYAyABKAsyHi5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJ/ChdMaXN0R2VuZXJhdGlvbnNSZXNwb25zZRI1CgtnZW5lcmF0aW9ucxgBIAMoCzIgLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRpb24SLQoEcGFnZRgCIAEoCzIfLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXNwb25zZSIiChRHZXRHZW5lcmF0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJNChVHZXRHZW5lcmF0aW9uUmVzcG9uc2USNAoKZ2VuZXJhdGlvbhgBIAEoCzIgLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRpb24iSAoFTW9kZWwSCgoCaWQYASABKAkSDwoHYmFja2VuZBgCIAEoCRIRCgllbmRwb2ludHMYAyADKAkSDwoHaGVhbHRoeRgEIAEoCCITChFMaXN0TW9kZWxzUmVxdWVzdCJBChJMaXN0TW9kZWxzUmVzcG9uc2USKwoGbW9kZWxzGAEgAygLMhsubGxtdHdpbi5pbmZlcmVuY2UudjEuTW9kZWwixQEKCkFuc3dlckVkaXQSFQoNZ2VuZXJhdGlvbl9pZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSDQoFcXVlcnkYAyABKAkSFwoPb3JpZ2luYWxfYW5zd2VyGAQgASgJEhUKDWVkaXRlZF9hbnN3ZXIYBSABKAkSDwoHY29tbWVudBgGIAEoCRIOCgZlZGl0b3IYByABKAkSLQoJZWRpdF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChFFZGl0QW5zd2VyUmVxdWVzdBIVCg1nZW5lcmF0aW9uX2lkGAEgASgJEhUKDWVkaXRlZF9hbnN3ZXIYAiABKAkSDwoHY29tbWVudBgDIAEoCRIOCgZlZGl0b3IYBCABKAkiRAoSRWRpdEFuc3dlclJlc3BvbnNlEi4KBGVkaXQYASABKAsyIC5sbG10d2luLmluZmVyZW5jZS52MS5BbnN3ZXJFZGl0IlkKFkxpc3RBbnN3ZXJFZGl0c1JlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEiwKBHBhZ2UYAiABKAsyHi5sbG10d2luLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJ5ChdMaXN0QW5zd2VyRWRpdHNSZXNwb25zZRIvCgVlZGl0cxgBIAMoCzIgLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkFuc3dlckVkaXQSLQoEcGFnZRgCIAEoCzIfLmxsbXR3aW4uY29tbW9uLnYxLlBhZ2VSZXNwb25zZTLcBgoQSW5mZXJlbmNlU2VydmljZRJZCghHZW5lcmF0ZRIlLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRlUmVxdWVzdBomLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdlbmVyYXRlUmVzcG9uc2USbQoOR2VuZXJhdGVTdHJlYW0SKy5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0ZVN0cmVhbVJlcXVlc3QaLC5sbG10d2luLmluZmVyZW5jZS52MS5HZW5lcmF0ZVN0cmVhbVJlc3BvbnNlMAESXgoIUmV0cmlldmUSJS5sbG10d2luLmluZmVyZW5jZS52MS5SZXRyaWV2ZVJlcXVlc3QaJi5sbG10d2luLmluZmVyZW5jZS52MS5SZXRyaWV2ZVJlc3BvbnNlIgOQAgEScwoPTGlzdEdlbmVyYXRpb25zEiwubGxtdHdpbi5pbmZlcmVuY2UudjEuTGlzdEdlbmVyYXRpb25zUmVxdWVzdBotLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkxpc3RHZW5lcmF0aW9uc1Jlc3BvbnNlIgOQAgESbQoNR2V0R2VuZXJhdGlvbhIqLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkdldEdlbmVyYXRpb25SZXF1ZXN0GisubGxtdHdpbi5pbmZlcmVuY2UudjEuR2V0R2VuZXJhdGlvblJlc3BvbnNlIgOQAgESZAoKTGlzdE1vZGVscxInLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GigubGxtdHdpbi5pbmZlcmVuY2UudjEuTGlzdE1vZGVsc1Jlc3BvbnNlIgOQAgESXwoKRWRpdEFuc3dlchInLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkVkaXRBbnN3ZXJSZXF1ZXN0GigubGxtdHdpbi5pbmZlcmVuY2UudjEuRWRpdEFuc3dlclJlc3BvbnNlEnMKD0xpc3RBbnN3ZXJFZGl0cxIsLmxsbXR3aW4uaW5mZXJlbmNlLnYxLkxpc3RBbnN3ZXJFZGl0c1JlcXVlc3QaLS5sbG10d2luLmluZmVyZW5jZS52MS5MaXN0QW5zd2VyRWRpdHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp, file_llmtwin_common_v1_common]);
 
 /**
  * @generated from message llmtwin.inference.v1.RetrievalOptions
@@ -266,9 +266,19 @@ export type Citation = Message<"llmtwin.inference.v1.Citation"> & {
   publishTime?: Timestamp | undefined;
 
   /**
+   * chunk_id and score are those of the document's best passage (passages[0]).
+   *
    * @generated from field: float score = 7;
    */
   score: number;
+
+  /**
+   * One citation per document: the passages of it that the answer was given, best first. [n] in the answer
+   * names the document; these say which parts of it were in the context.
+   *
+   * @generated from field: repeated llmtwin.inference.v1.CitedPassage passages = 8;
+   */
+  passages: CitedPassage[];
 };
 
 /**
@@ -277,6 +287,44 @@ export type Citation = Message<"llmtwin.inference.v1.Citation"> & {
  */
 export const CitationSchema: GenMessage<Citation> = /*@__PURE__*/
   messageDesc(file_llmtwin_inference_v1_inference, 5);
+
+/**
+ * One passage of a cited document.
+ *
+ * @generated from message llmtwin.inference.v1.CitedPassage
+ */
+export type CitedPassage = Message<"llmtwin.inference.v1.CitedPassage"> & {
+  /**
+   * @generated from field: string chunk_id = 1;
+   */
+  chunkId: string;
+
+  /**
+   * @generated from field: float score = 2;
+   */
+  score: number;
+
+  /**
+   * The passage's opening words (at most 280 characters), to show which part of the document is cited.
+   *
+   * @generated from field: string snippet = 3;
+   */
+  snippet: string;
+
+  /**
+   * Its rank among all the passages of the context, 1 first.
+   *
+   * @generated from field: int32 rank = 4;
+   */
+  rank: number;
+};
+
+/**
+ * Describes the message llmtwin.inference.v1.CitedPassage.
+ * Use `create(CitedPassageSchema)` to create a new message.
+ */
+export const CitedPassageSchema: GenMessage<CitedPassage> = /*@__PURE__*/
+  messageDesc(file_llmtwin_inference_v1_inference, 6);
 
 /**
  * @generated from message llmtwin.inference.v1.Usage
@@ -310,7 +358,7 @@ export type Usage = Message<"llmtwin.inference.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 6);
+  messageDesc(file_llmtwin_inference_v1_inference, 7);
 
 /**
  * @generated from message llmtwin.inference.v1.GenerateResponse
@@ -379,7 +427,7 @@ export type GenerateResponse = Message<"llmtwin.inference.v1.GenerateResponse"> 
  * Use `create(GenerateResponseSchema)` to create a new message.
  */
 export const GenerateResponseSchema: GenMessage<GenerateResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 7);
+  messageDesc(file_llmtwin_inference_v1_inference, 8);
 
 /**
  * Sent once, before the first piece of text: the record's id, the model, and the passages the answer is
@@ -424,7 +472,7 @@ export type GenerationStarted = Message<"llmtwin.inference.v1.GenerationStarted"
  * Use `create(GenerationStartedSchema)` to create a new message.
  */
 export const GenerationStartedSchema: GenMessage<GenerationStarted> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 8);
+  messageDesc(file_llmtwin_inference_v1_inference, 9);
 
 /**
  * @generated from message llmtwin.inference.v1.GenerateStreamResponse
@@ -465,7 +513,7 @@ export type GenerateStreamResponse = Message<"llmtwin.inference.v1.GenerateStrea
  * Use `create(GenerateStreamResponseSchema)` to create a new message.
  */
 export const GenerateStreamResponseSchema: GenMessage<GenerateStreamResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 9);
+  messageDesc(file_llmtwin_inference_v1_inference, 10);
 
 /**
  * @generated from message llmtwin.inference.v1.RetrievedChunk
@@ -515,6 +563,14 @@ export type RetrievedChunk = Message<"llmtwin.inference.v1.RetrievedChunk"> & {
    * @generated from field: llmtwin.common.v1.Platform platform = 9;
    */
   platform: Platform;
+
+  /**
+   * In a stored generation: the citation number ([n] in the answer) of this chunk's document; 0 in Retrieve
+   * and in records made before citations were grouped by document.
+   *
+   * @generated from field: int32 citation = 10;
+   */
+  citation: number;
 };
 
 /**
@@ -522,7 +578,7 @@ export type RetrievedChunk = Message<"llmtwin.inference.v1.RetrievedChunk"> & {
  * Use `create(RetrievedChunkSchema)` to create a new message.
  */
 export const RetrievedChunkSchema: GenMessage<RetrievedChunk> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 10);
+  messageDesc(file_llmtwin_inference_v1_inference, 11);
 
 /**
  * @generated from message llmtwin.inference.v1.QueryFilters
@@ -559,7 +615,7 @@ export type QueryFilters = Message<"llmtwin.inference.v1.QueryFilters"> & {
  * Use `create(QueryFiltersSchema)` to create a new message.
  */
 export const QueryFiltersSchema: GenMessage<QueryFilters> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 11);
+  messageDesc(file_llmtwin_inference_v1_inference, 12);
 
 /**
  * @generated from message llmtwin.inference.v1.RetrieveRequest
@@ -586,7 +642,7 @@ export type RetrieveRequest = Message<"llmtwin.inference.v1.RetrieveRequest"> & 
  * Use `create(RetrieveRequestSchema)` to create a new message.
  */
 export const RetrieveRequestSchema: GenMessage<RetrieveRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 12);
+  messageDesc(file_llmtwin_inference_v1_inference, 13);
 
 /**
  * @generated from message llmtwin.inference.v1.RetrieveResponse
@@ -613,7 +669,7 @@ export type RetrieveResponse = Message<"llmtwin.inference.v1.RetrieveResponse"> 
  * Use `create(RetrieveResponseSchema)` to create a new message.
  */
 export const RetrieveResponseSchema: GenMessage<RetrieveResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 13);
+  messageDesc(file_llmtwin_inference_v1_inference, 14);
 
 /**
  * The stored monitoring record of one generation.
@@ -709,7 +765,7 @@ export type Generation = Message<"llmtwin.inference.v1.Generation"> & {
  * Use `create(GenerationSchema)` to create a new message.
  */
 export const GenerationSchema: GenMessage<Generation> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 14);
+  messageDesc(file_llmtwin_inference_v1_inference, 15);
 
 /**
  * @generated from message llmtwin.inference.v1.ListGenerationsRequest
@@ -736,7 +792,7 @@ export type ListGenerationsRequest = Message<"llmtwin.inference.v1.ListGeneratio
  * Use `create(ListGenerationsRequestSchema)` to create a new message.
  */
 export const ListGenerationsRequestSchema: GenMessage<ListGenerationsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 15);
+  messageDesc(file_llmtwin_inference_v1_inference, 16);
 
 /**
  * @generated from message llmtwin.inference.v1.ListGenerationsResponse
@@ -758,7 +814,7 @@ export type ListGenerationsResponse = Message<"llmtwin.inference.v1.ListGenerati
  * Use `create(ListGenerationsResponseSchema)` to create a new message.
  */
 export const ListGenerationsResponseSchema: GenMessage<ListGenerationsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 16);
+  messageDesc(file_llmtwin_inference_v1_inference, 17);
 
 /**
  * @generated from message llmtwin.inference.v1.GetGenerationRequest
@@ -775,7 +831,7 @@ export type GetGenerationRequest = Message<"llmtwin.inference.v1.GetGenerationRe
  * Use `create(GetGenerationRequestSchema)` to create a new message.
  */
 export const GetGenerationRequestSchema: GenMessage<GetGenerationRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 17);
+  messageDesc(file_llmtwin_inference_v1_inference, 18);
 
 /**
  * @generated from message llmtwin.inference.v1.GetGenerationResponse
@@ -792,7 +848,7 @@ export type GetGenerationResponse = Message<"llmtwin.inference.v1.GetGenerationR
  * Use `create(GetGenerationResponseSchema)` to create a new message.
  */
 export const GetGenerationResponseSchema: GenMessage<GetGenerationResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 18);
+  messageDesc(file_llmtwin_inference_v1_inference, 19);
 
 /**
  * @generated from message llmtwin.inference.v1.Model
@@ -826,7 +882,7 @@ export type Model = Message<"llmtwin.inference.v1.Model"> & {
  * Use `create(ModelSchema)` to create a new message.
  */
 export const ModelSchema: GenMessage<Model> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 19);
+  messageDesc(file_llmtwin_inference_v1_inference, 20);
 
 /**
  * @generated from message llmtwin.inference.v1.ListModelsRequest
@@ -839,7 +895,7 @@ export type ListModelsRequest = Message<"llmtwin.inference.v1.ListModelsRequest"
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 20);
+  messageDesc(file_llmtwin_inference_v1_inference, 21);
 
 /**
  * @generated from message llmtwin.inference.v1.ListModelsResponse
@@ -856,7 +912,7 @@ export type ListModelsResponse = Message<"llmtwin.inference.v1.ListModelsRespons
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 21);
+  messageDesc(file_llmtwin_inference_v1_inference, 22);
 
 /**
  * @generated from message llmtwin.inference.v1.AnswerEdit
@@ -914,7 +970,7 @@ export type AnswerEdit = Message<"llmtwin.inference.v1.AnswerEdit"> & {
  * Use `create(AnswerEditSchema)` to create a new message.
  */
 export const AnswerEditSchema: GenMessage<AnswerEdit> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 22);
+  messageDesc(file_llmtwin_inference_v1_inference, 23);
 
 /**
  * @generated from message llmtwin.inference.v1.EditAnswerRequest
@@ -948,7 +1004,7 @@ export type EditAnswerRequest = Message<"llmtwin.inference.v1.EditAnswerRequest"
  * Use `create(EditAnswerRequestSchema)` to create a new message.
  */
 export const EditAnswerRequestSchema: GenMessage<EditAnswerRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 23);
+  messageDesc(file_llmtwin_inference_v1_inference, 24);
 
 /**
  * @generated from message llmtwin.inference.v1.EditAnswerResponse
@@ -965,7 +1021,7 @@ export type EditAnswerResponse = Message<"llmtwin.inference.v1.EditAnswerRespons
  * Use `create(EditAnswerResponseSchema)` to create a new message.
  */
 export const EditAnswerResponseSchema: GenMessage<EditAnswerResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 24);
+  messageDesc(file_llmtwin_inference_v1_inference, 25);
 
 /**
  * @generated from message llmtwin.inference.v1.ListAnswerEditsRequest
@@ -987,7 +1043,7 @@ export type ListAnswerEditsRequest = Message<"llmtwin.inference.v1.ListAnswerEdi
  * Use `create(ListAnswerEditsRequestSchema)` to create a new message.
  */
 export const ListAnswerEditsRequestSchema: GenMessage<ListAnswerEditsRequest> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 25);
+  messageDesc(file_llmtwin_inference_v1_inference, 26);
 
 /**
  * @generated from message llmtwin.inference.v1.ListAnswerEditsResponse
@@ -1009,7 +1065,7 @@ export type ListAnswerEditsResponse = Message<"llmtwin.inference.v1.ListAnswerEd
  * Use `create(ListAnswerEditsResponseSchema)` to create a new message.
  */
 export const ListAnswerEditsResponseSchema: GenMessage<ListAnswerEditsResponse> = /*@__PURE__*/
-  messageDesc(file_llmtwin_inference_v1_inference, 26);
+  messageDesc(file_llmtwin_inference_v1_inference, 27);
 
 /**
  * Retrieval-augmented generation in the author's voice, and the record of every generation.
