@@ -36,11 +36,13 @@ export async function extractCommand(opts: { file: string; url: string; json: bo
     throw err;
   }
   const publishedAt = doc.publishedAt === null ? null : new Date(doc.publishedAt).toISOString();
+  const updatedAt = typeof doc.updatedAt === 'number' ? new Date(doc.updatedAt).toISOString() : null;
   const out = {
     title: doc.title,
     subtitle: doc.subtitle ?? null,
     author: doc.author,
     publishedAt,
+    updatedAt,
     url: doc.canonicalUrl,
     platform: doc.platform,
     category: doc.category,
@@ -58,6 +60,7 @@ export async function extractCommand(opts: { file: string; url: string; json: bo
   if (out.subtitle) console.log(dim(out.subtitle));
   console.log(`${'author'.padEnd(10)} ${out.author || dim('(unknown)')}`);
   console.log(`${'published'.padEnd(10)} ${publishedAt ?? dim('(no date)')}${out.draft ? ' (draft)' : ''}`);
+  if (updatedAt) console.log(`${'updated'.padEnd(10)} ${updatedAt}`);
   console.log(`${'url'.padEnd(10)} ${out.url}`);
   console.log(`${'platform'.padEnd(10)} ${out.platform} ${dim(out.category)}`);
   if (out.tags.length > 0) console.log(`${'tags'.padEnd(10)} ${out.tags.join(', ')}`);

@@ -14,8 +14,12 @@ export interface ExtractedDocument {
   subtitle?: string;
   /** The author as the source names them (display name or handle), for checks and display. */
   author: string;
-  /** Publish time, epoch ms UTC; null when the source has none (drafts, some exports). */
+  /** First publication time, epoch ms UTC; null when the source has none (drafts, some exports). A later
+   * re-publish never moves it: sources that state both (Medium pages) give the first one here. */
   publishedAt: number | null;
+  /** The latest time the source says the document was modified or re-published, epoch ms UTC, when that is
+   * later than publishedAt; absent (or null) when the source states nothing later. */
+  updatedAt?: number | null;
   tags?: string[];
   /** Drafts are kept but flagged, never treated as published writing. */
   draft: boolean;

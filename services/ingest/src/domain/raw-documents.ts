@@ -46,7 +46,10 @@ export interface RawDocumentRecord extends StoredRecord {
   title: string;
   subtitle: string;
   author: string;
+  /** The first publication (see keepFirstPublication). */
   publishedAt: number | null;
+  /** The latest modification or re-publish the sources stated; absent on records written before it was kept. */
+  updatedAt?: number | null;
   crawledAt: number;
   contentHash: string;
   version: number;
@@ -73,7 +76,29 @@ export function documentId(authorId: string, canonicalUrl: string): string {
 }
 
 /**
- * What counts as a change: the payload and the metadata a reader sees, not the crawl time. A code file's
+ * A publish time only moves earlier. The first publication is the date a document is known by, and sources
+ * disagree about it: a Medium feed item or an older saved page may carry the time of the latest re-publish
+ * where another crawl or the export had the first. So of two publish times the earlier is kept and the later
+ * is taken for a re-publish (an update time), and alternating sources never flip the date back and forth.
+ * Code keeps the commit time it was first seen at (see contentHash), drafts have no publish time, and a
+ * tombstoned record starts afresh.
+ */
+export function keepFirstPublication(
+  found: ExtractedDocument,
+  existing: Pick<RawDocumentRecord, 'publishedAt' | 'tombstone'> | undefined,
+): ExtractedDocument {
+  const before = existing && !existing.tombstone ? existing.publishedAt : null;
+  const now = found.publishedAt;
+  if (found.category === 'code' || before === null || now === null || now === before) return found;
+  // Either way the later of the two was a re-publish: the document changed then.
+  if (now < before) return { ...found, updatedAt: Math.max(before, found.updatedAt ?? before) };
+  return { ...found, publishedAt: before, updatedAt: Math.max(now, found.updatedAt ?? now) };
+}
+
+/**
+ * What counts as a change: the payload and the metadata a reader sees, not the crawl time. The update time
+ * is left out too: some sites restamp their modification time on every request, and where the content
+ * changed the payload says so anyway. A code file's
  * time is the commit it was read at (a shallow fetch knows no per-file history), so it is left out: a new
  * commit must not make a new version of every file it did not touch. The stored time stays the one of the
  * commit where the content was first seen.
@@ -92,6 +117,12 @@ export function contentHash(doc: ExtractedDocument): string {
   ]);
   h.update(meta).update('\n').update(doc.raw);
   return h.digest('hex');
+}
+
+/** An update time that says something: later than the publish time (or the only time known). */
+function laterThan(updatedAt: number | null | undefined, publishedAt: number | null): number | null {
+  if (typeof updatedAt !== 'number' || !Number.isFinite(updatedAt)) return null;
+  return publishedAt === null || updatedAt > publishedAt ? updatedAt : null;
 }
 
 const categories: Record<Category, commonv1.Category> = {
@@ -123,6 +154,7 @@ export function toProtoDocument(r: RawDocumentRecord, options: { includeRaw: boo
     title: r.title,
     subtitle: r.subtitle,
     ...(r.publishedAt !== null ? { publishTime: timestampFromMs(r.publishedAt) } : {}),
+    ...(typeof r.updatedAt === 'number' ? { updateTime: timestampFromMs(r.updatedAt) } : {}),
     crawlTime: timestampFromMs(r.crawledAt),
     contentHash: r.contentHash,
     version: BigInt(r.version),
@@ -178,14 +210,15 @@ export class RawDocumentStore {
 
   /** Stores what a crawler found. Unchanged content is a no-op: nothing written, nothing emitted. */
   async upsert(
-    found: ExtractedDocument,
+    extracted: ExtractedDocument,
     ctx: { authorId: string; sourceId: string; crawlJobId: string; requestedUrl?: string },
     signal?: AbortSignal,
   ): Promise<UpsertResult> {
-    const id = documentId(ctx.authorId, found.canonicalUrl);
-    const hash = contentHash(found);
+    const id = documentId(ctx.authorId, extracted.canonicalUrl);
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await this.documents.get(id, signal);
+      const found = keepFirstPublication(extracted, existing);
+      const hash = contentHash(found);
       if (existing && !existing.tombstone && existing.contentHash === hash) {
         return { change: 'unchanged', document: existing };
       }
@@ -202,6 +235,7 @@ export class RawDocumentStore {
         subtitle: found.subtitle ?? '',
         author: found.author,
         publishedAt: found.publishedAt,
+        updatedAt: laterThan(found.updatedAt, found.publishedAt),
         crawledAt: this.now(),
         contentHash: hash,
         version: (existing?.version ?? 0) + 1,

@@ -1,4 +1,5 @@
-// Any other article page: JSON-LD Article, then OpenGraph, <title>, meta author and article:published_time.
+// Any other article page: JSON-LD Article, then OpenGraph, <title>, meta author and article:published_time
+// (the first publication; dateModified / article:modified_time are kept as the update time).
 import type { ExtractedDocument } from '../../domain/extracted-document.js';
 import type { PlatformName } from '../../domain/authors.js';
 import {
@@ -11,6 +12,7 @@ import {
   pageCanonicalUrl,
   parseTime,
   str,
+  updatedAfter,
 } from './html-document.js';
 import { ExtractError, rawOf, type PageContext } from './page-context.js';
 
@@ -33,6 +35,12 @@ export function parseGenericPage(ctx: PageContext, platform: PlatformName = 'web
     parseTime(ld?.['datePublished']) ??
     parseTime(meta(doc, 'article:published_time', 'og:article:published_time', 'date', 'dc.date')) ??
     parseTime(doc.querySelector('time[datetime]')?.getAttribute('datetime'));
+  // schema.org and OpenGraph both name the first publication as published and an edit as modified.
+  const updatedAt = updatedAfter(
+    publishedAt,
+    parseTime(ld?.['dateModified']),
+    parseTime(meta(doc, 'article:modified_time', 'og:updated_time', 'last-modified', 'dc.date.modified')),
+  );
   const subtitle = str(ld?.['alternativeHeadline']);
   return {
     category: 'article',
@@ -42,6 +50,7 @@ export function parseGenericPage(ctx: PageContext, platform: PlatformName = 'web
     ...(subtitle ? { subtitle } : {}),
     author,
     publishedAt,
+    ...(updatedAt !== null ? { updatedAt } : {}),
     draft: false,
     ...rawOf(ctx),
   };

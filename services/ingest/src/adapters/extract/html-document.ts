@@ -239,3 +239,24 @@ export function escapeRegExp(s: string): string {
 export function htmlContentType(encoding: string): string {
   return `text/html; charset=${encoding}`;
 }
+
+/** The earliest of the times given: the first publication, where a source may also state a re-publish. */
+export function earliest(...times: (number | null | undefined)[]): number | null {
+  let first: number | null = null;
+  for (const t of times) if (typeof t === 'number' && (first === null || t < first)) first = t;
+  return first;
+}
+
+/**
+ * The latest of the times given, when later than the publish time: an update time that says something.
+ * Within a second is the same moment: RFC 822 dates (feeds) have whole seconds where ISO ones have ms.
+ */
+export function updatedAfter(
+  publishedAt: number | null,
+  ...times: (number | null | undefined)[]
+): number | null {
+  let last: number | null = null;
+  for (const t of times) if (typeof t === 'number' && (last === null || t > last)) last = t;
+  if (last === null) return null;
+  return publishedAt === null || last - publishedAt >= 1000 ? last : null;
+}

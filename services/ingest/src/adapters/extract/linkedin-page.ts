@@ -15,6 +15,7 @@ import {
   parseTime,
   str,
   stripTitleSuffix,
+  updatedAfter,
   zonedMidnight,
 } from './html-document.js';
 import { ExtractError, rawOf, type PageContext } from './page-context.js';
@@ -65,10 +66,24 @@ function parseLinkedInArticle(ctx: PageContext, canonicalUrl: string): Extracted
     canonicalUrl,
     title,
     author,
-    publishedAt: articlePublishedAt(doc, ld),
+    ...withUpdate(articlePublishedAt(doc, ld), doc, ld),
     draft: false,
     ...rawOf(ctx),
   };
+}
+
+/** The publish time with the page's modification time beside it, when that is later. */
+function withUpdate(
+  publishedAt: number | null,
+  doc: Document,
+  ld: Record<string, unknown> | undefined,
+): { publishedAt: number | null; updatedAt?: number } {
+  const updatedAt = updatedAfter(
+    publishedAt,
+    parseTime(str(ld?.['dateModified']), LINKEDIN_ZONE),
+    parseTime(meta(doc, 'article:modified_time'), LINKEDIN_ZONE),
+  );
+  return { publishedAt, ...(updatedAt !== null ? { updatedAt } : {}) };
 }
 
 function articlePublishedAt(doc: Document, ld: Record<string, unknown> | undefined): number | null {
@@ -142,7 +157,7 @@ function parseLinkedInPost(ctx: PageContext, canonicalUrl: string): ExtractedDoc
     canonicalUrl,
     title,
     author,
-    publishedAt,
+    ...withUpdate(publishedAt, doc, ld),
     draft: false,
     ...rawOf(ctx),
     ...(post ? { externalId: `urn:li:${post.kind}:${post.id}` } : {}),

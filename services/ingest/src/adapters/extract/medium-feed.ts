@@ -1,8 +1,13 @@
 // An author's or publication's Medium RSS feed (medium.com/feed/@user), whose items carry the full post
 // in content:encoded, so a listing needs no page fetches.
+//
+// Dates: pubDate is the item's one publication time and atom:updated its last edit, kept as the update time.
+// Where Medium moved pubDate on a re-publish, the feed alone cannot tell; the warehouse keeps the earliest
+// publish time it has seen for a document (keepFirstPublication), so a page crawl or an export that knew the
+// first publication is never overridden by a later feed.
 import { XMLParser } from 'fast-xml-parser';
 import type { ExtractedDocument } from '../../domain/extracted-document.js';
-import { canonicalize, isObject, normalizeSpace, parseTime } from './html-document.js';
+import { canonicalize, isObject, normalizeSpace, parseTime, updatedAfter } from './html-document.js';
 import { mediumPostId } from './medium-page.js';
 import { ExtractError } from './page-context.js';
 
@@ -50,13 +55,16 @@ export function parseMediumFeed(xml: string | Uint8Array, feedUrl: string): Extr
     const categories = Array.isArray(item['category']) ? item['category'].map(text).filter(Boolean) : [];
     const guid = text(item['guid']);
     const id = mediumPostId(guid) ?? mediumPostId(link);
+    const publishedAt = parseTime(text(item['pubDate']));
+    const updatedAt = updatedAfter(publishedAt, parseTime(text(item['atom:updated'])));
     docs.push({
       category: 'article',
       platform: 'medium',
       canonicalUrl: link,
       title,
       author: normalizeSpace(text(item['dc:creator'])),
-      publishedAt: parseTime(text(item['pubDate'])),
+      publishedAt,
+      ...(updatedAt !== null ? { updatedAt } : {}),
       ...(categories.length > 0 ? { tags: categories } : {}),
       draft: false,
       raw: new TextEncoder().encode(content),

@@ -2,11 +2,12 @@
 //
 // Publish time: in Medium's post-2018 markup `article:published_time` is the post's *latest* publish time
 // (it equals latestPublishedAt in the embedded state), while JSON-LD datePublished and firstPublishedAt hold
-// the first publication (readability's expected metadata for medium-3 confirms this). So JSON-LD and the
-// embedded state win, and a visible date on another day than the meta tag beats the meta tag.
+// the first publication (readability's expected metadata for medium-3 confirms this). The first publication
+// is the document's publish time; the re-publish or edit time is kept apart as its update time.
 import type { ExtractedDocument } from '../../domain/extracted-document.js';
 import {
   ARTICLE_TYPES,
+  earliest,
   firstText,
   jsonLdAuthor,
   jsonLdOfType,
@@ -17,6 +18,7 @@ import {
   parseTime,
   str,
   stripTitleSuffix,
+  updatedAfter,
   zonedMidnight,
 } from './html-document.js';
 import { ExtractError, rawOf, type PageContext } from './page-context.js';
@@ -62,7 +64,7 @@ export function parseMediumPage(ctx: PageContext): ExtractedDocument {
     title,
     ...(subtitle ? { subtitle } : {}),
     author,
-    publishedAt: mediumPublishedAt(ctx, ld, postId),
+    ...mediumDates(ctx, ld, postId),
     ...(tags.length > 0 ? { tags } : {}),
     draft: false,
     ...rawOf(ctx),
@@ -99,43 +101,135 @@ export function mediumPostId(href: string, doc?: Document): string | undefined {
   }
 }
 
-function mediumPublishedAt(
+interface MediumDates {
+  publishedAt: number | null;
+  updatedAt?: number;
+}
+
+/**
+ * The first publication is the earliest of JSON-LD datePublished, the embedded state's firstPublishedAt and
+ * the meta tag (which is never earlier than the first: at worst it is the latest re-publish, so it decides
+ * only when the other two are missing). A visible date on an earlier day beats them all (a trimmed capture
+ * that kept only the meta tag and the byline). The update time is the latest of dateModified,
+ * latestPublishedAt and a meta time later than the first publication.
+ */
+function mediumDates(
   ctx: PageContext,
   ld: Record<string, unknown> | undefined,
   postId: string | undefined,
-): number | null {
-  const fromLd = parseTime(ld?.['datePublished']) ?? parseTime(ld?.['dateCreated']);
-  if (fromLd !== null) return fromLd;
-  const fromState = postId ? firstPublishedAtInState(ctx.text, postId) : null;
-  if (fromState !== null) return fromState;
+): MediumDates {
+  const state = postId ? postState(ctx.doc, postId) : undefined;
   const fromMeta = parseTime(meta(ctx.doc, 'article:published_time'));
-  const timeEl = ctx.doc.querySelector('time[datetime]');
-  const fromTimeEl = parseTime(timeEl?.getAttribute('datetime'));
-  const visible = parseEnglishDate(
-    firstText(ctx.doc, ['.pw-published-date', '[data-testid="storyPublishDate"]']),
-  );
-  if (fromMeta !== null) {
-    if (visible) {
-      const day = zonedMidnight(visible.year, visible.month, visible.day, 'UTC');
-      // A visible day that is not the meta tag's day means the meta tag is a later re-publish.
-      if (Math.abs(fromMeta - day - 43_200_000) > 43_200_000 + 14 * 3_600_000) return day;
-    }
-    return fromMeta;
+  const modified = [
+    parseTime(ld?.['dateModified']),
+    state?.latestPublishedAt ?? null,
+    fromMeta,
+    parseTime(meta(ctx.doc, 'article:modified_time')),
+  ];
+  let first = earliest(parseTime(ld?.['datePublished']), state?.firstPublishedAt, fromMeta);
+  if (first === null) {
+    // dateCreated is when the draft was started, so it comes only after every publication time.
+    first =
+      parseTime(ld?.['dateCreated']) ??
+      parseTime(ctx.doc.querySelector('time[datetime]')?.getAttribute('datetime'));
   }
-  if (fromTimeEl !== null) return fromTimeEl;
-  if (visible) return zonedMidnight(visible.year, visible.month, visible.day, 'UTC');
-  return null;
+  const day = visibleDay(ctx.doc, first);
+  // The byline shows the day only, in the reader's zone: it wins only on an earlier day than any zone
+  // could put the precise time on (UTC-12 to UTC+14).
+  if (day !== null && (first === null || day + DAY_MS + 14 * HOUR_MS <= first)) first = day;
+  const updatedAt = updatedAfter(first, ...modified);
+  return { publishedAt: first, ...(updatedAt !== null ? { updatedAt } : {}) };
 }
 
-// The embedded Apollo/legacy state names the post by id, then its fields; firstPublishedAt follows.
-function firstPublishedAtInState(text: string, postId: string): number | null {
-  const re = new RegExp(`"id"\\s*:\\s*"${postId}"`, 'g');
-  for (const match of text.matchAll(re)) {
-    const window = text.slice(match.index, match.index + 4000);
-    const m = /"firstPublishedAt"\s*:\s*(\d{12,13})/.exec(window);
-    if (m) return Number(m[1]);
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * The byline's publish day as UTC midnight. Medium leaves the year out for the current year ("Mar 3"); the
+ * first publication is never later than the precise time found, so such a day takes that time's year
+ * (or, when that puts it after the time, the year before).
+ */
+function visibleDay(doc: Document, precise: number | null): number | null {
+  const text = firstText(doc, ['.pw-published-date', '[data-testid="storyPublishDate"]']);
+  const full = parseEnglishDate(text);
+  if (full) return zonedMidnight(full.year, full.month, full.day, 'UTC');
+  const short = text ? /^([A-Za-z]{3,9})\.?\s+(\d{1,2})$/.exec(text) : null;
+  if (!short || precise === null) return null;
+  const year = new Date(precise).getUTCFullYear();
+  const parsed = parseEnglishDate(`${short[1]} ${short[2]}, ${year}`);
+  if (!parsed) return null;
+  const day = zonedMidnight(parsed.year, parsed.month, parsed.day, 'UTC');
+  return day <= precise ? day : zonedMidnight(year - 1, parsed.month, parsed.day, 'UTC');
+}
+
+interface PostState {
+  firstPublishedAt?: number;
+  latestPublishedAt?: number;
+}
+
+/**
+ * The post's own record in the state Medium embeds in the page: `window.__APOLLO_STATE__ = {...}` (2019 on,
+ * the post under "Post:<id>") or `var GLOBALS = {...}` / `window["obvInit"]({...})` (2015-2018, the post
+ * under embedded.value). The whole object is parsed and the record found by its id: the state also holds
+ * other posts (recommendations, the author's latest) with their own firstPublishedAt, and the post's own
+ * fields can sit far from its id, so a text window around the id is not enough.
+ */
+function postState(doc: Document, postId: string): PostState | undefined {
+  for (const script of doc.querySelectorAll('script:not([src])')) {
+    const text = script.textContent ?? '';
+    if (!text.includes('"firstPublishedAt"') || !text.includes(postId)) continue;
+    // The object literal assigned (`= {`) or passed (`({`); a script may build others in code first.
+    for (const m of [...text.matchAll(/(?:=|\()\s*\{/g)].slice(0, 8)) {
+      const json = balancedObject(text, m.index + m[0].length - 1);
+      if (json === undefined || !json.includes('"firstPublishedAt"')) continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(json);
+      } catch {
+        continue; // a JavaScript object literal, not JSON
+      }
+      const found = findPost(value, postId, 0);
+      if (found) return found;
+    }
   }
-  return null;
+  return undefined;
+}
+
+function findPost(value: unknown, postId: string, depth: number): PostState | undefined {
+  if (depth > 12 || typeof value !== 'object' || value === null) return undefined;
+  if (!Array.isArray(value)) {
+    const obj = value as Record<string, unknown>;
+    if (obj['id'] === postId && typeof obj['firstPublishedAt'] === 'number') {
+      const first = obj['firstPublishedAt'];
+      const latest = obj['latestPublishedAt'];
+      return {
+        ...(first > 0 ? { firstPublishedAt: first } : {}),
+        ...(typeof latest === 'number' && latest > 0 ? { latestPublishedAt: latest } : {}),
+      };
+    }
+  }
+  for (const child of Object.values(value)) {
+    const found = findPost(child, postId, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The text of the JSON object starting at `start`, up to its matching brace (strings skipped). */
+function balancedObject(text: string, start: number): string | undefined {
+  if (start < 0 || text[start] !== '{') return undefined;
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) return text.slice(start, i + 1);
+  }
+  return undefined;
 }
 
 function mediumTags(doc: Document, ld: Record<string, unknown> | undefined): string[] {

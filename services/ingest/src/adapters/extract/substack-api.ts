@@ -2,7 +2,14 @@
 // posts; the profile endpoint wraps the same objects in { posts }) and one post (`/api/v1/posts/<slug>`,
 // a post object; `/api/v1/posts/by-id/<id>` wraps it in { post, publication }).
 import type { Category, ExtractedDocument } from '../../domain/extracted-document.js';
-import { canonicalize, isObject, normalizeSpace, parseTime, type JsonObject } from './html-document.js';
+import {
+  canonicalize,
+  isObject,
+  normalizeSpace,
+  parseTime,
+  updatedAfter,
+  type JsonObject,
+} from './html-document.js';
 import { ExtractError } from './page-context.js';
 
 function parseJson(input: string | Uint8Array | unknown): unknown {
@@ -66,8 +73,10 @@ export function substackPostToDocument(
         ? post['description']
         : '',
   );
+  // post_date is the publication; updated_at the last edit, kept apart so an edit never moves the date.
   const publishedAt = parseTime(post['post_date']);
   const draft = post['is_published'] === false || publishedAt === null;
+  const updatedAt = draft ? null : updatedAfter(publishedAt, parseTime(post['updated_at']));
   const category: Category = post['type'] === 'thread' ? 'post' : 'article';
   const id = post['id'];
   return {
@@ -78,6 +87,7 @@ export function substackPostToDocument(
     ...(subtitle ? { subtitle } : {}),
     author,
     publishedAt: draft ? null : publishedAt,
+    ...(updatedAt !== null ? { updatedAt } : {}),
     ...(tags.length > 0 ? { tags } : {}),
     draft,
     raw: opts.raw ?? new TextEncoder().encode(JSON.stringify(post)),

@@ -53,7 +53,7 @@ describe('Substack window._preloads', () => {
     expect(value?.['base_url']).toBe('https://angelsant.substack.com');
   });
 
-  it('takes title, subtitle, UTC post_date, canonical_url and author from it, over JSON-LD', () => {
+  it('takes title, subtitle, UTC post_date, updated_at, canonical_url and author from it, over JSON-LD', () => {
     // The JSON-LD date is the same wall-clock time labelled with another zone: a different instant.
     const html = page('2025-06-30T13:56:04.688-07:00');
     const doc = extractPage(new TextEncoder().encode(html), `${CANONICAL}?utm_source=substack&r=2abc`);
@@ -65,6 +65,8 @@ describe('Substack window._preloads', () => {
       subtitle: 'The New Blueprint for Solopreneurs',
       author: 'Angel Rodriguez Santiago',
       publishedAt: Date.parse('2025-06-30T13:56:04.688Z'),
+      // updated_at, an edit after publication: kept apart, never the publish time.
+      updatedAt: Date.parse('2025-07-01T00:17:16.196Z'),
       tags: ['tldr', 'workflows', 'content', 'digest', 'solopreneur', 'entrepreneur', 'agency'],
       draft: false,
       raw: undefined,

@@ -17,6 +17,7 @@ import {
   parseTime,
   str,
   stripTitleSuffix,
+  updatedAfter,
   zonedMidnight,
   type JsonObject,
 } from './html-document.js';
@@ -75,10 +76,23 @@ export function parseSubstackPage(ctx: PageContext): ExtractedDocument {
     title,
     ...(subtitle ? { subtitle } : {}),
     author,
-    publishedAt: substackPublishedAt(doc, ld),
+    ...substackDates(doc, ld),
     draft: false,
     ...rawOf(ctx),
   };
+}
+
+function substackDates(
+  doc: Document,
+  ld: JsonObject | undefined,
+): { publishedAt: number | null; updatedAt?: number } {
+  const publishedAt = substackPublishedAt(doc, ld);
+  const updatedAt = updatedAfter(
+    publishedAt,
+    parseTime(ld?.['dateModified']),
+    parseTime(meta(doc, 'article:modified_time')),
+  );
+  return { publishedAt, ...(updatedAt !== null ? { updatedAt } : {}) };
 }
 
 function substackPublishedAt(doc: Document, ld: JsonObject | undefined): number | null {
