@@ -20,7 +20,13 @@ import {
   type ServiceModule,
   type ServiceName,
 } from '@llmtwin/host';
-import { createIngestModule, crawlSettings, ingestConfigSchema } from '@llmtwin/ingest';
+import {
+  archiveSettings,
+  createIngestModule,
+  crawlSettings,
+  ingestConfigSchema,
+  loadArchiveConfig,
+} from '@llmtwin/ingest';
 import { loadConfig } from '@llmtwin/runtime';
 import { createCleanModule } from '@llmtwin/clean';
 import { createChunkModule } from '@llmtwin/chunk';
@@ -122,6 +128,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
           }),
         ),
       ),
+      // So do its archive limits and upload quota.
+      archives: archiveSettings(loadArchiveConfig()),
     }),
     clean: await createCleanModule({
       warehouse,

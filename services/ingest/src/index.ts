@@ -1,5 +1,11 @@
 export { createIngestModule, type IngestDeps } from './module.js';
-export { configSchema as ingestConfigSchema, crawlSettings, loadIngestConfig } from './config.js';
+export {
+  archiveSettings,
+  configSchema as ingestConfigSchema,
+  crawlSettings,
+  loadArchiveConfig,
+  loadIngestConfig,
+} from './config.js';
 export { extractPage, ExtractError } from './adapters/extract/index.js';
 export { SourceCrawler, type SourceCrawlerOptions } from './adapters/crawlers/source-crawler.js';
 export { SafeFetcher, type SafeFetcherOptions } from './adapters/fetch/index.js';

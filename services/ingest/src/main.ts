@@ -1,6 +1,6 @@
 // Composition root of the ingest service when it runs alone: config → adapters → server → shutdown.
 import { runModuleMain } from '@llmtwin/host';
-import { crawlSettings, loadIngestConfig } from './config.js';
+import { archiveSettings, crawlSettings, loadIngestConfig } from './config.js';
 import { createIngestModule } from './module.js';
 
 await runModuleMain({
@@ -14,5 +14,6 @@ await runModuleMain({
       logger,
       dataDir: config.LLMTWIN_DATA_DIR,
       crawl: crawlSettings(config),
+      archives: archiveSettings(config),
     }),
 });

@@ -4,8 +4,6 @@ import { ingestv1 } from '@llmtwin/contracts';
 import { adapterDependencies, OutboxSweeper, type ServiceModule } from '@llmtwin/host';
 import type { EventBus, Warehouse } from '@llmtwin/ports';
 import { createLogger } from '@llmtwin/runtime';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AuthorDirectory } from './domain/authors.js';
@@ -17,6 +15,7 @@ import { registerIngestRoutes } from './rpc/ingest.routes.js';
 import { SourceCrawler } from './adapters/crawlers/source-crawler.js';
 import { extractPage } from './adapters/extract/index.js';
 import { SafeFetcher } from './adapters/fetch/index.js';
+import { checkArchive, UploadArea, type ArchiveLimits } from './adapters/import/index.js';
 
 export interface IngestDeps {
   warehouse: Warehouse;
@@ -32,12 +31,22 @@ export interface IngestDeps {
     allowLocalGit?: boolean;
   };
   extractPage?: (html: Uint8Array, url: string) => ExtractedDocument;
-  /** Where uploaded archives are kept until imported. */
+  /** Holds the upload area (ingest-archives/: archives waiting for their import) and git scratch space. */
   dataDir?: string;
   schedulerTickMs?: number;
   outboxSweepMs?: number;
+  /** Largest archive upload (default 256 MiB); the same as archives.maxArchiveBytes. */
   maxArchiveBytes?: number;
+  /** Limits on uploaded archives (config.ts: archiveSettings); messages name the variables that raise them. */
+  archives?: {
+    maxArchiveBytes?: number;
+    maxEntries?: number;
+    maxTotalBytes?: number;
+    uploadQuotaBytes?: number;
+  };
 }
+
+const MiB = 1024 * 1024;
 
 export async function createIngestModule(deps: IngestDeps): Promise<ServiceModule> {
   const logger = deps.logger ?? createLogger('ingest');
@@ -46,6 +55,22 @@ export async function createIngestModule(deps: IngestDeps): Promise<ServiceModul
   });
   const store = new RawDocumentStore(deps.warehouse, deps.eventBus);
   const dataDir = path.resolve(deps.dataDir ?? '.llmtwin');
+  const archiveLimits: Partial<ArchiveLimits> = {
+    ...(deps.archives?.maxEntries !== undefined ? { maxEntries: deps.archives.maxEntries } : {}),
+    ...(deps.archives?.maxTotalBytes !== undefined ? { maxTotalBytes: deps.archives.maxTotalBytes } : {}),
+    settingNames: {
+      maxEntries: 'LLMTWIN_INGEST_ARCHIVE_MAX_ENTRIES',
+      maxTotalBytes: 'LLMTWIN_INGEST_ARCHIVE_MAX_UNCOMPRESSED_BYTES',
+    },
+  };
+  const uploads = new UploadArea(path.join(dataDir, 'ingest-archives'), {
+    maxArchiveBytes: deps.archives?.maxArchiveBytes ?? deps.maxArchiveBytes ?? 256 * MiB,
+    quotaBytes: deps.archives?.uploadQuotaBytes ?? 1024 * MiB,
+    settingNames: {
+      maxArchiveBytes: 'LLMTWIN_INGEST_ARCHIVE_MAX_BYTES',
+      quotaBytes: 'LLMTWIN_INGEST_UPLOAD_QUOTA_BYTES',
+    },
+  });
   const crawler =
     deps.crawler ??
     new SourceCrawler({
@@ -55,17 +80,24 @@ export async function createIngestModule(deps: IngestDeps): Promise<ServiceModul
       }),
       workDir: path.join(dataDir, 'ingest-git'),
       git: { allowLocal: deps.crawl?.allowLocalGit ?? false },
+      archives: { limits: archiveLimits, discard: (file) => uploads.discard(file) },
     });
   const jobs = new CrawlJobs(deps.warehouse, store, crawler, logger);
   const scheduler = new CrawlScheduler(deps.warehouse, jobs, logger, {
     tickMs: deps.schedulerTickMs ?? 15_000,
   });
-  const archiveDir = path.join(dataDir, 'ingest-archives');
   const outbox = new OutboxSweeper(() => store.flushOutbox(), logger, deps.outboxSweepMs);
 
   await authors.init();
   await store.init();
   await jobs.init();
+  // Only archives that an unfinished import still needs stay; anything else there is a leftover (an upload
+  // cut off by a crash, or an archive kept by a version that never deleted them).
+  const pending = await jobs.jobs.find({ 'target.kind': 'archive', state: { $in: ['queued', 'running'] } });
+  const removed = await uploads.sweep(
+    new Set(pending.flatMap((j) => (j.target.archivePath ? [j.target.archivePath] : []))),
+  );
+  if (removed.length > 0) logger.info({ removed: removed.length }, 'deleted leftover uploaded archives');
 
   return {
     name: 'ingest',
@@ -76,12 +108,9 @@ export async function createIngestModule(deps: IngestDeps): Promise<ServiceModul
         store,
         jobs,
         extractPage: deps.extractPage ?? ((html, url) => extractPage(html, url)),
-        maxArchiveBytes: deps.maxArchiveBytes ?? 256 * 1024 * 1024,
-        saveArchive: async (fileName, bytes) => {
-          await mkdir(archiveDir, { recursive: true });
-          const file = path.join(archiveDir, `${randomUUID()}-${fileName}`);
-          await writeFile(file, bytes);
-          return file;
+        uploads,
+        checkArchive: async (archivePath, fileName) => {
+          await checkArchive({ zipPath: archivePath, fileName }, archiveLimits);
         },
       }),
     dependencies: adapterDependencies(deps),

@@ -3,6 +3,7 @@
 // network is replaced by a scripted crawler (a FAKE, named as such) that answers each crawl target with fixed
 // documents; page extraction is the real parser over a committed saved page. Each RPC shows one real outcome
 // and at least one bad request answered with the right code and a message that says what to fix.
+import { create } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Code, type Client } from '@connectrpc/connect';
 import { commonv1, ingesteventsv1, ingestv1, topics } from '@llmtwin/contracts';
@@ -10,12 +11,13 @@ import { decodeEvent, type EventBus, type Warehouse } from '@llmtwin/ports';
 import { createLogger } from '@llmtwin/runtime';
 import { openEmbeddedStorage, rejection, routesClient, type EmbeddedStorage } from '@llmtwin/testkit/routes';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CrawlItem, Crawler, CrawlTarget } from '../domain/crawl-jobs.js';
 import type { ExtractedDocument } from '../domain/extracted-document.js';
 import { createIngestModule } from '../module.js';
+import { buildZip } from '../adapters/import/zip-writer.fixture.js';
 
 const logger = createLogger('ingest-routes-test', { level: 'silent' });
 const MAX_ARCHIVE_BYTES = 1024;
@@ -93,6 +95,8 @@ describe('IngestService routes over an in-memory transport', () => {
   afterAll(async () => {
     await storage?.close();
   });
+
+  const uploadArea = () => path.join(storage!.root, 'data', 'ingest-archives');
 
   /** Polls GetCrawlJob until the job left the queue (no time limit of its own: jest's applies). */
   async function finished(id: string): Promise<ingestv1.CrawlJob> {
@@ -274,7 +278,8 @@ describe('IngestService routes over an in-memory transport', () => {
 
   it('ImportArchive saves the upload and imports it as a job, and refuses empty, oversized or orphan archives', async () => {
     await client.createAuthor({ id: 'importer', displayName: 'Importer' });
-    const content = new TextEncoder().encode('PK... pretend zip');
+    // A Medium-shaped export: the layout is checked before the job is queued.
+    const content = buildZip([{ name: 'posts/2024-05-01_A-post-1a2b.html', data: '<article>x</article>' }]);
     const { job } = await client.importArchive({
       authorId: 'importer',
       fileName: '../my export (1).zip',
@@ -283,9 +288,9 @@ describe('IngestService routes over an in-memory transport', () => {
     expect(job).toMatchObject({ authorId: 'importer', url: 'archive:.._my_export__1_.zip' });
     const done = await finished(job!.id);
     expect(done).toMatchObject({ state: ingestv1.CrawlJobState.SUCCEEDED, documentsCreated: 1n });
-    expect(crawler.archives.at(-1)).toEqual(content);
+    expect(crawler.archives.at(-1)).toEqual(new Uint8Array(content));
     const saved = crawler.targets.at(-1)!.archivePath!;
-    expect(path.dirname(saved)).toBe(path.join(storage!.root, 'data', 'ingest-archives'));
+    expect(path.dirname(saved)).toBe(uploadArea());
 
     // The export is a source of its own: listed, its documents carry it, and removing it with purge
     // tombstones them (what taints every dataset built from them).
@@ -314,9 +319,59 @@ describe('IngestService routes over an in-memory transport', () => {
       }),
     );
     expect(large.code).toBe(Code.InvalidArgument);
-    expect(large.rawMessage).toMatch(`the archive is larger than ${MAX_ARCHIVE_BYTES} bytes`);
+    expect(large.rawMessage).toMatch(
+      `the archive is ${MAX_ARCHIVE_BYTES + 1} bytes, over the archive size limit of ${MAX_ARCHIVE_BYTES} ` +
+        'bytes (set by LLMTWIN_INGEST_ARCHIVE_MAX_BYTES)',
+    );
     const orphan = await rejection(client.importArchive({ authorId: 'ghost', content }));
     expect(orphan.code).toBe(Code.NotFound);
+  });
+
+  it('refuses an upload that is not an importable archive while the caller waits, and deletes it', async () => {
+    await client.createAuthor({ id: 'refused', displayName: 'Refused' });
+    const before = await readdir(uploadArea()).catch(() => []);
+    const notZip = await rejection(
+      client.importArchive({ authorId: 'refused', fileName: 'notes.zip', content: Buffer.from('PK? no') }),
+    );
+    expect(notZip.code).toBe(Code.InvalidArgument);
+    expect(notZip.rawMessage).toMatch(/"notes.zip" is not a readable zip archive/);
+    const unknown = await rejection(
+      client.importArchive({
+        authorId: 'refused',
+        fileName: 'photos.zip',
+        content: buildZip([{ name: 'IMG_0001.txt', data: 'x' }]),
+      }),
+    );
+    expect(unknown.rawMessage).toMatch(/"photos.zip" is not a Medium, Substack or LinkedIn export/);
+    expect(await readdir(uploadArea())).toEqual(before);
+    expect((await client.listCrawlJobs({ authorId: 'refused' })).jobs).toEqual([]);
+  });
+
+  it('UploadArchive takes the archive as a header and chunks, and refuses a stream without a header', async () => {
+    await client.createAuthor({ id: 'streamer', displayName: 'Streamer' });
+    const content = buildZip([{ name: 'posts/2024-05-02_Streamed-3c4d.html', data: '<article>y</article>' }]);
+    async function* parts(): AsyncIterable<ingestv1.UploadArchiveRequest> {
+      yield create(ingestv1.UploadArchiveRequestSchema, {
+        part: { case: 'header', value: { authorId: 'streamer', fileName: 'medium.zip' } },
+      });
+      // Chunks smaller than the archive: the upload area appends them in order.
+      for (let i = 0; i < content.length; i += 7) {
+        yield create(ingestv1.UploadArchiveRequestSchema, {
+          part: { case: 'chunk', value: content.subarray(i, i + 7) },
+        });
+      }
+    }
+    const { job } = await client.uploadArchive(parts());
+    expect(job).toMatchObject({ authorId: 'streamer', url: 'archive:medium.zip' });
+    expect(await finished(job!.id)).toMatchObject({ state: ingestv1.CrawlJobState.SUCCEEDED });
+    expect(crawler.archives.at(-1)).toEqual(new Uint8Array(content));
+
+    async function* headless(): AsyncIterable<ingestv1.UploadArchiveRequest> {
+      yield create(ingestv1.UploadArchiveRequestSchema, { part: { case: 'chunk', value: content } });
+    }
+    const noHeader = await rejection(client.uploadArchive(headless()));
+    expect(noHeader.code).toBe(Code.InvalidArgument);
+    expect(noHeader.rawMessage).toMatch(/the first message must be the header/);
   });
 
   it('GetCrawlJob returns the job with its progress and answers NotFound for an unknown id', async () => {

@@ -22,11 +22,37 @@ export interface IngestHandlers {
   authors: AuthorDirectory;
   store: RawDocumentStore;
   jobs: CrawlJobs;
-  /** Saves an uploaded archive where the importer can read it; returns its path. */
-  saveArchive: (fileName: string, bytes: Uint8Array) => Promise<string>;
+  /** Where uploads wait for their import: within a size limit and a quota, deleted once refused or read. */
+  uploads: {
+    receive(
+      chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+      declaredBytes: number,
+      signal: AbortSignal,
+    ): Promise<{ path: string; bytes: number }>;
+    discard(archivePath: string): Promise<void>;
+  };
+  /** Refuses, with the reason, an archive that cannot be imported (not a zip, over a limit, unknown layout). */
+  checkArchive: (archivePath: string, fileName: string) => Promise<void>;
   /** Parses a saved page without network access. */
   extractPage?: (html: Uint8Array, url: string) => ExtractedDocument;
-  maxArchiveBytes: number;
+}
+
+/** The file name as a label: no path, only plain characters, never empty. */
+const archiveLabel = (fileName: string) =>
+  fileName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120) || 'archive.zip';
+
+/** The chunks of an UploadArchive stream after its header; a second header is a client's bug. */
+async function* archiveChunks(rest: AsyncIterator<ingestv1.UploadArchiveRequest>): AsyncIterable<Uint8Array> {
+  for (;;) {
+    const next = await rest.next();
+    if (next.done) return;
+    if (next.value.part.case === 'header') {
+      throw invalidArgument(
+        'only the first message may carry the header: send the archive as chunks after it',
+      );
+    }
+    if (next.value.part.case === 'chunk') yield next.value.part.value;
+  }
 }
 
 const jobStates: Record<CrawlJobState, ingestv1.CrawlJobState> = {
@@ -111,6 +137,26 @@ const toSource = (s: SourceRecord) =>
 
 export function registerIngestRoutes(router: ConnectRouter, h: IngestHandlers): void {
   const { authors, store, jobs } = h;
+  /** An upload on disk becomes an import job, or is refused and deleted while the caller waits. */
+  const submitArchive = async (authorId: string, fileName: string, archivePath: string) => {
+    const label = archiveLabel(fileName);
+    try {
+      await h.checkArchive(archivePath, label);
+      const source = await authors.archiveSource(authorId, label);
+      return await jobs.submit({
+        authorId,
+        sourceId: source._id,
+        kind: 'archive',
+        url: `archive:${label}`,
+        gitRef: '',
+        archivePath,
+      });
+    } catch (err) {
+      await h.uploads.discard(archivePath);
+      throw err;
+    }
+  };
+
   router.service(ingestv1.IngestService, {
     async createAuthor(req) {
       const author = await authors.createAuthor({
@@ -186,30 +232,26 @@ export function registerIngestRoutes(router: ConnectRouter, h: IngestHandlers): 
         { field: 'target', message: 'source_id or url is required' },
       ]);
     },
-    async importArchive(req) {
+    async importArchive(req, ctx) {
       await authors.getAuthor(req.authorId);
       if (req.content.byteLength === 0) {
         throw invalidArgument('content is empty: send the archive bytes', [
           { field: 'content', message: 'required' },
         ]);
       }
-      if (req.content.byteLength > h.maxArchiveBytes) {
-        throw invalidArgument(`the archive is larger than ${h.maxArchiveBytes} bytes`, [
-          { field: 'content', message: `at most ${h.maxArchiveBytes} bytes` },
-        ]);
+      const saved = await h.uploads.receive([req.content], req.content.byteLength, ctx.signal);
+      return { job: toJob(await submitArchive(req.authorId, req.fileName, saved.path)) };
+    },
+    async uploadArchive(requests, ctx) {
+      const stream = requests[Symbol.asyncIterator]();
+      const first = await stream.next();
+      if (first.done || first.value.part.case !== 'header') {
+        throw invalidArgument('the first message must be the header (author_id, file_name), then the chunks');
       }
-      const fileName = req.fileName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120) || 'archive.zip';
-      const source = await authors.archiveSource(req.authorId, fileName);
-      const archivePath = await h.saveArchive(fileName, req.content);
-      const job = await jobs.submit({
-        authorId: req.authorId,
-        sourceId: source._id,
-        kind: 'archive',
-        url: `archive:${fileName}`,
-        gitRef: '',
-        archivePath,
-      });
-      return { job: toJob(job) };
+      const header = first.value.part.value;
+      await authors.getAuthor(header.authorId);
+      const saved = await h.uploads.receive(archiveChunks(stream), Number(header.sizeBytes), ctx.signal);
+      return { job: toJob(await submitArchive(header.authorId, header.fileName, saved.path)) };
     },
     async getCrawlJob(req) {
       return { job: toJob(await jobs.get(req.id)) };

@@ -12,7 +12,7 @@ import {
 } from '../extract/index.js';
 import type { SafeFetcher } from '../fetch/index.js';
 import { crawlRepository, LIMIT_REASONS, type GitCrawlOptions } from '../git/index.js';
-import { importArchive } from '../import/index.js';
+import { importArchive, type ArchiveLimits } from '../import/index.js';
 
 export interface SourceCrawlerOptions {
   fetcher: SafeFetcher;
@@ -21,6 +21,8 @@ export interface SourceCrawlerOptions {
   git?: Pick<GitCrawlOptions, 'allowLocal' | 'allowHttp' | 'resolveHost' | 'limits'>;
   /** Posts fetched per Substack archive page, and the most a profile crawl lists. */
   substackPageSize?: number;
+  /** Uploaded archives: the importer's limits, and what to do with an archive once read (delete it). */
+  archives?: { limits?: Partial<ArchiveLimits>; discard?: (archivePath: string) => Promise<void> };
   maxListing?: number;
 }
 
@@ -74,7 +76,19 @@ export class SourceCrawler implements Crawler {
 
   private async *crawlArchive(target: CrawlTarget): AsyncIterable<CrawlItem> {
     if (!target.archivePath) throw new Error('the archive was not saved; upload it again');
-    const result = await importArchive({ zipPath: target.archivePath });
+    const archivePath = target.archivePath;
+    let result;
+    try {
+      result = await importArchive(
+        { zipPath: archivePath, fileName: target.url.replace(/^archive:/, '') },
+        { ...(this.options.archives?.limits ? { limits: this.options.archives.limits } : {}) },
+      );
+    } finally {
+      // Read whole (or refused): the documents now hold what the import needs, and the archive may hold
+      // more (subscriber lists) that must not stay on disk. A crash before this line leaves it for the
+      // resumed job.
+      await this.options.archives?.discard?.(archivePath);
+    }
     yield { type: 'total', count: result.documents.length + result.errors.length };
     for (const document of result.documents) yield { type: 'document', document };
     for (const e of result.errors)

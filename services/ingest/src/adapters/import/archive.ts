@@ -17,7 +17,15 @@ export interface ArchiveLimits {
   maxTotalBytes: number;
   /** Highest uncompressed/compressed ratio of one entry (a zip bomb reaches thousands). */
   maxCompressionRatio: number;
+  /** The settings that raise each limit, named in the refusals (the importer itself has none). */
+  settingNames?: Partial<Record<'maxEntries' | 'maxEntryBytes' | 'maxTotalBytes', string>>;
 }
+
+/** " (raise it with X)" for a limit that a setting controls. */
+const raiseWith = (limits: ArchiveLimits, limit: keyof NonNullable<ArchiveLimits['settingNames']>) => {
+  const setting = limits.settingNames?.[limit];
+  return setting ? ` (raise it with ${setting})` : '';
+};
 
 // Real exports are a few hundred HTML/CSV files of some KiB each; these bounds leave room for years of
 // writing while keeping a hostile upload far below the memory of one process.
@@ -71,7 +79,8 @@ export function checkEntryName(name: string): string {
 function checkEntrySize(path: string, size: number, limits: ArchiveLimits): void {
   if (size > limits.maxEntryBytes) {
     throw invalidArgument(
-      `archive entry "${path}" is ${size} bytes uncompressed, over the limit of ${limits.maxEntryBytes}: refused`,
+      `archive entry "${path}" is ${size} bytes uncompressed, over the limit of ${limits.maxEntryBytes}` +
+        `${raiseWith(limits, 'maxEntryBytes')}: refused`,
     );
   }
 }
@@ -89,14 +98,15 @@ function checkRatio(path: string, uncompressed: number, compressed: number, limi
 class TotalCounter {
   private total = 0;
   constructor(
-    private readonly limit: number,
+    private readonly limits: ArchiveLimits,
     private readonly what: string,
   ) {}
   add(bytes: number): void {
     this.total += bytes;
-    if (this.total > this.limit) {
+    if (this.total > this.limits.maxTotalBytes) {
       throw invalidArgument(
-        `${this.what} holds more than ${this.limit} uncompressed bytes in all: refused (archive too large)`,
+        `${this.what} holds more than ${this.limits.maxTotalBytes} uncompressed bytes in all` +
+          `${raiseWith(this.limits, 'maxTotalBytes')}: refused (archive too large)`,
       );
     }
   }
@@ -144,7 +154,8 @@ interface ZipSlot {
 }
 
 export async function openZip(
-  source: { zipPath: string } | { bytes: Uint8Array; fileName: string },
+  // fileName labels a zip on disk in messages, where its path (a stored upload's) would mean nothing to the user.
+  source: { zipPath: string; fileName?: string } | { bytes: Uint8Array; fileName: string },
   limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
 ): Promise<ArchiveReader> {
   // decodeStrings off: yauzl would otherwise reject bad names with its own wording (or silently turn
@@ -155,7 +166,7 @@ export async function openZip(
     decodeStrings: false,
     validateEntrySizes: false,
   };
-  const name = 'zipPath' in source ? source.zipPath : source.fileName;
+  const name = source.fileName ?? ('zipPath' in source ? source.zipPath : '');
   let zip: yauzl.ZipFile;
   try {
     zip =
@@ -170,11 +181,12 @@ export async function openZip(
   try {
     if (zip.entryCount > limits.maxEntries) {
       throw invalidArgument(
-        `"${name}" lists ${zip.entryCount} entries, over the limit of ${limits.maxEntries}: refused`,
+        `"${name}" lists ${zip.entryCount} entries, over the limit of ${limits.maxEntries}` +
+          `${raiseWith(limits, 'maxEntries')}: refused`,
       );
     }
     const slots = new Map<string, ZipSlot>();
-    const declaredTotal = new TotalCounter(limits.maxTotalBytes, `"${name}"`);
+    const declaredTotal = new TotalCounter(limits, `"${name}"`);
     for await (const entry of zip.eachEntry()) {
       const raw = entry.fileNameRaw;
       const fileName = decodeEntryName(raw, entry.extraFields);
@@ -211,7 +223,7 @@ class ZipReader implements ArchiveReader {
     private readonly limits: ArchiveLimits,
   ) {
     this.entries = [...slots.values()].map((s) => ({ path: s.path, size: s.entry.uncompressedSize }));
-    this.inflated = new TotalCounter(limits.maxTotalBytes, `"${name}"`);
+    this.inflated = new TotalCounter(limits, `"${name}"`);
   }
 
   async read(path: string): Promise<Buffer> {
@@ -266,7 +278,7 @@ export async function openDirectory(
   });
   if (!root.isDirectory()) throw invalidArgument(`"${dir}" is not a folder`);
   const entries: ArchiveEntry[] = [];
-  const total = new TotalCounter(limits.maxTotalBytes, `"${dir}"`);
+  const total = new TotalCounter(limits, `"${dir}"`);
   let listed = 0;
   const walk = async (folder: string): Promise<void> => {
     const children = await readdir(folder, { withFileTypes: true });
@@ -274,7 +286,9 @@ export async function openDirectory(
     for (const child of children) {
       listed += 1;
       if (listed > limits.maxEntries) {
-        throw invalidArgument(`"${dir}" holds more than ${limits.maxEntries} entries: refused`);
+        throw invalidArgument(
+          `"${dir}" holds more than ${limits.maxEntries} entries${raiseWith(limits, 'maxEntries')}: refused`,
+        );
       }
       const full = join(folder, child.name);
       const path = relative(dir, full).split(sep).join('/');

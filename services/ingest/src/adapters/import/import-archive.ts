@@ -15,7 +15,8 @@ import { importMediumExport, isMediumExport } from './medium-export.js';
 import { importSavedPages, isSavedPagesArchive } from './saved-pages.js';
 import { importSubstackExport, isSubstackExport } from './substack-export.js';
 
-export type ArchiveSource = { zipPath: string } | { dir: string } | { bytes: Uint8Array; fileName: string };
+export type ArchiveSource =
+  { zipPath: string; fileName?: string } | { dir: string } | { bytes: Uint8Array; fileName: string };
 
 export type ExportKind = 'medium' | 'substack' | 'linkedin' | 'saved-pages';
 
@@ -57,6 +58,33 @@ export async function openArchive(source: ArchiveSource, limits: ArchiveLimits):
   return openZip(source, limits);
 }
 
+function notAnExport(name: string) {
+  return invalidArgument(
+    `"${name}" is not a Medium, Substack or LinkedIn export, nor saved pages: expected ` +
+      `posts/*.html (Medium), posts.csv (Substack), Shares.csv / Articles/*.html (LinkedIn) or a ` +
+      `pages.json that lists saved pages with their URLs (saved pages)`,
+  );
+}
+
+/**
+ * What can be known of an upload without reading its entries: that it is a zip (or folder) within the
+ * limits on entries and declared sizes, with safe names, laid out as a known export. Lets an upload be
+ * refused while the caller waits, and deleted at once, instead of failing later in a job.
+ */
+export async function checkArchive(
+  source: ArchiveSource,
+  limits: Partial<ArchiveLimits> = {},
+): Promise<{ kind: ExportKind; entries: number }> {
+  const reader = await openArchive(source, { ...DEFAULT_ARCHIVE_LIMITS, ...limits });
+  try {
+    const kind = detectExportKind(reader.entries.map((e) => e.path));
+    if (!kind) throw notAnExport(reader.name);
+    return { kind, entries: reader.entries.length };
+  } finally {
+    await reader.close();
+  }
+}
+
 export async function importArchive(
   source: ArchiveSource,
   options: ImportArchiveOptions = {},
@@ -67,13 +95,7 @@ export async function importArchive(
     options.onOpened?.(reader);
     const paths = reader.entries.map((e) => e.path);
     const kind = detectExportKind(paths);
-    if (!kind) {
-      throw invalidArgument(
-        `"${reader.name}" is not a Medium, Substack or LinkedIn export, nor saved pages: expected ` +
-          `posts/*.html (Medium), posts.csv (Substack), Shares.csv / Articles/*.html (LinkedIn) or a ` +
-          `pages.json that lists saved pages with their URLs (saved pages)`,
-      );
-    }
+    if (!kind) throw notAnExport(reader.name);
     const result = emptyResult();
     mergeInto(result, await importers[kind](reader, options));
     return { kind, ...result };

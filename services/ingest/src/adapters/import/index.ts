@@ -9,6 +9,7 @@ export {
 } from './archive.js';
 export type { ImportIssue, ImportProgress, ImportResult, ImporterOptions } from './export-importer.js';
 export {
+  checkArchive,
   detectExportKind,
   importArchive,
   openArchive,
@@ -28,4 +29,5 @@ export {
   type SavedPageEntry,
   type SavedPagesManifest,
 } from './saved-pages.js';
+export { UploadArea, type UploadAreaOptions } from './upload-area.js';
 export { writeZip, type ZipFileEntry } from './zip-writer.js';
