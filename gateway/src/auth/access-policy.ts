@@ -98,8 +98,12 @@ export const accessPolicy: Readonly<Record<string, MethodRule>> = {
     responseItems: { list: 'sources', owner: 'authorId' },
   }),
   [`${ingest}/RemoveSource`]: author({ precheck: ownsSource('id') }),
+  [`${ingest}/PauseSource`]: author({ precheck: ownsSource('id') }),
+  [`${ingest}/ResumeSource`]: author({ precheck: ownsSource('id') }),
   [`${ingest}/CrawlNow`]: author({ requestAuthor: 'authorId', precheck: ownsCrawlTarget }),
   [`${ingest}/ImportArchive`]: author({ requestAuthor: 'authorId' }),
+  // Client streaming is not forwarded (proxy.routes.ts); POST /v1/archives scopes the author itself.
+  [`${ingest}/UploadArchive`]: admin,
   [`${ingest}/GetCrawlJob`]: author({ responseOwner: 'job.authorId' }),
   [`${ingest}/ListCrawlJobs`]: author({
     requestAuthor: 'authorId',
