@@ -2,8 +2,9 @@
 // API key (auth/), forwards the public services, serves the installation's status and the API keys'
 // administration, and its health follows its upstreams and the warehouse that holds the keys.
 //
-// The plain HTTP side (wrapHttp) composes, outermost first: CORS → `httpRoutes` (e.g. the OpenAI-compatible
-// API, handed the same GatewaySecurity) → the Connect handler (gRPC, Connect, gRPC-Web).
+// The plain HTTP side (wrapHttp) composes, outermost first: CORS → the archive upload (POST /v1/archives,
+// streamed to ingest) → `httpRoutes` (e.g. the OpenAI-compatible API, handed the same GatewaySecurity) → the
+// Connect handler (gRPC, Connect, gRPC-Web).
 import type { DescService } from '@bufbuild/protobuf';
 import { createClient, type ConnectRouter } from '@connectrpc/connect';
 import {
@@ -27,6 +28,7 @@ import { authInterceptor } from './auth/auth.interceptor.js';
 import { ensureAdminKeyFile, ensureBootstrapKey } from './auth/bootstrap.js';
 import { corsMiddleware } from './auth/cors.js';
 import type { GatewaySecurity } from './auth/principal.js';
+import { archiveUploadRoutes } from './http/archive-upload.routes.js';
 import { registerAdminRoutes } from './rpc/admin.routes.js';
 import { registerProxy } from './rpc/proxy.routes.js';
 import { registerStatusRoutes, type Upstream } from './rpc/status.routes.js';
@@ -165,6 +167,12 @@ export async function createGatewayModule(deps: GatewayDeps): Promise<GatewayMod
     logger: logger.child({ component: 'http' }),
   });
 
+  const archiveUpload = archiveUploadRoutes({
+    security,
+    directory: deps.directory,
+    logger: logger.child({ component: 'archive-upload' }),
+  });
+
   return {
     name: 'gateway',
     services: gatewayServices,
@@ -177,7 +185,7 @@ export async function createGatewayModule(deps: GatewayDeps): Promise<GatewayMod
       }),
     ],
     readMaxBytes: maxRequestBytes,
-    wrapHttp: (next) => cors(httpRoutes ? httpRoutes(next) : next),
+    wrapHttp: (next) => cors(archiveUpload(httpRoutes ? httpRoutes(next) : next)),
     register: (router) => {
       const limited = withUploadLimit(router, maxUploadBytes);
       for (const [name, service] of publicServices)
