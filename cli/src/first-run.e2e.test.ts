@@ -77,7 +77,7 @@ describe('first run: the demo twin answers with the small real model', () => {
     expect(deltas.join('')).toBe(done!.answer);
     expect(done!.answer.trim().length).toBeGreaterThan(0);
     expect(done!.citations.map((c) => c.url)).toContain(VLAE_URL);
-    expect(done!.promptTemplateVersion).toBe('twin-answer/v1');
+    expect(done!.promptTemplateVersion).toBe('twin-answer/v2');
     expect(done!.usage?.completionTokens).toBeGreaterThan(0);
     // The monitoring record holds the same answer and what was retrieved.
     const record = await client.getGeneration({ id: done!.generationId });

@@ -33,6 +33,8 @@ export const askCommand = (
           title: c.title,
           url: c.url,
           ...(c.publishTime ? { publishTime: timestampDate(c.publishTime).toISOString() } : {}),
+          // One citation per document; these are the parts of it the answer was given.
+          passages: c.passages.map((p) => ({ chunkId: p.chunkId, snippet: p.snippet, score: p.score })),
         })),
       });
       return 0;
@@ -44,7 +46,8 @@ export const askCommand = (
         process.stdout.write('\n\n');
         for (const c of done.citations) {
           const when = c.publishTime ? timestampDate(c.publishTime).toISOString().slice(0, 10) : '';
-          console.log(`${dim(`[${c.index}]`)} ${c.title} ${dim(c.url)} ${dim(when)}`);
+          const parts = c.passages.length > 1 ? dim(` (${c.passages.length} passages)`) : '';
+          console.log(`${dim(`[${c.index}]`)} ${c.title} ${dim(c.url)} ${dim(when)}${parts}`);
         }
         console.log(
           dim(

@@ -1,7 +1,8 @@
 // The InferenceService's answers in the Chat Completions shapes: a `chat.completion` object, or the
-// `chat.completion.chunk` objects of a stream. The twin's citations ride along as a top-level `citations`
-// array and its own record as `llmtwin`; clients that do not know them ignore them. The citation markers in
-// the text ([1], [2]) are also given as OpenAI `url_citation` annotations, which some clients render.
+// `chat.completion.chunk` objects of a stream. The twin's citations (one per document, with the passages of
+// it the answer was given) ride along as a top-level `citations` array and its own record as `llmtwin`;
+// clients that do not know them ignore them. The citation markers in the text ([1], [2]) are also given as
+// OpenAI `url_citation` annotations, which some clients render.
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import type { inferencev1 } from '@llmtwin/contracts';
 
@@ -12,8 +13,10 @@ export interface OpenAiCitation {
   /** RFC 3339, or null when the source has no publication time. */
   published_at: string | null;
   document_id: string;
+  /** The best passage's chunk and score; `passages` lists every passage of the document the answer had. */
   chunk_id: string;
   score: number;
+  passages: { chunk_id: string; score: number; snippet: string; rank: number }[];
 }
 
 export interface LlmtwinInfo {
@@ -45,6 +48,12 @@ export const citationsOf = (res: inferencev1.GenerateResponse): OpenAiCitation[]
     document_id: c.documentId,
     chunk_id: c.chunkId,
     score: c.score,
+    passages: c.passages.map((p) => ({
+      chunk_id: p.chunkId,
+      score: p.score,
+      snippet: p.snippet,
+      rank: p.rank,
+    })),
   }));
 
 export const llmtwinInfoOf = (res: inferencev1.GenerateResponse): LlmtwinInfo => ({

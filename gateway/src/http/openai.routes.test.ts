@@ -51,6 +51,11 @@ function doneMessage(overrides: Partial<Record<string, unknown>> = {}) {
         url: 'https://example.com/twins',
         publishTime: timestampFromMs(Date.parse('2024-05-01T00:00:00Z')),
         score: 0.75,
+        // Two passages of the one document: one citation.
+        passages: [
+          { chunkId: 'chunk_1', score: 0.75, snippet: 'Twins answer.', rank: 1 },
+          { chunkId: 'chunk_4', score: 0.5, snippet: 'Later on, twins say more.', rank: 3 },
+        ],
       },
     ],
     model: 'twin-model',
@@ -243,6 +248,10 @@ describe('POST /v1/chat/completions', () => {
           document_id: 'doc_1',
           chunk_id: 'chunk_1',
           score: 0.75,
+          passages: [
+            { chunk_id: 'chunk_1', score: 0.75, snippet: 'Twins answer.', rank: 1 },
+            { chunk_id: 'chunk_4', score: 0.5, snippet: 'Later on, twins say more.', rank: 3 },
+          ],
         },
       ],
       llmtwin: {

@@ -3,7 +3,7 @@
 import type { Citation } from './generation-events.js';
 import type { LlmBackend } from '@llmtwin/llm';
 import type { ValidRequest } from './rag-request.js';
-import { approxTokens, assembleContext, type Passage } from './retrieve.js';
+import { approxTokens, assembleContext, groupByDocument, type Passage } from './retrieve.js';
 
 /** Tokens kept free in the model's window for the template's own words. */
 const TEMPLATE_OVERHEAD_TOKENS = 200;
@@ -35,15 +35,40 @@ export class ContextAssembler {
   }
 }
 
-/** Numbered as the prompt numbers the passages, so [n] in the answer points at citation n. */
+/** Characters of a passage shown in its citation. */
+export const SNIPPET_CHARS = 280;
+
+/** A passage's opening words, cut at a word boundary. */
+export function snippetOf(text: string, max = SNIPPET_CHARS): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= max) return flat;
+  const cut = flat.slice(0, max - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${space > max / 2 ? cut.slice(0, space) : cut}…`;
+}
+
+/**
+ * One citation per document, numbered as the prompt numbers them (formatContext), so [n] in the answer points
+ * at citation n; each lists the document's passages that were in the context, best first. The citation's own
+ * chunk id and score are its best passage's.
+ */
 export function citationsOf(context: readonly Passage[]): Citation[] {
-  return context.map((p, i) => ({
-    index: i + 1,
-    documentId: p.documentId,
-    chunkId: p.chunkId,
-    title: p.title,
-    url: p.url,
-    ...(p.publishedAt !== undefined ? { publishedAt: p.publishedAt } : {}),
-    score: p.score,
-  }));
+  return groupByDocument(context).map((s, i) => {
+    const best = s.passages[0]!;
+    return {
+      index: i + 1,
+      documentId: s.documentId,
+      chunkId: best.chunkId,
+      title: s.title,
+      url: s.url,
+      ...(s.publishedAt !== undefined ? { publishedAt: s.publishedAt } : {}),
+      score: best.score,
+      passages: s.passages.map((p) => ({
+        chunkId: p.chunkId,
+        score: p.score,
+        snippet: snippetOf(p.text),
+        rank: p.rank,
+      })),
+    };
+  });
 }

@@ -1,7 +1,7 @@
 // Extractive answering, for when no language model is configured: the twin quotes the sentences of its top
 // passages that share the most terms with the query, in their original order, each with its citation number.
 // It says what it is, so that nobody mistakes quotes for generated prose.
-import type { Passage } from './retrieve.js';
+import { groupByDocument, type Passage } from './retrieve.js';
 
 export const EXTRACTIVE_MODEL = 'extractive';
 export const EXTRACTIVE_TEMPLATE_VERSION = 'extractive-v1';
@@ -63,7 +63,7 @@ interface Candidate {
 }
 
 export interface ExtractiveQuote {
-  /** 1-based citation number: the passage's rank in the context. */
+  /** 1-based citation number: its document's, as the citations number them. */
   citation: number;
   text: string;
 }
@@ -71,7 +71,7 @@ export interface ExtractiveQuote {
 /**
  * Picks up to `max` sentences: scored by the query terms they contain (rarer terms weigh more, idf over the
  * candidate sentences), with a small preference for higher-ranked passages; then put back in reading order
- * (passage rank, then position). When no sentence shares a term, the top passage's opening is quoted, since
+ * (citation number, then passage rank, then position), so that quotes of one document stand together. When no sentence shares a term, the top passage's opening is quoted, since
  * the search still ranked it first.
  */
 export function selectQuotes(
@@ -104,9 +104,11 @@ export function selectQuotes(
     .sort((a, b) => b.score - a.score || a.passage - b.passage || a.position - b.position);
   let chosen = ranked.slice(0, max);
   if (chosen.length === 0) chosen = candidates.filter((c) => c.passage === 0).slice(0, 2);
+  const numberOf = new Map(groupByDocument(passages).map((s, i) => [s.documentId, i + 1]));
+  const citation = (c: Candidate) => numberOf.get(passages[c.passage]!.documentId)!;
   return chosen
-    .sort((a, b) => a.passage - b.passage || a.position - b.position)
-    .map((c) => ({ citation: c.passage + 1, text: c.text }));
+    .sort((a, b) => citation(a) - citation(b) || a.passage - b.passage || a.position - b.position)
+    .map((c) => ({ citation: citation(c), text: c.text }));
 }
 
 function clip(sentence: string): string {

@@ -1,6 +1,17 @@
 // The stream every generation is written as: `started` (with the citations), text deltas, then `done`. The
 // streaming RPC forwards it as it comes; the unary one joins the deltas, so both see the same steps.
 
+/** One passage of a cited document. */
+export interface CitedPassage {
+  chunkId: string;
+  score: number;
+  /** Its opening words. */
+  snippet: string;
+  /** Its rank in the whole context, 1 first. */
+  rank: number;
+}
+
+/** One per document: [index] in the answer names it. chunkId and score are its best passage's. */
 export interface Citation {
   index: number;
   documentId: string;
@@ -9,6 +20,8 @@ export interface Citation {
   url: string;
   publishedAt?: number;
   score: number;
+  /** Best first. */
+  passages: CitedPassage[];
 }
 
 export interface GenerationResult {

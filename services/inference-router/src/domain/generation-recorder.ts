@@ -12,7 +12,7 @@ import type { AlertMonitor } from './monitoring/alerts.js';
 import { trackInflight } from './monitoring/genai-telemetry.js';
 import type { RetrievalResult } from './passage-retriever.js';
 import type { ValidRequest } from './rag-request.js';
-import { approxTokens, type Passage, type RetrievalFilters } from './retrieve.js';
+import { approxTokens, groupByDocument, type Passage, type RetrievalFilters } from './retrieve.js';
 
 export interface GenerationRecorderDeps {
   store: GenerationStore;
@@ -80,7 +80,10 @@ export class GenerationRecording {
   retrieved(retrieval: RetrievalResult, context: readonly Passage[]): void {
     this.record.expandedQueries = retrieval.expandedQueries;
     this.record.filters = storedFilters(retrieval.filters);
+    // Which [n] of the answer each context chunk is cited under (its document's number).
+    const citationOf = new Map(groupByDocument(context).map((s, i) => [s.documentId, i + 1]));
     this.record.retrieved = context.map((p) => ({
+      citation: citationOf.get(p.documentId) ?? 0,
       chunkId: p.chunkId,
       documentId: p.documentId,
       score: p.score,

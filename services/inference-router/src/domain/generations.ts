@@ -10,6 +10,8 @@ export const GENERATIONS = 'generations';
 
 export interface RetrievedRef {
   [key: string]: string | number | null;
+  /** The answer's [n] for this chunk's document; missing (read as 0) in records made before citations were grouped. */
+  citation: number;
   chunkId: string;
   documentId: string;
   score: number;

@@ -34,6 +34,25 @@ const answerV1: AnswerTemplate = {
   },
 };
 
+/**
+ * v2 numbers sources, not passages: one number per document, its excerpts under it separated by "…"
+ * (formatContext), so that two chunks of one page are cited once. v1, still served when pinned, gets the same
+ * grouped list under its own words.
+ */
+const answerV2: AnswerTemplate = {
+  version: 'twin-answer/v2',
+  render({ query, author, passages, history }) {
+    const system =
+      `You are the digital twin of ${author}. Answer as ${author} would, in the first person and in their ` +
+      `voice, using only the numbered sources below. Each source is one of your own documents, with one or ` +
+      `more excerpts from it separated by "…". Cite the sources you use with their numbers in square ` +
+      `brackets, like [1]. If the sources do not contain the answer, say that you have not written about ` +
+      `it.\n\n` +
+      (passages.length > 0 ? `Sources:\n${formatContext(passages)}` : 'Sources: none were found.');
+    return [{ role: 'system', content: system }, ...history, { role: 'user', content: query }];
+  },
+};
+
 /** Without retrieval (disable_rag): the same persona, no passages and no citations. */
 const answerNoRagV1: AnswerTemplate = {
   version: 'twin-answer-norag/v1',
@@ -50,10 +69,10 @@ const answerNoRagV1: AnswerTemplate = {
 };
 
 export const ANSWER_TEMPLATES: ReadonlyMap<string, AnswerTemplate> = new Map(
-  [answerV1].map((t) => [t.version, t]),
+  [answerV1, answerV2].map((t) => [t.version, t]),
 );
 export const NO_RAG_TEMPLATE = answerNoRagV1;
-export const LATEST_ANSWER_TEMPLATE = answerV1.version;
+export const LATEST_ANSWER_TEMPLATE = answerV2.version;
 
 export function answerTemplate(version: string = LATEST_ANSWER_TEMPLATE): AnswerTemplate {
   const template = ANSWER_TEMPLATES.get(version);

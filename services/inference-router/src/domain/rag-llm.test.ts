@@ -102,7 +102,7 @@ describe('RagService with a language model', () => {
     expect(done.done).toMatchObject({
       model: 'twin',
       extractive: false,
-      promptTemplateVersion: 'twin-answer/v1',
+      promptTemplateVersion: 'twin-answer/v2',
       finishReason: 'stop',
       citations: [{ index: 1, url: 'https://example.com/a', title: 'Title a' }],
       usage: { promptTokens: 42, completionTokens: 5 },
@@ -114,9 +114,74 @@ describe('RagService with a language model', () => {
     const stored = await store.get(done.done.generationId);
     expect(stored).toMatchObject({
       model: 'twin',
-      promptTemplateVersion: 'twin-answer/v1',
+      promptTemplateVersion: 'twin-answer/v2',
       promptTokens: 42,
     });
+  });
+
+  it('numbers sources, not chunks: two passages of one document share its number in the prompt', async () => {
+    const backend = new ScriptedBackend('twin', () => 'I feed it daily [1] and bake with rye [2]. ');
+    const rag = make(
+      async () => [
+        passage('a1', 'Feed the starter every day.', {
+          documentId: 'doc_a',
+          title: 'Starter',
+          url: 'https://e.x/a',
+        }),
+        passage('r1', 'Rye makes it sour.', { documentId: 'doc_r', title: 'Rye', url: 'https://e.x/r' }),
+        passage('a2', 'Keep it in the fridge.', {
+          documentId: 'doc_a',
+          title: 'Starter',
+          url: 'https://e.x/a',
+        }),
+      ],
+      backend,
+    );
+    const events = await collect(rag.generate({ query: 'How do you feed a starter?', authorId: 'jane' }));
+    const system = backend.requests[0]!.messages[0]!.content;
+    expect(system).toContain(
+      'Sources:\n[1] Starter (https://e.x/a)\nFeed the starter every day.\n…\nKeep it in the fridge.\n\n' +
+        '[2] Rye (https://e.x/r)\nRye makes it sour.',
+    );
+    expect(system).not.toContain('[3]');
+    const done = events.at(-1)!;
+    if (!('done' in done)) throw new Error('no done event');
+    expect(done.done.citations.map((c) => [c.index, c.documentId, c.passages.map((p) => p.chunkId)])).toEqual(
+      [
+        [1, 'doc_a', ['a1', 'a2']],
+        [2, 'doc_r', ['r1']],
+      ],
+    );
+  });
+
+  it('gives a pinned twin-answer/v1 the same numbering under its own words', async () => {
+    const backend = new ScriptedBackend('twin', () => 'Daily [1]. ');
+    const rag = make(
+      async () => [
+        passage('a1', 'Feed the starter every day.', {
+          documentId: 'doc_a',
+          title: 'Starter',
+          url: 'https://e.x/a',
+        }),
+        passage('a2', 'Keep it in the fridge.', {
+          documentId: 'doc_a',
+          title: 'Starter',
+          url: 'https://e.x/a',
+        }),
+      ],
+      backend,
+      { promptTemplate: 'twin-answer/v1' },
+    );
+    const events = await collect(rag.generate({ query: 'How do you feed a starter?', authorId: 'jane' }));
+    const system = backend.requests[0]!.messages[0]!.content;
+    expect(system).toContain('numbered passages');
+    expect(system).toContain(
+      '[1] Starter (https://e.x/a)\nFeed the starter every day.\n…\nKeep it in the fridge.',
+    );
+    const done = events.at(-1)!;
+    if (!('done' in done)) throw new Error('no done event');
+    expect(done.done.promptTemplateVersion).toBe('twin-answer/v1');
+    expect(done.done.citations).toHaveLength(1);
   });
 
   it('searches the expanded queries beside the original and records them', async () => {

@@ -89,6 +89,7 @@ describe('RagService', () => {
         url: 'https://example.com/bread',
         publishedAt: Date.UTC(2024, 0, 2),
         score: 0.8,
+        passages: [{ chunkId: 'chk_1', score: 0.8, snippet: passage.text, rank: 1 }],
       },
     ]);
     const [record] = await store.list({ limit: 10 });
@@ -96,7 +97,68 @@ describe('RagService', () => {
       _id: done.done.generationId,
       finishReason: 'stop',
       answer: done.done.answer,
-      retrieved: [{ chunkId: 'chk_1', score: 0.8 }],
+      retrieved: [{ chunkId: 'chk_1', score: 0.8, citation: 1 }],
+    });
+  });
+
+  describe('two chunks of one document', () => {
+    // Ranked: bread's opening, the rye page, then bread's later chunk: two documents, three passages.
+    const later: Passage = {
+      ...passage,
+      chunkId: 'chk_2',
+      text: 'Feed the starter twice a day once it is active, with equal weights of flour and water.',
+      score: 0.6,
+    };
+    const rye: Passage = {
+      ...passage,
+      chunkId: 'rye_1',
+      documentId: 'doc_rye',
+      title: 'Rye',
+      url: 'https://example.com/rye',
+      text: 'Rye flour makes a sour starter that rises fast.',
+      score: 0.7,
+    };
+    const search: SearchFn = async () => [passage, rye, later];
+
+    it('are one citation with both passages, in the started event and in done', async () => {
+      const events = await collect(
+        rag(search).generate({ query: 'feed sourdough starter', authorId: 'jane' }),
+      );
+      const started = events[0]!;
+      if (!('started' in started)) throw new Error('no started event');
+      const bread = {
+        index: 1,
+        documentId: 'doc_1',
+        chunkId: 'chk_1',
+        title: 'Bread',
+        url: 'https://example.com/bread',
+        publishedAt: Date.UTC(2024, 0, 2),
+        score: 0.8,
+        passages: [
+          { chunkId: 'chk_1', score: 0.8, snippet: passage.text, rank: 1 },
+          { chunkId: 'chk_2', score: 0.6, snippet: later.text, rank: 3 },
+        ],
+      };
+      expect(started.started.citations).toEqual([
+        bread,
+        expect.objectContaining({
+          index: 2,
+          documentId: 'doc_rye',
+          passages: [{ chunkId: 'rye_1', score: 0.7, snippet: rye.text, rank: 2 }],
+        }),
+      ]);
+      const done = events.at(-1)!;
+      if (!('done' in done)) throw new Error('no done event');
+      expect(done.done.citations).toEqual(started.started.citations);
+      // The extractive answer cites by document: both bread sentences are [1], never [3].
+      expect(done.done.answer).toContain(`“${later.text}” [1]`);
+      expect(done.done.answer).not.toMatch(/\[3\]/);
+      const [record] = await store.list({ limit: 10 });
+      expect(record!.retrieved.map((r) => [r.chunkId, r.citation])).toEqual([
+        ['chk_1', 1],
+        ['rye_1', 2],
+        ['chk_2', 1],
+      ]);
     });
   });
 

@@ -129,7 +129,50 @@ export function assembleContext(passages: readonly Passage[], budgetTokens: numb
   return kept;
 }
 
-/** The context as an LLM prompt would number it: `[n] title (url)` then the passage. */
+/** One document of the context as it is cited: its passages in the context, best first. */
+export interface Source {
+  documentId: string;
+  title: string;
+  url: string;
+  publishedAt?: number;
+  /** In rank order; each keeps its rank in the whole context (1 first). */
+  passages: (Passage & { rank: number })[];
+}
+
+/**
+ * The context by document, documents in the rank of their best passage. Two chunks of one page are one
+ * source to a reader, so the prompt, the answer's [n] and the citations all number documents, not chunks.
+ */
+export function groupByDocument(passages: readonly Passage[]): Source[] {
+  const sources = new Map<string, Source>();
+  passages.forEach((p, i) => {
+    let source = sources.get(p.documentId);
+    if (!source) {
+      source = {
+        documentId: p.documentId,
+        title: p.title,
+        url: p.url,
+        ...(p.publishedAt !== undefined ? { publishedAt: p.publishedAt } : {}),
+        passages: [],
+      };
+      sources.set(p.documentId, source);
+    }
+    source.passages.push({ ...p, rank: i + 1 });
+  });
+  return [...sources.values()];
+}
+
+/** Between two excerpts of one document in the prompt: text was left out between them. */
+export const EXCERPT_SEPARATOR = '\n…\n';
+
+/**
+ * The context as the prompt numbers it: `[n] title (url)` once per document, then its passages, best first,
+ * separated by a line with "…". A document with one passage reads as it always did.
+ */
 export function formatContext(passages: readonly Passage[]): string {
-  return passages.map((p, i) => `[${i + 1}] ${p.title} (${p.url})\n${p.text}`).join('\n\n');
+  return groupByDocument(passages)
+    .map(
+      (s, i) => `[${i + 1}] ${s.title} (${s.url})\n${s.passages.map((p) => p.text).join(EXCERPT_SEPARATOR)}`,
+    )
+    .join('\n\n');
 }

@@ -196,6 +196,52 @@ describe('InferenceService routes over an in-memory transport', () => {
     expect(done.answer).toBe('Feed the starter every morning [1].');
   });
 
+  it('GenerateStream starts with one citation per document, its passages inside, and GetGeneration maps [n] to chunks', async () => {
+    // Two chunks of Ada's bread page, the second ranked below her Rust post.
+    const breadLater = passage(
+      'bread_2',
+      'ada',
+      commonv1.Category.ARTICLE,
+      'Feed the starter again in the morning, before it falls.',
+    );
+    const search: SearchFn = async () =>
+      [PASSAGES[0]!, PASSAGES[1]!, { ...breadLater, documentId: 'doc_bread', score: 0.4 }].map(
+        ({ authorId: _authorId, ...p }) => p,
+      );
+    const grouped = clientOf(new RagService({ search, store, logger, llm: resolverOf(llm) }));
+    const events = await drain(
+      grouped.generateStream({ query: 'How do I feed a sourdough starter?', authorId: 'ada' }),
+    );
+    const started = events[0]!.value as inferencev1.GenerationStarted;
+    expect(
+      started.citations.map((c) => ({
+        index: c.index,
+        documentId: c.documentId,
+        chunkId: c.chunkId,
+        passages: c.passages.map((p) => ({ chunkId: p.chunkId, rank: p.rank, snippet: p.snippet })),
+      })),
+    ).toEqual([
+      {
+        index: 1,
+        documentId: 'doc_bread',
+        chunkId: 'bread',
+        passages: [
+          { chunkId: 'bread', rank: 1, snippet: PASSAGES[0]!.text },
+          { chunkId: 'bread_2', rank: 3, snippet: breadLater.text },
+        ],
+      },
+      { index: 2, documentId: 'doc_rust', chunkId: 'rust', passages: [expect.objectContaining({ rank: 2 })] },
+    ]);
+    const done = events.at(-1)!.value as inferencev1.GenerateResponse;
+    expect(done.citations).toEqual(started.citations);
+    const { generation } = await grouped.getGeneration({ id: done.generationId });
+    expect(generation!.retrieved.map((r) => [r.chunkId, r.citation])).toEqual([
+      ['bread', 1],
+      ['rust', 2],
+      ['bread_2', 1],
+    ]);
+  });
+
   it('GenerateStream refuses a top_k out of range before anything is streamed', async () => {
     const events: string[] = [];
     const err = await rejection(

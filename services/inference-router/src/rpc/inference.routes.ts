@@ -60,6 +60,7 @@ const toCitation = (c: Citation): MessageInitShape<typeof inferencev1.CitationSc
   url: c.url,
   ...(c.publishedAt !== undefined ? { publishTime: timestampFromMs(c.publishedAt) } : {}),
   score: c.score,
+  passages: c.passages,
 });
 
 export function toGenerateResponse(
@@ -87,6 +88,8 @@ function toGeneration(g: GenerationRecord): MessageInitShape<typeof inferencev1.
     expandedQueries: g.expandedQueries,
     filters: toFilters(g.filters),
     retrieved: g.retrieved.map((r) => ({
+      // Older records have none.
+      citation: (r.citation as number | undefined) ?? 0,
       chunkId: r.chunkId,
       documentId: r.documentId,
       score: r.score,
