@@ -1,6 +1,7 @@
 // What the three export importers share: their result shape, the allow-list guard around the archive and
 // small text helpers.
 import { invalidArgument } from '@llmtwin/runtime';
+import { createHash } from 'node:crypto';
 import type { ExtractedDocument } from '../../domain/extracted-document.js';
 import type { ArchiveReader } from './archive.js';
 
@@ -41,6 +42,38 @@ export function mergeInto(target: ImportResult, part: ImportResult): void {
   target.errors.push(...part.errors);
   target.warnings.push(...part.warnings);
   target.skipped.push(...part.skipped);
+}
+
+/**
+ * One document per canonical URL in one archive. A document's id is its author and canonical URL, so two
+ * entries naming the same URL (a page saved twice, one article in two folders of an export) would be stored
+ * twice by one import, the second counted as an update of the first, and flip on every re-import. One is kept:
+ * a published one over a draft, then the longest payload, then the smaller hash, so the choice depends on the
+ * entries alone and not on the order a zip tool wrote them in. Each merge is reported as a warning.
+ */
+export function uniqueDocuments(result: ImportResult): void {
+  const byUrl = new Map<string, ExtractedDocument[]>();
+  for (const doc of result.documents) {
+    const same = byUrl.get(doc.canonicalUrl);
+    if (same) same.push(doc);
+    else byUrl.set(doc.canonicalUrl, [doc]);
+  }
+  if (byUrl.size === result.documents.length) return;
+  const digest = (d: ExtractedDocument) => createHash('sha256').update(d.raw).digest('hex');
+  result.documents = [...byUrl.values()].map((same) => {
+    if (same.length === 1) return same[0]!;
+    const [kept] = [...same].sort(
+      (a, b) =>
+        Number(a.draft) - Number(b.draft) ||
+        b.raw.byteLength - a.raw.byteLength ||
+        digest(a).localeCompare(digest(b)),
+    );
+    result.warnings.push({
+      item: kept!.canonicalUrl,
+      message: `${same.length} entries of the archive are this one document; kept "${kept!.title}"`,
+    });
+    return kept!;
+  });
 }
 
 /**

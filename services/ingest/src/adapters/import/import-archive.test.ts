@@ -6,6 +6,7 @@ import type { ArchiveReader } from './archive.js';
 import { byUrlEnd, iso, walk } from './import-archive.fixture.js';
 import { importArchive } from './import-archive.js';
 import { stripLineQuotes } from './linkedin-export.js';
+import { parseMediumExportPost } from './medium-export.js';
 import { buildZip } from './zip-writer.fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -15,21 +16,38 @@ const FIXTURES = resolve(here, '../../../test/fixtures');
 describe('Medium exports', () => {
   const sets = [join(FIXTURES, 'medium-export/TryGhost-migrate')];
 
-  it.each(sets)('imports every post file of %s and flags its drafts', async (dir) => {
+  it.each(sets)('reads every post file of %s and flags its drafts', (dir) => {
     const files = walk(dir).filter((f) => /\/posts\/[^/]+\.html$/.test(f));
     // A draft has neither a publish time nor a canonical link in the export.
     const drafts = files.filter((f) => !/class="p-canonical"/.test(readFileSync(f, 'utf8')));
+    const documents = files.map((f) => parseMediumExportPost(f, readFileSync(f)));
+    expect(documents.filter((d) => d.draft)).toHaveLength(drafts.length);
+    for (const d of documents) {
+      expect(d.platform).toBe('medium');
+      if (d.draft) expect(d.publishedAt).toBeNull();
+    }
+    // Responses are told from stories: one of the sample's posts is a comment.
+    expect(documents.filter((d) => d.category === 'article')).toHaveLength(files.length - 1);
+  });
+
+  it('imports one document per canonical URL: the sample gives five of its posts the same one', async () => {
+    const dir = sets[0]!;
+    const files = walk(dir).filter((f) => /\/posts\/[^/]+\.html$/.test(f));
     const progress: number[] = [];
     const result = await importArchive({ dir }, { onProgress: (p) => progress.push(p.done) });
     expect(result.kind).toBe('medium');
     expect(result.errors).toEqual([]);
-    expect(result.documents).toHaveLength(files.length);
-    expect(result.documents.filter((d) => d.draft)).toHaveLength(drafts.length);
     expect(progress.at(-1)).toBe(files.length);
-    for (const d of result.documents) {
-      expect(d.platform).toBe('medium');
-      if (d.draft) expect(d.publishedAt).toBeNull();
-    }
+    const urls = result.documents.map((d) => d.canonicalUrl);
+    expect(new Set(urls).size).toBe(urls.length);
+    expect(urls).toHaveLength(5);
+    // basic, advanced, code, quote and short post all name testpost-efefef12121212 (and the same post id).
+    expect(result.warnings).toEqual([
+      {
+        item: 'https://medium.com/@JoeBloggs/testpost-efefef12121212',
+        message: '5 entries of the archive are this one document; kept "Advanced Post Title"',
+      },
+    ]);
   });
 
   it('tells responses from stories in the sample export', async () => {
@@ -41,7 +59,6 @@ describe('Medium exports', () => {
       category: 'article',
       title: 'No Slug Post',
     });
-    expect(documents.filter((d) => d.category === 'article')).toHaveLength(8);
   });
 });
 

@@ -9,7 +9,13 @@ import {
   type ArchiveLimits,
   type ArchiveReader,
 } from './archive.js';
-import { emptyResult, mergeInto, type ImportResult, type ImporterOptions } from './export-importer.js';
+import {
+  emptyResult,
+  mergeInto,
+  uniqueDocuments,
+  type ImportResult,
+  type ImporterOptions,
+} from './export-importer.js';
 import { importLinkedinExport, isLinkedinExport } from './linkedin-export.js';
 import { importMediumExport, isMediumExport } from './medium-export.js';
 import { importSavedPages, isSavedPagesArchive } from './saved-pages.js';
@@ -98,6 +104,7 @@ export async function importArchive(
     if (!kind) throw notAnExport(reader.name);
     const result = emptyResult();
     mergeInto(result, await importers[kind](reader, options));
+    uniqueDocuments(result);
     return { kind, ...result };
   } finally {
     await reader.close();

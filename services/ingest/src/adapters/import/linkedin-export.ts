@@ -1,4 +1,5 @@
-// LinkedIn's member data export: Shares.csv (the member's posts) and Articles/*.html (long-form articles).
+// LinkedIn's member data export: Shares.csv (the member's posts) and Articles/*.html (long-form articles,
+// drafts among them: imported as drafts, see parseLinkedinArticle).
 // Two Shares.csv formats exist: the current one (UTF-8, comma-separated, Date,ShareLink,ShareCommentary,...,
 // dates "YYYY-MM-DD HH:MM:SS" in UTC) and the 2018 one (UTF-16 with BOM, tab-separated, Date,Share Title,
 // Share Description,Share Link,Share Commentary,..., dates "YYYY/MM/DD HH:MM:SS UTC").
@@ -26,6 +27,8 @@ import {
 
 const SHARES_CSV = /(^|\/)Shares\.csv$/;
 const ARTICLE_HTML = /(^|\/)Articles\/(Articles\/)?[^/]+\.html$/;
+// An older export's draft: "2019-03-04 10:22:31.0-Title of the draft" (the time it was created, then its title).
+const DRAFT_FILE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?-(.*)$/;
 
 export const linkedinMayRead = (path: string): boolean => SHARES_CSV.test(path) || ARTICLE_HTML.test(path);
 
@@ -55,7 +58,7 @@ export async function importLinkedinExport(
         result.documents.push(...part.documents);
         result.errors.push(...part.errors);
       } else {
-        result.documents.push(parseLinkedinArticle(raw, options.authorName ?? ''));
+        result.documents.push(parseLinkedinArticle(raw, options.authorName ?? '', path));
       }
     } catch (err) {
       if (isDomainError(err)) throw err;
@@ -98,11 +101,26 @@ export function parseShares(
     },
     info: true,
   }) as { record: Record<string, string>; info: { lines: number } }[];
-  const documents: ExtractedDocument[] = [];
+  // A post with several images or a link preview is one row per media URL, every other cell repeated
+  // (LinkedIn writes each thumbnail size of a shared video as its own row): one post, one document, its rows
+  // merged by the post's link, so one archive never names a document twice.
+  const posts = new Map<string, { record: Record<string, string>; item: string; media: string[] }>();
   for (const { record, info } of records) {
     const item = `${path}:${info.lines}`;
     try {
-      documents.push(shareDocument(record, author, delimiter === '\t'));
+      const url = shareUrl(record);
+      const media = (record.MediaUrl ?? record['Media URL'] ?? '').trim();
+      const post = posts.get(url.href);
+      if (!post) posts.set(url.href, { record, item, media: media ? [media] : [] });
+      else if (media && !post.media.includes(media)) post.media.push(media);
+    } catch (err) {
+      errors.push({ item, message: errorMessage(err) });
+    }
+  }
+  const documents: ExtractedDocument[] = [];
+  for (const { record, item, media } of posts.values()) {
+    try {
+      documents.push(shareDocument(record, media, author, delimiter === '\t'));
     } catch (err) {
       errors.push({ item, message: errorMessage(err) });
     }
@@ -110,16 +128,24 @@ export function parseShares(
   return { documents, errors };
 }
 
-function shareDocument(record: Record<string, string>, author: string, legacy: boolean): ExtractedDocument {
+function shareUrl(record: Record<string, string>): URL {
   const link = (record.ShareLink ?? record['Share Link'] ?? '').trim();
-  const dateText = (record.Date ?? '').trim();
   if (!link) throw new Error('the row has no ShareLink');
-  let url: URL;
   try {
-    url = new URL(link);
+    return new URL(link);
   } catch {
     throw new Error(`ShareLink "${link}" is not a URL`);
   }
+}
+
+function shareDocument(
+  record: Record<string, string>,
+  media: string[],
+  author: string,
+  legacy: boolean,
+): ExtractedDocument {
+  const url = shareUrl(record);
+  const dateText = (record.Date ?? '').trim();
   const publishedAt = parseLinkedinDate(dateText);
   const commentary = stripLineQuotes(record.ShareCommentary ?? record['Share Commentary'] ?? '');
   const shareTitle = (record['Share Title'] ?? '').trim();
@@ -131,7 +157,12 @@ function shareDocument(record: Record<string, string>, author: string, legacy: b
   const row = { ...record };
   if ('ShareCommentary' in row) row.ShareCommentary = commentary;
   if ('Share Commentary' in row) row['Share Commentary'] = commentary;
-  const raw = JSON.stringify({ format: legacy ? 'linkedin-shares-2018' : 'linkedin-shares', row });
+  // Every media URL of a post that had several rows; a one-row post keeps the payload it always had.
+  const raw = JSON.stringify({
+    format: legacy ? 'linkedin-shares-2018' : 'linkedin-shares',
+    row,
+    ...(media.length > 1 ? { mediaUrls: media } : {}),
+  });
   return {
     category: 'post',
     platform: 'linkedin',
@@ -182,24 +213,38 @@ export function stripLineQuotes(value: string): string {
     .join('\n');
 }
 
-export function parseLinkedinArticle(raw: Buffer, author: string): ExtractedDocument {
+/**
+ * One file of Articles/. Published articles link their Pulse address in the heading; drafts say "Not
+ * published yet" and link their editor page (post/edit/<id>), or, in older exports, link nothing and are
+ * named "<created YYYY-MM-DD HH:MM:SS.0>-<title>.html". Those are kept as drafts under
+ * linkedin-export:article/<file name>: the name is all that tells one draft from another, it is stable across
+ * re-exports, and it is no web address a citation could send a reader to (drafts are never cited: they are
+ * left out of retrieval and training until published, under their own Pulse address).
+ */
+export function parseLinkedinArticle(raw: Buffer, author: string, path = ''): ExtractedDocument {
   const root = parseHtml(raw.toString('utf8'));
   const heading = findFirst(root, byTagClass('h1', null));
   const anchor = heading ? findFirst(heading, byTagClass('a', null)) : null;
-  const link = anchor ? (attr(anchor, 'href') ?? '') : '';
+  const link = anchor ? (attr(anchor, 'href') ?? '').trim() : '';
   const titleTag = findFirst(root, byTagClass('title', null));
-  const title = collapseSpace(textOf(heading ?? titleTag ?? root));
   const publishedEl = findFirst(root, byTagClass(null, 'published'));
   const publishedText = publishedEl ? collapseSpace(textOf(publishedEl)) : '';
   const dateMatch = /(\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})?)/.exec(publishedText);
   const draft = !dateMatch;
-  if (!link) throw new Error('the article has no link in its heading');
-  const url = new URL(link, 'https://www.linkedin.com/');
-  const id = /\d{10,}/.exec(url.pathname)?.[0];
+  const fileName = path.slice(path.lastIndexOf('/') + 1).replace(/\.html$/i, '');
+  const title =
+    collapseSpace(textOf(heading ?? titleTag ?? root)) ||
+    collapseSpace(DRAFT_FILE.exec(fileName)?.[1] ?? '') ||
+    'Untitled';
+  let canonicalUrl: string;
+  if (link) canonicalUrl = new URL(link, 'https://www.linkedin.com/').href;
+  else if (fileName) canonicalUrl = `linkedin-export:article/${encodeURIComponent(fileName)}`;
+  else throw new Error('the article has no link in its heading and no file name to know it by');
+  const id = link ? /\d{10,}/.exec(new URL(canonicalUrl).pathname)?.[0] : undefined;
   return {
     category: 'article',
     platform: 'linkedin',
-    canonicalUrl: url.href,
+    canonicalUrl,
     title,
     author,
     publishedAt: dateMatch ? parseLinkedinDate(dateMatch[1]!) : null,
