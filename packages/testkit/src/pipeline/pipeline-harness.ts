@@ -129,7 +129,14 @@ export function articleHtml(title: string, paragraphs: string[]): Uint8Array {
 
 export async function publishRaw(
   bus: EventBus,
-  doc: { id: string; version: number; title?: string; paragraphs?: string[]; tombstone?: boolean },
+  doc: {
+    id: string;
+    version: number;
+    title?: string;
+    paragraphs?: string[];
+    tombstone?: boolean;
+    draft?: boolean;
+  },
 ): Promise<void> {
   await publishEvent(bus, topics.documentsRaw, ingesteventsv1.RawDocumentChangedSchema, doc.id, {
     eventId: `${doc.id}-${doc.version}-${Math.random()}`,
@@ -144,6 +151,7 @@ export async function publishRaw(
       publishTime: timestampFromMs(Date.UTC(2024, 0, 2)),
       version: BigInt(doc.version),
       tombstone: doc.tombstone ?? false,
+      draft: doc.draft ?? false,
       raw: doc.tombstone ? new Uint8Array() : articleHtml(doc.title ?? doc.id, doc.paragraphs ?? []),
       rawContentType: 'text/html; charset=utf-8',
     },

@@ -1,6 +1,6 @@
 // Consumes documents.cleaned.v1 (group 'chunk'): chunks each new version with the live policy and emits one
 // DocumentChunked event with all its chunks (keyed by document id); a tombstone emits tombstone=true and no
-// chunks. Stale and duplicate versions are dropped by the small per-document state.
+// chunks, a draft no chunks. Stale and duplicate versions are dropped by the small per-document state.
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { chunkeventsv1, cleaneventsv1, commonv1, topics } from '@llmtwin/contracts';
 import { eventHandler, publishEvent, type EventBus, type Subscription, type Warehouse } from '@llmtwin/ports';
@@ -46,17 +46,20 @@ export async function handleDocumentCleaned(
     { _id: id, version, tombstone: doc.tombstone, pending: true, chunks: 0, updatedAt: now() },
     signal,
   );
-  const pieces = doc.tombstone
-    ? []
-    : await deps.chunker.chunk({
-        documentId: id,
-        version,
-        authorId: ref.authorId,
-        category,
-        text: doc.text,
-        language: doc.language,
-        title: doc.title,
-      });
+  // A draft is not published writing: it gets no chunks, so it is never retrieved, and a document that went
+  // back to draft loses the chunks its published version had (embed drops versions below this one).
+  const pieces =
+    doc.tombstone || doc.draft
+      ? []
+      : await deps.chunker.chunk({
+          documentId: id,
+          version,
+          authorId: ref.authorId,
+          category,
+          text: doc.text,
+          language: doc.language,
+          title: doc.title,
+        });
   await publishEvent(
     deps.eventBus,
     topics.chunks,

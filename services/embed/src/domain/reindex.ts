@@ -125,7 +125,8 @@ export class Reindexer {
       signal.throwIfAborted();
       total++;
       const ref = cleaned.ref;
-      if (cleaned.tombstone || !ref?.documentId) {
+      // Drafts are not published writing and are never retrieved (chunk gives them no chunks either).
+      if (cleaned.tombstone || cleaned.draft || !ref?.documentId) {
         done++;
         continue;
       }

@@ -104,6 +104,32 @@ describe('feature pipeline (embedded adapters, fake embedder and chunker)', () =
     expect(await p.bus.deadLetters(topics.documentsRaw)).toEqual([]);
   });
 
+  it('keeps drafts out of retrieval until published, again when unpublished, and through a reindex', async () => {
+    const draft = { id: 'doc_d', title: 'Draft', paragraphs: [para('an unpublished idea')] };
+    await publishRaw(p.bus, { ...draft, version: 1, draft: true });
+    await publishRaw(p.bus, { id: 'doc_p', version: 1, title: 'Out', paragraphs: [para('published work')] });
+    await drained(p);
+    expect(await chunksOf('doc_d')).toBe(0);
+    expect(await chunksOf('doc_p')).toBeGreaterThanOrEqual(1);
+    expect(await p.vectors.search(LIVE_ALIAS, { mode: 'keyword', text: 'unpublished', limit: 5 })).toEqual(
+      [],
+    );
+
+    await publishRaw(p.bus, { ...draft, version: 2 }); // published
+    await drained(p);
+    expect(await chunksOf('doc_d')).toBeGreaterThanOrEqual(1);
+
+    await publishRaw(p.bus, { ...draft, version: 3, draft: true }); // back to draft
+    await drained(p);
+    expect(await chunksOf('doc_d')).toBe(0);
+
+    const started = await p.embed.reindexer.start({ authorId: '' });
+    await p.embed.reindexer.wait(started._id);
+    expect(await p.embed.reindexer.get(started._id)).toMatchObject({ state: 'swapped', error: '' });
+    expect(await chunksOf('doc_d')).toBe(0);
+    expect(await chunksOf('doc_p')).toBeGreaterThanOrEqual(1);
+  });
+
   it('reindexes into a new collection and swaps it in only when complete', async () => {
     for (let i = 0; i < 5; i++) {
       await publishRaw(p.bus, {
