@@ -23,5 +23,37 @@ describe('cleanPost', () => {
     expect(cleanPost(Buffer.from(substack), 'application/json').text).toBe('First para\n\nSecond #para');
     const linkedin = JSON.stringify({ commentary: { text: 'Hiring! Ping @dan   #jobs' } });
     expect(cleanPost(linkedin, 'application/json').text).toBe('Hiring! Ping @dan #jobs');
+    // What ingest stores for a row of a LinkedIn export's Shares.csv (current and 2018 formats).
+    const row = JSON.stringify({
+      format: 'linkedin-shares',
+      row: {
+        Date: '2025-06-02 09:14:05',
+        ShareLink: 'https://www.linkedin.com/feed/update/urn%3Ali%3Ashare%3A7335000000000000001',
+        ShareCommentary: 'We moved our CI to ephemeral runners.\n\nThree things surprised us.',
+        SharedUrl: 'https://blog.example.com/ci',
+        MediaUrl: '',
+        Visibility: 'MEMBER_NETWORK',
+      },
+      mediaUrls: ['https://media.licdn.com/a.jpg', 'https://media.licdn.com/b.jpg'],
+    });
+    expect(cleanPost(row, 'application/json').text).toBe(
+      'We moved our CI to ephemeral runners.\n\nThree things surprised us.',
+    );
+    const legacy = (commentary: string) =>
+      JSON.stringify({
+        format: 'linkedin-shares-2018',
+        row: {
+          Date: '2015/10/04 16:00:15 UTC',
+          'Share Title': 'ICC WORLD CUP',
+          'Share Description': 'A site about the tournament',
+          'Share Link': 'https://www.linkedin.com/feed/update/urn%3Ali%3Aactivity%3A6056467667525582848',
+          'Share Commentary': commentary,
+        },
+      });
+    expect(cleanPost(legacy('Built this one over a weekend.'), 'application/json').text).toBe(
+      'Built this one over a weekend.',
+    );
+    // A bare link share has no words of the member's own.
+    expect(cleanPost(legacy(''), 'application/json').text).toBe('');
   });
 });

@@ -19,6 +19,10 @@ const BODY_FIELDS = [
   'content',
   'description',
   'message',
+  // A LinkedIn export's Shares.csv row, as ingest stores it ({ format, row }): the member's own words only;
+  // Share Title / Share Description describe a shared link, not what the member wrote.
+  'ShareCommentary',
+  'Share Commentary',
 ];
 
 const BLOCK = new Set([
@@ -82,7 +86,7 @@ function findBody(value: unknown, depth = 0): string | undefined {
       return (v as Record<string, string>)['text'];
     }
   }
-  for (const key of ['post', 'data', 'share', 'item']) {
+  for (const key of ['post', 'data', 'share', 'item', 'row']) {
     const hit = findBody(obj[key], depth + 1);
     if (hit) return hit;
   }
