@@ -4,6 +4,7 @@
 // documents; page extraction is the real parser over a committed saved page. Each RPC shows one real outcome
 // and at least one bad request answered with the right code and a message that says what to fix.
 import { create } from '@bufbuild/protobuf';
+import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Code, type Client } from '@connectrpc/connect';
 import { commonv1, ingesteventsv1, ingestv1, topics } from '@llmtwin/contracts';
@@ -493,6 +494,9 @@ describe('IngestService routes over an in-memory transport', () => {
       category: commonv1.Category.ARTICLE,
       platform: commonv1.Platform.MEDIUM,
     });
+    // The first publication (firstPublishedAt) and, apart, the re-publish 24 minutes later (latestPublishedAt).
+    expect(timestampMs(document!.publishTime!)).toBe(1426609660294);
+    expect(timestampMs(document!.updateTime!)).toBe(1426611099742);
     // Nothing was stored.
     expect((await client.listDocuments({ authorId: 'nobody-needed' })).documents).toEqual([]);
 

@@ -328,6 +328,7 @@ export function registerIngestRoutes(router: ConnectRouter, h: IngestHandlers): 
         subtitle: found.subtitle ?? '',
         author: found.author,
         publishedAt: found.publishedAt,
+        updatedAt: found.updatedAt ?? null,
         crawledAt: Date.now(),
         contentHash: '',
         version: 0,
