@@ -9,9 +9,16 @@
 // ../shared/fixtures/local-only beside the repository; it exists only where that folder does (CI), so a
 // user's clone runs everything else without it.
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const localFixtures = fileURLToPath(new URL('../shared/fixtures/local-only', import.meta.url));
+// The cache root as the prepare scripts and the harness read it (blank = unset, relative = from the working
+// directory), made absolute once here: workers and every process a test starts in another folder inherit it
+// and find the same prepared models, venvs and builds.
+if (process.env.LLMTWIN_CACHE_DIR?.trim())
+  process.env.LLMTWIN_CACHE_DIR = resolve(process.env.LLMTWIN_CACHE_DIR.trim());
+else delete process.env.LLMTWIN_CACHE_DIR;
 const swc = [
   '@swc/jest',
   {

@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 const MODEL_NAME = 'all-MiniLM-L6-v2';
@@ -97,7 +97,10 @@ const MIN_AGREEMENT = 0.98;
 const args = new Set(process.argv.slice(2));
 const log = (msg) => console.log(`[prepare-models] ${msg}`);
 
-const cacheRoot = process.env.LLMTWIN_CACHE_DIR || join(homedir(), '.cache', 'llmtwin');
+// The harness's rule (packages/testkit/src/infra/paths.ts): a blank value is unset, a relative one is from cwd.
+const cacheRoot = process.env.LLMTWIN_CACHE_DIR?.trim()
+  ? resolve(process.env.LLMTWIN_CACHE_DIR.trim())
+  : join(homedir(), '.cache', 'llmtwin');
 const target = join(cacheRoot, 'models', MODEL_NAME);
 
 const sha256 = async (path) =>

@@ -28,7 +28,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -46,8 +46,9 @@ const FIND_CHECK =
 const args = new Set(process.argv.slice(2));
 const log = (msg) => console.log(`[prepare-trainer] ${msg}`);
 
+// The harness's rule (packages/testkit/src/infra/paths.ts): a blank value is unset, a relative one is from cwd.
 const cacheRoot = process.env.LLMTWIN_CACHE_DIR?.trim()
-  ? process.env.LLMTWIN_CACHE_DIR
+  ? resolve(process.env.LLMTWIN_CACHE_DIR.trim())
   : join(homedir(), '.cache', 'llmtwin');
 const lockText = readFileSync(lockFile);
 const lockSha256 = createHash('sha256').update(lockText).digest('hex');

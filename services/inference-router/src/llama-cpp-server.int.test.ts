@@ -1,6 +1,6 @@
 // The OpenAI-compatible backend path against a REAL OpenAI-compatible server: llama-cpp-python's server
-// (pinned in packages/testkit/src/infra/llama-cpp.ts, built by `npm run infra:prepare`) serving the SmolLM2
-// 135M GGUF (`npm run models:prepare`). The unit tests drive the same adapter against a fake; this checks
+// (pinned in packages/testkit/src/infra/llama-cpp.ts, built by `npm run infra:prepare` or on first use)
+// serving the SmolLM2 135M GGUF (`npm run models:prepare`). The unit tests drive the same adapter against a fake; this checks
 // what a real server does with what the adapter sends: streaming, max_tokens, JSON constrained by a schema,
 // health, an unknown model name, a stream the server cuts short, failover when one of two servers is
 // SIGKILLed under load, and a RAG answer through the router. Each server is private to this file and runs
@@ -12,7 +12,12 @@ import { createModuleHealth } from '@llmtwin/host';
 import { type Warehouse } from '@llmtwin/ports';
 import { createWarehouse } from '@llmtwin/ports/adapters';
 import { buildServer, inProcessTransport } from '@llmtwin/runtime';
-import { startLlamaCppServer, type LlamaCppServer, type LlamaCppStartOptions } from '@llmtwin/testkit';
+import {
+  prepareLlamaCppServer,
+  startLlamaCppServer,
+  type LlamaCppServer,
+  type LlamaCppStartOptions,
+} from '@llmtwin/testkit';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,6 +32,13 @@ import { OpenAiBackend, type OpenAiBackendOptions } from '@llmtwin/llm/backends'
 import { BackendPool } from '@llmtwin/llm/backends';
 
 jest.setTimeout(120_000);
+
+// Prepared on first use, like the harness's other backends: a no-op (about a second) once the cache holds the
+// pinned build, which `npm test`'s pretest has made; otherwise pip compiles llama.cpp here, 6-8 minutes on two
+// cores, under the build lock, so concurrent runs build once.
+beforeAll(async () => {
+  await prepareLlamaCppServer();
+}, 20 * 60_000);
 
 const servers: LlamaCppServer[] = [];
 afterAll(async () => {
