@@ -1,4 +1,5 @@
 // Data-collection commands: authors, sources, crawl, import — through the gateway, with progress bars.
+import { timestampMs, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { ingestv1 } from '@llmtwin/contracts';
 import { readFile, stat } from 'node:fs/promises';
@@ -39,20 +40,60 @@ export const authorCreate = (o: RemoteOptions & { name: string; id?: string }) =
     return 0;
   });
 
+export interface ScheduleOptions {
+  every?: number;
+  cron?: string;
+  tz?: string;
+  jitter?: number;
+  /** Seconds between scheduled full crawls (0: only on demand); unset: the service's default (weekly). */
+  fullEvery?: number;
+}
+
 export const sourceAdd = (
-  o: RemoteOptions & { author: string; sourceUrl: string; every?: number; ref?: string },
+  o: RemoteOptions & ScheduleOptions & { author: string; sourceUrl: string; ref?: string },
 ) =>
   remote(o, async () => {
     const res = await client(o).addSource({
       authorId: o.author,
       url: o.sourceUrl,
       scheduleIntervalSeconds: BigInt(o.every ?? 0),
+      cron: o.cron ?? '',
+      timeZone: o.tz ?? '',
+      jitterSeconds: BigInt(o.jitter ?? 0),
+      ...(o.fullEvery !== undefined ? { fullCrawlIntervalSeconds: BigInt(o.fullEvery) } : {}),
       gitRef: o.ref ?? '',
     });
-    if (o.json) printJson(messageJson(ingestv1.AddSourceResponseSchema, res));
-    else console.log(ok(`source ${bold(res.source!.id)} added: ${res.source!.url}`));
+    if (o.json) {
+      printJson(messageJson(ingestv1.AddSourceResponseSchema, res));
+      return 0;
+    }
+    const s = res.source!;
+    console.log(ok(`source ${bold(s.id)} added: ${s.url}`));
+    console.log(dim(`  ${scheduleText(s)}`));
+    // Said at once, so nobody waits for a crawl to find out that it cannot bring everything.
+    if (s.coverage?.partial) console.log(`  coverage: partial: ${s.coverage.note}`);
+    else if (s.coverage?.note) console.log(dim(`  coverage: ${s.coverage.note}`));
+    if (s.coverage?.importHint) console.log(`  ${s.coverage.importHint.replace('<id>', s.authorId)}`);
     return 0;
   });
+
+const when = (t: Timestamp | undefined) => (t ? new Date(timestampMs(t)).toISOString() : '—');
+
+function scheduleText(s: ingestv1.Source): string {
+  const jitter = s.jitterSeconds > 0n ? ` (+ up to ${s.jitterSeconds}s jitter)` : '';
+  const base = s.cron
+    ? `cron "${s.cron}" ${s.timeZone || 'UTC'}${jitter}`
+    : s.scheduleIntervalSeconds > 0n
+      ? `every ${s.scheduleIntervalSeconds}s${jitter}`
+      : 'on demand';
+  if (s.paused) return `${base}, paused`;
+  if (!s.cron && s.scheduleIntervalSeconds === 0n) return base;
+  const full =
+    s.fullCrawlIntervalSeconds > 0n
+      ? `full crawl every ${s.fullCrawlIntervalSeconds}s`
+      : 'full crawls on demand';
+  return `${base}, next ${when(s.nextCrawlTime)}; ${full}`;
+}
 
 export const sourceList = (o: RemoteOptions & { author?: string }) =>
   remote(o, async () => {
@@ -63,9 +104,29 @@ export const sourceList = (o: RemoteOptions & { author?: string }) =>
     }
     if (res.sources.length === 0) console.log(dim('no sources yet: llmtwin source add --author <id> <url>'));
     for (const s of res.sources) {
-      const every = s.scheduleIntervalSeconds > 0n ? `every ${s.scheduleIntervalSeconds}s` : 'on demand';
-      console.log(`${s.id}  ${s.authorId.padEnd(16)} ${s.url}  ${dim(every)}`);
+      console.log(`${bold(s.id)}  ${s.authorId}  ${s.url}`);
+      console.log(`  schedule      ${scheduleText(s)}`);
+      console.log(`  last success  ${when(s.lastSuccessTime)}`);
+      if (s.consecutiveFailures > 0n)
+        console.log(
+          bad(`  failing since ${when(s.failingSince)} (${s.consecutiveFailures} in a row): ${s.lastError}`),
+        );
+      else if (s.lastError) console.log(dim(`  last error    ${when(s.lastFailureTime)}: ${s.lastError}`));
+      console.log(`  documents     ${s.documentCount}`);
+      const coverage = s.coverage?.partial ? `partial: ${s.coverage.note}` : (s.coverage?.note ?? '');
+      console.log(`  coverage      ${coverage}`);
+      if (s.coverage?.partial && s.coverage.importHint)
+        console.log(dim(`                ${s.coverage.importHint.replace('<id>', s.authorId)}`));
     }
+    return 0;
+  });
+
+export const sourcePause = (o: RemoteOptions & { id: string; paused: boolean }) =>
+  remote(o, async () => {
+    const c = client(o);
+    const res = o.paused ? await c.pauseSource({ id: o.id }) : await c.resumeSource({ id: o.id });
+    if (o.json) printJson(messageJson(ingestv1.SourceSchema, res.source!));
+    else console.log(ok(`source ${o.id} ${o.paused ? 'paused' : 'resumed'}: ${scheduleText(res.source!)}`));
     return 0;
   });
 
@@ -114,7 +175,9 @@ async function follow(o: RemoteOptions, job: ingestv1.CrawlJob): Promise<number>
   return current.state === ingestv1.CrawlJobState.SUCCEEDED ? 0 : 1;
 }
 
-export const crawl = (o: RemoteOptions & { target: string; author?: string; wait: boolean }) =>
+export const crawl = (
+  o: RemoteOptions & { target: string; author?: string; wait: boolean; full?: boolean },
+) =>
   remote(o, async () => {
     const isSource = o.target.startsWith('src_');
     if (!isSource && !o.author) {
@@ -123,6 +186,7 @@ export const crawl = (o: RemoteOptions & { target: string; author?: string; wait
     const res = await client(o).crawlNow({
       target: isSource ? { case: 'sourceId', value: o.target } : { case: 'url', value: o.target },
       authorId: o.author ?? '',
+      full: o.full ?? false,
     });
     if (!o.wait) {
       if (o.json) printJson(messageJson(ingestv1.CrawlNowResponseSchema, res));

@@ -153,12 +153,13 @@ async function finished(jobId: string): Promise<ingestv1.CrawlJob> {
   return job!;
 }
 
+/** A crawl now; of a source that crawled before, incremental (from its cursor) unless `full`. */
 async function crawl(
-  target: { sourceId: string } | { url: string; authorId: string },
+  target: { sourceId: string; full?: boolean } | { url: string; authorId: string },
 ): Promise<ingestv1.CrawlJob> {
   const { job } = await client.crawlNow(
     'sourceId' in target
-      ? { target: { case: 'sourceId', value: target.sourceId } }
+      ? { target: { case: 'sourceId', value: target.sourceId }, full: target.full ?? false }
       : { authorId: target.authorId, target: { case: 'url', value: target.url } },
   );
   return finished(job!.id);
@@ -328,7 +329,17 @@ describe('crawling the fixture sites through the IngestService', () => {
       expectSucceeded(job);
       expect([job.documentsCreated, job.documentsUpdated, job.documentsUnchanged]).toEqual([0n, 0n, 1n]);
     }
-    const archiveJob = await crawl({ sourceId: archiveSourceId });
+    // From the cursor: nothing is new, so no post is fetched and nothing compared.
+    const postHits = () => archiveSample.map((post) => publication.hits(`/api/v1/posts/${post.slug}`));
+    const hitsBefore = postHits();
+    const incremental = await crawl({ sourceId: archiveSourceId });
+    expectSucceeded(incremental);
+    expect(incremental.documentsCreated + incremental.documentsUpdated + incremental.documentsUnchanged).toBe(
+      0n,
+    );
+    expect(postHits()).toEqual(hitsBefore);
+    // A full crawl reads every post again and finds each unchanged.
+    const archiveJob = await crawl({ sourceId: archiveSourceId, full: true });
     expectSucceeded(archiveJob);
     expect(archiveJob.documentsUnchanged).toBe(BigInt(archiveSample.length));
     expect(archiveJob.documentsCreated + archiveJob.documentsUpdated + archiveJob.documentsTombstoned).toBe(
@@ -441,7 +452,11 @@ describe('crawling the fixture sites through the IngestService', () => {
     );
     expect(added.find((e) => e.change === TOMBSTONED)!.document!.id).toBe(byPath.get('src/util.py')!.id);
 
-    const third = await crawl({ sourceId: source!.id });
+    // The same commit again: an incremental crawl stops at the commit, a full one compares every file.
+    const unchanged = await crawl({ sourceId: source!.id });
+    expectSucceeded(unchanged);
+    expect(unchanged.itemsTotal).toBe(0n);
+    const third = await crawl({ sourceId: source!.id, full: true });
     expect([third.documentsUpdated, third.documentsTombstoned, third.documentsUnchanged]).toEqual([
       0n,
       0n,

@@ -1,9 +1,12 @@
 // The ingest service as a module: authors and sources, crawl jobs on a schedule, and the raw-document
 // warehouse whose every change goes out as a documents.raw.v1 event (through the outbox relay).
-import { ingestv1 } from '@llmtwin/contracts';
+import { timestampNow } from '@bufbuild/protobuf/wkt';
+import { inferenceeventsv1, ingestv1, topics } from '@llmtwin/contracts';
 import { adapterDependencies, OutboxSweeper, type ServiceModule } from '@llmtwin/host';
-import type { EventBus, Warehouse } from '@llmtwin/ports';
+import { publishEvent, type EventBus, type Warehouse } from '@llmtwin/ports';
 import { createLogger } from '@llmtwin/runtime';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AuthorDirectory } from './domain/authors.js';
@@ -11,6 +14,12 @@ import { CrawlJobs, type Crawler } from './domain/crawl-jobs.js';
 import type { ExtractedDocument } from './domain/extracted-document.js';
 import { RawDocumentStore } from './domain/raw-documents.js';
 import { CrawlScheduler } from './domain/scheduler.js';
+import {
+  DEFAULT_SOURCE_HEALTH,
+  SourceHealth,
+  type SourceAlert,
+  type SourceHealthOptions,
+} from './domain/source-health.js';
 import { registerIngestRoutes } from './rpc/ingest.routes.js';
 import { SourceCrawler } from './adapters/crawlers/source-crawler.js';
 import { extractPage } from './adapters/extract/index.js';
@@ -34,6 +43,8 @@ export interface IngestDeps {
   /** Holds the upload area (ingest-archives/: archives waiting for their import) and git scratch space. */
   dataDir?: string;
   schedulerTickMs?: number;
+  /** Backoff of failing sources and when one raises an alert (default: 1 min doubling to 24 h; a day). */
+  sourceHealth?: Partial<SourceHealthOptions>;
   outboxSweepMs?: number;
   /** Largest archive upload (default 256 MiB); the same as archives.maxArchiveBytes. */
   maxArchiveBytes?: number;
@@ -83,12 +94,36 @@ export async function createIngestModule(deps: IngestDeps): Promise<ServiceModul
       archives: { limits: archiveLimits, discard: (file) => uploads.discard(file) },
     });
   const jobs = new CrawlJobs(deps.warehouse, store, crawler, logger);
+  // A source failing for a day is announced with the router's alert contract, on the same topic.
+  const replica = `ingest@${hostname()}`;
+  const publishAlert = (alert: SourceAlert) => {
+    logger.warn({ alert }, alert.message);
+    publishEvent(deps.eventBus, topics.alerts, inferenceeventsv1.AlertRaisedSchema, 'crawl_source_failing', {
+      eventId: randomUUID(),
+      eventTime: timestampNow(),
+      rule: 'crawl_source_failing',
+      value: alert.failingHours,
+      threshold: (deps.sourceHealth?.alertAfterMs ?? DEFAULT_SOURCE_HEALTH.alertAfterMs) / 3600_000,
+      windowSize: BigInt(alert.consecutiveFailures),
+      resolved: alert.resolved,
+      source: replica,
+      message: alert.message,
+    }).catch((err: unknown) => logger.warn({ err, alert }, 'could not publish an alert event'));
+  };
+  const health = new SourceHealth(
+    deps.warehouse,
+    logger,
+    { ...DEFAULT_SOURCE_HEALTH, ...deps.sourceHealth },
+    publishAlert,
+  );
+  jobs.onFinished((job) => health.record(job));
   const scheduler = new CrawlScheduler(deps.warehouse, jobs, logger, {
     tickMs: deps.schedulerTickMs ?? 15_000,
   });
   const outbox = new OutboxSweeper(() => store.flushOutbox(), logger, deps.outboxSweepMs);
 
   await authors.init();
+  await deps.eventBus.ensureTopics([topics.alerts]);
   await store.init();
   await jobs.init();
   // Only archives that an unfinished import still needs stay; anything else there is a leftover (an upload

@@ -2,6 +2,8 @@
 import { alreadyExists, invalidArgument, notFound } from '@llmtwin/runtime/errors';
 import type { Collection, Record as StoredRecord, Warehouse } from '@llmtwin/ports';
 import { createHash, randomUUID } from 'node:crypto';
+import { EMPTY_CURSOR, type SourceCursor } from './source-cursor.js';
+import { isScheduled, nextDue, validateSchedule, type Schedule } from './schedule.js';
 
 export interface AuthorRecord extends StoredRecord {
   _id: string;
@@ -20,14 +22,62 @@ export interface SourceRecord extends StoredRecord {
   url: string;
   platform: PlatformName;
   scheduleIntervalSeconds: number;
+  /** A cron expression ('' for none), read in cronTimeZone ('' for UTC). */
+  cron: string;
+  cronTimeZone: string;
+  jitterSeconds: number;
+  /** A paused source keeps its schedule but has no next crawl until resumed. */
+  paused: boolean;
+  /** Scheduled crawls are incremental; every this many seconds one is a full crawl (0: only on demand). */
+  fullCrawlIntervalSeconds: number;
+  nextFullCrawlAt: number | null;
+  cursor: SourceCursor;
   gitRef: string;
   createdAt: number;
   lastCrawlAt: number | null;
   nextCrawlAt: number | null;
+  lastSuccessAt: number | null;
+  lastFailureAt: number | null;
+  /** Why the last failed crawl failed ('' when none has). */
+  lastError: string;
+  consecutiveFailures: number;
+  /** When the current run of failures began; null while healthy. */
+  failingSince: number | null;
+  /** When the "failing for a day" alert was raised for the current run of failures. */
+  alertedAt: number | null;
 }
 
+/** How often a scheduled source is crawled in full (to find deletions) when nothing else is asked: weekly. */
+export const DEFAULT_FULL_CRAWL_SECONDS = 7 * 24 * 3600;
+
+/** A source as stored before schedules, cursors and health existed gets their defaults. */
+export function withSourceDefaults(s: SourceRecord): SourceRecord {
+  return {
+    ...s,
+    cron: s.cron ?? '',
+    cronTimeZone: s.cronTimeZone ?? '',
+    jitterSeconds: s.jitterSeconds ?? 0,
+    paused: s.paused ?? false,
+    fullCrawlIntervalSeconds: s.fullCrawlIntervalSeconds ?? 0,
+    nextFullCrawlAt: s.nextFullCrawlAt ?? null,
+    cursor: { ...EMPTY_CURSOR, ...s.cursor },
+    lastSuccessAt: s.lastSuccessAt ?? null,
+    lastFailureAt: s.lastFailureAt ?? null,
+    lastError: s.lastError ?? '',
+    consecutiveFailures: s.consecutiveFailures ?? 0,
+    failingSince: s.failingSince ?? null,
+    alertedAt: s.alertedAt ?? null,
+  };
+}
+
+export const scheduleOf = (s: SourceRecord): Schedule => ({
+  intervalSeconds: s.scheduleIntervalSeconds,
+  cron: s.cron,
+  timeZone: s.cronTimeZone,
+  jitterSeconds: s.jitterSeconds,
+});
+
 const AUTHOR_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const MIN_INTERVAL_SECONDS = 60;
 
 export function platformOf(url: URL): PlatformName {
   const host = url.hostname.toLowerCase();
@@ -131,33 +181,56 @@ export class AuthorDirectory {
     url: string;
     kind: SourceKind | undefined;
     scheduleIntervalSeconds: number;
+    cron?: string;
+    timeZone?: string;
+    jitterSeconds?: number;
+    /** Unset: weekly for a scheduled source; 0: full crawls only on demand. */
+    fullCrawlIntervalSeconds?: number;
     gitRef: string;
   }): Promise<SourceRecord> {
     await this.getAuthor(input.authorId);
     const local =
       this.options.allowLocalRepositories === true && (input.kind ?? 'repository') === 'repository';
     const url = parseSourceUrl(input.url, { allowFile: local });
-    if (input.scheduleIntervalSeconds !== 0 && input.scheduleIntervalSeconds < MIN_INTERVAL_SECONDS) {
-      throw invalidArgument(
-        `schedule_interval_seconds must be 0 (no schedule) or at least ${MIN_INTERVAL_SECONDS}`,
-        [{ field: 'schedule_interval_seconds', message: `0 or >= ${MIN_INTERVAL_SECONDS}` }],
-      );
+    const schedule: Schedule = {
+      intervalSeconds: input.scheduleIntervalSeconds,
+      cron: (input.cron ?? '').trim(),
+      timeZone: (input.timeZone ?? '').trim(),
+      jitterSeconds: input.jitterSeconds ?? 0,
+    };
+    validateSchedule(schedule);
+    const full = input.fullCrawlIntervalSeconds ?? (isScheduled(schedule) ? DEFAULT_FULL_CRAWL_SECONDS : 0);
+    if (!Number.isInteger(full) || full < 0 || (full > 0 && full < 3600)) {
+      throw invalidArgument('full_crawl_interval_seconds must be 0 (on demand only) or at least 3600', [
+        { field: 'full_crawl_interval_seconds', message: '0 or >= 3600' },
+      ]);
     }
     const platform = platformOf(url);
     const kind = input.kind ?? (platform === 'github' || url.protocol === 'file:' ? 'repository' : 'profile');
     const createdAt = this.now();
-    const record: SourceRecord = {
-      _id: sourceId(input.authorId, url.href),
+    const id = sourceId(input.authorId, url.href);
+    const record: SourceRecord = withSourceDefaults({
+      _id: id,
       authorId: input.authorId,
       kind,
       url: url.href,
       platform,
-      scheduleIntervalSeconds: input.scheduleIntervalSeconds,
+      scheduleIntervalSeconds: schedule.intervalSeconds,
+      cron: schedule.cron,
+      cronTimeZone: schedule.timeZone,
+      jitterSeconds: schedule.jitterSeconds,
+      fullCrawlIntervalSeconds: full,
       gitRef: input.gitRef,
       createdAt,
       lastCrawlAt: null,
-      nextCrawlAt: input.scheduleIntervalSeconds > 0 ? createdAt : null,
-    };
+      // An interval source is crawled at once (its first crawl is full: there is no cursor yet); a cron
+      // source waits for its first due time.
+      nextCrawlAt: schedule.cron
+        ? nextDue(schedule, id, createdAt)
+        : schedule.intervalSeconds > 0
+          ? createdAt
+          : null,
+    } as SourceRecord);
     try {
       await this.sources.insert(record);
     } catch (err) {
@@ -177,7 +250,7 @@ export class AuthorDirectory {
     await this.getAuthor(authorId);
     const url = `archive:${fileName}`;
     const existing = await this.sources.get(sourceId(authorId, url));
-    if (existing) return existing;
+    if (existing) return withSourceDefaults(existing);
     const name = fileName.toLowerCase();
     const platform: PlatformName = name.includes('medium')
       ? 'medium'
@@ -186,7 +259,7 @@ export class AuthorDirectory {
         : name.includes('linkedin')
           ? 'linkedin'
           : 'web';
-    const record: SourceRecord = {
+    const record: SourceRecord = withSourceDefaults({
       _id: sourceId(authorId, url),
       authorId,
       kind: 'archive',
@@ -197,7 +270,7 @@ export class AuthorDirectory {
       createdAt: this.now(),
       lastCrawlAt: null,
       nextCrawlAt: null,
-    };
+    } as SourceRecord);
     try {
       await this.sources.insert(record);
     } catch (err) {
@@ -211,16 +284,32 @@ export class AuthorDirectory {
     const filter: Record<string, unknown> = {};
     if (authorId) filter['authorId'] = authorId;
     if (page.after) filter['_id'] = { $gt: page.after };
-    return this.sources.find(filter as never, {
+    const found = await this.sources.find(filter as never, {
       sort: [{ field: '_id', direction: 'asc' }],
       limit: page.size,
     });
+    return found.map(withSourceDefaults);
   }
 
   async getSource(id: string): Promise<SourceRecord> {
     const source = id ? await this.sources.get(id) : undefined;
     if (!source) throw notFound(`source "${id}" does not exist`);
-    return source;
+    return withSourceDefaults(source);
+  }
+
+  /** Stops scheduled crawls of a source (on-demand crawls still run); its state is kept. */
+  async pauseSource(id: string): Promise<SourceRecord> {
+    const source = await this.getSource(id);
+    await this.sources.update(id, { set: { paused: true, nextCrawlAt: null } });
+    return { ...source, paused: true, nextCrawlAt: null };
+  }
+
+  /** Schedules a paused source again from now: the next due time, not the ones missed while paused. */
+  async resumeSource(id: string): Promise<SourceRecord> {
+    const source = await this.getSource(id);
+    const nextCrawlAt = nextDue(scheduleOf(source), source._id, this.now());
+    await this.sources.update(id, { set: { paused: false, nextCrawlAt } });
+    return { ...source, paused: false, nextCrawlAt };
   }
 
   async removeSource(id: string): Promise<void> {

@@ -7,6 +7,9 @@ import { notFound } from '@llmtwin/runtime/errors';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ExtractedDocument } from './extracted-document.js';
+import type { SourceCursor } from './source-cursor.js';
+
+export { EMPTY_CURSOR, type SourceCursor } from './source-cursor.js';
 import type { RawDocumentRecord, RawDocumentStore } from './raw-documents.js';
 
 export type CrawlJobState = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled';
@@ -20,19 +23,36 @@ export interface CrawlTarget {
   gitRef: string;
   /** For archives: where the uploaded bytes were saved. */
   archivePath?: string;
+  /**
+   * 'incremental': only what is new or changed since `cursor` (scheduled crawls, and on-demand ones of a
+   * source that has crawled before); 'full' (also when absent): the whole listing, which is also how
+   * deletions are found.
+   */
+  mode?: CrawlMode;
+  /** What the source's last successful crawl saw; absent on a first crawl. */
+  cursor?: SourceCursor;
 }
+
+export type CrawlMode = 'full' | 'incremental';
 
 export type CrawlItem =
   | { type: 'total'; count: number }
   | { type: 'document'; document: ExtractedDocument }
   /** The source says this document no longer exists (404/410, removed from a repository). */
   | { type: 'gone'; canonicalUrl: string }
-  | { type: 'error'; url: string; message: string };
+  | { type: 'error'; url: string; message: string }
+  /** Where the next incremental crawl may start; only sent when everything new was read. */
+  | { type: 'cursor'; cursor: SourceCursor };
 
 export interface Crawler {
   /** Whether the listing names every document of the source, so absent ones are gone. */
   completeListing(target: CrawlTarget): boolean;
   crawl(target: CrawlTarget, signal: AbortSignal): AsyncIterable<CrawlItem>;
+  /**
+   * Whether a document of a partial listing (a feed) still exists, asked by a full crawl for each stored
+   * document the listing did not name: 'gone' (404/410) tombstones it, 'unknown' leaves it.
+   */
+  probe?(url: string, signal: AbortSignal): Promise<'present' | 'gone' | 'unknown'>;
 }
 
 export interface CrawlJobRecord extends StoredRecord {
@@ -46,6 +66,8 @@ export interface CrawlJobRecord extends StoredRecord {
   unchanged: number;
   tombstoned: number;
   errors: { url: string; message: string }[];
+  /** The cursor the crawl reported (absent when it did not read everything new). */
+  cursor?: SourceCursor;
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
@@ -59,6 +81,7 @@ export class CrawlJobs {
   private running: Promise<void> | undefined;
   private readonly controller = new AbortController();
   private current: AbortController | undefined;
+  private readonly finishedListeners: ((job: CrawlJobRecord) => Promise<void>)[] = [];
 
   constructor(
     warehouse: Warehouse,
@@ -73,6 +96,11 @@ export class CrawlJobs {
   async init(): Promise<void> {
     await this.jobs.ensureIndex({ fields: [{ field: 'state', direction: 'asc' }] });
     await this.jobs.ensureIndex({ fields: [{ field: 'target.sourceId', direction: 'asc' }] });
+  }
+
+  /** Called with every job that ended (not one interrupted by a shutdown), e.g. to update its source. */
+  onFinished(listener: (job: CrawlJobRecord) => Promise<void>): void {
+    this.finishedListeners.push(listener);
   }
 
   /** Re-queues jobs interrupted by a crash or a shutdown, oldest first. */
@@ -152,6 +180,7 @@ export class CrawlJobs {
     const counts = { itemsTotal: 0, itemsDone: 0, created: 0, updated: 0, unchanged: 0, tombstoned: 0 };
     const errors: { url: string; message: string }[] = [];
     const seen = new Set<string>();
+    let cursor: SourceCursor | undefined;
     await this.jobs.update(id, { set: { state: 'running', startedAt: this.now(), errors: [], ...counts } });
     let lastSave = 0;
     const save = async (force = false) => {
@@ -164,6 +193,9 @@ export class CrawlJobs {
       for await (const item of this.crawler.crawl(target, signal)) {
         if (signal.aborted) break;
         switch (item.type) {
+          case 'cursor':
+            cursor = item.cursor;
+            break;
           case 'total':
             counts.itemsTotal = item.count;
             break;
@@ -220,6 +252,21 @@ export class CrawlJobs {
           const res = await this.store.tombstone(doc._id, id, signal);
           if (res.change === 'tombstoned') counts.tombstoned++;
         }
+      } else if (!signal.aborted && target.sourceId && target.mode !== 'incremental' && this.crawler.probe) {
+        // A partial listing (a feed) says nothing about older documents: a full crawl asks for each one.
+        const unseen: RawDocumentRecord[] = [];
+        for await (const doc of this.store.documents.scan(
+          { sourceId: target.sourceId, authorId: target.authorId, tombstone: false },
+          { exclude: ['raw'] },
+        )) {
+          if (!seen.has(doc._id)) unseen.push(doc);
+        }
+        for (const doc of unseen) {
+          if (signal.aborted) break;
+          if ((await this.crawler.probe(doc.canonicalUrl, signal)) !== 'gone') continue;
+          const res = await this.store.tombstone(doc._id, id, signal);
+          if (res.change === 'tombstoned') counts.tombstoned++;
+        }
       }
     } catch (err) {
       if (!signal.aborted) failed = err instanceof Error ? err.message : String(err);
@@ -233,9 +280,22 @@ export class CrawlJobs {
     const state: CrawlJobState = failed ? 'failed' : errors.length > 0 ? 'partial' : 'succeeded';
     if (failed) errors.push({ url: target.url, message: failed });
     if (counts.itemsTotal < counts.itemsDone) counts.itemsTotal = counts.itemsDone;
-    await this.jobs.update(id, {
-      set: { ...counts, errors: errors.slice(0, MAX_ERRORS_KEPT), state, endedAt: this.now() },
-    });
+    const ended = {
+      ...counts,
+      errors: errors.slice(0, MAX_ERRORS_KEPT),
+      state,
+      endedAt: this.now(),
+      ...(cursor && !failed ? { cursor } : {}),
+    };
+    await this.jobs.update(id, { set: ended });
     this.logger.info({ jobId: id, state, ...counts, errors: errors.length }, 'crawl job finished');
+    for (const listener of this.finishedListeners) {
+      try {
+        await listener({ ...job, ...ended });
+      } catch (err) {
+        // The job's outcome is stored; a source that misses it is corrected by its next crawl.
+        this.logger.warn({ err, jobId: id }, 'could not record a finished crawl on its source');
+      }
+    }
   }
 }

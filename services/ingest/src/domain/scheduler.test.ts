@@ -1,5 +1,6 @@
-// The scheduler submits a crawl for each due source exactly once per interval, also with two schedulers (two
-// replicas) ticking against one warehouse.
+// The scheduler submits a crawl for each due source exactly once per interval or cron instant, also with two
+// schedulers (two replicas) ticking against one warehouse; a cron schedule in a time zone fires at its
+// wall-clock time across both DST changes; a paused source is not crawled until resumed.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { type EventBus, type Warehouse } from '@llmtwin/ports';
 import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
@@ -24,6 +25,23 @@ describe('CrawlScheduler', () => {
   let bus: EventBus;
   let now = Date.UTC(2026, 0, 1);
   const clock = () => now;
+  const logger = createLogger('test', { level: 'silent' });
+
+  /** An author, a jobs queue with a crawler that finds nothing, and `replicas` schedulers on one warehouse. */
+  async function setup(replicas: number) {
+    const authors = new AuthorDirectory(warehouse, clock);
+    await authors.init();
+    await authors.createAuthor({ id: 'ada', displayName: 'Ada', aliases: [] });
+    const store = new RawDocumentStore(warehouse, bus, clock);
+    await store.init();
+    const jobs = new CrawlJobs(warehouse, store, emptyCrawler, logger, clock);
+    await jobs.init();
+    const schedulers = Array.from(
+      { length: replicas },
+      () => new CrawlScheduler(warehouse, jobs, logger, { tickMs: 60_000 }, clock),
+    );
+    return { authors, jobs, schedulers };
+  }
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'scheduler-'));
@@ -72,6 +90,114 @@ describe('CrawlScheduler', () => {
     expect(await replicaA.tick()).toBe(0);
     now += 31 * 60_000;
     expect(await replicaB.tick()).toBe(1);
+    await jobs.idle();
+    expect(await jobs.jobs.count({ 'target.sourceId': source._id })).toBe(2);
+  });
+
+  it('fires a Berlin 02:30 cron source at the right instants across the spring and autumn DST changes', async () => {
+    const { authors, jobs, schedulers } = await setup(1);
+    const [scheduler] = schedulers as [CrawlScheduler];
+    const fired: string[] = [];
+    for (const [start, days] of [
+      ['2026-03-27T00:00:00Z', 4],
+      ['2026-10-23T12:00:00Z', 3],
+    ] as const) {
+      now = Date.parse(start);
+      const source = await authors.addSource({
+        authorId: 'ada',
+        url: `https://ada.substack.com/${start.slice(0, 7)}`,
+        kind: undefined,
+        scheduleIntervalSeconds: 0,
+        cron: '30 2 * * *',
+        timeZone: 'Europe/Berlin',
+        gitRef: '',
+      });
+      for (let day = 0; day < days; day++) {
+        const due = (await authors.getSource(source._id)).nextCrawlAt!;
+        // A tick a second early submits nothing; one at the instant submits the crawl.
+        now = due - 1000;
+        expect(await scheduler.tick()).toBe(0);
+        now = due;
+        expect(await scheduler.tick()).toBe(1);
+        fired.push(new Date(now).toISOString());
+      }
+      await authors.pauseSource(source._id); // out of the way of the next block's ticks
+    }
+    await jobs.idle();
+    expect(fired).toEqual([
+      '2026-03-27T01:30:00.000Z', // 02:30 CET
+      '2026-03-28T01:30:00.000Z',
+      '2026-03-29T01:00:00.000Z', // 02:30 does not exist: 03:00 CEST
+      '2026-03-30T00:30:00.000Z', // 02:30 CEST
+      '2026-10-24T00:30:00.000Z', // 02:30 CEST
+      '2026-10-25T00:30:00.000Z', // 02:30 happens twice: once
+      '2026-10-26T01:30:00.000Z', // 02:30 CET
+    ]);
+    expect(await jobs.jobs.count({})).toBe(7);
+  });
+
+  it('two replicas with cron and jitter start exactly one crawl per due time', async () => {
+    now = Date.parse('2026-05-01T00:00:00Z');
+    const { authors, jobs, schedulers } = await setup(2);
+    const ids: string[] = [];
+    for (const name of ['a', 'b', 'c']) {
+      const s = await authors.addSource({
+        authorId: 'ada',
+        url: `https://${name}.substack.com`,
+        kind: undefined,
+        scheduleIntervalSeconds: 0,
+        cron: '0 */6 * * *',
+        timeZone: 'Asia/Kolkata',
+        jitterSeconds: 1800,
+        gitRef: '',
+      });
+      ids.push(s._id);
+    }
+    // Two days in ten-minute steps, both replicas ticking at once at every step.
+    const end = now + 2 * 24 * 3600_000;
+    const submittedAt: Record<string, number[]> = {};
+    while (now < end) {
+      now += 10 * 60_000;
+      const before = new Map(
+        await Promise.all(ids.map(async (id) => [id, (await authors.getSource(id)).nextCrawlAt] as const)),
+      );
+      await Promise.all(schedulers.map((s) => s.tick()));
+      for (const id of ids) {
+        if ((await authors.getSource(id)).nextCrawlAt !== before.get(id)) {
+          (submittedAt[id] ??= []).push(before.get(id)!);
+        }
+      }
+    }
+    await jobs.idle();
+    for (const id of ids) {
+      // Every 6 h for two days: 8 due times, each crawled once, none twice.
+      expect(submittedAt[id]).toHaveLength(8);
+      expect(new Set(submittedAt[id]).size).toBe(8);
+      expect(await jobs.jobs.count({ 'target.sourceId': id })).toBe(8);
+    }
+  });
+
+  it('does not crawl a paused source, and resumes from the next due time', async () => {
+    now = Date.parse('2026-05-01T00:00:00Z');
+    const { authors, jobs, schedulers } = await setup(1);
+    const [scheduler] = schedulers as [CrawlScheduler];
+    const source = await authors.addSource({
+      authorId: 'ada',
+      url: 'https://ada.substack.com',
+      kind: undefined,
+      scheduleIntervalSeconds: 3600,
+      gitRef: '',
+    });
+    expect(await scheduler.tick()).toBe(1);
+    await authors.pauseSource(source._id);
+    now += 5 * 3600_000;
+    expect(await scheduler.tick()).toBe(0);
+    const resumed = await authors.resumeSource(source._id);
+    // The five hours missed while paused are not made up: the next crawl is an interval from now.
+    expect(resumed.nextCrawlAt).toBe(now + 3600_000);
+    expect(await scheduler.tick()).toBe(0);
+    now += 3600_000;
+    expect(await scheduler.tick()).toBe(1);
     await jobs.idle();
     expect(await jobs.jobs.count({ 'target.sourceId': source._id })).toBe(2);
   });

@@ -1,9 +1,13 @@
-// Scheduled crawls: each tick claims the sources that are due (compare-and-set on nextCrawlAt, so two
-// replicas never start the same crawl twice) and submits a job for each.
+// Scheduled crawls: each tick claims the sources that are due (compare-and-set on nextCrawlAt, so of two
+// replicas that see the same due time exactly one moves it on and starts the crawl) and submits a job for
+// each. A scheduled crawl is incremental (from the source's cursor) unless the source has no cursor yet or
+// its slower full-crawl schedule is due too. The next due time comes from the source's interval or cron
+// expression (schedule.ts); a paused source has none.
 import type { Collection, Warehouse } from '@llmtwin/ports';
 import type { Logger } from 'pino';
-import type { SourceRecord } from './authors.js';
-import type { CrawlJobs } from './crawl-jobs.js';
+import { scheduleOf, withSourceDefaults, type SourceRecord } from './authors.js';
+import type { CrawlJobs, CrawlMode } from './crawl-jobs.js';
+import { nextDue } from './schedule.js';
 
 export class CrawlScheduler {
   private readonly sources: Collection<SourceRecord>;
@@ -36,26 +40,42 @@ export class CrawlScheduler {
     const run = (async () => {
       let submitted = 0;
       try {
-        const due = await this.sources.find({ nextCrawlAt: { $lte: this.now() } }, { limit: 100 });
-        for (const source of due) {
-          if (source.nextCrawlAt === null) continue;
+        const now = this.now();
+        const due = await this.sources.find({ nextCrawlAt: { $lte: now } }, { limit: 100 });
+        for (const stored of due) {
+          const source = withSourceDefaults(stored);
+          const dueAt = source.nextCrawlAt;
+          if (dueAt === null || source.paused) continue;
+          // Due times missed while no replica ran collapse into this one crawl: the next is after now.
+          const next = nextDue(scheduleOf(source), source._id, Math.max(now, dueAt));
+          // Without a successful crawl there is no cursor to start from.
+          const firstCrawl = source.lastSuccessAt === null;
+          const fullDue =
+            source.fullCrawlIntervalSeconds > 0 &&
+            (source.nextFullCrawlAt === null || source.nextFullCrawlAt <= dueAt);
+          const mode: CrawlMode = firstCrawl || fullDue ? 'full' : 'incremental';
           const claimed = await this.sources.update(
             source._id,
             {
               set: {
-                nextCrawlAt: this.now() + source.scheduleIntervalSeconds * 1000,
-                lastCrawlAt: this.now(),
+                nextCrawlAt: next,
+                lastCrawlAt: now,
+                ...(mode === 'full' && source.fullCrawlIntervalSeconds > 0
+                  ? { nextFullCrawlAt: now + source.fullCrawlIntervalSeconds * 1000 }
+                  : {}),
               },
             },
-            { where: { nextCrawlAt: source.nextCrawlAt } },
+            { where: { nextCrawlAt: dueAt } },
           );
-          if (!claimed) continue; // another replica took it
+          if (!claimed) continue; // another replica took this due time
           await this.jobs.submit({
             authorId: source.authorId,
             sourceId: source._id,
             kind: source.kind,
             url: source.url,
             gitRef: source.gitRef,
+            mode,
+            ...(mode === 'incremental' ? { cursor: source.cursor } : {}),
           });
           submitted++;
         }

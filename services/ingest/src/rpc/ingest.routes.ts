@@ -14,6 +14,7 @@ import type {
   SourceRecord,
 } from '../domain/authors.js';
 import { parseSourceUrl } from '../domain/authors.js';
+import { coverageOf } from '../domain/coverage.js';
 import type { CrawlJobRecord, CrawlJobState, CrawlJobs } from '../domain/crawl-jobs.js';
 import type { ExtractedDocument } from '../domain/extracted-document.js';
 import { toProtoDocument, type RawDocumentStore, type RawDocumentRecord } from '../domain/raw-documents.js';
@@ -121,7 +122,10 @@ const toAuthor = (a: AuthorRecord) =>
     createTime: timestampFromMs(a.createdAt),
   });
 
-const toSource = (s: SourceRecord) =>
+const optionalTime = (field: string, ms: number | null) =>
+  ms !== null ? { [field]: timestampFromMs(ms) } : {};
+
+const toSource = (s: SourceRecord, documentCount: number) =>
   create(ingestv1.SourceSchema, {
     id: s._id,
     authorId: s.authorId,
@@ -131,12 +135,34 @@ const toSource = (s: SourceRecord) =>
     scheduleIntervalSeconds: BigInt(s.scheduleIntervalSeconds),
     gitRef: s.gitRef,
     createTime: timestampFromMs(s.createdAt),
-    ...(s.lastCrawlAt !== null ? { lastCrawlTime: timestampFromMs(s.lastCrawlAt) } : {}),
-    ...(s.nextCrawlAt !== null ? { nextCrawlTime: timestampFromMs(s.nextCrawlAt) } : {}),
+    ...optionalTime('lastCrawlTime', s.lastCrawlAt),
+    ...optionalTime('nextCrawlTime', s.nextCrawlAt),
+    cron: s.cron,
+    timeZone: s.cronTimeZone,
+    jitterSeconds: BigInt(s.jitterSeconds),
+    paused: s.paused,
+    fullCrawlIntervalSeconds: BigInt(s.fullCrawlIntervalSeconds),
+    ...optionalTime('nextFullCrawlTime', s.nextFullCrawlAt),
+    ...optionalTime('lastSuccessTime', s.lastSuccessAt),
+    ...optionalTime('lastFailureTime', s.lastFailureAt),
+    lastError: s.lastError,
+    consecutiveFailures: BigInt(s.consecutiveFailures),
+    ...optionalTime('failingSince', s.failingSince),
+    documentCount: BigInt(documentCount),
+    coverage: coverageOf(s),
+    cursor: {
+      ...optionalTime('newestPublishTime', s.cursor.newestPublishedAt),
+      newestUrls: s.cursor.newestUrls,
+      archiveOffset: BigInt(s.cursor.archiveOffset ?? 0),
+      gitCommit: s.cursor.gitCommit,
+    },
   });
 
 export function registerIngestRoutes(router: ConnectRouter, h: IngestHandlers): void {
   const { authors, store, jobs } = h;
+  const withCount = async (s: SourceRecord) =>
+    toSource(s, await store.documents.count({ sourceId: s._id, tombstone: false }));
+
   /** An upload on disk becomes an import job, or is refused and deleted while the caller waits. */
   const submitArchive = async (authorId: string, fileName: string, archivePath: string) => {
     const label = archiveLabel(fileName);
@@ -180,14 +206,29 @@ export function registerIngestRoutes(router: ConnectRouter, h: IngestHandlers): 
         url: req.url,
         kind: kindFromProto(req.kind),
         scheduleIntervalSeconds: Number(req.scheduleIntervalSeconds),
+        cron: req.cron,
+        timeZone: req.timeZone,
+        jitterSeconds: Number(req.jitterSeconds),
+        ...(req.fullCrawlIntervalSeconds !== undefined
+          ? { fullCrawlIntervalSeconds: Number(req.fullCrawlIntervalSeconds) }
+          : {}),
         gitRef: req.gitRef,
       });
-      return { source: toSource(source) };
+      return { source: toSource(source, 0) };
     },
     async listSources(req) {
       const page = readPage(req.page);
       const items = await authors.listSources(req.authorId, page);
-      return { sources: items.map(toSource), page: { nextPageToken: nextPageToken(items, page.size) } };
+      return {
+        sources: await Promise.all(items.map(withCount)),
+        page: { nextPageToken: nextPageToken(items, page.size) },
+      };
+    },
+    async pauseSource(req) {
+      return { source: await withCount(await authors.pauseSource(req.id)) };
+    },
+    async resumeSource(req) {
+      return { source: await withCount(await authors.resumeSource(req.id)) };
     },
     async removeSource(req) {
       const source = await authors.getSource(req.id);
@@ -207,12 +248,16 @@ export function registerIngestRoutes(router: ConnectRouter, h: IngestHandlers): 
     async crawlNow(req) {
       if (req.target.case === 'sourceId') {
         const source = await authors.getSource(req.target.value);
+        // Without a successful crawl there is no cursor: the first crawl reads everything anyway.
+        const incremental = !req.full && source.lastSuccessAt !== null;
         const job = await jobs.submit({
           authorId: source.authorId,
           sourceId: source._id,
           kind: source.kind,
           url: source.url,
           gitRef: source.gitRef,
+          mode: incremental ? 'incremental' : 'full',
+          ...(incremental ? { cursor: source.cursor } : {}),
         });
         return { job: toJob(job) };
       }

@@ -2,7 +2,13 @@
 // export archive through the importers, a profile through its platform's listing (Substack's archive API,
 // a Medium or any RSS feed), a single page through the page parsers with a generic-article fallback.
 // Every network access goes through the SafeFetcher (or git's pinned resolver).
-import type { Crawler, CrawlItem, CrawlTarget } from '../../domain/crawl-jobs.js';
+import {
+  EMPTY_CURSOR,
+  type Crawler,
+  type CrawlItem,
+  type CrawlTarget,
+  type SourceCursor,
+} from '../../domain/crawl-jobs.js';
 import type { ExtractedDocument } from '../../domain/extracted-document.js';
 import {
   extractPage,
@@ -48,9 +54,20 @@ export class SourceCrawler implements Crawler {
   constructor(private readonly options: SourceCrawlerOptions) {}
 
   completeListing(target: CrawlTarget): boolean {
-    // A repository's tree and a Substack archive name every document; feeds only name the latest ones, and
-    // archives and single URLs have no listing to compare with.
-    return target.kind === 'repository' || this.completeListings.has(target);
+    // A repository's whole tree and a whole Substack archive name every document; feeds only name the latest
+    // ones, an incremental crawl stops at what it has seen, and archives and single URLs have no listing.
+    return this.completeListings.has(target);
+  }
+
+  async probe(url: string, signal: AbortSignal): Promise<'present' | 'gone' | 'unknown'> {
+    try {
+      const res = await this.options.fetcher.fetch(url, { signal });
+      if (res.status === 404 || res.status === 410) return 'gone';
+      return res.status < 400 ? 'present' : 'unknown';
+    } catch {
+      // Refused by robots.txt, unreachable, a 5xx: none of that proves a deletion.
+      return 'unknown';
+    }
   }
 
   async *crawl(target: CrawlTarget, signal: AbortSignal): AsyncIterable<CrawlItem> {
@@ -96,6 +113,7 @@ export class SourceCrawler implements Crawler {
   }
 
   private async *crawlRepository(target: CrawlTarget, signal: AbortSignal): AsyncIterable<CrawlItem> {
+    // A shallow fetch is the cheapest way to learn the commit; an unchanged one needs nothing read or stored.
     const result = await crawlRepository({
       url: target.url,
       ...(target.gitRef ? { ref: target.gitRef } : {}),
@@ -112,8 +130,15 @@ export class SourceCrawler implements Crawler {
         message: `${unseen} files past the crawl limits were not read`,
       };
     }
+    if (target.mode === 'incremental' && target.cursor?.gitCommit === result.commit) {
+      yield { type: 'total', count: 0 };
+      yield { type: 'cursor', cursor: { ...EMPTY_CURSOR, gitCommit: result.commit } };
+      return;
+    }
     yield { type: 'total', count: result.documents.length };
     for (const document of result.documents) yield { type: 'document', document };
+    if (!result.truncated) this.completeListings.add(target);
+    yield { type: 'cursor', cursor: { ...EMPTY_CURSOR, gitCommit: result.commit } };
   }
 
   private async *crawlPage(url: string, signal: AbortSignal): AsyncIterable<CrawlItem> {
@@ -137,8 +162,7 @@ export class SourceCrawler implements Crawler {
   private async *crawlProfile(target: CrawlTarget, signal: AbortSignal): AsyncIterable<CrawlItem> {
     const url = new URL(target.url);
     if (this.isSubstack(url)) {
-      yield* this.crawlSubstack(url.origin, signal);
-      this.completeListings.add(target);
+      yield* this.crawlSubstack(url.origin, target, signal);
       return;
     }
     if (hostIs(url, 'medium.com')) {
@@ -155,8 +179,7 @@ export class SourceCrawler implements Crawler {
     }
     const html = decoder.decode(page.body.subarray(0, 512 * 1024));
     if (/window\._preloads|substackcdn\.com/.test(html)) {
-      yield* this.crawlSubstack(new URL(page.url).origin, signal);
-      this.completeListings.add(target);
+      yield* this.crawlSubstack(new URL(page.url).origin, target, signal);
       return;
     }
     const feed = /<link[^>]+type=["']application\/rss\+xml["'][^>]*>/i.exec(html)?.[0];
@@ -193,15 +216,33 @@ export class SourceCrawler implements Crawler {
       yield { type: 'error', url: feedUrl, message: errorMessage(err) };
       return;
     }
+    // The feed is one request with every entry's full content, so each crawl hands all of them on (edits to
+    // listed posts are found; unchanged ones write nothing); the cursor records the newest entry.
     yield { type: 'total', count: documents.length };
     for (const document of documents) yield { type: 'document', document };
+    yield { type: 'cursor', cursor: newestOf(documents) };
   }
 
-  private async *crawlSubstack(origin: string, signal: AbortSignal): AsyncIterable<CrawlItem> {
+  private async *crawlSubstack(
+    origin: string,
+    target: CrawlTarget,
+    signal: AbortSignal,
+  ): AsyncIterable<CrawlItem> {
     const pageSize = this.options.substackPageSize ?? 50;
     const max = this.options.maxListing ?? 5000;
+    // The archive is sorted newest first: an incremental crawl stops paging at the first entry it has seen.
+    const cursor = target.mode === 'incremental' ? target.cursor : undefined;
+    const since = cursor?.newestPublishedAt ?? null;
+    const seenBefore = (doc: ExtractedDocument) =>
+      since !== null &&
+      doc.publishedAt !== null &&
+      (doc.publishedAt < since ||
+        (doc.publishedAt === since && (cursor?.newestUrls ?? []).includes(doc.canonicalUrl)));
     const listed: ExtractedDocument[] = [];
-    for (let offset = 0; offset < max; offset += pageSize) {
+    let reachedSeen = false;
+    let complete = false;
+    let offset = 0;
+    for (; offset < max && !reachedSeen; offset += pageSize) {
       const pageUrl = `${origin}/api/v1/archive?sort=new&offset=${offset}&limit=${pageSize}`;
       let page: ExtractedDocument[];
       try {
@@ -212,10 +253,17 @@ export class SourceCrawler implements Crawler {
         // Without the whole listing, nothing may be taken for deleted: fail the job.
         throw new Error(`the Substack archive at ${pageUrl} could not be read: ${errorMessage(err)}`);
       }
-      listed.push(...page);
-      if (page.length < pageSize) break;
+      for (const entry of page) {
+        if (seenBefore(entry)) reachedSeen = true;
+        else listed.push(entry);
+      }
+      if (page.length < pageSize) {
+        complete = !reachedSeen;
+        break;
+      }
     }
     yield { type: 'total', count: listed.length };
+    let failures = 0;
     for (const entry of listed) {
       // The archive listing has metadata only; each post's own JSON has its body.
       const slug = new URL(entry.canonicalUrl).pathname.split('/').filter(Boolean).pop() ?? '';
@@ -226,8 +274,29 @@ export class SourceCrawler implements Crawler {
         const document = parseSubstackPostJson(res.body, postUrl);
         yield { type: 'document', document: { ...document, canonicalUrl: entry.canonicalUrl } };
       } catch (err) {
+        failures++;
         yield { type: 'error', url: entry.canonicalUrl, message: errorMessage(err) };
       }
     }
+    if (complete) this.completeListings.add(target);
+    // A post that could not be read must be tried again next time: the cursor stays where it was.
+    if (failures === 0) {
+      const newest = listed.length > 0 ? newestOf(listed) : (cursor ?? EMPTY_CURSOR);
+      yield { type: 'cursor', cursor: { ...newest, archiveOffset: listed.length } };
+    }
   }
+}
+
+/** The newest publish time among documents and the URLs published at exactly that time. */
+function newestOf(documents: readonly ExtractedDocument[]): SourceCursor {
+  let newest: number | undefined;
+  let urls: string[] = [];
+  for (const doc of documents) {
+    if (doc.publishedAt === null) continue;
+    if (newest === undefined || doc.publishedAt > newest) {
+      newest = doc.publishedAt;
+      urls = [doc.canonicalUrl];
+    } else if (doc.publishedAt === newest) urls.push(doc.canonicalUrl);
+  }
+  return { ...EMPTY_CURSOR, newestPublishedAt: newest ?? null, newestUrls: urls };
 }
