@@ -179,8 +179,12 @@ describe('the inference router on the real feature pipeline, with no LLM configu
       error: '',
     });
     expect(generation!.filters!.authorId).toBe('theahura');
-    expect(generation!.retrieved.map((r) => [r.chunkId, r.score])).toEqual(
-      res.citations.map((c) => [c.chunkId, c.score]),
+    // The record lists chunks in rank order; the citations group them by document, each chunk under its [n].
+    expect(generation!.retrieved.map((r) => [r.chunkId, r.score, r.citation])).toEqual(
+      res.citations
+        .flatMap((c) => c.passages.map((p) => ({ rank: p.rank, row: [p.chunkId, p.score, c.index] })))
+        .sort((a, b) => a.rank - b.rank)
+        .map((p) => p.row),
     );
     expect(generation!.retrieved.length).toBeLessThanOrEqual(3);
     expect(generation!.usage!.totalLatencyMs).toBeGreaterThan(0);
