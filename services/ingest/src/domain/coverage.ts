@@ -49,8 +49,12 @@ export function coverageOf(source: { kind: SourceKind; platform: PlatformName })
     default:
       return {
         partial: true,
-        note: "a site's feed lists only its latest posts; older ones are found only by crawling their URLs",
-        importHint: 'crawl older pages one by one: llmtwin crawl --author <id> <url>',
+        note:
+          'a site is read through its Substack archive when it has one (every public post), else through ' +
+          'its feed, which lists only the latest posts',
+        importHint:
+          "import the platform's export archive with llmtwin import, or crawl older pages one by one: " +
+          'llmtwin crawl --author <id> <url>',
       };
   }
 }
