@@ -25,6 +25,11 @@ export interface SourceCrawlerOptions {
   /** Scratch space for git fetches. */
   workDir: string;
   git?: Pick<GitCrawlOptions, 'allowLocal' | 'allowHttp' | 'resolveHost' | 'limits'>;
+  /**
+   * Substack post bodies requested at once (default 4); the fetcher's per-host limit still decides how many
+   * reach one site together.
+   */
+  postConcurrency?: number;
   /** Posts fetched per Substack archive page, and the most a profile crawl lists. */
   substackPageSize?: number;
   /** Uploaded archives: the importer's limits, and what to do with an archive once read (delete it). */
@@ -263,20 +268,30 @@ export class SourceCrawler implements Crawler {
       }
     }
     yield { type: 'total', count: listed.length };
-    let failures = 0;
-    for (const entry of listed) {
-      // The archive listing has metadata only; each post's own JSON has its body.
+    // The archive listing has metadata only; each post's own JSON has its body. A few are requested ahead,
+    // so a slow answer does not hold the crawl up, and they are handed on in archive order.
+    const readPost = async (entry: ExtractedDocument): Promise<CrawlItem> => {
       const slug = new URL(entry.canonicalUrl).pathname.split('/').filter(Boolean).pop() ?? '';
       const postUrl = `${origin}/api/v1/posts/${encodeURIComponent(slug)}`;
       try {
         const res = await this.options.fetcher.fetch(postUrl, { signal });
         if (res.status >= 400) throw new Error(`HTTP ${res.status}`);
         const document = parseSubstackPostJson(res.body, postUrl);
-        yield { type: 'document', document: { ...document, canonicalUrl: entry.canonicalUrl } };
+        return { type: 'document', document: { ...document, canonicalUrl: entry.canonicalUrl } };
       } catch (err) {
-        failures++;
-        yield { type: 'error', url: entry.canonicalUrl, message: errorMessage(err) };
+        return { type: 'error', url: entry.canonicalUrl, message: errorMessage(err) };
       }
+    };
+    const ahead = Math.max(1, this.options.postConcurrency ?? 4);
+    const pending: Promise<CrawlItem>[] = [];
+    let next = 0;
+    let failures = 0;
+    while (next < listed.length && pending.length < ahead) pending.push(readPost(listed[next++]!));
+    while (pending.length > 0) {
+      const item = await pending.shift()!;
+      if (next < listed.length && !signal.aborted) pending.push(readPost(listed[next++]!));
+      if (item.type === 'error') failures++;
+      yield item;
     }
     if (complete) this.completeListings.add(target);
     // A post that could not be read must be tried again next time: the cursor stays where it was.
