@@ -3,13 +3,14 @@
 // samples): the scheduler, crawl jobs, source health and the real SourceCrawler over the SafeFetcher.
 // What it shows: after the first (full) crawl a scheduled crawl fetches only the new post, counted on the
 // server; a deleted post survives incremental crawls and is tombstoned by the full crawl on its own slower
-// schedule; failures back off exponentially up to a cap, keep their reason, raise one alert after a day and
-// reset on success (the alert resolving).
+// schedule; a post gone from a Medium feed is asked for at a full crawl and tombstoned only on 404;
+// failures back off exponentially up to a cap, keep their reason, raise one alert after a day and reset on
+// success (the alert resolving).
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { EventBus, Warehouse } from '@llmtwin/ports';
 import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
 import { createLogger } from '@llmtwin/runtime';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FixtureServer, type SubstackArchiveEntry } from '../test/fixture-server.js';
@@ -30,7 +31,31 @@ const SUBSTACK_HOME = join(
   committedFixtures,
   'substack/jocmp-mercury-parser/fixtures/substack.com/1777688784578.html',
 );
+const MEDIUM_PAGE = join(committedFixtures, 'medium/postlight-parser/fixtures/medium.com.html');
+const MEDIUM_ARTICLE = join(
+  committedFixtures,
+  'medium/mozilla-readability/test/test-pages/medium-1/source.html',
+);
 const HOUR = 3600_000;
+
+/** A CDATA section for any text: "]]>" inside is split across two sections, as XML requires. */
+const cdata = (text: string) => `<![CDATA[${text.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
+
+/** A Medium author feed in the shape medium.com/feed/@user serves, its items linking to `origin`. */
+function mediumFeed(origin: string, items: { slug: string; title: string; date: string; body: string }[]) {
+  const entries = items
+    .map(
+      (item) => `<item><title>${cdata(item.title)}</title>
+<link>${origin}/@ada/${item.slug}?source=rss-3a8144eabfe3------2</link>
+<guid isPermaLink="false">https://medium.com/p/${item.slug.split('-').pop()}</guid>
+<dc:creator>${cdata('Ada')}</dc:creator><pubDate>${new Date(item.date).toUTCString()}</pubDate>
+<content:encoded>${cdata(item.body)}</content:encoded></item>`,
+    )
+    .join('\n');
+  return `<?xml version="1.0" encoding="UTF-8"?><rss xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:atom="http://www.w3.org/2005/Atom" version="2.0">
+<channel><title>${cdata('Stories by Ada on Medium')}</title><link>${origin}/@ada</link><generator>Medium</generator>
+${entries}</channel></rss>`;
+}
 
 describe('scheduled source crawls', () => {
   let dir: string;
@@ -237,5 +262,54 @@ describe('scheduled source crawls', () => {
     const again = await authors.getSource(source._id);
     expect(again.consecutiveFailures).toBe(1);
     expect((again.nextCrawlAt! - now) / HOUR).toBe(1);
+  });
+
+  it("finds a feed's deleted post at a full crawl by asking for it, and leaves one that only left the feed", async () => {
+    const article = await readFile(MEDIUM_ARTICLE, 'utf8');
+    const body = /<div class="section-inner[^>]*>([\s\S]*?)<\/div>/.exec(article)?.[1] ?? article;
+    const older = {
+      slug: 'older-post-0a1b2c3d4e5f',
+      title: 'An older post',
+      date: '2026-05-01T08:00:00Z',
+      body,
+    };
+    const newer = {
+      slug: 'newer-post-fb39f4f701bb',
+      title: 'A newer post',
+      date: '2026-05-20T08:00:00Z',
+      body,
+    };
+    publication.route('/@ada', { file: MEDIUM_PAGE, contentType: 'text/html; charset=utf-8' });
+    publication.mediumFeed('ada', { body: mediumFeed(publication.url, [newer, older]) });
+    for (const post of [older, newer]) publication.mediumArticle('ada', post.slug, { file: MEDIUM_ARTICLE });
+    const source = await authors.addSource({
+      authorId: 'ada',
+      url: `${publication.url}/@ada`,
+      kind: undefined,
+      scheduleIntervalSeconds: 3600,
+      gitRef: '',
+    });
+    const first = await crawlWhenDue(source);
+    expect(first).toMatchObject({ state: 'succeeded', created: 2 });
+    const olderPath = `/@ada/${older.slug}`;
+    const live = () => store.documents.count({ sourceId: source._id, tombstone: false });
+
+    // The feed moves on and lists only the newer post, as Medium's does: that alone proves nothing.
+    publication.mediumFeed('ada', { body: mediumFeed(publication.url, [newer]) });
+    const incremental = await crawlWhenDue(source);
+    expect(incremental).toMatchObject({ state: 'succeeded', tombstoned: 0 });
+    expect(publication.hits(olderPath)).toBe(0); // incremental crawls ask for nothing beyond the feed
+    const full = await jobs.submit({ ...first.target, mode: 'full' });
+    await jobs.idle();
+    expect(await jobs.get(full._id)).toMatchObject({ state: 'succeeded', tombstoned: 0 });
+    expect(publication.hits(olderPath)).toBe(1); // asked, answered 200: still there
+    expect(await live()).toBe(2);
+
+    // The author deletes it: the next full crawl's request answers 404 and the post becomes a tombstone.
+    publication.remove(olderPath);
+    const again = await jobs.submit({ ...first.target, mode: 'full' });
+    await jobs.idle();
+    expect(await jobs.get(again._id)).toMatchObject({ state: 'succeeded', tombstoned: 1 });
+    expect(await live()).toBe(1);
   });
 });
