@@ -1,7 +1,8 @@
 // A Medium story re-published seven weeks after it first came out, as a saved page (in full and in the
 // trimmed forms captures take), as a feed item and as an export post (test/fixtures/medium-republished,
 // written for this project): the publish time is the first publication wherever the story comes from, the
-// re-publish or edit is kept as the update time, and no order of crawls moves the stored date later.
+// re-publish or edit is kept as the update time, and no order of crawls moves the stored date later. A blog
+// post and a LinkedIn article edited after publication show the same rule on the other parsers.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ingesteventsv1, topics } from '@llmtwin/contracts';
 import { decodeEvent, type EventBus, type Warehouse } from '@llmtwin/ports';
@@ -84,6 +85,53 @@ describe('Medium pages: the first publication is the publish time', () => {
     // 23:30 UTC on Jan 9 is Jan 10 in UTC+14; the byline's Jan 9 is the same publication, not an earlier one.
     expect(doc.publishedAt).toBe(Date.parse('2024-01-09T23:30:00.000Z'));
     expect(doc.updatedAt).toBeUndefined();
+  });
+});
+
+describe('other platforms: published is the first publication, a modification is kept apart', () => {
+  // A blog post edited after it came out, as WordPress and most CMSs mark it up (JSON-LD and OpenGraph).
+  const blog = `<!doctype html><html><head><title>Moving off cron | Ops notes</title>
+    <meta property="og:type" content="article">
+    <meta property="og:title" content="Moving off cron">
+    <meta property="article:published_time" content="2024-02-12T09:30:00+01:00">
+    <meta property="article:modified_time" content="2024-04-02T16:05:11+02:00">
+    <link rel="canonical" href="https://ops.example.org/2024/02/moving-off-cron/">
+    <script type="application/ld+json">{"@context":"https://schema.org","@type":"BlogPosting",
+      "headline":"Moving off cron","datePublished":"2024-02-12T09:30:00+01:00",
+      "dateModified":"2024-04-02T16:05:11+02:00","author":{"@type":"Person","name":"Sam Ortiz"}}</script>
+    </head><body><article><h1>Moving off cron</h1><p>We replaced forty cron jobs with one scheduler.</p>
+    <p><em>Updated in April with the retry numbers.</em></p></article></body></html>`;
+
+  it('generic pages: datePublished, and dateModified as the update', () => {
+    const doc = extractPage(blog, 'https://ops.example.org/2024/02/moving-off-cron/');
+    expect(doc).toMatchObject({
+      platform: 'web',
+      publishedAt: Date.parse('2024-02-12T08:30:00Z'),
+      updatedAt: Date.parse('2024-04-02T14:05:11Z'),
+    });
+    // Only the meta tags (no JSON-LD): the same two times.
+    const metaOnly = blog.replace(/<script type="application\/ld\+json">.*?<\/script>/s, '');
+    expect(extractPage(metaOnly, 'https://ops.example.org/2024/02/moving-off-cron/')).toMatchObject({
+      publishedAt: Date.parse('2024-02-12T08:30:00Z'),
+      updatedAt: Date.parse('2024-04-02T14:05:11Z'),
+    });
+  });
+
+  it('LinkedIn articles: datePublished, and dateModified as the update', () => {
+    const pulse = 'https://www.linkedin.com/pulse/what-reviews-ingrid-holm';
+    const page = `<!doctype html><html><head><title>What reviews are for | LinkedIn</title>
+      <meta property="og:title" content="What reviews are for">
+      <link rel="canonical" href="${pulse}">
+      <script type="application/ld+json">{"@context":"http://schema.org","@type":"Article",
+        "headline":"What reviews are for","datePublished":"2024-11-05T07:30:00.000+00:00",
+        "dateModified":"2025-01-14T12:00:00.000+00:00","author":{"@type":"Person","name":"Ingrid Holm"}}</script>
+      </head><body><article><h1>What reviews are for</h1><p>Every team had its own idea.</p></article></body></html>`;
+    expect(extractPage(page, pulse)).toMatchObject({
+      platform: 'linkedin',
+      category: 'article',
+      publishedAt: Date.parse('2024-11-05T07:30:00Z'),
+      updatedAt: Date.parse('2025-01-14T12:00:00Z'),
+    });
   });
 });
 
