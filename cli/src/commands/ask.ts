@@ -7,6 +7,12 @@ import { DEMO_AUTHOR_ID, loadDemoAuthor, type DemoLoadResult } from '../demo.js'
 import { bold, dim, ok, printJson } from '../output.js';
 import { remote, type RemoteOptions } from './ingest.js';
 
+/** What `done.fallback` means, for the line under the answer. */
+const FALLBACK_WHY: Record<string, string> = {
+  repetition: 'it repeated itself',
+  no_citations: 'it cited no source',
+};
+
 export const askCommand = (
   o: RemoteOptions & { question: string; author: string; model?: string; topK?: number; maxTokens?: number },
 ) =>
@@ -27,6 +33,9 @@ export const askCommand = (
         modelVersion: res.modelVersion || null,
         modelVersionId: res.modelVersionId || null,
         extractive: res.extractive,
+        // Why the model's answer gave way to quotes ("repetition" | "no_citations"); null when it did not.
+        fallback: res.fallback || null,
+        finishReason: res.finishReason,
         generationId: res.generationId,
         citations: res.citations.map((c) => ({
           index: c.index,
@@ -52,7 +61,9 @@ export const askCommand = (
         console.log(
           dim(
             `model ${done.model}${done.modelVersion ? ` + ${done.modelVersion}` : ''}` +
-              `${done.extractive ? ' (extractive)' : ''}, generation ${done.generationId}`,
+              `${done.extractive ? ' (extractive)' : ''}` +
+              `${done.fallback ? `, model answer withdrawn: ${FALLBACK_WHY[done.fallback] ?? done.fallback}` : ''}` +
+              `, generation ${done.generationId}`,
           ),
         );
       }

@@ -27,6 +27,22 @@ export interface ChatRequest {
    * runtime and asked for by name; TGI, the `adapter_id` parameter.
    */
   adapter?: LoraAdapter;
+  /**
+   * Penalties against repeating (answers only; JSON output repeats braces by design). Each backend applies
+   * what it supports and leaves the rest out; unset fields keep the backend's own default.
+   */
+  penalties?: DecodingPenalties;
+}
+
+/** Decoding penalties that keep a small model from looping; unset = the backend's default. */
+export interface DecodingPenalties {
+  /** Multiplicative penalty on recently generated tokens (1 = off): llama.cpp, vLLM, TGI repetition_penalty. */
+  repeat?: number;
+  /** OpenAI-style additive penalties, per occurrence and once per token seen (0 = off). */
+  frequency?: number;
+  presence?: number;
+  /** DRY ("don't repeat yourself") multiplier (0 = off): in process and llama.cpp servers only. */
+  dry?: number;
 }
 
 /** A LoRA adapter a request is answered with. */

@@ -7,6 +7,15 @@ import { z } from 'zod';
 const ms = (def: number, what: string) =>
   z.coerce.number().int().min(0).max(3_600_000).default(def).describe(what);
 
+/** An optional number: blank or unset means "not set" (the backend decides), not 0. */
+const penalty = (min: number, max: number, what: string) =>
+  z
+    .preprocess(
+      (v) => (v === '' || v === undefined ? undefined : v),
+      z.coerce.number().min(min).max(max).optional(),
+    )
+    .describe(what);
+
 export const configSchema = baseConfigSchema.extend({
   LLMTWIN_WAREHOUSE_URL: z.string().describe('mongodb://… or sqlite:<file> (generation records)'),
   // Every search goes through the embed service, which owns the embedder and the live collection.
@@ -29,6 +38,25 @@ export const configSchema = baseConfigSchema.extend({
     .string()
     .default('')
     .describe('answer template version to pin (default: the newest)'),
+  // Penalties against loops, sent with every answer; blank = the backend's own default (in process: repeat
+  // 1.1 over 64 tokens and DRY 0.8). HTTP backends get only those set: a hosted API refuses unknown ones.
+  LLMTWIN_LLM_REPEAT_PENALTY: penalty(0, 2, 'repetition penalty (1 = off; in process, vLLM, TGI, llama.cpp)'),
+  LLMTWIN_LLM_FREQUENCY_PENALTY: penalty(-2, 2, 'OpenAI-style frequency penalty (0 = off)'),
+  LLMTWIN_LLM_PRESENCE_PENALTY: penalty(-2, 2, 'OpenAI-style presence penalty (0 = off)'),
+  LLMTWIN_LLM_DRY_MULTIPLIER: penalty(0, 5, 'DRY penalty multiplier (0 = off; in process and llama.cpp)'),
+  LLMTWIN_REPEAT_GUARD_WORDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000)
+    .default(12)
+    .describe('stop an answer once its last N words repeat earlier words verbatim (0 = no guard)'),
+  LLMTWIN_ANSWER_FALLBACK: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe(
+      'replace an answer that cites no source, or that the guard stopped, with quotes of the sources',
+    ),
   LLMTWIN_RERANKER: z
     .string()
     .default('')

@@ -22,7 +22,7 @@ import { subscribeModelPromotions, type PromotionTarget } from './consumers/mode
 import { GenerationStore } from './domain/generations.js';
 import { AuthorModels } from './domain/author-models.js';
 import { ArtifactAdapterFiles } from './adapters/artifact-adapter-files.js';
-import { RagService, type LlmResolver } from './domain/rag.js';
+import { RagService, type LlmResolver, type RagDeps } from './domain/rag.js';
 import { OnnxReranker, type Reranker } from './adapters/onnx-reranker.js';
 import type { InferenceRouterConfig } from './config.js';
 import { modelRouterFromSettings, type ModelSettings } from '@llmtwin/llm/backends';
@@ -56,6 +56,8 @@ export interface InferenceRouterDeps {
   promotion?: Omit<PromotionTarget, 'retire'>;
   alertThresholds?: Partial<AlertThresholds>;
   promptTemplate?: string;
+  /** Decoding penalties, the repetition guard and the extractive fallback of model answers. */
+  answers?: RagDeps['answers'];
   /** Where authors' adapter files are (the registry's artifacts); needed by an in-process model only. */
   artifacts?: ArtifactStore;
   /** The local folder adapter files are fetched into. Default: <tmpdir>/llmtwin-adapters. */
@@ -206,6 +208,7 @@ export async function createInferenceRouterModule(deps: InferenceRouterDeps): Pr
     ...(deps.reranker ? { reranker: deps.reranker } : {}),
     ...(ingest ? { authorName: ingest } : {}),
     ...(deps.promptTemplate ? { promptTemplate: deps.promptTemplate } : {}),
+    ...(deps.answers ? { answers: deps.answers } : {}),
   });
   let promotions: Subscription | undefined;
   return {
@@ -281,6 +284,12 @@ export type RouterSettings = ModelSettings &
     | 'LLMTWIN_ALERT_LATENCY_P95_MS'
     | 'LLMTWIN_ALERT_ERROR_RATE'
     | 'LLMTWIN_ADAPTER_CACHE_DIR'
+    | 'LLMTWIN_LLM_REPEAT_PENALTY'
+    | 'LLMTWIN_LLM_FREQUENCY_PENALTY'
+    | 'LLMTWIN_LLM_PRESENCE_PENALTY'
+    | 'LLMTWIN_LLM_DRY_MULTIPLIER'
+    | 'LLMTWIN_REPEAT_GUARD_WORDS'
+    | 'LLMTWIN_ANSWER_FALLBACK'
   >;
 
 /** Models, promotions, reranker, template, budget and alert thresholds, as both composition roots build them. */
@@ -297,6 +306,7 @@ export async function routerOptionsFromSettings(
     | 'contextBudgetTokens'
     | 'alertThresholds'
     | 'adapterCacheDir'
+    | 'answers'
   >
 > {
   const { models, serve } = modelRouterFromSettings(settings, logger);
@@ -308,9 +318,33 @@ export async function routerOptionsFromSettings(
     ...(settings.LLMTWIN_PROMPT_TEMPLATE ? { promptTemplate: settings.LLMTWIN_PROMPT_TEMPLATE } : {}),
     contextBudgetTokens: settings.LLMTWIN_CONTEXT_BUDGET_TOKENS,
     adapterCacheDir: settings.LLMTWIN_ADAPTER_CACHE_DIR,
+    answers: answerSettings(settings),
     alertThresholds: {
       latencyP95Ms: settings.LLMTWIN_ALERT_LATENCY_P95_MS,
       errorRate: settings.LLMTWIN_ALERT_ERROR_RATE,
     },
+  };
+}
+
+/** The answer settings of config.ts: penalties only where set, so that each backend keeps its default. */
+export function answerSettings(settings: RouterSettings): NonNullable<RagDeps['answers']> {
+  const penalties = {
+    ...(settings.LLMTWIN_LLM_REPEAT_PENALTY !== undefined
+      ? { repeat: settings.LLMTWIN_LLM_REPEAT_PENALTY }
+      : {}),
+    ...(settings.LLMTWIN_LLM_FREQUENCY_PENALTY !== undefined
+      ? { frequency: settings.LLMTWIN_LLM_FREQUENCY_PENALTY }
+      : {}),
+    ...(settings.LLMTWIN_LLM_PRESENCE_PENALTY !== undefined
+      ? { presence: settings.LLMTWIN_LLM_PRESENCE_PENALTY }
+      : {}),
+    ...(settings.LLMTWIN_LLM_DRY_MULTIPLIER !== undefined
+      ? { dry: settings.LLMTWIN_LLM_DRY_MULTIPLIER }
+      : {}),
+  };
+  return {
+    ...(Object.keys(penalties).length > 0 ? { penalties } : {}),
+    repeatSpanWords: settings.LLMTWIN_REPEAT_GUARD_WORDS,
+    fallback: settings.LLMTWIN_ANSWER_FALLBACK === 'on',
   };
 }

@@ -24,6 +24,7 @@ import {
   type ChatEvent,
   type ChatMessage,
   type ChatRequest,
+  type DecodingPenalties,
   type LlmBackend,
   type LoraAdapter,
 } from '../llm.port.js';
@@ -435,12 +436,7 @@ export class LocalBackend implements LlmBackend {
           ...(request.stop && request.stop.length > 0 ? { customStopTriggers: request.stop } : {}),
           // Small local models fall into broken-record loops without a repetition penalty; JSON output
           // (grammar) repeats quotes and braces by design, so it goes without.
-          ...(grammar
-            ? { grammar }
-            : {
-                repeatPenalty: { lastTokens: 64, penalty: 1.1 },
-                dryRepeatPenalty: { strength: 0.8, base: 1.75, allowedLength: 2 },
-              }),
+          ...(grammar ? { grammar } : localPenalties(request.penalties)),
         })
         .then(
           (res) => {
@@ -520,4 +516,32 @@ export class LocalBackend implements LlmBackend {
     await Promise.all(adapterSlots.map((a) => a?.dispose()));
     if (loaded) await loaded.model.dispose();
   }
+}
+
+/**
+ * node-llama-cpp's repeat and DRY penalties for a request: the request's values where set, otherwise
+ * 1.1 over the last 64 tokens and DRY 0.8 (base 1.75, sequences longer than 2 tokens), which keep the
+ * small default models out of broken-record loops. A penalty set to its neutral value (1 or 0) is off.
+ */
+export function localPenalties(p: DecodingPenalties = {}): {
+  repeatPenalty:
+    false | { lastTokens: number; penalty: number; frequencyPenalty?: number; presencePenalty?: number };
+  dryRepeatPenalty?: { strength: number; base: number; allowedLength: number };
+} {
+  const penalty = p.repeat ?? 1.1;
+  const frequency = p.frequency ?? 0;
+  const presence = p.presence ?? 0;
+  const dry = p.dry ?? 0.8;
+  const repeatOn = penalty !== 1 || frequency !== 0 || presence !== 0;
+  return {
+    repeatPenalty: repeatOn
+      ? {
+          lastTokens: 64,
+          penalty,
+          ...(frequency ? { frequencyPenalty: frequency } : {}),
+          ...(presence ? { presencePenalty: presence } : {}),
+        }
+      : false,
+    ...(dry > 0 ? { dryRepeatPenalty: { strength: dry, base: 1.75, allowedLength: 2 } } : {}),
+  };
 }

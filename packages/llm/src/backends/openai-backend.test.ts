@@ -64,6 +64,25 @@ describe('OpenAiBackend', () => {
     });
   });
 
+  it('passes decoding penalties under their server names, and none that were not set', async () => {
+    const server = await serve();
+    const backend = backendFor(server);
+    await collect(
+      backend.chat({ ...ask('hi'), penalties: { repeat: 1.15, frequency: 0.2, presence: 0.1, dry: 0.8 } }),
+    );
+    await collect(backend.chat(ask('hi')));
+    expect(server.chatRequests[0]!.body).toMatchObject({
+      repetition_penalty: 1.15,
+      frequency_penalty: 0.2,
+      presence_penalty: 0.1,
+      dry_multiplier: 0.8,
+    });
+    // A hosted API refuses parameters it does not know: unset penalties are not sent at all.
+    for (const key of ['repetition_penalty', 'frequency_penalty', 'presence_penalty', 'dry_multiplier']) {
+      expect(server.chatRequests[1]!.body).not.toHaveProperty(key);
+    }
+  });
+
   it('asks for JSON with response_format json_schema and gets JSON back', async () => {
     const schema = {
       type: 'object',

@@ -78,6 +78,13 @@ export class OpenAiBackend extends HttpStreamBackend<OpenAiBackendOptions> imple
     if (request.temperature !== undefined) body.temperature = request.temperature;
     if (request.topP !== undefined) body.top_p = request.topP;
     if (request.stop && request.stop.length > 0) body.stop = request.stop;
+    // frequency/presence are OpenAI's own; repetition_penalty (vLLM, llama.cpp, TGI's Messages API) and
+    // dry_multiplier (llama.cpp server) are extensions, sent only when set so hosted APIs never see them.
+    const p = request.penalties;
+    if (p?.frequency !== undefined) body.frequency_penalty = p.frequency;
+    if (p?.presence !== undefined) body.presence_penalty = p.presence;
+    if (p?.repeat !== undefined) body.repetition_penalty = p.repeat;
+    if (p?.dry !== undefined) body.dry_multiplier = p.dry;
     if (request.jsonSchema) {
       body.response_format =
         this.opts.jsonMode === 'json_object'

@@ -63,6 +63,19 @@ describe('TgiBackend', () => {
     expect(params[2]).not.toHaveProperty('temperature');
   });
 
+  it('passes the repetition and frequency penalties, and nothing when none is set', async () => {
+    const server = await serve();
+    const backend = backendFor(server);
+    await collect(backend.chat({ ...ask('hi'), penalties: { repeat: 1.2, frequency: 0.3, dry: 0.8 } }));
+    await collect(backend.chat(ask('hi')));
+    const params = server.generateRequests.map((r) => r.body?.parameters);
+    expect(params[0]).toMatchObject({ repetition_penalty: 1.2, frequency_penalty: 0.3 });
+    // TGI has no DRY parameter: sending one would be refused.
+    expect(params[0]).not.toHaveProperty('dry_multiplier');
+    expect(params[1]).not.toHaveProperty('repetition_penalty');
+    expect(params[1]).not.toHaveProperty('frequency_penalty');
+  });
+
   it('reports a length finish', async () => {
     const server = await serve();
     const { text, end } = await collect(backendFor(server).chat(ask('one two three four', { maxTokens: 3 })));

@@ -109,6 +109,10 @@ export class TgiBackend extends HttpStreamBackend<TgiBackendOptions> implements 
     }
     const stop = request.stop?.filter((s) => s !== '') ?? [];
     if (stop.length > 0) parameters.stop = stop.slice(0, this.opts.maxStopSequences ?? 4);
+    // TGI's generate parameters take these two; it has no presence or DRY penalty.
+    if (request.penalties?.repeat !== undefined) parameters.repetition_penalty = request.penalties.repeat;
+    if (request.penalties?.frequency !== undefined)
+      parameters.frequency_penalty = request.penalties.frequency;
     if (request.jsonSchema) parameters.grammar = { type: 'json', value: request.jsonSchema };
     // TGI (started with LORA_ADAPTERS listing it) applies the adapter it knows by this id.
     if (request.adapter) parameters.adapter_id = request.adapter.name;

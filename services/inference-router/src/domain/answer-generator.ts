@@ -3,21 +3,33 @@
 // record reads whether the answer finishes or fails half way.
 import { DomainError, unavailable } from '@llmtwin/runtime/errors';
 import { isAbort } from './cancellation.js';
-import { extractiveAnswer } from './extractive.js';
-import { LlmError, type ChatRequest, type LlmBackend, type LoraAdapter } from '@llmtwin/llm';
+import { extractiveAnswer, fallbackIntro, selectQuotes } from './extractive.js';
+import type { AnswerFallback } from './generation-events.js';
+import {
+  LlmError,
+  type ChatRequest,
+  type DecodingPenalties,
+  type LlmBackend,
+  type LoraAdapter,
+} from '@llmtwin/llm';
 import { ModelCallObservation } from './monitoring/genai-telemetry.js';
 import { NO_RAG_TEMPLATE, type AnswerTemplate } from './prompts.js';
 import type { RagRequest, ValidRequest } from './rag-request.js';
-import { approxTokens, formatContext, type Passage } from './retrieve.js';
+import { citedSources, DEFAULT_REPEAT_SPAN_WORDS, RepetitionDetector } from './repetition.js';
+import { approxTokens, formatContext, groupByDocument, type Passage } from './retrieve.js';
 
 /** What the answer stage has produced so far. */
 export interface AnswerProgress {
   answer: string;
   /** performance.now() at the first text piece. */
   firstTokenAt: number | undefined;
-  finishReason: 'stop' | 'length';
+  /** 'repetition' when the guard stopped the model. */
+  finishReason: 'stop' | 'length' | 'repetition';
   promptTokens: number;
   completionTokens: number;
+  /** Set when the model's answer was withdrawn for quotes; `answer` is then the quotes. */
+  fallback?: AnswerFallback;
+  modelAnswer?: string;
 }
 
 export const newAnswerProgress = (): AnswerProgress => ({
@@ -42,6 +54,12 @@ export interface AnswerGeneratorDeps {
   template: AnswerTemplate;
   /** The author's display name for the prompt; defaults to the id. */
   authorName?: (authorId: string, signal?: AbortSignal) => Promise<string>;
+  /** Decoding penalties sent with every answer (not with JSON requests); unset = each backend's default. */
+  penalties?: DecodingPenalties;
+  /** Words in a repeated span that stop an answer (repetition.ts); 0 turns the guard off. Default 12. */
+  repeatSpanWords?: number;
+  /** Whether an answer that cites none of its sources, or that the guard stopped, gives way to quotes. Default on. */
+  fallback?: boolean;
 }
 
 /** LlmError (the port's) → DomainError (the RPC layer's), with a message the caller can act on. */
@@ -97,7 +115,11 @@ export class AnswerGenerator {
       ...(req.topP ? { topP: req.topP } : {}),
       ...(req.stop?.length ? { stop: req.stop } : {}),
       ...(adapter ? { adapter } : {}),
+      ...(this.deps.penalties ? { penalties: this.deps.penalties } : {}),
     };
+    const span = this.deps.repeatSpanWords ?? DEFAULT_REPEAT_SPAN_WORDS;
+    // On the text, not the backend's tokens, so that it stops a loop from any backend the same way.
+    const guard = span > 0 ? new RepetitionDetector(span) : undefined;
     const observation = new ModelCallObservation({
       model: llm.model,
       kind: llm.kind,
@@ -113,6 +135,11 @@ export class AnswerGenerator {
           progress.firstTokenAt ??= performance.now();
           progress.answer += event.text;
           yield { delta: event.text };
+          if (guard?.push(event.text)) {
+            // Leaving the loop closes the backend's stream, which stops its generation.
+            progress.finishReason = 'repetition';
+            break;
+          }
         } else {
           progress.finishReason = event.finishReason;
           progress.promptTokens = event.promptTokens ?? 0;
@@ -133,6 +160,50 @@ export class AnswerGenerator {
       outputTokens: progress.completionTokens,
       answer: progress.answer,
     });
+  }
+
+  /**
+   * Why the model's finished answer should give way to quotes: the guard stopped it, or it cites none of the
+   * numbered sources (so nothing in it can be checked against them). Never without sources to quote, or when
+   * the quotes would be empty.
+   */
+  fallbackFor(
+    progress: AnswerProgress,
+    valid: ValidRequest,
+    context: readonly Passage[],
+  ): AnswerFallback | undefined {
+    if (this.deps.fallback === false || context.length === 0) return undefined;
+    const reason: AnswerFallback | undefined =
+      progress.finishReason === 'repetition'
+        ? 'repetition'
+        : citedSources(progress.answer, groupByDocument(context).length).length === 0
+          ? 'no_citations'
+          : undefined;
+    if (!reason || selectQuotes(valid.query, context).length === 0) return undefined;
+    return reason;
+  }
+
+  /**
+   * Replaces the model's answer with quotes of the passages, saying why. Streamed after the model's text
+   * (which a streaming client has already shown), behind a blank line; the answer becomes the quotes alone.
+   */
+  async *fallBack(
+    reason: AnswerFallback,
+    valid: ValidRequest,
+    context: Passage[],
+    progress: AnswerProgress,
+    signal?: AbortSignal,
+  ): AsyncGenerator<{ delta: string }> {
+    const author = await this.authorName(valid.filters.authorId, signal);
+    progress.fallback = reason;
+    progress.modelAnswer = progress.answer;
+    progress.answer = '';
+    yield { delta: '\n\n' };
+    for (const piece of extractiveAnswer(valid.query, context, author, fallbackIntro(reason, author))) {
+      signal?.throwIfAborted();
+      progress.answer += piece;
+      yield { delta: piece };
+    }
   }
 
   /** Quotes the passages, as `delta` events, when no model is configured. */

@@ -131,8 +131,22 @@ export const NOTHING_FOUND = (authorName: string) =>
  * The answer as the pieces it streams in: the intro line, then one quoted sentence per piece, each ending
  * with its citation. Joined, the pieces are the whole answer.
  */
-export function extractiveAnswer(query: string, passages: readonly Passage[], authorName: string): string[] {
+export function extractiveAnswer(
+  query: string,
+  passages: readonly Passage[],
+  authorName: string,
+  intro: string = extractiveIntro(authorName),
+): string[] {
   const quotes = selectQuotes(query, passages);
   if (quotes.length === 0) return [NOTHING_FOUND(authorName)];
-  return [extractiveIntro(authorName), ...quotes.map((q) => `\n\n“${q.text}” [${q.citation}]`)];
+  return [intro, ...quotes.map((q) => `\n\n“${q.text}” [${q.citation}]`)];
+}
+
+/** The first line of an answer whose model text was withdrawn for quotes: says why, and what follows. */
+export function fallbackIntro(reason: 'repetition' | 'no_citations', authorName: string): string {
+  const why =
+    reason === 'repetition'
+      ? "The model's answer began to repeat itself"
+      : "The model's answer cited none of the sources";
+  return `${why}, so it is not shown: the sentences below are quoted from ${authorName}'s own writing.`;
 }

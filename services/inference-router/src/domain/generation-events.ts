@@ -39,9 +39,18 @@ export interface GenerationResult {
     timeToFirstTokenMs: number;
     totalLatencyMs: number;
   };
-  finishReason: 'stop' | 'length' | 'error';
+  /** 'repetition': the router's guard stopped the model's answer (repetition.ts). */
+  finishReason: 'stop' | 'length' | 'error' | 'repetition';
+  /** The answer quotes the passages: no model is configured, or the model's answer was withdrawn. */
   extractive: boolean;
+  /** Why the model's answer was withdrawn for quotes; undefined when the answer is the model's own. */
+  fallback?: AnswerFallback;
+  /** The withdrawn answer, when `fallback` is set. */
+  modelAnswer?: string;
 }
+
+/** Why a model's answer is replaced by an extractive one (answer-generator.ts). */
+export type AnswerFallback = 'repetition' | 'no_citations';
 
 export interface GenerationStart {
   generationId: string;

@@ -117,11 +117,13 @@ export class GenerationRecording {
         totalLatencyMs: performance.now() - this.started,
       },
       finishReason: progress.finishReason,
-      extractive,
+      extractive: extractive || progress.fallback !== undefined,
+      ...(progress.fallback ? { fallback: progress.fallback, modelAnswer: progress.modelAnswer } : {}),
     };
     Object.assign(record, {
       answer: progress.answer,
       finishReason: progress.finishReason,
+      ...(progress.fallback ? { fallback: progress.fallback, modelAnswer: progress.modelAnswer } : {}),
       promptTokens: progress.promptTokens,
       completionTokens: progress.completionTokens,
       timeToFirstTokenMs: result.usage.timeToFirstTokenMs,

@@ -46,6 +46,9 @@ export interface GenerationRecord extends StoredRecord {
   totalLatencyMs: number;
   answer: string;
   finishReason: string;
+  /** Why the model's answer was replaced by quotes, and that answer; absent when it was not. */
+  fallback?: string;
+  modelAnswer?: string;
   error: string;
   traceId: string;
   createdAt: number;

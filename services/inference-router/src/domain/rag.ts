@@ -5,7 +5,12 @@
 // joins the deltas.
 import { failedPrecondition, notFound } from '@llmtwin/runtime/errors';
 import type { Logger } from 'pino';
-import { AnswerGenerator, newAnswerProgress, type AnswerProgress } from './answer-generator.js';
+import {
+  AnswerGenerator,
+  newAnswerProgress,
+  type AnswerGeneratorDeps,
+  type AnswerProgress,
+} from './answer-generator.js';
 import { ContextAssembler, citationsOf } from './context-assembler.js';
 import { EXTRACTIVE_MODEL, EXTRACTIVE_TEMPLATE_VERSION } from './extractive.js';
 import type { GenerationEvent } from './generation-events.js';
@@ -53,6 +58,8 @@ export interface RagDeps {
   authorName?: (authorId: string, signal?: AbortSignal) => Promise<string>;
   /** Answer template version to use (default: the newest). */
   promptTemplate?: string;
+  /** Decoding penalties, the repetition guard's span and the extractive fallback (answer-generator.ts). */
+  answers?: Pick<AnswerGeneratorDeps, 'penalties' | 'repeatSpanWords' | 'fallback'>;
   /** Each author's production model version (an adapter over the default model); none = stock answers. */
   authorModels?: AuthorModels;
   /** Makes an author's adapter ready for the backend that answers (its GGUF file for an in-process model). */
@@ -75,6 +82,7 @@ export class RagService {
     this.retriever = new PassageRetriever(deps.search, deps.reranker);
     this.assembler = new ContextAssembler(deps.contextBudgetTokens);
     this.answers = new AnswerGenerator({
+      ...deps.answers,
       template: answerTemplate(deps.promptTemplate),
       ...(deps.authorName ? { authorName: deps.authorName } : {}),
     });
@@ -147,6 +155,8 @@ export class RagService {
           progress,
           signal,
         );
+        const fallback = this.answers.fallbackFor(progress, valid, context);
+        if (fallback) yield* this.answers.fallBack(fallback, valid, context, progress, signal);
       } else {
         yield* this.answers.extractively(valid, context, progress, signal);
       }

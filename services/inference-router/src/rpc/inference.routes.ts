@@ -77,6 +77,8 @@ export function toGenerateResponse(
     usage: r.usage,
     finishReason: r.finishReason,
     extractive: r.extractive,
+    fallback: r.fallback ?? '',
+    modelAnswer: r.modelAnswer ?? '',
   };
 }
 
@@ -111,6 +113,8 @@ function toGeneration(g: GenerationRecord): MessageInitShape<typeof inferencev1.
     },
     answer: g.answer,
     finishReason: g.finishReason,
+    fallback: g.fallback ?? '',
+    modelAnswer: g.modelAnswer ?? '',
     error: g.error,
     traceId: g.traceId,
     createTime: timestampFromMs(g.createdAt),
