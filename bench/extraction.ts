@@ -5,7 +5,8 @@
 //   trafilatura:  pages/<file>.gz + truth.json {key: {file, with, without}} → predictions {key: text}
 // Score the predictions with the set's own scorer, e.g. `node ../shared/bench/score.mjs aeb <predictions>`.
 // Options: --baseline-out <file> writes Readability's predictions; --no-baseline skips it (for quick tuning);
-// --limit N reads only the first N pages.
+// --limit N reads only the first N pages; --repeat N times our extractor N times over all pages and reports
+// the fastest pass (the dev machine is shared: the fastest pass is the one least disturbed by others).
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +23,7 @@ const { values, positionals } = parseArgs({
     'baseline-out': { type: 'string' },
     'no-baseline': { type: 'boolean', default: false },
     limit: { type: 'string' },
+    repeat: { type: 'string', default: '1' },
   },
   allowPositionals: true,
 });
@@ -81,7 +83,11 @@ function timed(
   return { texts, seconds: (performance.now() - start) / 1000, failures };
 }
 
-const ours = timed('ours', (page) => extractMainContent(page.bytes, page.url).text);
+let ours = timed('ours', (page) => extractMainContent(page.bytes, page.url).text);
+for (let pass = 1; pass < Number(values.repeat); pass++) {
+  const again = timed('ours', (page) => extractMainContent(page.bytes, page.url).text);
+  if (again.seconds < ours.seconds) ours = again;
+}
 if (values.out) writeFileSync(values.out, JSON.stringify(toPredictions(ours.texts)));
 
 const summary: Record<string, unknown> = {
@@ -92,6 +98,7 @@ const summary: Record<string, unknown> = {
     seconds: +ours.seconds.toFixed(2),
     pagesPerSecond: +(pages.length / ours.seconds).toFixed(1),
     failures: ours.failures,
+    passes: Number(values.repeat),
   },
 };
 

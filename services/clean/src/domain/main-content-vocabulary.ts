@@ -244,7 +244,7 @@ export const BOILERPLATE_LINE =
 // Ends a block that reads like a sentence (scoring trusts those at a shorter length).
 export const SENTENCE_END = /[.!?。！？…:;"”»)\]]$/;
 
-/** The numbers behind the scoring, the clean-up and the fallbacks (docs/cleaning.md, steps 2 and 4 to 6). */
+/** The numbers behind the scoring, the clean-up and the fallbacks (docs/cleaning.md, steps 2 and 4 to 7). */
 export const WEIGHTS = {
   /** Skip safety net: a landmark or furniture role is kept when it holds this share of the page's prose. */
   landmarkProseShare: 0.4,
@@ -273,6 +273,8 @@ export const WEIGHTS = {
   /** ... and the retry kept when it found more than this factor times as much, plus retryMarginChars. */
   retryFactor: 2,
   retryMarginChars: 100,
+  /** The learnt block scorer's choice stands only when it keeps at least this share of the rules' text. */
+  modelMinShare: 0.3,
   /** JSON-LD articleBody replaces the DOM's text when it has more than this many words ... */
   jsonLdMinWords: 100,
   /** ... and the DOM gave less than this share of them. */

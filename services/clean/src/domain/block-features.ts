@@ -1,0 +1,256 @@
+// What the learnt block scorer (block-model.ts) sees of each block: general signals only — the rules' own
+// verdict, length, link density, sentence shape, the block's position relative to the rules' container, its
+// neighbours, the tags around it — plus two open vocabularies whose weights are learnt from many pages rather
+// than listed by hand: the class/id tokens of the block's nearest ancestors and the words of short blocks
+// (where "Share", "Kontakt" or "Leave a reply" live). A token gets a weight only when it was seen on enough
+// training pages (bench/extraction-model.ts), so one site's class names cannot become a rule.
+import type { AnyNode, Element } from 'domhandler';
+import type { RawBlock } from './html-lineariser.js';
+import { SENTENCE_END } from './main-content-vocabulary.js';
+
+/** Names of the dense features, in the order of `BlockFeatures.dense`; the model's weights are keyed by them. */
+export const DENSE_FEATURES = [
+  'ruleKept',
+  'inContainer',
+  'beforeContainer',
+  'afterContainer',
+  'edgeDistance',
+  'heading',
+  'listItem',
+  'code',
+  'logLength',
+  'lengthUnder15',
+  'lengthUnder40',
+  'lengthUnder80',
+  'lengthUnder160',
+  'lengthUnder320',
+  'linkDensity',
+  'noLinks',
+  'mostlyLinks',
+  'sentenceEnd',
+  'endsWithColon',
+  'commaRate',
+  'digitShare',
+  'upperShare',
+  'pipeOrBullet',
+  'repeated',
+  'quote',
+  'nestedList',
+  'listLinkShare',
+  'position',
+  'ownerP',
+  'ownerDiv',
+  'ownerCell',
+  'ownerLi',
+  'inArticle',
+  'inMain',
+  'inHeader',
+  'inForm',
+  'inTable',
+  'inFigure',
+  'prevRuleKept',
+  'nextRuleKept',
+  'prevLinkDensity',
+  'nextLinkDensity',
+  'prevLogLength',
+  'nextLogLength',
+  // The rules' verdict crossed with what it most often gets wrong: the model can trust it more for some
+  // kinds of block than for others, which a linear model cannot learn from the two features apart.
+  'ruleKeptHeading',
+  'ruleKeptListItem',
+  'ruleKeptShort',
+  'ruleKeptLinkDensity',
+  'outsideLong',
+] as const;
+
+export interface BlockFeatures {
+  /** Whether the hand-written rules (container choice and clean-up) keep the block. */
+  ruleKept: boolean;
+  dense: number[];
+  /** Open-vocabulary features present on the block: `c:<class/id token>`, `w:<word of a short block>`. */
+  sparse: string[];
+}
+
+/** Class/id tokens are read from the block's element and this many ancestors above it. */
+const CLASS_TOKEN_DEPTH = 4;
+/** Words are features only in blocks shorter than this (stock lines are short; prose words carry no signal). */
+const SHORT_BLOCK_CHARS = 80;
+/** Letter case is counted in the first this many characters of a block. */
+const CASE_SAMPLE_CHARS = 120;
+
+const WORD = /[\p{L}\p{N}]+/gu;
+const LETTER = /\p{L}/gu;
+const UPPER = /\p{Lu}/gu;
+
+function classTokens(el: Element, cache: Map<Element, string[]>): string[] {
+  let tokens = cache.get(el);
+  if (!tokens) {
+    const value = `${el.attribs['class'] ?? ''} ${el.attribs['id'] ?? ''}`;
+    tokens = [];
+    // Split on separators and camelCase humps; digits and one-letter pieces say nothing about any page.
+    for (const piece of value.replace(/([a-z])([A-Z])/g, '$1 $2').split(/[^A-Za-z]+/)) {
+      const t = piece.toLowerCase();
+      if (t.length >= 2 && t.length <= 24) tokens.push(`c:${t}`);
+    }
+    cache.set(el, tokens);
+  }
+  return tokens;
+}
+
+// Which of article, main, header, form, table, figure enclose an element (bits 1, 2, 4, 8, 16, 32).
+const FLAG_OF = new Map([
+  ['article', 1],
+  ['main', 2],
+  ['header', 4],
+  ['form', 8],
+  ['table', 16],
+  ['figure', 32],
+]);
+
+function ancestorFlags(el: AnyNode | null, cache: Map<AnyNode, number>): number {
+  if (!el || el.type !== 'tag') return 0;
+  let flags = cache.get(el);
+  if (flags === undefined) {
+    flags = (FLAG_OF.get(el.name) ?? 0) | ancestorFlags(el.parent, cache);
+    cache.set(el, flags);
+  }
+  return flags;
+}
+
+const logLength = (n: number): number => Math.log1p(n) / 8;
+
+export function blockFeatures(
+  blocks: RawBlock[],
+  kept: Set<RawBlock>,
+  container: Element | undefined,
+): BlockFeatures[] {
+  const n = blocks.length;
+  const insideCache = new Map<AnyNode, boolean>();
+  const inContainer = blocks.map((b) => container !== undefined && within(b.owner, container, insideCache));
+  let first = -1;
+  let last = -1;
+  inContainer.forEach((inside, i) => {
+    if (inside) {
+      if (first < 0) first = i;
+      last = i;
+    }
+  });
+  const textCount = new Map<string, number>();
+  for (const b of blocks) textCount.set(b.text, (textCount.get(b.text) ?? 0) + 1);
+  const listLinks = new Map<Element, [number, number]>();
+  for (const b of blocks) {
+    if (!b.list) continue;
+    const acc = listLinks.get(b.list) ?? [0, 0];
+    acc[0] += b.linkChars;
+    acc[1] += b.text.length;
+    listLinks.set(b.list, acc);
+  }
+  const density = (b: RawBlock | undefined): number =>
+    b && b.text.length > 0 ? Math.min(1, b.linkChars / b.text.length) : 0;
+  const tokenCache = new Map<Element, string[]>();
+  const flagCache = new Map<AnyNode, number>();
+
+  return blocks.map((b, i) => {
+    const text = b.text;
+    const len = text.length;
+    const ld = density(b);
+    let digits = 0;
+    let commas = 0;
+    let separators = 0;
+    for (let k = 0; k < len; k++) {
+      const c = text.charCodeAt(k);
+      if (c >= 48 && c <= 57) digits++;
+      else if (c === 44 || c === 0xff0c || c === 0x3001) commas++;
+      else if (c === 124 || c === 0x2022 || c === 0xb7 || c === 0xbb) separators++;
+    }
+    // Capitals matter in short lines ("READ MORE"); the head of a long block says as much as all of it.
+    const head = len > CASE_SAMPLE_CHARS ? text.slice(0, CASE_SAMPLE_CHARS) : text;
+    const letters = head.match(LETTER)?.length ?? 0;
+    const upper = letters > 0 ? (head.match(UPPER)?.length ?? 0) : 0;
+    const flags = ancestorFlags(b.owner, flagCache);
+    const sparse = new Set<string>();
+    let depth = 0;
+    for (let e: AnyNode | null = b.owner; e && e.type === 'tag' && depth <= CLASS_TOKEN_DEPTH; e = e.parent) {
+      for (const t of classTokens(e, tokenCache)) sparse.add(t);
+      depth++;
+    }
+    if (len < SHORT_BLOCK_CHARS) for (const w of text.match(WORD) ?? []) sparse.add(`w:${w.toLowerCase()}`);
+    const owner = b.owner.name;
+    const list = b.list ? listLinks.get(b.list) : undefined;
+    const prev = blocks[i - 1];
+    const next = blocks[i + 1];
+    const edgeDistance = first < 0 ? 1 : i < first ? first - i : i > last ? i - last : 0;
+    const ruleKept = kept.has(b);
+    const dense = [
+      ruleKept ? 1 : 0,
+      inContainer[i] ? 1 : 0,
+      first >= 0 && i < first ? 1 : 0,
+      last >= 0 && i > last ? 1 : 0,
+      Math.min(1, edgeDistance / 20),
+      b.kind === 'heading' ? 1 : 0,
+      b.kind === 'list-item' ? 1 : 0,
+      b.kind === 'code' ? 1 : 0,
+      logLength(len),
+      len < 15 ? 1 : 0,
+      len < 40 ? 1 : 0,
+      len < 80 ? 1 : 0,
+      len < 160 ? 1 : 0,
+      len < 320 ? 1 : 0,
+      ld,
+      b.linkChars === 0 ? 1 : 0,
+      ld > 0.5 ? 1 : 0,
+      SENTENCE_END.test(text) ? 1 : 0,
+      text.endsWith(':') ? 1 : 0,
+      len > 0 ? Math.min(1, (commas * 40) / len) : 0,
+      len > 0 ? digits / len : 0,
+      letters > 0 ? upper / letters : 0,
+      Math.min(1, separators / 3),
+      (textCount.get(text) ?? 0) > 1 ? 1 : 0,
+      b.quote > 0 ? 1 : 0,
+      b.depth > 0 ? 1 : 0,
+      list && list[1] > 0 ? list[0] / list[1] : 0,
+      n > 1 ? i / (n - 1) : 0,
+      owner === 'p' ? 1 : 0,
+      owner === 'div' ? 1 : 0,
+      owner === 'td' || owner === 'th' ? 1 : 0,
+      owner === 'li' ? 1 : 0,
+      flags & 1 ? 1 : 0,
+      flags & 2 ? 1 : 0,
+      flags & 4 ? 1 : 0,
+      flags & 8 ? 1 : 0,
+      flags & 16 ? 1 : 0,
+      flags & 32 ? 1 : 0,
+      prev && kept.has(prev) ? 1 : 0,
+      next && kept.has(next) ? 1 : 0,
+      density(prev),
+      density(next),
+      prev ? logLength(prev.text.length) : 0,
+      next ? logLength(next.text.length) : 0,
+      ruleKept && b.kind === 'heading' ? 1 : 0,
+      ruleKept && b.kind === 'list-item' ? 1 : 0,
+      ruleKept && len < 40 ? 1 : 0,
+      ruleKept ? ld : 0,
+      !inContainer[i] && len >= 160 ? 1 : 0,
+    ];
+    return { ruleKept, dense, sparse: [...sparse] };
+  });
+}
+
+function within(el: Element, container: Element, cache: Map<AnyNode, boolean>): boolean {
+  const path: AnyNode[] = [];
+  let found = false;
+  for (let e: AnyNode | null = el; e; e = e.parent) {
+    const known = cache.get(e);
+    if (known !== undefined) {
+      found = known;
+      break;
+    }
+    if (e === container) {
+      found = true;
+      break;
+    }
+    path.push(e);
+  }
+  for (const e of path) cache.set(e, found);
+  return found;
+}
