@@ -119,6 +119,7 @@ export async function createIngestModule(deps: IngestDeps): Promise<ServiceModul
   jobs.onFinished((job) => health.record(job));
   const scheduler = new CrawlScheduler(deps.warehouse, jobs, logger, {
     tickMs: deps.schedulerTickMs ?? 15_000,
+    health,
   });
   const outbox = new OutboxSweeper(() => store.flushOutbox(), logger, deps.outboxSweepMs);
 

@@ -101,7 +101,7 @@ describe('scheduled source crawls', () => {
       clock,
     );
     jobs.onFinished((job) => health.record(job));
-    scheduler = new CrawlScheduler(warehouse, jobs, logger, { tickMs: 60_000 }, clock);
+    scheduler = new CrawlScheduler(warehouse, jobs, logger, { tickMs: 60_000, health }, clock);
   });
 
   afterEach(async () => {
@@ -235,14 +235,15 @@ describe('scheduled source crawls', () => {
     }
     // 1 h base doubling to the 8 h cap (never sooner than the hourly schedule).
     expect(gapsHours).toEqual([1, 2, 4, 8, 8, 8, 8]);
-    // Failures at 0, 1, 3, 7, 15, 23 and 31 h: the one past 24 h raised the only alert.
+    // Failures at 0, 1, 3, 7, 15, 23 and 31 h: the tick that started the crawl at 31 h found the source failing
+    // for more than a day (six failures then) and raised the only alert.
     expect(failedAt.map((t) => (t - failedAt[0]!) / HOUR)).toEqual([0, 1, 3, 7, 15, 23, 31]);
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({
       sourceId: source._id,
       resolved: false,
       failingHours: 31,
-      consecutiveFailures: 7,
+      consecutiveFailures: 6,
     });
     expect(alerts[0]!.message).toMatch(/has failed for 31 h .*could not be read/);
 
@@ -311,5 +312,33 @@ describe('scheduled source crawls', () => {
     await jobs.idle();
     expect(await jobs.get(again._id)).toMatchObject({ state: 'succeeded', tombstoned: 1 });
     expect(await live()).toBe(1);
+  });
+
+  it('raises the alert at the first tick a day after the failures began, before the next try', async () => {
+    const source = await addPublication();
+    await crawlWhenDue(source);
+    publication.route('/api/v1/archive', { status: 500, body: 'upstream down', contentType: 'text/plain' });
+    for (let i = 0; i < 6; i++) await crawlWhenDue(source); // failures at 0, 1, 3, 7, 15 and 23 h
+    const failing = await authors.getSource(source._id);
+    expect(failing.consecutiveFailures).toBe(6);
+    const since = failing.failingSince!;
+    expect(failing.nextCrawlAt! - since).toBe(31 * HOUR);
+    // Ticks with nothing due: the alert waits for the day to pass, then comes once, with no crawl started.
+    now = since + 24 * HOUR - 60_000;
+    expect(await scheduler.tick()).toBe(0);
+    expect(alerts).toHaveLength(0);
+    now = since + 24 * HOUR;
+    expect(await scheduler.tick()).toBe(0);
+    expect(await scheduler.tick()).toBe(0);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({
+      sourceId: source._id,
+      resolved: false,
+      failingHours: 24,
+      consecutiveFailures: 6,
+    });
+    // The retry at 31 h fails again without a second alert.
+    await crawlWhenDue(source);
+    expect(alerts).toHaveLength(1);
   });
 });

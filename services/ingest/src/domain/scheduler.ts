@@ -18,7 +18,11 @@ export class CrawlScheduler {
     warehouse: Warehouse,
     private readonly jobs: CrawlJobs,
     private readonly logger: Logger,
-    private readonly options: { tickMs: number } = { tickMs: 15_000 },
+    private readonly options: {
+      tickMs: number;
+      /** Raises the alerts of sources failing for a day; called at every tick. */
+      health?: { raiseDueAlerts(): Promise<number> };
+    } = { tickMs: 15_000 },
     private readonly now: () => number = Date.now,
   ) {
     this.sources = warehouse.collection<SourceRecord>('sources');
@@ -79,6 +83,7 @@ export class CrawlScheduler {
           });
           submitted++;
         }
+        await this.options.health?.raiseDueAlerts();
       } catch (err) {
         this.logger.warn({ err }, 'scheduled crawl tick failed; retrying at the next tick');
       }

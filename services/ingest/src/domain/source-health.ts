@@ -1,6 +1,7 @@
 // What a finished crawl means for its source: a success moves the cursor on and clears the failure count; a
 // failure keeps its reason, backs the next scheduled crawl off exponentially (up to a cap), and once the
-// source has failed for a day raises one alert (and resolves it at the next success). Each write is a
+// source has failed for a day raises one alert (at the scheduler's first tick past the day, or the first
+// failure past it, whichever comes first) and resolves it at the next success. Each write is a
 // compare-and-set on the fields it read, so two replicas finishing crawls of one source cannot double-count.
 import type { Collection, Value, Warehouse } from '@llmtwin/ports';
 import type { Logger } from 'pino';
@@ -71,6 +72,8 @@ export class SourceHealth {
           where: {
             consecutiveFailures: stored.consecutiveFailures ?? null,
             nextCrawlAt: source.nextCrawlAt,
+            // A tick's alert sweep may have raised it meanwhile: read again rather than raise it twice.
+            alertedAt: source.alertedAt,
           },
         },
       );
@@ -83,6 +86,32 @@ export class SourceHealth {
       { sourceId, jobId: job._id },
       'could not record a crawl on its source: too much contention',
     );
+  }
+
+  /**
+   * Raises the alert for sources that have been failing for a day without a crawl finishing since (a
+   * backed-off source may wait hours for its next try); the scheduler calls it at each tick.
+   */
+  async raiseDueAlerts(): Promise<number> {
+    const now = this.now();
+    const due = await this.sources.find(
+      { failingSince: { $lte: now - this.options.alertAfterMs }, alertedAt: null },
+      { limit: 100 },
+    );
+    let raised = 0;
+    for (const stored of due) {
+      const source = withSourceDefaults(stored);
+      if (source.failingSince === null) continue;
+      const claimed = await this.sources.update(
+        source._id,
+        { set: { alertedAt: now } },
+        { where: { alertedAt: null, failingSince: source.failingSince } },
+      );
+      if (!claimed) continue; // another replica raised it, or the source recovered meanwhile
+      this.publish(this.alert(source, { resolved: false, hours: (now - source.failingSince) / 3600_000 }));
+      raised++;
+    }
+    return raised;
   }
 
   private success(source: SourceRecord, job: CrawlJobRecord) {

@@ -74,7 +74,14 @@ describe('IngestService source schedules', () => {
   });
 
   it('refuses schedules it cannot follow, naming the field', async () => {
-    const cases: [Partial<ingestv1.AddSourceRequest>, string, RegExp][] = [
+    type Fields = {
+      cron?: string;
+      timeZone?: string;
+      scheduleIntervalSeconds?: bigint;
+      jitterSeconds?: bigint;
+      fullCrawlIntervalSeconds?: bigint;
+    };
+    const cases: [Fields, string, RegExp][] = [
       [{ cron: '0 3 * * *', timeZone: 'Mars/Olympus' }, 'time_zone', /not an IANA time zone/],
       [{ cron: 'every day' }, 'cron', /not a cron expression/],
       [{ cron: '0 3 * * *', scheduleIntervalSeconds: 3600n }, 'cron', /cannot both be set/],
