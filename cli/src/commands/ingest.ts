@@ -1,8 +1,13 @@
 // Data-collection commands: authors, sources, crawl, import — through the gateway, with progress bars.
 import { timestampMs, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
+import { codeFromHttpStatus } from '@connectrpc/connect/protocol-connect';
 import { ingestv1 } from '@llmtwin/contracts';
-import { readFile, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { KEY_SOURCES } from '../api-key.js';
 import { gatewayClient } from '../client.js';
@@ -196,18 +201,92 @@ export const crawl = (
     return follow(o, res.job!);
   });
 
+const mib = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+
+/**
+ * Streams a file to the gateway's POST /v1/archives and returns the import job. The file goes out as it is
+ * read, in 256 KiB pieces that wait for the socket (pipe's backpressure), so memory stays flat whatever the
+ * archive's size; `progress` hears the bytes sent so far.
+ */
+function uploadArchive(
+  o: RemoteOptions & { author: string },
+  file: string,
+  size: number,
+  progress: (sent: number) => void,
+): Promise<ingestv1.UploadArchiveResponse> {
+  const url = new URL('v1/archives', o.url.endsWith('/') ? o.url : `${o.url}/`);
+  url.searchParams.set('author_id', o.author);
+  url.searchParams.set('file_name', path.basename(file));
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const body = createReadStream(file, { highWaterMark: 256 * 1024 });
+    const req = transport.request(url, {
+      method: 'POST',
+      agent: false,
+      headers: {
+        'content-type': 'application/zip',
+        'content-length': size,
+        ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}),
+      },
+    });
+    let sent = 0;
+    body.on('data', (chunk) => {
+      sent += chunk.length;
+      progress(sent);
+    });
+    body.on('error', (err) => {
+      req.destroy(err);
+      reject(err);
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      // The answer may come before the whole file went out (a refusal): stop sending.
+      body.destroy();
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('error', reject);
+      res.on('end', () => {
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          reject(new ConnectError(`the gateway answered ${res.statusCode} without JSON`, Code.Unknown));
+          return;
+        }
+        if (res.statusCode === 200) {
+          resolve(
+            fromJson(ingestv1.UploadArchiveResponseSchema, json as JsonValue, { ignoreUnknownFields: true }),
+          );
+        } else {
+          const message = (json as { error?: { message?: string } }).error?.message ?? text;
+          reject(new ConnectError(message, codeFromHttpStatus(res.statusCode ?? 500)));
+        }
+      });
+    });
+    body.pipe(req);
+  });
+}
+
 export const importArchive = (o: RemoteOptions & { file: string; author: string; wait: boolean }) =>
   remote(o, async () => {
     const info = await stat(o.file).catch(() => undefined);
     if (!info?.isFile()) throw new Error(`${o.file} is not a file: give the export archive (.zip)`);
-    const content = await readFile(o.file);
-    const res = await client(o).importArchive({
-      authorId: o.author,
-      fileName: path.basename(o.file),
-      content,
+    const tty = process.stderr.isTTY && !o.json;
+    let shown = -1;
+    const res = await uploadArchive(o, o.file, info.size, (sent) => {
+      // Redrawn once per whole percent: a terminal needs no more.
+      const percent = info.size > 0 ? Math.floor((sent / info.size) * 100) : 100;
+      if (!tty || percent === shown) return;
+      shown = percent;
+      const bar = `[${'█'.repeat(Math.round(percent / 4))}${'░'.repeat(25 - Math.round(percent / 4))}]`;
+      process.stderr.write(
+        `\r${bar} ${mib(sent)}/${mib(info.size)} ${dim(`uploading ${path.basename(o.file)}`)}`,
+      );
     });
+    if (tty) process.stderr.write('\n');
     if (!o.wait) {
-      if (o.json) printJson(messageJson(ingestv1.ImportArchiveResponseSchema, res));
+      if (o.json) printJson(messageJson(ingestv1.UploadArchiveResponseSchema, res));
       else console.log(ok(`import job ${res.job!.id} started`));
       return 0;
     }

@@ -24,6 +24,8 @@ import { headersFromNode, HttpError, httpErrorOf } from '../auth/http-body.js';
 import type { GatewaySecurity } from '../auth/principal.js';
 
 export const ARCHIVE_UPLOAD_PATH = '/v1/archives';
+/** Largest UploadArchive chunk sent on: far under the 4 MiB a service reads in one message by default. */
+const CHUNK_BYTES = 256 * 1024;
 
 type NodeRequest = Parameters<NodeHandler>[0];
 type NodeResponse = Parameters<NodeHandler>[1];
@@ -52,7 +54,13 @@ async function* uploadMessages(
 ): AsyncIterable<ingestv1.UploadArchiveRequest> {
   yield create(ingestv1.UploadArchiveRequestSchema, { part: { case: 'header', value: header } });
   for await (const chunk of req as AsyncIterable<Buffer>) {
-    yield create(ingestv1.UploadArchiveRequestSchema, { part: { case: 'chunk', value: chunk } });
+    // A stream's iterator hands over everything buffered at once, which can be megabytes when the client
+    // sends faster than the upload area writes: sliced (no copy) under the services' message limit.
+    for (let at = 0; at < chunk.length; at += CHUNK_BYTES) {
+      yield create(ingestv1.UploadArchiveRequestSchema, {
+        part: { case: 'chunk', value: chunk.subarray(at, at + CHUNK_BYTES) },
+      });
+    }
   }
 }
 
