@@ -7,7 +7,9 @@ import {
   importArchive,
   sourceAdd,
   sourceList,
+  sourcePause,
   sourceRemove,
+  type ScheduleOptions,
 } from './commands/ingest.js';
 import { statusCommand } from './commands/status.js';
 import { addDatasetCommands } from './commands/datasets.js';
@@ -27,6 +29,12 @@ function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError('a port is an integer 0-65535');
+  return n;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number of seconds, 0 or more');
   return n;
 }
 
@@ -97,17 +105,51 @@ const source = program
 remoteOptions(
   source
     .command('add <url>')
-    .description('register a source to crawl')
+    .description('register a source to crawl, and say how much of it a crawl can reach')
     .requiredOption('--author <id>', 'the author it belongs to')
-    .option('--every <seconds>', 'crawl on a schedule (0: only on demand)', (v) => Number(v), 0)
-    .option('--ref <ref>', 'git branch, tag or commit (repositories)'),
-).action(async (url: string, opts: Remote & { author: string; every: number; ref?: string }) => {
+    .option('--every <seconds>', 'crawl every N seconds, at least 60 (0: only on demand)', seconds, 0)
+    .option(
+      '--cron <expression>',
+      'crawl on a cron schedule instead, e.g. "0 3 * * *" (minute hour day month weekday)',
+    )
+    .option('--tz <zone>', 'IANA time zone the cron expression is read in, e.g. Europe/Berlin (default UTC)')
+    .option(
+      '--jitter <seconds>',
+      'move each due time by up to N seconds, so sources do not all fire at once',
+      seconds,
+    )
+    .option(
+      '--full-every <seconds>',
+      'seconds between scheduled full crawls, which find deleted posts (default: weekly; 0: only on demand)',
+      seconds,
+    )
+    .option('--ref <ref>', 'git branch, tag or commit (repositories)')
+    .addHelpText(
+      'after',
+      '\nScheduled crawls fetch only what is new since the last one; a full crawl (weekly, or `llmtwin crawl\n' +
+        '--full <source id>`) reads everything and finds deletions. Medium feeds and LinkedIn public pages list\n' +
+        "only part of an author's posts: import the platform's export (`llmtwin import`) for the rest.",
+    ),
+).action(async (url: string, opts: Remote & ScheduleOptions & { author: string; ref?: string }) => {
   process.exitCode = await sourceAdd({ ...withKey(opts), sourceUrl: url });
 });
 remoteOptions(
-  source.command('list').description('list sources').option('--author <id>', 'only this author'),
+  source
+    .command('list')
+    .description('list sources: schedule and next run, last success, last error, documents and coverage')
+    .option('--author <id>', 'only this author'),
 ).action(async (opts: Remote & { author?: string }) => {
   process.exitCode = await sourceList(withKey(opts));
+});
+remoteOptions(source.command('pause <id>').description("stop a source's scheduled crawls")).action(
+  async (id: string, opts: Remote) => {
+    process.exitCode = await sourcePause({ ...withKey(opts), id, paused: true });
+  },
+);
+remoteOptions(
+  source.command('resume <id>').description('schedule a paused source again from its next due time'),
+).action(async (id: string, opts: Remote) => {
+  process.exitCode = await sourcePause({ ...withKey(opts), id, paused: false });
 });
 remoteOptions(
   source
@@ -123,8 +165,9 @@ remoteOptions(
     .command('crawl <url-or-source-id>')
     .description('crawl a source, or one URL for an author, now')
     .option('--author <id>', 'the author (when crawling a URL)')
+    .option('--full', 'read the whole listing and find deleted posts, not only what is new', false)
     .option('--no-wait', 'return once the job is queued'),
-).action(async (target: string, opts: Remote & { author?: string; wait: boolean }) => {
+).action(async (target: string, opts: Remote & { author?: string; wait: boolean; full: boolean }) => {
   process.exitCode = await crawl({ ...withKey(opts), target });
 });
 
