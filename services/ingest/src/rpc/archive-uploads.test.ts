@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createIngestModule } from '../module.js';
+import { SourceCrawler } from '../adapters/crawlers/source-crawler.js';
+import { SafeFetcher } from '../adapters/fetch/index.js';
 import { openZip } from '../adapters/import/archive.js';
 import { buildZip } from '../adapters/import/zip-writer.fixture.js';
 
@@ -202,5 +204,25 @@ describe('uploaded archives', () => {
       /inflates to more than its declared 100 bytes/,
     );
     expect(await readdir(uploadArea())).toEqual([]);
+  });
+
+  it('says what to do when a resumed import finds its archive already deleted', async () => {
+    // A crash after the archive was read (and deleted) but before every document was stored.
+    const crawler = new SourceCrawler({
+      fetcher: new SafeFetcher({ policy: { allow: [] } }),
+      workDir: path.join(storage!.root, 'git'),
+    });
+    const target = {
+      authorId: 'rivers',
+      sourceId: 'src_x',
+      kind: 'archive' as const,
+      url: 'archive:rivers.zip',
+      gitRef: '',
+      archivePath: path.join(uploadArea(), 'gone.zip'),
+    };
+    const items = async () => {
+      for await (const item of crawler.crawl(target as never, new AbortController().signal)) void item;
+    };
+    await expect(items()).rejects.toThrow(/deleted once read, .*: upload it again/);
   });
 });

@@ -2,6 +2,7 @@
 // export archive through the importers, a profile through its platform's listing (Substack's archive API,
 // a Medium or any RSS feed), a single page through the page parsers with a generic-article fallback.
 // Every network access goes through the SafeFetcher (or git's pinned resolver).
+import { existsSync } from 'node:fs';
 import {
   EMPTY_CURSOR,
   type Crawler,
@@ -99,6 +100,13 @@ export class SourceCrawler implements Crawler {
   private async *crawlArchive(target: CrawlTarget): AsyncIterable<CrawlItem> {
     if (!target.archivePath) throw new Error('the archive was not saved; upload it again');
     const archivePath = target.archivePath;
+    if (!existsSync(archivePath)) {
+      // Deleted once read: a job resumed after a crash between that and the end of storing has no archive.
+      throw new Error(
+        'the uploaded archive was deleted once read, before this interrupted import could finish: upload it ' +
+          'again (what was stored stays; importing it again changes nothing)',
+      );
+    }
     let result;
     try {
       result = await importArchive(
