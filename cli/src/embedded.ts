@@ -192,6 +192,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
       services: [...module.services],
       health,
       logger: options.logger.child({ service: name }),
+      // As hostModule does for a service on its own: a module's own request limit (ingest's uploads).
+      ...(module.readMaxBytes !== undefined ? { readMaxBytes: module.readMaxBytes } : {}),
     });
     directory.add(name, server.routes);
     health.start();

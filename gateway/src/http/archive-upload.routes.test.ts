@@ -22,7 +22,8 @@ import { createGatewayModule, publicServices } from '../module.js';
 const logger = createLogger('archive-upload-test', { level: 'silent' });
 const ADMIN_KEY = 'lt_' + 'U'.repeat(43);
 const MAX_ENTRIES = 500;
-const MAX_ARCHIVE_BYTES = 6 * 1024 * 1024;
+const MAX_ARCHIVE_BYTES = 12 * 1024 * 1024;
+const MAX_UNARY_UPLOAD_BYTES = 6 * 1024 * 1024;
 
 interface Answer {
   status: number;
@@ -137,8 +138,8 @@ describe('POST /v1/archives', () => {
       dataDir: '',
       warehouse,
       logger,
-      // The unary upload limit stays small: the streamed route is not bound by it.
-      security: { bootstrapAdminKey: ADMIN_KEY, maxUploadBytes: 64 * 1024 },
+      // The streamed route is not bound by the unary upload limit.
+      security: { bootstrapAdminKey: ADMIN_KEY, maxUploadBytes: MAX_UNARY_UPLOAD_BYTES },
     });
     gateway = await hostModule(gatewayModule, {
       port: 0,
@@ -192,11 +193,12 @@ describe('POST /v1/archives', () => {
   }
 
   it('writes the archive to disk as it arrives, imports it, and then deletes it', async () => {
-    // About 4 MiB: larger than the gateway's unary upload limit (64 KiB here) and ingest's 4 MiB messages.
-    const zip = await mediumExport(3, 64, 64 * 1024);
-    expect(zip.length).toBeGreaterThan(4 * 1024 * 1024);
+    // About 8 MiB: larger than the gateway's unary upload limit (6 MiB here) and a service's 4 MiB messages.
+    const zip = await mediumExport(3, 128, 64 * 1024);
+    expect(zip.length).toBeGreaterThan(MAX_UNARY_UPLOAD_BYTES);
+    const parts = split(zip, 1024 * 1024);
     const growth: number[] = [];
-    const answer = await post(base, 'author_id=ada&file_name=medium-export.zip', split(zip, 1024 * 1024), {
+    const answer = await post(base, 'author_id=ada&file_name=medium-export.zip', parts, {
       key: ADMIN_KEY,
       between: async (sent) => {
         // Before the next part goes out, what was sent is already in a file of the upload area.
@@ -212,11 +214,25 @@ describe('POST /v1/archives', () => {
       },
     });
     expect(answer.status).toBe(200);
-    expect(growth.length).toBe(4);
+    expect(growth.length).toBe(parts.length - 1);
     expect(growth.every((size) => size < zip.length)).toBe(true);
     expect(answer.body.job).toMatchObject({ authorId: 'ada', url: 'archive:medium-export.zip' });
     const done = await finished(answer.body.job!.id);
     expect(done).toMatchObject({ state: ingestv1.CrawlJobState.SUCCEEDED, documentsCreated: 3n });
+    expect(await listed()).toEqual([]);
+  });
+
+  it('passes a unary ImportArchive of up to the gateway upload limit through to ingest', async () => {
+    // Over a service's default 4 MiB message limit, under the gateway's: ingest must take it too.
+    const zip = await mediumExport(1, 72, 64 * 1024);
+    expect(zip.length).toBeGreaterThan(4 * 1024 * 1024);
+    expect(zip.length).toBeLessThan(MAX_UNARY_UPLOAD_BYTES);
+    const { job } = await client(ingestv1.IngestService).importArchive({
+      authorId: 'ada',
+      fileName: 'unary.zip',
+      content: zip,
+    });
+    expect(await finished(job!.id)).toMatchObject({ state: ingestv1.CrawlJobState.SUCCEEDED });
     expect(await listed()).toEqual([]);
   });
 

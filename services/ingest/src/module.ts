@@ -58,6 +58,7 @@ export interface IngestDeps {
 }
 
 const MiB = 1024 * 1024;
+const UNARY_UPLOAD_READ_MAX_BYTES = 64 * MiB;
 
 export async function createIngestModule(deps: IngestDeps): Promise<ServiceModule> {
   const logger = deps.logger ?? createLogger('ingest');
@@ -138,6 +139,10 @@ export async function createIngestModule(deps: IngestDeps): Promise<ServiceModul
   return {
     name: 'ingest',
     services: [ingestv1.IngestService],
+    // The gateway bounds what the public may send (LLMTWIN_GATEWAY_MAX_UPLOAD_BYTES, 32 MiB by default, for
+    // ImportArchive and ExtractPage); ingest must not refuse with a transport error what it let through.
+    // Larger archives come as UploadArchive chunks, which this does not bound.
+    readMaxBytes: UNARY_UPLOAD_READ_MAX_BYTES,
     register: (router) =>
       registerIngestRoutes(router, {
         authors,
