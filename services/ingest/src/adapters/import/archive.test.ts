@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { DEFAULT_ARCHIVE_LIMITS, openDirectory, openZip, type ArchiveLimits } from './archive.js';
 import { importArchive } from './import-archive.js';
 import { buildZip, unicodePathField } from './zip-writer.fixture.js';
+import { writeZip } from './zip-writer.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -197,6 +198,10 @@ describe('entry names', () => {
       { name: '', rawName: CP437_VAGEN, utf8Flag: false, data: POST, extraFields: [stale] },
     ]);
     expect(await names(zip)).toEqual(['Vägen.html']);
+  });
+
+  it("reads the names of archives made by the project's own writer (yazl)", async () => {
+    expect(await names(await writeZip(NAMES.map((name) => ({ name, data: POST }))))).toEqual(NAMES);
   });
 
   it('reads the names of archives made by the zip tool (Info-ZIP), with and without a UTF-8 locale', async () => {
