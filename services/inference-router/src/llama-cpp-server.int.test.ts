@@ -355,7 +355,14 @@ describe('the inference router answering through llama-cpp-python', () => {
     const models = new ModelRouter();
     await models.upsert('twin', [backendFor(server, { contextTokens: 2048 })]);
     const logger = pino({ level: 'silent' });
-    router = await createInferenceRouterModule({ warehouse, search, models, logger });
+    // The model's own words are under test here (the server's wiring), not the grounding fallback.
+    router = await createInferenceRouterModule({
+      warehouse,
+      search,
+      models,
+      logger,
+      answers: { fallback: false },
+    });
     const rpc = buildServer({
       name: router.name,
       register: (r) => router.register(r),

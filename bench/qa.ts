@@ -1,0 +1,303 @@
+// Answer-quality benchmark: the inference router's own RAG path (RagService.generate: validation, retrieval,
+// context assembly, the answer template, the model, the repetition guard, the extractive fallback) answering
+// PubMedQA's yes/no/maybe questions over each item's own abstract.
+//
+//   npm run bench -- qa <data folder> --out <predictions.json> [--limit N] [--backend <spec> | --model <file.gguf>]
+//        [--threads N] [--max-tokens N] [--temperature T] [--label <name>]
+//
+// The model is the one the embedded twin would answer with: LLMTWIN_LLM_BACKENDS when set, otherwise the
+// prepared in-process default (twin=local:default); --backend takes any LLMTWIN_LLM_BACKENDS entry (e.g.
+// `qa=openai+http://localhost:8000/v1`), --model a GGUF file run in process. The router's other settings
+// (LLMTWIN_LLM_*_PENALTY, LLMTWIN_LLM_DRY_MULTIPLIER, LLMTWIN_REPEAT_GUARD_WORDS, LLMTWIN_PROMPT_TEMPLATE,
+// LLMTWIN_CONTEXT_BUDGET_TOKENS) are read from the environment exactly as the router reads them.
+//
+// Retrieval: every item's CONTEXTS passages form one in-memory index, each passage a document of its own
+// (title: its section label), and each question is asked as the item's author (author_id = pmid), so that
+// the router's author filter selects that item's passages. PubMedQA gives each question its own abstract
+// (1–8 passages): searching all items' passages would answer from the wrong abstract, which measures the
+// retriever rather than the answer; the retrieval benchmarks (rag-retrieval) measure that. top_k is 8 (the
+// most passages an item has), so each question gets its whole abstract, as far as the model's window allows.
+//
+// The question is asked as written, followed by one sentence asking for the decision first ("Answer yes, no
+// or maybe first, then explain."). The decision is parsed from the model's own text (the withdrawn answer
+// when the fallback replaced it): the first word of the answer when it is yes, no or maybe; otherwise the
+// first of those words standing alone anywhere in it (citation markers removed). An answer with none of them
+// is "undecided": left out of the predictions, so the scorer counts it wrong (it is never credited as
+// "maybe"), and reported as its own count.
+//
+// Reported on the same run: accuracy and macro-F1 (the set's scorer, on the items answered), the repetition
+// rate (answers whose model text repeats a span of LLMTWIN_REPEAT_GUARD_WORDS words: the guard's own
+// detector), the share of answers citing at least one source ([n] within the sources), the fallback rate,
+// decode tokens/s, time to first token and peak RSS. Files: --out holds the predictions ({pmid: decision},
+// what score.mjs qa reads), <out>.answers.jsonl each answer, <out>.metrics.json the numbers; with --limit,
+// <out>.truth/dev.json holds the slice's labels (final_decision only) for `score.mjs qa <out> --truth`.
+import { spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createWarehouse } from '@llmtwin/ports/adapters';
+import { loadConfig } from '@llmtwin/runtime';
+import { inferenceConfigSchema } from '@llmtwin/inference-router';
+import { pino } from 'pino';
+import { GenerationStore } from '../services/inference-router/src/domain/generations.js';
+import { RagService, type GenerationResult } from '../services/inference-router/src/domain/rag.js';
+import { citedSources, repeatsSpan } from '../services/inference-router/src/domain/repetition.js';
+import type { Passage, SearchFn } from '../services/inference-router/src/domain/retrieve.js';
+import { modelResolver, routerOptionsFromSettings } from '../services/inference-router/src/module.js';
+import { percentile } from './percentiles.js';
+
+interface Item {
+  QUESTION: string;
+  CONTEXTS: string[];
+  LABELS?: string[];
+  final_decision: 'yes' | 'no' | 'maybe';
+}
+
+type Decision = 'yes' | 'no' | 'maybe';
+const ASK_FOR_DECISION = 'Answer yes, no or maybe first, then explain.';
+
+/** The decision an answer states: its first word if that is one, else the first standalone one, else none. */
+export function parseDecision(answer: string): Decision | undefined {
+  const text = answer.replace(/\[\d+(?:\s*,\s*\d+)*\]/g, ' ').toLowerCase();
+  const first = /^[\s"'“*_#>-]*(yes|no|maybe)\b/.exec(text);
+  if (first) return first[1] as Decision;
+  const anywhere = /\b(yes|no|maybe)\b/.exec(text);
+  return anywhere ? (anywhere[1] as Decision) : undefined;
+}
+
+const { values, positionals } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    limit: { type: 'string' },
+    backend: { type: 'string' },
+    model: { type: 'string' },
+    threads: { type: 'string' },
+    'max-tokens': { type: 'string', default: '256' },
+    temperature: { type: 'string', default: '0' },
+    label: { type: 'string' },
+  },
+  allowPositionals: true,
+});
+const dataDir = positionals[0];
+const usage =
+  'usage: npm run bench -- qa <data folder> --out <predictions.json> [--limit N] ' +
+  '[--backend <model>=<kind>+<url> | --model <file.gguf>] [--threads N] [--max-tokens N] [--temperature T]';
+if (!dataDir || !values.out || (values.backend && values.model)) {
+  console.error(usage);
+  process.exit(2);
+}
+const devFile = path.join(dataDir, 'dev.json');
+if (!existsSync(devFile)) {
+  console.error(
+    `${devFile} not found: the data folder is the PubMedQA layout (dev.json beside score.mjs's qa set)`,
+  );
+  process.exit(2);
+}
+const limit = values.limit ? Number(values.limit) : undefined;
+const maxTokens = Number(values['max-tokens']);
+const temperature = Number(values.temperature);
+if (
+  (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) ||
+  !(maxTokens > 0) ||
+  !(temperature >= 0)
+) {
+  console.error(`${usage}\n--limit and --max-tokens are positive integers, --temperature ≥ 0`);
+  process.exit(2);
+}
+
+const items = Object.entries(JSON.parse(readFileSync(devFile, 'utf8')) as Record<string, Item>).slice(
+  0,
+  limit,
+);
+
+// The model, as the embedded twin resolves it, unless the command names one.
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  LLMTWIN_LLM_BACKENDS: values.backend
+    ? values.backend
+    : values.model
+      ? `qa=local:${path.resolve(values.model)}`
+      : (process.env.LLMTWIN_LLM_BACKENDS ?? 'twin=local:default'),
+  ...(values.threads ? { LLMTWIN_LLM_THREADS: values.threads } : {}),
+};
+const settings = loadConfig(
+  inferenceConfigSchema.omit({ LLMTWIN_WAREHOUSE_URL: true, LLMTWIN_EMBED_URL: true }),
+  env,
+);
+if (!settings.LLMTWIN_LLM_BACKENDS) {
+  console.error(
+    'LLMTWIN_LLM_BACKENDS is empty: the qa benchmark needs a language model (see --backend, --model)',
+  );
+  process.exit(2);
+}
+const logger = pino({ level: 'warn' });
+const options = await routerOptionsFromSettings(settings, logger);
+const models = options.models!;
+
+// One in-memory index of every item's passages; the author filter (the pmid) picks an item's own.
+const byItem = new Map<string, Passage[]>(
+  items.map(([pmid, item]) => [
+    pmid,
+    item.CONTEXTS.map((text, i) => ({
+      chunkId: `${pmid}#${i}`,
+      documentId: `${pmid}#${i}`,
+      text,
+      score: 1 / (1 + i),
+      title: item.LABELS?.[i] ?? `Passage ${i + 1}`,
+      url: `https://pubmed.ncbi.nlm.nih.gov/${pmid}/`,
+      category: 1,
+      platform: 0,
+    })),
+  ]),
+);
+const search: SearchFn = async (_query, filters, limitN) =>
+  (byItem.get(filters.authorId) ?? []).slice(0, limitN);
+
+const work = mkdtempSync(path.join(tmpdir(), 'llmtwin-bench-qa-'));
+const warehouse = await createWarehouse(`sqlite:${path.join(work, 'warehouse.db')}`);
+const store = new GenerationStore(warehouse);
+await store.init();
+const rag = new RagService({
+  search,
+  store,
+  logger,
+  llm: modelResolver(models),
+  ...(options.promptTemplate ? { promptTemplate: options.promptTemplate } : {}),
+  ...(options.contextBudgetTokens ? { contextBudgetTokens: options.contextBudgetTokens } : {}),
+  ...(options.answers ? { answers: options.answers } : {}),
+});
+const span = settings.LLMTWIN_REPEAT_GUARD_WORDS || 12;
+
+const out = path.resolve(values.out);
+const stem = out.replace(/\.json$/, '');
+const predictions: Record<string, Decision> = {};
+let undecided = 0;
+let repeated = 0;
+let citing = 0;
+let fallbacks = 0;
+let failures = 0;
+let completionTokens = 0;
+let decodeSeconds = 0;
+const ttfts: number[] = [];
+const started = performance.now();
+mkdirSync(path.dirname(out), { recursive: true });
+// Written as the run goes, so that a run stopped half way still leaves what it answered.
+writeFileSync(`${stem}.answers.jsonl`, '');
+const record = (line: object) => {
+  appendFileSync(`${stem}.answers.jsonl`, `${JSON.stringify(line)}\n`);
+  writeFileSync(out, JSON.stringify(predictions, null, 1));
+};
+
+try {
+  for (const [n, [pmid, item]] of items.entries()) {
+    let done: GenerationResult | undefined;
+    let error: string | undefined;
+    try {
+      for await (const event of rag.generate({
+        query: `${item.QUESTION} ${ASK_FOR_DECISION}`,
+        authorId: pmid,
+        topK: 8,
+        maxTokens,
+        temperature,
+      })) {
+        if ('done' in event) done = event.done;
+      }
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    if (!done) {
+      failures++;
+      record({ pmid, error });
+      console.error(`${pmid}: ${error}`);
+      continue;
+    }
+    const modelText = done.modelAnswer ?? done.answer;
+    const decision = parseDecision(modelText);
+    if (decision) predictions[pmid] = decision;
+    else undecided++;
+    const sources = done.citations.length;
+    const isRepeated = repeatsSpan(modelText, span);
+    const cites = citedSources(modelText, sources).length > 0;
+    if (isRepeated) repeated++;
+    if (cites) citing++;
+    if (done.fallback) fallbacks++;
+    completionTokens += done.usage.completionTokens;
+    decodeSeconds += (done.usage.totalLatencyMs - done.usage.timeToFirstTokenMs) / 1000;
+    ttfts.push(done.usage.timeToFirstTokenMs);
+    record({
+      pmid,
+      gold: item.final_decision,
+      decision: decision ?? null,
+      finishReason: done.finishReason,
+      fallback: done.fallback ?? null,
+      repeated: isRepeated,
+      cites,
+      completionTokens: done.usage.completionTokens,
+      answer: modelText,
+    });
+    console.error(
+      `${n + 1}/${items.length} ${pmid}: ${decision ?? 'undecided'} (gold ${item.final_decision})` +
+        `${done.fallback ? `, fallback ${done.fallback}` : ''}`,
+    );
+  }
+} finally {
+  await models.close();
+  await warehouse.close();
+  rmSync(work, { recursive: true, force: true });
+}
+
+writeFileSync(out, JSON.stringify(predictions, null, 1));
+// A slice is scored against its own labels: the scorer counts every item of its truth file.
+const sliced = items.length < Object.keys(JSON.parse(readFileSync(devFile, 'utf8')) as object).length;
+const truthDir = sliced ? `${stem}.truth` : path.resolve(dataDir);
+if (sliced) {
+  mkdirSync(truthDir, { recursive: true });
+  writeFileSync(
+    path.join(truthDir, 'dev.json'),
+    JSON.stringify(
+      Object.fromEntries(items.map(([pmid, item]) => [pmid, { final_decision: item.final_decision }])),
+    ),
+  );
+}
+const scorer = path.resolve(dataDir, '..', '..', 'score.mjs');
+const command = ['node', scorer, 'qa', out, ...(sliced ? ['--truth', truthDir] : [])];
+let score: { accuracy?: number; macroF1?: number; error?: string } | undefined;
+if (existsSync(scorer)) {
+  const scored = spawnSync(command[0]!, [...command.slice(1), '--json'], { encoding: 'utf8' });
+  score = scored.status === 0 ? JSON.parse(scored.stdout) : { error: scored.stderr.trim() };
+}
+const answered = items.length - failures;
+const share = (k: number) => (answered ? Number((k / answered).toFixed(3)) : 0);
+const metrics = {
+  label: values.label ?? null,
+  backends: settings.LLMTWIN_LLM_BACKENDS,
+  threads: settings.LLMTWIN_LLM_THREADS,
+  items: items.length,
+  failures,
+  undecided,
+  accuracy: score?.accuracy ?? null,
+  macroF1: score?.macroF1 ?? null,
+  repetitionRate: share(repeated),
+  citeShare: share(citing),
+  fallbackRate: share(fallbacks),
+  repeatSpanWords: span,
+  decodeTokensPerSecond: decodeSeconds > 0 ? Number((completionTokens / decodeSeconds).toFixed(1)) : null,
+  timeToFirstTokenMsP50: ttfts.length ? Math.round(percentile(ttfts, 50)) : null,
+  peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  maxTokens,
+  temperature,
+  wallSeconds: Math.round((performance.now() - started) / 1000),
+  scorer: command.join(' '),
+  ...(score?.error ? { scorerError: score.error } : {}),
+};
+writeFileSync(`${stem}.metrics.json`, JSON.stringify(metrics, null, 2));
+console.log(JSON.stringify(metrics, null, 2));
