@@ -26,6 +26,8 @@ export interface LlmtwinInfo {
   /** The author's model version that answered, "<name>/<version>", or null when the stock model did. */
   model_version: string | null;
   model_version_id: string | null;
+  /** Why the model's answer was replaced by quotes ("repetition" | "no_citations"), or null. */
+  fallback: string | null;
 }
 
 export interface OpenAiUsage {
@@ -62,6 +64,7 @@ export const llmtwinInfoOf = (res: inferencev1.GenerateResponse): LlmtwinInfo =>
   extractive: res.extractive,
   model_version: res.modelVersion || null,
   model_version_id: res.modelVersionId || null,
+  fallback: res.fallback || null,
 });
 
 /**

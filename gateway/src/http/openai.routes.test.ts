@@ -260,6 +260,7 @@ describe('POST /v1/chat/completions', () => {
         extractive: false,
         model_version: null,
         model_version_id: null,
+        fallback: null,
       },
     });
 
@@ -331,6 +332,7 @@ describe('POST /v1/chat/completions', () => {
       extractive: false,
       model_version: 'alice-twin/3',
       model_version_id: 'mv_alice_3',
+      fallback: null,
     });
     expect(final['system_fingerprint']).toBe('mv_alice_3');
     const usage = chunks[chunks.length - 1]!;
