@@ -22,7 +22,8 @@ else delete process.env.LLMTWIN_CACHE_DIR;
 const swc = [
   '@swc/jest',
   {
-    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+    // keepImportAttributes: JSON imports keep their `with { type: 'json' }`, which Node requires.
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022', experimental: { keepImportAttributes: true } },
     module: { type: 'es6' },
   },
 ];
