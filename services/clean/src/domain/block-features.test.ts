@@ -81,6 +81,37 @@ describe('blockFeatures', () => {
   });
 });
 
+describe('furniture class hints', () => {
+  const hinted = `<html><body><article>
+<p>${prose(1)} <span class="byline">By Someone Important</span> and the sentence ends here.</p>
+<ol><li>first item of the list</li><li class="ad">an advert posing as an item</li><li>second item of the list</li></ol>
+<p>${prose(2)}</p>
+<div class="paywall"><p>${prose(3)} This paragraph sits under a class that names furniture.</p></div>
+</article></body></html>`;
+  const a = analysePage(hinted);
+  const block = (needle: string) => a.blocks.find((b) => b.text.includes(needle))!;
+
+  it('walks block-level furniture and marks its blocks instead of dropping them', () => {
+    const under = block('names furniture');
+    expect(under.hinted).toBe(true);
+    const i = a.blocks.indexOf(under);
+    expect(a.features[i]!.ruleKept).toBe(false);
+    expect(a.features[i]!.dense[DENSE_FEATURES.indexOf('hinted')]).toBe(1);
+    expect(block('Sentence 1').hinted).toBe(false);
+  });
+
+  it('leaves the rules and the text around furniture as if it had been skipped', () => {
+    // Inline furniture stays out of the paragraph; a furniture list item takes no number.
+    expect(block('Sentence 1').text).toMatch(/prose\. and the sentence ends here\.$/);
+    expect(a.blocks.some((b) => b.text.includes('By Someone'))).toBe(false);
+    expect(block('second item').index).toBe(2);
+    expect(block('advert').hinted).toBe(true);
+    const rules = chooseContent(a, RULES_ONLY_MODEL).text;
+    expect(rules).toContain('1. first item of the list\n2. second item of the list');
+    expect(rules).not.toContain('names furniture');
+  });
+});
+
 describe('block model', () => {
   // Hand-set weights, to test the decision rule itself (the shipped weights are learnt).
   const handSet = (ruleMargin: number): BlockModel => ({

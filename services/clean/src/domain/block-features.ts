@@ -61,6 +61,7 @@ export const DENSE_FEATURES = [
   'ruleKeptShort',
   'ruleKeptLinkDensity',
   'outsideLong',
+  'hinted',
 ] as const;
 
 export interface BlockFeatures {
@@ -77,6 +78,7 @@ const CLASS_TOKEN_DEPTH = 4;
 const SHORT_BLOCK_CHARS = 80;
 /** Letter case is counted in the first this many characters of a block. */
 const CASE_SAMPLE_CHARS = 120;
+const SAMPLE_CHARS = 400;
 
 const WORD = /[\p{L}\p{N}]+/gu;
 const LETTER = /\p{L}/gu;
@@ -117,6 +119,25 @@ function ancestorFlags(el: AnyNode | null, cache: Map<AnyNode, number>): number 
   return flags;
 }
 
+/** The class/id tokens of an element and its CLASS_TOKEN_DEPTH nearest ancestors, each once. */
+function windowTokens(
+  el: Element,
+  tokenCache: Map<Element, string[]>,
+  cache: Map<Element, string[]>,
+): string[] {
+  let tokens = cache.get(el);
+  if (!tokens) {
+    tokens = [];
+    let depth = 0;
+    for (let e: AnyNode | null = el; e && e.type === 'tag' && depth <= CLASS_TOKEN_DEPTH; e = e.parent) {
+      for (const t of classTokens(e, tokenCache)) if (!tokens.includes(t)) tokens.push(t);
+      depth++;
+    }
+    cache.set(el, tokens);
+  }
+  return tokens;
+}
+
 const logLength = (n: number): number => Math.log1p(n) / 8;
 
 export function blockFeatures(
@@ -149,6 +170,7 @@ export function blockFeatures(
     b && b.text.length > 0 ? Math.min(1, b.linkChars / b.text.length) : 0;
   const tokenCache = new Map<Element, string[]>();
   const flagCache = new Map<AnyNode, number>();
+  const windowCache = new Map<Element, string[]>();
 
   return blocks.map((b, i) => {
     const text = b.text;
@@ -157,7 +179,9 @@ export function blockFeatures(
     let digits = 0;
     let commas = 0;
     let separators = 0;
-    for (let k = 0; k < len; k++) {
+    // Shares of digits, commas and separators: the first SAMPLE_CHARS characters tell them well enough.
+    const sample = Math.min(len, SAMPLE_CHARS);
+    for (let k = 0; k < sample; k++) {
       const c = text.charCodeAt(k);
       if (c >= 48 && c <= 57) digits++;
       else if (c === 44 || c === 0xff0c || c === 0x3001) commas++;
@@ -168,13 +192,13 @@ export function blockFeatures(
     const letters = head.match(LETTER)?.length ?? 0;
     const upper = letters > 0 ? (head.match(UPPER)?.length ?? 0) : 0;
     const flags = ancestorFlags(b.owner, flagCache);
-    const sparse = new Set<string>();
-    let depth = 0;
-    for (let e: AnyNode | null = b.owner; e && e.type === 'tag' && depth <= CLASS_TOKEN_DEPTH; e = e.parent) {
-      for (const t of classTokens(e, tokenCache)) sparse.add(t);
-      depth++;
+    const sparse = windowTokens(b.owner, tokenCache, windowCache).slice();
+    if (len < SHORT_BLOCK_CHARS) {
+      for (const w of text.match(WORD) ?? []) {
+        const key = `w:${w.toLowerCase()}`;
+        if (!sparse.includes(key)) sparse.push(key);
+      }
     }
-    if (len < SHORT_BLOCK_CHARS) for (const w of text.match(WORD) ?? []) sparse.add(`w:${w.toLowerCase()}`);
     const owner = b.owner.name;
     const list = b.list ? listLinks.get(b.list) : undefined;
     const prev = blocks[i - 1];
@@ -201,8 +225,8 @@ export function blockFeatures(
       ld > 0.5 ? 1 : 0,
       SENTENCE_END.test(text) ? 1 : 0,
       text.endsWith(':') ? 1 : 0,
-      len > 0 ? Math.min(1, (commas * 40) / len) : 0,
-      len > 0 ? digits / len : 0,
+      sample > 0 ? Math.min(1, (commas * 40) / sample) : 0,
+      sample > 0 ? digits / sample : 0,
       letters > 0 ? upper / letters : 0,
       Math.min(1, separators / 3),
       (textCount.get(text) ?? 0) > 1 ? 1 : 0,
@@ -231,8 +255,9 @@ export function blockFeatures(
       ruleKept && len < 40 ? 1 : 0,
       ruleKept ? ld : 0,
       !inContainer[i] && len >= 160 ? 1 : 0,
+      b.hinted ? 1 : 0,
     ];
-    return { ruleKept, dense, sparse: [...sparse] };
+    return { ruleKept, dense, sparse };
   });
 }
 

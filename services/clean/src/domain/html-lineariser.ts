@@ -23,6 +23,8 @@ export interface RawBlock {
   quote: number;
   language?: string;
   list?: Element;
+  /** Inside an element whose class/id names furniture (walked only when the lineariser marks such hints). */
+  hinted: boolean;
 }
 
 interface ListFrame {
@@ -94,11 +96,15 @@ export class Lineariser {
   private readonly lists: ListFrame[] = [];
   private quote = 0;
   private headingLevel = 0;
+  private hinted = 0;
 
+  /** With `markHints`, a block-level element that class hints call furniture is walked, its blocks marked
+   * `hinted`, instead of skipped: the rules then leave them out, and the learnt scorer can still weigh them. */
   constructor(
     private readonly proseTextTotal: number,
     private readonly proseText: Map<Element, number>,
     private readonly useClassHints: boolean,
+    private readonly markHints = false,
   ) {}
 
   walk(node: AnyNode, owner: Element): void {
@@ -119,6 +125,33 @@ export class Lineariser {
       return;
     }
     if (this.shouldSkip(el)) return;
+    if (this.useClassHints && this.hintedFurniture(el)) {
+      // Inline furniture (a byline <span> inside a paragraph) is always skipped: walking it would change the
+      // paragraph's own text.
+      if (!this.markHints || !BLOCK_TAGS.has(name)) return;
+      // Walked aside: the text around it goes on as if it had been skipped (same blocks, same list numbers),
+      // and its own blocks come out marked.
+      const saved = { buffer: this.buffer, linkChars: this.linkChars, owner: this.owner };
+      const frame = this.lists[this.lists.length - 1];
+      const numbering = frame && { next: frame.next, current: frame.current };
+      this.buffer = '';
+      this.linkChars = 0;
+      this.owner = undefined;
+      this.hinted++;
+      this.walkTag(el, owner);
+      this.flush();
+      this.hinted--;
+      this.buffer = saved.buffer;
+      this.linkChars = saved.linkChars;
+      this.owner = saved.owner;
+      if (frame && numbering) Object.assign(frame, numbering);
+      return;
+    }
+    this.walkTag(el, owner);
+  }
+
+  private walkTag(el: Element, owner: Element): void {
+    const name = el.name;
     if (name === 'pre') {
       this.flush();
       let text = elementText(el);
@@ -134,6 +167,7 @@ export class Lineariser {
           index: 0,
           depth: this.lists.length,
           quote: this.quote,
+          hinted: this.hinted > 0,
           ...(codeLanguage(el) ? { language: codeLanguage(el)! } : {}),
         });
       }
@@ -181,7 +215,12 @@ export class Lineariser {
     if (isHidden(el)) return true;
     const role = el.attribs['role'];
     if (role && SKIP_ROLES.has(role)) return !this.holdsMostText(el);
-    if (!this.useClassHints) return false;
+    return false;
+  }
+
+  private hintedFurniture(el: Element): boolean {
+    const name = el.name;
+    if (name === 'body' || name === 'html' || name === 'article' || name === 'main') return false;
     const tokens = classTokens(el);
     if (tokens.length === 0) return false;
     let negative = false;
@@ -255,6 +294,7 @@ export class Lineariser {
 
   private push(b: Partial<RawBlock> & Pick<RawBlock, 'kind' | 'text' | 'linkChars' | 'owner'>): void {
     this.blocks.push({
+      hinted: this.hinted > 0,
       level: 0,
       ordered: false,
       index: 0,

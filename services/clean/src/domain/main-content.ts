@@ -297,14 +297,16 @@ function runPass(
   prose: { byElement: Map<Element, number>; total: number },
   useClassHints: boolean,
 ): Pass {
-  const lin = new Lineariser(prose.total, prose.byElement, useClassHints);
+  const lin = new Lineariser(prose.total, prose.byElement, useClassHints, true);
   if (root.type === 'tag') lin.walk(root, root);
   else if ('children' in root) {
     for (const c of root.children) if (c.type === 'tag') lin.walk(c, c);
   }
-  const scores = scoreElements(lin.blocks);
+  // The rules see what they always saw: blocks under furniture class hints are not theirs to weigh.
+  const ruled = lin.blocks.filter((b) => !b.hinted);
+  const scores = scoreElements(ruled);
   const container = chooseContainer(scores);
-  const inside = container ? lin.blocks.filter((b) => within(b.owner, container)) : lin.blocks;
+  const inside = container ? ruled.filter((b) => within(b.owner, container)) : ruled;
   return { blocks: lin.blocks, kept: dropFurniture(inside), container };
 }
 
