@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { inferencev1 } from '@llmtwin/contracts';
-import { defaultLocalModelPath } from '@llmtwin/inference-router';
+import { citedSources, defaultLocalModelPath, repeatsSpan } from '@llmtwin/inference-router';
 import { poll } from '@llmtwin/testkit/poll';
 import { gatewayClient } from './client.js';
 import { DEMO_QUESTION } from './demo.js';
@@ -77,6 +77,10 @@ describe('first run: the demo twin answers with the small real model', () => {
     expect(deltas.length).toBeGreaterThan(3);
     expect(deltas.join('')).toBe(done!.fallback ? `${done!.modelAnswer}\n\n${done!.answer}` : done!.answer);
     expect(done!.answer.trim().length).toBeGreaterThan(0);
+    // What the user is shown cites its sources inline and never loops: the model's own answer when it does
+    // both, else the quotes that replace it.
+    expect(citedSources(done!.answer, done!.citations.length).length).toBeGreaterThan(0);
+    expect(repeatsSpan(done!.answer)).toBe(false);
     expect(done!.citations.map((c) => c.url)).toContain(VLAE_URL);
     expect(done!.promptTemplateVersion).toBe('twin-answer/v2');
     expect(done!.usage?.completionTokens).toBeGreaterThan(0);

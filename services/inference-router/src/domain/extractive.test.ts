@@ -26,6 +26,15 @@ describe('extractive answers', () => {
     ),
   ];
 
+  it('quotes a sentence that overlapping chunks share once', () => {
+    const shared = 'Sourdough needs a starter that you feed with flour and water.';
+    const quotes = selectQuotes('sourdough starter flour', [
+      { ...passage('a', `I bake every weekend. ${shared}`), documentId: 'doc_bread' },
+      { ...passage('b', `${shared} The loaf rises overnight.`), documentId: 'doc_bread' },
+    ]);
+    expect(quotes.filter((q) => q.text === shared)).toHaveLength(1);
+  });
+
   it('splits prose into sentences and drops fragments', () => {
     expect(
       splitSentences('First sentence is here. Second one (with a twist)!\n## A heading line\nok.'),

@@ -81,10 +81,14 @@ export function selectQuotes(
 ): ExtractiveQuote[] {
   const queryTerms = [...new Set(terms(query))];
   const candidates: Candidate[] = [];
+  // Overlapping chunks of one page hold the same sentences: each is quoted once, from its best passage.
+  const seen = new Set<string>();
   passages.forEach((p, passage) =>
-    splitSentences(p.text).forEach((text, position) =>
-      candidates.push({ passage, position, text: clip(text), score: 0 }),
-    ),
+    splitSentences(p.text).forEach((text, position) => {
+      if (seen.has(text)) return;
+      seen.add(text);
+      candidates.push({ passage, position, text: clip(text), score: 0 });
+    }),
   );
   if (candidates.length === 0) return [];
   const sentenceTerms = candidates.map((c) => new Set(terms(c.text)));
