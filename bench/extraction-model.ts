@@ -7,6 +7,9 @@
 // pages are extracted with it; --oof writes those out-of-fold predictions (aeb.json, trafilatura.json) for
 // `score.mjs <set> <file> --folds K`. --model writes the model trained on all pages (the shipped one is
 // services/clean/src/domain/main-content-model.json). The pages are read from the folders given, never copied.
+// The settings the shipped model was trained with are the defaults: --l2 0.003, --aeb-weight 4 (AEB's labelled
+// blocks against the trafilatura set's, in total), --rule-margin 0.2, --min-pages 5, --iterations 400; they
+// were chosen by this cross-validation (docs/cleaning.md).
 //
 // Block labels: on AEB a block is article text when most of its 4-token shingles are in the reference body
 // (blocks half in, half out teach nothing and are left out); on the trafilatura set a block is text when it
