@@ -2,6 +2,7 @@
 import { alreadyExists, invalidArgument, notFound } from '@llmtwin/runtime/errors';
 import type { Collection, Record as StoredRecord, Warehouse } from '@llmtwin/ports';
 import { createHash, randomUUID } from 'node:crypto';
+import type { CrawlMode } from './crawl-jobs.js';
 import { EMPTY_CURSOR, type SourceCursor } from './source-cursor.js';
 import { isScheduled, nextDue, validateSchedule, type Schedule } from './schedule.js';
 
@@ -45,6 +46,14 @@ export interface SourceRecord extends StoredRecord {
   failingSince: number | null;
   /** When the "failing for a day" alert was raised for the current run of failures. */
   alertedAt: number | null;
+  /**
+   * A due time a scheduler claimed and whose crawl job it may not have submitted yet: the job's id (derived
+   * from the source id and the due time), its mode, and when it was claimed. Cleared once the job exists;
+   * a claim older than the scheduler's lease is submitted by whichever replica finds it (scheduler.ts).
+   */
+  claimedJobId: string | null;
+  claimedMode: CrawlMode | null;
+  claimedAt: number | null;
 }
 
 /** How often a scheduled source is crawled in full (to find deletions) when nothing else is asked: weekly. */
@@ -67,6 +76,9 @@ export function withSourceDefaults(s: SourceRecord): SourceRecord {
     consecutiveFailures: s.consecutiveFailures ?? 0,
     failingSince: s.failingSince ?? null,
     alertedAt: s.alertedAt ?? null,
+    claimedJobId: s.claimedJobId ?? null,
+    claimedMode: s.claimedMode ?? null,
+    claimedAt: s.claimedAt ?? null,
   };
 }
 

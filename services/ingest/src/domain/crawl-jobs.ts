@@ -3,7 +3,7 @@
 // died mid-crawl) runs again — safe because storing unchanged content is a no-op and pending events are
 // published by the outbox relay.
 import type { Collection, Record as StoredRecord, Warehouse } from '@llmtwin/ports';
-import { notFound } from '@llmtwin/runtime/errors';
+import { isDomainError, notFound } from '@llmtwin/runtime/errors';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ExtractedDocument } from './extracted-document.js';
@@ -114,8 +114,31 @@ export class CrawlJobs {
   }
 
   async submit(target: CrawlTarget): Promise<CrawlJobRecord> {
-    const job: CrawlJobRecord = {
-      _id: `job_${randomUUID()}`,
+    const job = this.newJob(`job_${randomUUID()}`, target);
+    await this.jobs.insert(job);
+    this.enqueue(job._id);
+    return job;
+  }
+
+  /**
+   * Submits a job under an id the caller derived (the scheduler: source id + due time), at most once: when a
+   * job with that id exists already (another replica, or this one before a crash, submitted it) nothing
+   * happens and false is returned, so the crawl runs once, on the replica whose insert won.
+   */
+  async submitOnce(id: string, target: CrawlTarget): Promise<boolean> {
+    try {
+      await this.jobs.insert(this.newJob(id, target));
+    } catch (err) {
+      if (isDomainError(err, 'already-exists')) return false;
+      throw err;
+    }
+    this.enqueue(id);
+    return true;
+  }
+
+  private newJob(id: string, target: CrawlTarget): CrawlJobRecord {
+    return {
+      _id: id,
       target: { ...target } as CrawlJobRecord['target'],
       state: 'queued',
       itemsTotal: 0,
@@ -129,9 +152,6 @@ export class CrawlJobs {
       startedAt: null,
       endedAt: null,
     };
-    await this.jobs.insert(job);
-    this.enqueue(job._id);
-    return job;
   }
 
   async get(id: string): Promise<CrawlJobRecord> {

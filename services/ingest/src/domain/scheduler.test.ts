@@ -1,6 +1,8 @@
 // The scheduler submits a crawl for each due source exactly once per interval or cron instant, also with two
 // schedulers (two replicas) ticking against one warehouse; a cron schedule in a time zone fires at its
-// wall-clock time across both DST changes; a paused source is not crawled until resumed.
+// wall-clock time across both DST changes; a paused source is not crawled until resumed. A replica that dies
+// between claiming a due time and submitting its crawl (an injected fault) loses nothing: another replica
+// submits the crawl once the claim's lease is over, and it runs exactly once.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { type EventBus, type Warehouse } from '@llmtwin/ports';
 import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
@@ -11,7 +13,7 @@ import path from 'node:path';
 import { AuthorDirectory } from './authors.js';
 import { CrawlJobs, type Crawler } from './crawl-jobs.js';
 import { RawDocumentStore } from './raw-documents.js';
-import { CrawlScheduler } from './scheduler.js';
+import { CrawlScheduler, scheduledJobId } from './scheduler.js';
 
 // A crawler that finds nothing: the scheduler's job is only to submit crawls.
 const emptyCrawler: Crawler = {
@@ -200,5 +202,108 @@ describe('CrawlScheduler', () => {
     expect(await scheduler.tick()).toBe(1);
     await jobs.idle();
     expect(await jobs.jobs.count({ 'target.sourceId': source._id })).toBe(2);
+  });
+
+  describe('a crash between claim and submission (injected fault)', () => {
+    /** One replica: its own jobs queue (whose crawler counts the crawls it starts) and scheduler. */
+    async function replica(
+      crawls: string[],
+      afterClaim: (sourceId: string) => Promise<void> = async () => {},
+    ) {
+      const store = new RawDocumentStore(warehouse, bus, clock);
+      await store.init();
+      const countingCrawler: Crawler = {
+        completeListing: () => false,
+        async *crawl(target) {
+          crawls.push(target.sourceId);
+          yield { type: 'total', count: 0 } as const; // an empty listing
+        },
+      };
+      const jobs = new CrawlJobs(warehouse, store, countingCrawler, logger, clock);
+      await jobs.init();
+      const scheduler = new CrawlScheduler(
+        warehouse,
+        jobs,
+        logger,
+        { tickMs: 15_000, claimLeaseMs: 60_000 },
+        clock,
+        { afterClaim },
+      );
+      return { jobs, scheduler };
+    }
+
+    async function hourlySource() {
+      const authors = new AuthorDirectory(warehouse, clock);
+      await authors.init();
+      await authors.createAuthor({ id: 'ada', displayName: 'Ada', aliases: [] });
+      const source = await authors.addSource({
+        authorId: 'ada',
+        url: 'https://ada.substack.com',
+        kind: undefined,
+        scheduleIntervalSeconds: 3600,
+        gitRef: '',
+      });
+      return { authors, source };
+    }
+
+    it('another replica submits the claimed crawl after the lease, once; the restarted claimer adds none', async () => {
+      now = Date.parse('2026-05-01T00:00:00Z');
+      const { authors, source } = await hourlySource();
+      const dueAt = source.nextCrawlAt!;
+      const crawls: string[] = [];
+      // Replica A claims the due time and "crashes" before its job is written.
+      const a = await replica(crawls, async () => {
+        throw new Error('injected fault: the process died between claim and submission');
+      });
+      const b = await replica(crawls);
+      expect(await a.scheduler.tick()).toBe(0);
+      const claimed = await authors.getSource(source._id);
+      expect(claimed.nextCrawlAt).toBe(dueAt + 3600_000);
+      expect(claimed.claimedJobId).toBe(scheduledJobId(source._id, dueAt));
+      expect(await a.jobs.jobs.count({})).toBe(0);
+
+      // Within the lease the claimer may still be submitting: B leaves the claim alone.
+      now += 30_000;
+      expect(await b.scheduler.tick()).toBe(0);
+      // Past it, B submits the owed crawl.
+      now += 31_000;
+      expect(await b.scheduler.tick()).toBe(1);
+      await b.jobs.idle();
+      expect(crawls).toEqual([source._id]);
+      expect((await authors.getSource(source._id)).claimedJobId).toBeNull();
+
+      // A restarts (without the fault) and ticks again, as does B: the due time is not crawled again.
+      const restarted = await replica(crawls);
+      now += 60_000;
+      expect(await restarted.scheduler.tick()).toBe(0);
+      expect(await b.scheduler.tick()).toBe(0);
+      await restarted.jobs.idle();
+      expect(crawls).toEqual([source._id]);
+      const jobs = await b.jobs.jobs.find({ 'target.sourceId': source._id });
+      expect(jobs.map((j) => [j._id, j.state])).toEqual([[scheduledJobId(source._id, dueAt), 'succeeded']]);
+
+      // The schedule goes on: the next due time is claimed and crawled as usual.
+      now = dueAt + 3600_000;
+      expect(await restarted.scheduler.tick()).toBe(1);
+      await restarted.jobs.idle();
+      expect(crawls).toEqual([source._id, source._id]);
+    });
+
+    it('a claimer that stalls past the lease and then submits still starts one crawl', async () => {
+      now = Date.parse('2026-05-01T00:00:00Z');
+      const { source } = await hourlySource();
+      const crawls: string[] = [];
+      const b = await replica(crawls);
+      // Replica A stalls between claim and submission (an injected fault) while B ticks past the lease.
+      const a = await replica(crawls, async () => {
+        now += 61_000;
+        expect(await b.scheduler.tick()).toBe(1);
+      });
+      // A's submission of the same job id finds B's: it submits nothing.
+      expect(await a.scheduler.tick()).toBe(0);
+      await Promise.all([a.jobs.idle(), b.jobs.idle()]);
+      expect(crawls).toEqual([source._id]);
+      expect(await b.jobs.jobs.count({})).toBe(1);
+    });
   });
 });
