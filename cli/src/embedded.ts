@@ -26,6 +26,8 @@ import {
   crawlSettings,
   ingestConfigSchema,
   loadArchiveConfig,
+  loadSourceHealthConfig,
+  sourceHealthSettings,
 } from '@llmtwin/ingest';
 import { loadConfig } from '@llmtwin/runtime';
 import { createCleanModule } from '@llmtwin/clean';
@@ -130,6 +132,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
       ),
       // So do its archive limits and upload quota.
       archives: archiveSettings(loadArchiveConfig()),
+      // And its backoff and failing-source alert settings.
+      sourceHealth: sourceHealthSettings(loadSourceHealthConfig()),
     }),
     clean: await createCleanModule({
       warehouse,

@@ -5,6 +5,8 @@ export {
   crawlSettings,
   loadArchiveConfig,
   loadIngestConfig,
+  loadSourceHealthConfig,
+  sourceHealthSettings,
 } from './config.js';
 export { extractPage, ExtractError } from './adapters/extract/index.js';
 export { SourceCrawler, type SourceCrawlerOptions } from './adapters/crawlers/source-crawler.js';

@@ -1,6 +1,6 @@
 // Composition root of the ingest service when it runs alone: config → adapters → server → shutdown.
 import { runModuleMain } from '@llmtwin/host';
-import { archiveSettings, crawlSettings, loadIngestConfig } from './config.js';
+import { archiveSettings, crawlSettings, loadIngestConfig, sourceHealthSettings } from './config.js';
 import { createIngestModule } from './module.js';
 
 await runModuleMain({
@@ -15,5 +15,6 @@ await runModuleMain({
       dataDir: config.LLMTWIN_DATA_DIR,
       crawl: crawlSettings(config),
       archives: archiveSettings(config),
+      sourceHealth: sourceHealthSettings(config),
     }),
 });
