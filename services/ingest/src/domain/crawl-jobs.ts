@@ -31,6 +31,8 @@ export interface CrawlTarget {
   mode?: CrawlMode;
   /** What the source's last successful crawl saw; absent on a first crawl. */
   cursor?: SourceCursor;
+  /** 'schedule' for a crawl the scheduler started; absent for one asked for (CrawlNow, an import). */
+  trigger?: 'schedule';
 }
 
 export type CrawlMode = 'full' | 'incremental';

@@ -2,7 +2,8 @@
 // schedulers (two replicas) ticking against one warehouse; a cron schedule in a time zone fires at its
 // wall-clock time across both DST changes; a paused source is not crawled until resumed. A replica that dies
 // between claiming a due time and submitting its crawl (an injected fault) loses nothing: another replica
-// submits the crawl once the claim's lease is over, and it runs exactly once.
+// submits the crawl once the claim's lease is over, and it runs exactly once. A successful on-demand crawl
+// stands in for the scheduled one of an interval source (and for the scheduled full crawl), not of a cron one.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { type EventBus, type Warehouse } from '@llmtwin/ports';
 import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
@@ -14,6 +15,7 @@ import { AuthorDirectory } from './authors.js';
 import { CrawlJobs, type Crawler } from './crawl-jobs.js';
 import { RawDocumentStore } from './raw-documents.js';
 import { CrawlScheduler, scheduledJobId } from './scheduler.js';
+import { SourceHealth } from './source-health.js';
 
 // A crawler that finds nothing: the scheduler's job is only to submit crawls.
 const emptyCrawler: Crawler = {
@@ -304,6 +306,119 @@ describe('CrawlScheduler', () => {
       await Promise.all([a.jobs.idle(), b.jobs.idle()]);
       expect(crawls).toEqual([source._id]);
       expect(await b.jobs.jobs.count({})).toBe(1);
+    });
+  });
+
+  describe('an on-demand crawl (CrawlNow)', () => {
+    /** One replica whose finished jobs are recorded on their sources, as in the service. */
+    async function withHealth(crawler: Crawler = emptyCrawler) {
+      const authors = new AuthorDirectory(warehouse, clock);
+      await authors.init();
+      await authors.createAuthor({ id: 'ada', displayName: 'Ada', aliases: [] });
+      const store = new RawDocumentStore(warehouse, bus, clock);
+      await store.init();
+      const jobs = new CrawlJobs(warehouse, store, crawler, logger, clock);
+      await jobs.init();
+      const health = new SourceHealth(warehouse, logger, undefined, () => {}, clock);
+      jobs.onFinished((job) => health.record(job));
+      const scheduler = new CrawlScheduler(warehouse, jobs, logger, { tickMs: 60_000 }, clock);
+      /** What CrawlNow submits for a source. */
+      const crawlNow = async (id: string, mode: 'full' | 'incremental') => {
+        const s = await authors.getSource(id);
+        await jobs.submit({
+          authorId: s.authorId,
+          sourceId: s._id,
+          kind: s.kind,
+          url: s.url,
+          gitRef: s.gitRef,
+          mode,
+          cursor: s.cursor,
+        });
+        await jobs.idle();
+      };
+      return { authors, jobs, scheduler, crawlNow };
+    }
+
+    it("that succeeds restarts an interval source's period, and a full one its full-crawl period", async () => {
+      now = Date.parse('2026-05-01T00:00:00Z');
+      const t0 = now;
+      const { authors, jobs, scheduler, crawlNow } = await withHealth();
+      const source = await authors.addSource({
+        authorId: 'ada',
+        url: 'https://ada.substack.com',
+        kind: undefined,
+        scheduleIntervalSeconds: 3600,
+        fullCrawlIntervalSeconds: 7 * 24 * 3600,
+        gitRef: '',
+      });
+      expect(await scheduler.tick()).toBe(1); // the first scheduled crawl, full
+      await jobs.idle();
+      expect((await authors.getSource(source._id)).nextCrawlAt).toBe(t0 + 3600_000);
+
+      // Ten minutes before the next due time the user asks for a crawl: the hour counts from it.
+      now = t0 + 50 * 60_000;
+      await crawlNow(source._id, 'incremental');
+      let after = await authors.getSource(source._id);
+      expect(after.nextCrawlAt).toBe(now + 3600_000);
+      expect(after.nextFullCrawlAt).toBe(t0 + 7 * 24 * 3600_000); // an incremental crawl is not a full one
+      now = t0 + 3600_000;
+      expect(await scheduler.tick()).toBe(0);
+      now = t0 + 110 * 60_000;
+      expect(await scheduler.tick()).toBe(1);
+      await jobs.idle();
+
+      // A full crawl on demand moves the weekly full crawl on too.
+      now = t0 + 3 * 24 * 3600_000;
+      await crawlNow(source._id, 'full');
+      after = await authors.getSource(source._id);
+      expect(after.nextFullCrawlAt).toBe(now + 7 * 24 * 3600_000);
+      expect(after.nextCrawlAt).toBe(now + 3600_000);
+    });
+
+    it("leaves a cron source's instants, and a failed one moves nothing earlier", async () => {
+      now = Date.parse('2026-05-01T00:50:00Z');
+      let fail = false;
+      const failingCrawler: Crawler = {
+        completeListing: () => false,
+        async *crawl() {
+          if (fail) throw new Error('HTTP 503 (a fault the test switches on)');
+          yield { type: 'total', count: 0 } as const;
+        },
+      };
+      const { authors, jobs, scheduler, crawlNow } = await withHealth(failingCrawler);
+      const cron = await authors.addSource({
+        authorId: 'ada',
+        url: 'https://medium.com/@ada',
+        kind: undefined,
+        scheduleIntervalSeconds: 0,
+        cron: '0 3 * * *',
+        timeZone: 'UTC',
+        gitRef: '',
+      });
+      const due = Date.parse('2026-05-01T03:00:00Z');
+      expect(cron.nextCrawlAt).toBe(due);
+      // Asked for five minutes before 03:00: the 03:00 crawl still happens.
+      now = due - 5 * 60_000;
+      await crawlNow(cron._id, 'full');
+      expect((await authors.getSource(cron._id)).nextCrawlAt).toBe(due);
+      now = due;
+      expect(await scheduler.tick()).toBe(1);
+      await jobs.idle();
+      await authors.pauseSource(cron._id); // out of the way of what follows
+
+      const hourly = await authors.addSource({
+        authorId: 'ada',
+        url: 'https://ada.substack.com',
+        kind: undefined,
+        scheduleIntervalSeconds: 3600,
+        gitRef: '',
+      });
+      fail = true;
+      await crawlNow(hourly._id, 'full');
+      const failed = await authors.getSource(hourly._id);
+      expect(failed.consecutiveFailures).toBe(1);
+      // Still due now (its first crawl), later only by the one-minute backoff: not an hour from the failure.
+      expect(failed.nextCrawlAt).toBe(now + 60_000);
     });
   });
 });

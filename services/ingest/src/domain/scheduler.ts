@@ -132,6 +132,7 @@ export class CrawlScheduler {
       gitRef: source.gitRef,
       mode,
       ...(mode === 'incremental' ? { cursor: withSourceDefaults(source).cursor } : {}),
+      trigger: 'schedule',
     });
     // Only this claim is cleared: a newer one (the next due time) has another id.
     await this.sources.update(

@@ -1,13 +1,14 @@
-// What a finished crawl means for its source: a success moves the cursor on and clears the failure count; a
+// What a finished crawl means for its source: a success moves the cursor on and clears the failure count (and
+// an on-demand one stands in for the scheduled crawl of an interval source, see success()); a
 // failure keeps its reason, backs the next scheduled crawl off exponentially (up to a cap), and once the
 // source has failed for a day raises one alert (at the scheduler's first tick past the day, or the first
 // failure past it, whichever comes first) and resolves it at the next success. Each write is a
 // compare-and-set on the fields it read, so two replicas finishing crawls of one source cannot double-count.
 import type { Collection, Value, Warehouse } from '@llmtwin/ports';
 import type { Logger } from 'pino';
-import { withSourceDefaults, type SourceRecord } from './authors.js';
+import { scheduleOf, withSourceDefaults, type SourceRecord } from './authors.js';
 import type { CrawlJobRecord } from './crawl-jobs.js';
-import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './schedule.js';
+import { backoffDelayMs, DEFAULT_BACKOFF, nextDue, type BackoffPolicy } from './schedule.js';
 
 export interface SourceAlert {
   sourceId: string;
@@ -123,6 +124,20 @@ export class SourceHealth {
       alertedAt: null,
       ...(job.cursor ? { cursor: job.cursor } : {}),
     };
+    if (job.target.trigger !== 'schedule' && !source.paused) {
+      // An on-demand crawl that succeeded stands in for the scheduled one. An interval source ("every 6 h":
+      // no crawl older than that) counts its next interval from it, so a crawl asked for ten minutes before
+      // the due time is not followed by an identical one; it also ends a backoff. A cron source keeps its
+      // instants: the user picked those wall-clock times (off-peak, after a weekly post), and the
+      // incremental crawl there costs little after this one.
+      if (source.cron === '' && source.scheduleIntervalSeconds > 0 && source.nextCrawlAt !== null) {
+        set.nextCrawlAt = nextDue(scheduleOf(source), source._id, at);
+      }
+      // A full one also counts as the scheduled full crawl.
+      if (job.target.mode !== 'incremental' && source.fullCrawlIntervalSeconds > 0) {
+        set.nextFullCrawlAt = at + source.fullCrawlIntervalSeconds * 1000;
+      }
+    }
     const alert =
       source.alertedAt !== null
         ? this.alert(source, { resolved: true, hours: (at - (source.failingSince ?? at)) / 3600_000 })
