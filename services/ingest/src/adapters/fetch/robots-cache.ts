@@ -8,6 +8,7 @@ import { isDomainError } from '@llmtwin/runtime';
 interface Robot {
   isAllowed(url: string, ua?: string): boolean | undefined;
   getMatchingLineNumber(url: string, ua?: string): number;
+  getCrawlDelay(ua?: string): number | undefined;
 }
 type RobotsParser = (url: string, contents: string) => Robot;
 const robotsParser = robotsParserModule as unknown as RobotsParser;
@@ -16,6 +17,8 @@ export type RobotsVerdict = { allowed: true } | { allowed: false; reason: string
 
 export interface RobotsRules {
   check(url: URL, agent: string): RobotsVerdict;
+  /** The Crawl-delay the agent's group asks for, in milliseconds (0 when none or unreadable). */
+  crawlDelayMs(agent: string): number;
 }
 
 export type RobotsSource =
@@ -47,12 +50,18 @@ function rulesFrom(source: RobotsSource): RobotsRules {
           }
           return { allowed: true };
         },
+        crawlDelayMs(agent) {
+          // Not in RFC 9309, but widely written: seconds, possibly fractional, between requests.
+          const seconds = robot.getCrawlDelay(agent);
+          return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+        },
       };
     }
     case 'absent':
-      return { check: () => ({ allowed: true }) };
+      return { check: () => ({ allowed: true }), crawlDelayMs: () => 0 };
     case 'unreachable':
       return {
+        crawlDelayMs: () => 0,
         check: (url) => ({
           allowed: false,
           reason: `robots.txt of ${url.origin} could not be read (${source.reason}), so the site is treated as disallowed`,
@@ -79,6 +88,11 @@ export class RobotsCache {
   async check(url: URL, agent: string): Promise<RobotsVerdict> {
     const rules = await this.rulesFor(url.origin);
     return rules.check(url, agent);
+  }
+
+  /** The Crawl-delay the origin's robots.txt asks of this agent, in milliseconds (0 when none). */
+  async crawlDelayMs(url: URL, agent: string): Promise<number> {
+    return (await this.rulesFor(url.origin)).crawlDelayMs(agent);
   }
 
   private rulesFor(origin: string): Promise<RobotsRules> {

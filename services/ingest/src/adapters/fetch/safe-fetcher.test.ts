@@ -267,6 +267,51 @@ describe('SafeFetcher against local servers', () => {
     }
   });
 
+  it('spaces requests to a host by its robots.txt Crawl-delay, capped, per host', async () => {
+    const slow = await FixtureServer.start();
+    const greedy = await FixtureServer.start();
+    // A fake pacing clock: it records the waits asked for instead of sleeping, and time moves when told.
+    let t = 0;
+    const waits: string[] = [];
+    const pacingClock = {
+      now: () => t,
+      sleep: async (ms: number) => {
+        waits.push(`${ms}`);
+      },
+    };
+    try {
+      slow.robots('User-agent: *\nCrawl-delay: 1\n\nUser-agent: LLMTwinBot\nCrawl-delay: 2\nAllow: /\n');
+      greedy.robots('User-agent: *\nCrawl-delay: 3600\n');
+      for (const site of [slow, greedy]) {
+        for (const page of ['/a', '/b', '/c']) site.route(page, { body: page });
+      }
+      const safe = make({ pacingClock, maxCrawlDelayMs: 30_000 });
+      // Three at once to one host: the first starts now, the others one delay (LLMTwinBot's 2 s) apart.
+      const pages = await Promise.all(['/a', '/b', '/c'].map((p) => safe.fetch(slow.at(p))));
+      expect(pages.map((p) => p.status)).toEqual([200, 200, 200]);
+      expect(waits).toEqual(['2000', '4000']);
+      // Once the delay has passed, the next request waits for nothing; another host has its own pace.
+      t = 10_000;
+      waits.length = 0;
+      await safe.fetch(slow.at('/a'));
+      expect(waits).toEqual([]);
+      // An hour asked for is capped at the 30 s maximum.
+      await safe.fetch(greedy.at('/a'));
+      await safe.fetch(greedy.at('/b'));
+      expect(waits).toEqual(['30000']);
+      expect(slow.hits('/a') + slow.hits('/b') + slow.hits('/c')).toBe(4);
+
+      // Ignoring robots.txt (a source the author vouches for) ignores its Crawl-delay too.
+      waits.length = 0;
+      const unpaced = make({ pacingClock, respectRobots: false });
+      await Promise.all(['/a', '/b'].map((p) => unpaced.fetch(greedy.at(p))));
+      expect(waits).toEqual([]);
+    } finally {
+      await slow.close();
+      await greedy.close();
+    }
+  });
+
   it('treats an unreadable robots.txt as disallowing the site', async () => {
     const broken = await FixtureServer.start();
     try {

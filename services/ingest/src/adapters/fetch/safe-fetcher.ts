@@ -57,6 +57,18 @@ export interface SafeFetcherOptions {
   readonly retry?: RetryOptions;
   /** Concurrent requests per host (host:port). Default 2. */
   readonly perHostConcurrency?: number;
+  /**
+   * A robots.txt Crawl-delay spaces the starts of requests to its host by that much, up to this cap (a
+   * site asking for an hour between pages would never be crawled). Default 30 s; 0 ignores Crawl-delay.
+   */
+  readonly maxCrawlDelayMs?: number;
+  /** The clock that spaces requests by Crawl-delay (tests inject one). Default: real time. */
+  readonly pacingClock?: PacingClock;
+}
+
+export interface PacingClock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export interface FetchRequest {
@@ -166,6 +178,10 @@ export class SafeFetcher {
   private readonly retryLimit: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly maxCrawlDelayMs: number;
+  private readonly pacing: PacingClock;
+  /** Per host: the earliest time the next request may start under its Crawl-delay. */
+  private readonly nextStart = new Map<string, number>();
 
   constructor(options: SafeFetcherOptions = {}) {
     this.policy =
@@ -180,6 +196,8 @@ export class SafeFetcher {
     this.baseDelayMs = options.retry?.baseDelayMs ?? 1000;
     this.maxDelayMs = options.retry?.maxDelayMs ?? 30_000;
     this.limiter = new HostLimiter(options.perHostConcurrency ?? 2);
+    this.maxCrawlDelayMs = options.maxCrawlDelayMs ?? 30_000;
+    this.pacing = options.pacingClock ?? { now: Date.now, sleep };
     this.robots = new RobotsCache((robotsUrl) => this.loadRobots(robotsUrl), {
       ...(options.robotsTtlMs === undefined ? {} : { ttlMs: options.robotsTtlMs }),
     });
@@ -249,6 +267,7 @@ export class SafeFetcher {
           throw new DomainError('permission-denied', `refused to fetch ${url.href}: ${verdict.reason}`);
         }
       }
+      if (options.robots) await this.pace(url, options.signal);
       const attempt = await this.limiter.run(url.host, () => this.withRetries(url, options), options.signal);
       const location = attempt.headers.location;
       if (!REDIRECT_STATUSES.has(attempt.status) || location === undefined) {
@@ -290,6 +309,19 @@ export class SafeFetcher {
         throw err;
       }
     }
+  }
+
+  /**
+   * Waits until the host's Crawl-delay since the previous request to it has passed. Each caller reserves
+   * its start time before waiting, so concurrent fetches of one host queue up one delay apart.
+   */
+  private async pace(url: URL, signal?: AbortSignal): Promise<void> {
+    const delay = Math.min(this.maxCrawlDelayMs, await this.robots.crawlDelayMs(url, this.robotsAgent));
+    if (delay <= 0) return;
+    const now = this.pacing.now();
+    const start = Math.max(now, this.nextStart.get(url.host) ?? 0);
+    this.nextStart.set(url.host, start + delay);
+    if (start > now) await this.pacing.sleep(start - now, signal);
   }
 
   private async withRetries(url: URL, options: HopOptions): Promise<Attempt> {
