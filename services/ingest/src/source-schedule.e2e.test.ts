@@ -4,12 +4,14 @@
 // What it shows: after the first (full) crawl a scheduled crawl fetches only the new post, counted on the
 // server; a deleted post survives incremental crawls and is tombstoned by the full crawl on its own slower
 // schedule; a post gone from a Medium feed is asked for at a full crawl and tombstoned only on 404;
-// failures back off exponentially up to a cap, keep their reason, raise one alert after a day and reset on
-// success (the alert resolving).
+// an unchanged feed is asked for with its ETag and Last-Modified and its 304 writes nothing (counted on the
+// server); failures back off exponentially up to a cap, keep their reason, raise one alert after a day and
+// reset on success (the alert resolving).
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { EventBus, Warehouse } from '@llmtwin/ports';
 import { createEventBus, createWarehouse } from '@llmtwin/ports/adapters';
 import { createLogger } from '@llmtwin/runtime';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -312,6 +314,81 @@ describe('scheduled source crawls', () => {
     await jobs.idle();
     expect(await jobs.get(again._id)).toMatchObject({ state: 'succeeded', tombstoned: 1 });
     expect(await live()).toBe(1);
+  });
+
+  it('asks for an unchanged feed with its ETag and Last-Modified: a 304 reads and writes nothing', async () => {
+    const article = await readFile(MEDIUM_ARTICLE, 'utf8');
+    const body = /<div class="section-inner[^>]*>([\s\S]*?)<\/div>/.exec(article)?.[1] ?? article;
+    const post = {
+      slug: 'first-post-0a1b2c3d4e5f',
+      title: 'A first post',
+      date: '2026-05-01T08:00:00Z',
+      body,
+    };
+    const added = {
+      slug: 'second-post-fb39f4f701bb',
+      title: 'A second post',
+      date: '2026-06-01T08:00:00Z',
+      body,
+    };
+    let feed = mediumFeed(publication.url, [post]);
+    let modified = 'Fri, 01 May 2026 08:00:00 GMT';
+    const served = { full: 0, notModified: 0, conditional: 0 };
+    // The feed as a server that keeps validators serves it: an ETag of its bytes and a Last-Modified.
+    publication.route('/feed/@ada', (_url, headers) => {
+      const etag = `"${createHash('sha256').update(feed).digest('hex').slice(0, 16)}"`;
+      if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) {
+        served.conditional++;
+      }
+      if (headers['if-none-match'] === etag && headers['if-modified-since'] === modified) {
+        served.notModified++;
+        return { status: 304, headers: { etag, 'last-modified': modified } };
+      }
+      served.full++;
+      return { body: feed, contentType: 'application/rss+xml', headers: { etag, 'last-modified': modified } };
+    });
+    publication.route('/@ada', { file: MEDIUM_PAGE, contentType: 'text/html; charset=utf-8' });
+    const source = await authors.addSource({
+      authorId: 'ada',
+      url: `${publication.url}/@ada`,
+      kind: undefined,
+      scheduleIntervalSeconds: 3600,
+      gitRef: '',
+    });
+    const first = await crawlWhenDue(source);
+    expect(first).toMatchObject({ state: 'succeeded', created: 1 });
+    expect(served).toEqual({ full: 1, notModified: 0, conditional: 0 }); // a first crawl asks unconditionally
+    const writes = async () => ({
+      documents: await store.documents.count({}),
+      // A stored change makes a new version; an unchanged feed must make none.
+      versions: (await store.documents.find({}, { exclude: ['raw'] })).map((d) => d.version),
+    });
+    const before = await writes();
+
+    // Unchanged twice: two 304s, nothing parsed or stored, the cursor (and its validators) kept.
+    for (let i = 0; i < 2; i++) {
+      const job = await crawlWhenDue(source);
+      expect(job).toMatchObject({ state: 'succeeded', itemsTotal: 0, created: 0, updated: 0, unchanged: 0 });
+    }
+    expect(served).toEqual({ full: 1, notModified: 2, conditional: 2 });
+    expect(await writes()).toEqual(before);
+    expect((await authors.getSource(source._id)).cursor).toMatchObject({
+      feedUrl: `${publication.url}/feed/@ada`,
+      feedLastModified: modified,
+    });
+
+    // The author publishes: the feed changes, the conditional request gets it in full, the new post is stored.
+    feed = mediumFeed(publication.url, [added, post]);
+    modified = 'Mon, 01 Jun 2026 08:00:00 GMT';
+    const changed = await crawlWhenDue(source);
+    expect(changed).toMatchObject({ state: 'succeeded', created: 1, unchanged: 1 });
+    expect(served).toEqual({ full: 2, notModified: 2, conditional: 3 });
+
+    // A full crawl reads the feed whatever its validators say (it needs the listing to find deletions).
+    const full = await jobs.submit({ ...first.target, mode: 'full' });
+    await jobs.idle();
+    expect(await jobs.get(full._id)).toMatchObject({ state: 'succeeded', unchanged: 2 });
+    expect(served).toEqual({ full: 3, notModified: 2, conditional: 3 });
   });
 
   it('raises the alert at the first tick a day after the failures began, before the next try', async () => {

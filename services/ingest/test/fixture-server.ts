@@ -14,7 +14,11 @@ export interface FixtureRoute {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-export type FixtureHandler = (url: URL) => FixtureRoute | Promise<FixtureRoute>;
+/** Answers a request; the request headers let a route answer conditional requests (304). */
+export type FixtureHandler = (
+  url: URL,
+  headers: http.IncomingHttpHeaders,
+) => FixtureRoute | Promise<FixtureRoute>;
 
 export interface FixtureRequestLog {
   readonly method: string;
@@ -152,7 +156,7 @@ export class FixtureServer {
     });
     try {
       const found = this.routes.get(url.pathname);
-      const route = typeof found === 'function' ? await found(url) : found;
+      const route = typeof found === 'function' ? await found(url, req.headers) : found;
       if (route === undefined) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
         return;

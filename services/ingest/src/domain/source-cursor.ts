@@ -10,6 +10,13 @@ export type SourceCursor = {
   archiveOffset: number | null;
   /** Repositories: the commit the crawl read ('' for other sources). */
   gitCommit: string;
+  /**
+   * Feeds: the feed's URL and the validators it answered with (ETag, Last-Modified; '' when none), sent back
+   * by the next incremental crawl so that an unchanged feed answers 304 and nothing is read or written.
+   */
+  feedUrl: string;
+  feedEtag: string;
+  feedLastModified: string;
 };
 
 export const EMPTY_CURSOR: SourceCursor = {
@@ -17,4 +24,7 @@ export const EMPTY_CURSOR: SourceCursor = {
   newestUrls: [],
   archiveOffset: null,
   gitCommit: '',
+  feedUrl: '',
+  feedEtag: '',
+  feedLastModified: '',
 };

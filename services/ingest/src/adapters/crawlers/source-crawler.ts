@@ -179,7 +179,7 @@ export class SourceCrawler implements Crawler {
       return;
     }
     if (hostIs(url, 'medium.com')) {
-      yield* this.crawlFeed(mediumFeedUrl(url), signal);
+      yield* this.crawlFeed(mediumFeedUrl(url), target, signal);
       return;
     }
     // A custom domain or another site: look at the page for what it is.
@@ -198,11 +198,11 @@ export class SourceCrawler implements Crawler {
     const feed = /<link[^>]+type=["']application\/rss\+xml["'][^>]*>/i.exec(html)?.[0];
     const href = feed ? /href=["']([^"']+)["']/i.exec(feed)?.[1] : undefined;
     if (href) {
-      yield* this.crawlFeed(new URL(href, page.url).href, signal);
+      yield* this.crawlFeed(new URL(href, page.url).href, target, signal);
       return;
     }
     if (/cdn-client\.medium\.com|miro\.medium\.com/.test(html)) {
-      yield* this.crawlFeed(mediumFeedUrl(new URL(page.url)), signal);
+      yield* this.crawlFeed(mediumFeedUrl(new URL(page.url)), target, signal);
       return;
     }
     yield { type: 'total', count: 1 };
@@ -216,15 +216,39 @@ export class SourceCrawler implements Crawler {
     }
   }
 
-  private async *crawlFeed(feedUrl: string, signal: AbortSignal): AsyncIterable<CrawlItem> {
+  private async *crawlFeed(
+    feedUrl: string,
+    target: CrawlTarget,
+    signal: AbortSignal,
+  ): AsyncIterable<CrawlItem> {
     let documents: ExtractedDocument[];
+    let validators: Pick<SourceCursor, 'feedUrl' | 'feedEtag' | 'feedLastModified'>;
+    // An incremental crawl asks for the feed only if it changed since the last one read it (a conditional
+    // request); a full crawl reads it whatever, since it needs the listing to look for deleted posts.
+    const previous = target.mode === 'incremental' ? target.cursor : undefined;
+    const conditional: Record<string, string> = {};
+    if (previous && previous.feedUrl === feedUrl) {
+      if (previous.feedEtag) conditional['if-none-match'] = previous.feedEtag;
+      if (previous.feedLastModified) conditional['if-modified-since'] = previous.feedLastModified;
+    }
     try {
-      const res = await this.options.fetcher.fetch(feedUrl, { signal });
-      if (res.status >= 400) {
+      const res = await this.options.fetcher.fetch(feedUrl, { signal, headers: conditional });
+      if (res.status === 304 && previous) {
+        // Unchanged: nothing to read or write; the cursor stays as it was.
+        yield { type: 'total', count: 0 };
+        yield { type: 'cursor', cursor: { ...EMPTY_CURSOR, ...previous } };
+        return;
+      }
+      if (res.status >= 400 || res.status === 304) {
         yield { type: 'error', url: feedUrl, message: `HTTP ${res.status}` };
         return;
       }
       documents = parseMediumFeed(res.body, res.url);
+      validators = {
+        feedUrl,
+        feedEtag: res.headers['etag'] ?? '',
+        feedLastModified: res.headers['last-modified'] ?? '',
+      };
     } catch (err) {
       yield { type: 'error', url: feedUrl, message: errorMessage(err) };
       return;
@@ -233,7 +257,7 @@ export class SourceCrawler implements Crawler {
     // listed posts are found; unchanged ones write nothing); the cursor records the newest entry.
     yield { type: 'total', count: documents.length };
     for (const document of documents) yield { type: 'document', document };
-    yield { type: 'cursor', cursor: newestOf(documents) };
+    yield { type: 'cursor', cursor: { ...newestOf(documents), ...validators } };
   }
 
   private async *crawlSubstack(
