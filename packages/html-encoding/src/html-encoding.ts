@@ -90,12 +90,12 @@ function bomEncoding(bytes: Uint8Array): { encoding: string; skip: number } | un
   return undefined;
 }
 
-function isValidUtf8(bytes: Uint8Array): boolean {
+/** The bytes as UTF-8, or undefined where they are not valid UTF-8: validating and decoding are one pass. */
+function strictUtf8(bytes: Uint8Array): string | undefined {
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return true;
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -124,9 +124,8 @@ export function decodeHtml(bytes: Uint8Array, contentType?: string): DecodedHtml
   // Plain ASCII reads the same in every encoding a page may declare late; it is named UTF-8, the truthful
   // label for bytes that ingest stores and clean decodes again (ingest's decoder did so; clean's said
   // windows-1252, the same text).
-  const hasHighBytes = bytes.some((b) => b >= 0x80);
-  if (!hasHighBytes || isValidUtf8(bytes))
-    return { text: decodeWith(bytes, 'utf-8'), encoding: 'utf-8', source: 'sniffed' };
+  const utf8 = strictUtf8(bytes);
+  if (utf8 !== undefined) return { text: utf8, encoding: 'utf-8', source: 'sniffed' };
   // Pages often declare their charset past the first 1024 bytes; a browser's detector still finds it.
   const lateMeta = prescanMetaCharset(bytes, 16384);
   if (lateMeta) return { text: decodeWith(bytes, lateMeta), encoding: lateMeta, source: 'meta' };
