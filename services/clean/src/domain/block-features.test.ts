@@ -75,6 +75,17 @@ describe('blockFeatures', () => {
     expect(find('Sentence 1').f.sparse).toEqual(expect.arrayContaining(['c:article', 'c:body']));
   });
 
+  it('counts capitals among letters in any script, a surrogate pair as one letter', () => {
+    const { find: inPage } = featuresOf(
+      `<html><body><p>ÄÖÜ straße ÉCOLE</p><p>ab\u{1D400}\u{1D41A}</p><p>日本語の記事</p><p>READ MORE</p></body></html>`,
+    );
+    // Ä Ö Ü É C O L E of 8 + 6 letters; 𝐀 (a mathematical capital) is one capital among 4 letters.
+    expect(inPage('straße').value('upperShare')).toBeCloseTo(8 / 14, 6);
+    expect(inPage('ab').value('upperShare')).toBeCloseTo(1 / 4, 6);
+    expect(inPage('日本語').value('upperShare')).toBe(0);
+    expect(inPage('READ MORE').value('upperShare')).toBe(1);
+  });
+
   it('takes words as features from short blocks only', () => {
     expect(find('Share').f.sparse).toContain('w:share');
     expect(find('Sentence 1').f.sparse.some((t) => t.startsWith('w:'))).toBe(false);

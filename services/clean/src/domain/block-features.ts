@@ -81,12 +81,18 @@ const CASE_SAMPLE_CHARS = 120;
 const SAMPLE_CHARS = 400;
 
 const WORD = /[\p{L}\p{N}]+/gu;
-const LETTER = /\p{L}/gu;
-const UPPER = /\p{Lu}/gu;
+const LETTER = /^\p{L}$/u;
+const UPPER = /^\p{Lu}$/u;
+
+const NO_TOKENS: string[] = [];
 
 function classTokens(el: Element, cache: Map<Element, string[]>): string[] {
   let tokens = cache.get(el);
   if (!tokens) {
+    if (el.attribs['class'] === undefined && el.attribs['id'] === undefined) {
+      cache.set(el, NO_TOKENS);
+      return NO_TOKENS;
+    }
     const value = `${el.attribs['class'] ?? ''} ${el.attribs['id'] ?? ''}`;
     tokens = [];
     // Split on separators and camelCase humps; digits and one-letter pieces say nothing about any page.
@@ -140,6 +146,48 @@ function windowTokens(
 
 const logLength = (n: number): number => Math.log1p(n) / 8;
 
+// Letter case per non-ASCII code point (0 not a letter, 1 a letter, 2 a capital), asked of the Unicode
+// classes once per code point rather than by a regex match over every block.
+const caseOf = new Map<number, number>();
+function nonAsciiCase(cp: number): number {
+  let kind = caseOf.get(cp);
+  if (kind === undefined) {
+    const ch = String.fromCodePoint(cp);
+    kind = UPPER.test(ch) ? 2 : LETTER.test(ch) ? 1 : 0;
+    if (caseOf.size < 65536) caseOf.set(cp, kind);
+  }
+  return kind;
+}
+
+/** Letters and capitals (Unicode \p{L}, \p{Lu}) in a block's first CASE_SAMPLE_CHARS UTF-16 units; a
+ * surrogate pair cut by that limit counts as no letter, as it would in the cut string. */
+function letterCase(text: string): [number, number] {
+  const end = Math.min(text.length, CASE_SAMPLE_CHARS);
+  let letters = 0;
+  let upper = 0;
+  for (let k = 0; k < end; k++) {
+    const c = text.charCodeAt(k);
+    if (c < 128) {
+      if (c >= 65 && c <= 90) {
+        letters++;
+        upper++;
+      } else if (c >= 97 && c <= 122) letters++;
+      continue;
+    }
+    let cp = c;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const low = k + 1 < end ? text.charCodeAt(k + 1) : 0;
+      if (low < 0xdc00 || low > 0xdfff) continue; // a lone high surrogate is no letter
+      cp = ((c - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
+      k++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) continue;
+    const kind = nonAsciiCase(cp);
+    if (kind > 0) letters++;
+    if (kind === 2) upper++;
+  }
+  return [letters, upper];
+}
+
 export function blockFeatures(
   blocks: RawBlock[],
   kept: Set<RawBlock>,
@@ -188,9 +236,7 @@ export function blockFeatures(
       else if (c === 124 || c === 0x2022 || c === 0xb7 || c === 0xbb) separators++;
     }
     // Capitals matter in short lines ("READ MORE"); the head of a long block says as much as all of it.
-    const head = len > CASE_SAMPLE_CHARS ? text.slice(0, CASE_SAMPLE_CHARS) : text;
-    const letters = head.match(LETTER)?.length ?? 0;
-    const upper = letters > 0 ? (head.match(UPPER)?.length ?? 0) : 0;
+    const [letters, upper] = letterCase(text);
     const flags = ancestorFlags(b.owner, flagCache);
     const sparse = windowTokens(b.owner, tokenCache, windowCache).slice();
     if (len < SHORT_BLOCK_CHARS) {

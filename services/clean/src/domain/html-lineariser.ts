@@ -35,6 +35,8 @@ interface ListFrame {
 }
 
 function classTokens(el: Element): string[] {
+  // Most elements carry neither; they need no string built and split.
+  if (el.attribs['class'] === undefined && el.attribs['id'] === undefined) return [];
   const value = `${el.attribs['class'] ?? ''} ${el.attribs['id'] ?? ''}`.toLowerCase();
   return value.split(/[\s_-]+/).filter(Boolean);
 }
@@ -80,8 +82,66 @@ function codeLanguage(pre: Element): string | undefined {
 export const SPACES = /[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+/g;
 const INVISIBLE = /[\u200b\u00ad\ufeff]/g;
 
+/** Whether a UTF-16 code unit is one that `\s` (and so SPACES) matches. */
+function isSpace(c: number): boolean {
+  return (
+    c === 32 ||
+    (c >= 9 && c <= 13) ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+/** `s.replace(SPACES, '').length` without building the string: the visible characters of a text node. */
+export function nonSpaceLength(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c > 32 && c < 127) || !isSpace(c)) n++;
+  }
+  return n;
+}
+
 export function normaliseInline(s: string): string {
-  return s.replace(INVISIBLE, '').replace(SPACES, ' ').trim().normalize('NFC');
+  // Text is mostly ASCII with source indentation: collapse its whitespace in one scan, copying the stretches
+  // between irregular runs whole. ASCII is already NFC and holds no invisible characters, so the result is
+  // what the general path below gives; anything else takes that path.
+  let out = '';
+  let from = 0;
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c > 32 && c < 127) {
+      i++;
+      continue;
+    }
+    if (c >= 127) return s.replace(INVISIBLE, '').replace(SPACES, ' ').trim().normalize('NFC');
+    if (c === 32 && !(i + 1 < n && s.charCodeAt(i + 1) <= 32)) {
+      i++; // a single plain space stays as it is
+      continue;
+    }
+    if (c !== 32 && !(c >= 9 && c <= 13)) {
+      return s.replace(INVISIBLE, '').replace(SPACES, ' ').trim().normalize('NFC');
+    }
+    let j = i + 1;
+    while (j < n) {
+      const d = s.charCodeAt(j);
+      if (d === 32 || (d >= 9 && d <= 13)) j++;
+      else break;
+    }
+    out += `${s.slice(from, i)} `;
+    from = j;
+    i = j;
+  }
+  return (from === 0 ? s : out + s.slice(from)).trim();
 }
 
 // Stands for <br> in the inline buffer, so that source newlines (plain whitespace) are not taken for breaks.
@@ -111,7 +171,7 @@ export class Lineariser {
     if (node.type === 'text') {
       this.owner ??= owner;
       this.buffer += node.data;
-      if (this.linkDepth > 0) this.linkChars += node.data.replace(SPACES, '').length;
+      if (this.linkDepth > 0) this.linkChars += nonSpaceLength(node.data);
       return;
     }
     if (node.type !== 'tag') {
@@ -167,8 +227,9 @@ export class Lineariser {
           index: 0,
           depth: this.lists.length,
           quote: this.quote,
+          language: codeLanguage(el),
+          list: undefined,
           hinted: this.hinted > 0,
-          ...(codeLanguage(el) ? { language: codeLanguage(el)! } : {}),
         });
       }
       return;
@@ -252,10 +313,13 @@ export class Lineariser {
       .split(LINE_BREAK)
       .map(normaliseInline)
       .map((l) =>
-        l
-          .replace(/`\s*`/g, '')
-          .replace(/` ([^`]*?) `/g, '`$1`')
-          .trim(),
+        // Inline code marks: empty ones go, inner padding goes (only lines that have any need the regexes).
+        l.includes('`')
+          ? l
+              .replace(/`\s*`/g, '')
+              .replace(/` ([^`]*?) `/g, '`$1`')
+              .trim()
+          : l,
       )
       .filter(Boolean);
     if (lines.length === 0) return;
@@ -293,14 +357,21 @@ export class Lineariser {
   }
 
   private push(b: Partial<RawBlock> & Pick<RawBlock, 'kind' | 'text' | 'linkChars' | 'owner'>): void {
+    // Every block built with the same fields in the same order: one object shape keeps the scoring and
+    // feature loops that read blocks fast.
     this.blocks.push({
-      hinted: this.hinted > 0,
-      level: 0,
-      ordered: false,
-      index: 0,
+      kind: b.kind,
+      text: b.text,
+      linkChars: b.linkChars,
+      owner: b.owner,
+      level: b.level ?? 0,
+      ordered: b.ordered ?? false,
+      index: b.index ?? 0,
       depth: Math.max(0, this.lists.length - 1),
       quote: this.quote,
-      ...b,
+      language: undefined,
+      list: b.list,
+      hinted: this.hinted > 0,
     });
   }
 }

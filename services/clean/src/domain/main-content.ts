@@ -21,7 +21,13 @@
 import { parseDocument } from 'htmlparser2';
 import type { AnyNode, Element } from 'domhandler';
 import { decodeHtml } from '@llmtwin/html-encoding';
-import { Lineariser, SPACES, elementText, normaliseInline, type RawBlock } from './html-lineariser.js';
+import {
+  Lineariser,
+  elementText,
+  nonSpaceLength,
+  normaliseInline,
+  type RawBlock,
+} from './html-lineariser.js';
 import { blockFeatures, type BlockFeatures } from './block-features.js';
 import { SHIPPED_MODEL, keepBlock, type BlockModel } from './block-model.js';
 import {
@@ -49,25 +55,50 @@ export interface MainContent {
 
 // --------------------------------------------------------------------------------------------- scoring
 
-/** Text outside links per element: how much of the page's reading matter an element holds, for the skip
- * safety net (navigation is mostly links, an article mostly not). */
-function proseTextByElement(root: AnyNode): { byElement: Map<Element, number>; total: number } {
+const recorded = (el: Element): boolean =>
+  el.attribs['class'] !== undefined ||
+  el.attribs['id'] !== undefined ||
+  el.attribs['role'] !== undefined ||
+  el.name === 'nav' ||
+  el.name === 'aside' ||
+  el.name === 'footer';
+
+interface ProseText {
+  byElement: Map<Element, number>;
+  total: number;
+}
+
+/** One walk over the whole page for two things: text outside links per element — how much of the page's
+ * reading matter an element holds, for the skip safety net (navigation is mostly links, an article mostly
+ * not) — and the elements the metadata comes from. */
+function scanPage(root: AnyNode): { prose: ProseText; marks: Landmarks } {
   const byElement = new Map<Element, number>();
+  const marks: Landmarks = { jsonLd: [] };
   let total = 0;
-  const visit = (node: AnyNode, inLink: boolean): number => {
-    if (node.type === 'text') return inLink ? 0 : node.data.replace(SPACES, '').length;
+  // `counting` is false inside what never holds prose (scripts, styles, skipped tags): the walk goes on
+  // there only for the metadata.
+  const visit = (node: AnyNode, inLink: boolean, counting: boolean): number => {
+    if (node.type === 'text') return counting && !inLink ? nonSpaceLength(node.data) : 0;
+    if (node.type === 'tag') noteLandmark(node, marks);
+    else if (node.type === 'script') noteScript(node, marks);
     if (!('children' in node)) return 0;
-    if (node.type === 'script' || node.type === 'style') return 0;
-    if (node.type === 'tag' && SKIP_TAGS.has(node.name) && !LANDMARK_TAGS.has(node.name)) return 0;
+    const counts =
+      counting &&
+      node.type !== 'script' &&
+      node.type !== 'style' &&
+      !(node.type === 'tag' && SKIP_TAGS.has(node.name) && !LANDMARK_TAGS.has(node.name));
     const link = inLink || (node.type === 'tag' && node.name === 'a');
     let sum = 0;
-    for (const c of node.children) sum += visit(c, link);
-    if (node.type === 'tag') byElement.set(node, sum);
+    for (const c of node.children) sum += visit(c, link, counts);
+    if (!counts) return 0;
+    // Only elements the lineariser may ask about are recorded (the Map is the walk's main cost): landmarks,
+    // elements with a role, and elements with a class or id (its furniture hints).
+    if (node.type === 'tag' && recorded(node)) byElement.set(node, sum);
     if (node.type === 'root') total = sum;
     return sum;
   };
-  visit(root, false);
-  return { byElement, total };
+  visit(root, false, true);
+  return { prose: { byElement, total }, marks };
 }
 
 function blockWeight(b: RawBlock): number {
@@ -153,33 +184,52 @@ function dropEmptyHeadings(kept: RawBlock[]): RawBlock[] {
 
 // ------------------------------------------------------------------------------------------- metadata
 
-function findFirst(node: AnyNode, test: (el: Element) => boolean): Element | undefined {
-  if (node.type === 'tag' && test(node)) return node;
-  if ('children' in node) {
-    for (const c of node.children) {
-      const hit = findFirst(c, test);
-      if (hit) return hit;
-    }
+/** The elements the metadata comes from, each the first in document order (JSON-LD scripts: all of them),
+ * found in one walk over the page rather than one search each. */
+interface Landmarks {
+  og?: Element;
+  title?: Element;
+  h1?: Element;
+  body?: Element;
+  html?: Element;
+  jsonLd: Element[];
+}
+
+function noteLandmark(node: Element, found: Landmarks): void {
+  switch (node.name) {
+    case 'meta':
+      if (
+        !found.og &&
+        (node.attribs['property'] === 'og:title' || node.attribs['name'] === 'twitter:title')
+      ) {
+        found.og = node;
+      }
+      break;
+    case 'title':
+      found.title ??= node;
+      break;
+    case 'h1':
+      found.h1 ??= node;
+      break;
+    case 'body':
+      found.body ??= node;
+      break;
+    case 'html':
+      found.html ??= node;
+      break;
   }
-  return undefined;
 }
 
-function findAll(node: AnyNode, test: (el: Element) => boolean, out: Element[] = []): Element[] {
-  if ((node.type === 'tag' || node.type === 'script') && test(node as Element)) out.push(node as Element);
-  if ('children' in node) for (const c of node.children) findAll(c, test, out);
-  return out;
+function noteScript(node: Element, found: Landmarks): void {
+  if (node.name === 'script' && /ld\+json/i.test(node.attribs['type'] ?? '')) found.jsonLd.push(node);
 }
 
-function pageTitle(root: AnyNode): string {
-  const og = findFirst(
-    root,
-    (e) =>
-      e.name === 'meta' && (e.attribs['property'] === 'og:title' || e.attribs['name'] === 'twitter:title'),
-  );
+function pageTitle(marks: Landmarks): string {
+  const og = marks.og;
   const ogTitle = og?.attribs['content'] ? normaliseInline(og.attribs['content']) : '';
   if (ogTitle) return ogTitle;
-  const title = findFirst(root, (e) => e.name === 'title');
-  const h1 = findFirst(root, (e) => e.name === 'h1');
+  const title = marks.title;
+  const h1 = marks.h1;
   const h1Text = h1 ? normaliseInline(elementText(h1)) : '';
   const titleText = title ? normaliseInline(elementText(title)) : '';
   if (h1Text && titleText.includes(h1Text)) return h1Text;
@@ -188,7 +238,7 @@ function pageTitle(root: AnyNode): string {
   return parts.reduce((a, b) => (b.length > a.length ? b : a), '') || h1Text;
 }
 
-function jsonLdArticleBody(root: AnyNode): string | undefined {
+function jsonLdArticleBody(scripts: Element[]): string | undefined {
   let best: string | undefined;
   const visit = (v: unknown): void => {
     if (Array.isArray(v)) {
@@ -201,7 +251,7 @@ function jsonLdArticleBody(root: AnyNode): string | undefined {
       }
     }
   };
-  for (const s of findAll(root, (e) => e.name === 'script' && /ld\+json/i.test(e.attribs['type'] ?? ''))) {
+  for (const s of scripts) {
     try {
       visit(JSON.parse(elementText(s)));
     } catch {
@@ -293,11 +343,7 @@ interface Pass {
   container: Element | undefined;
 }
 
-function runPass(
-  root: AnyNode,
-  prose: { byElement: Map<Element, number>; total: number },
-  useClassHints: boolean,
-): Pass {
+function runPass(root: AnyNode, prose: ProseText, useClassHints: boolean): Pass {
   const lin = new Lineariser(prose.total, prose.byElement, useClassHints, true);
   if (root.type === 'tag') lin.walk(root, root);
   else if ('children' in root) {
@@ -328,9 +374,9 @@ export function analysePage(html: string | Uint8Array, contentType?: string): Pa
     lowerCaseTags: true,
     lowerCaseAttributeNames: true,
   });
-  const title = pageTitle(doc);
-  const body = findFirst(doc, (e) => e.name === 'body') ?? findFirst(doc, (e) => e.name === 'html');
-  const prose = proseTextByElement(doc);
+  const { prose, marks } = scanPage(doc);
+  const title = pageTitle(marks);
+  const body = marks.body ?? marks.html;
   const root = body ?? doc;
   let pass = runPass(root, prose, true);
   // Class names mislead sometimes ("karma-below-banner" around a whole article): when trusting them left
@@ -342,7 +388,7 @@ export function analysePage(html: string | Uint8Array, contentType?: string): Pa
     }
   }
   const features = blockFeatures(pass.blocks, new Set(pass.kept), pass.container);
-  return { title, blocks: pass.blocks, features, jsonLdBody: jsonLdArticleBody(doc) };
+  return { title, blocks: pass.blocks, features, jsonLdBody: jsonLdArticleBody(marks.jsonLd) };
 }
 
 /** The output for an analysed page: the blocks the model keeps, tidied, or the JSON-LD body when the page's
