@@ -128,7 +128,8 @@ function withUploadLimit(router: ConnectRouter, uploadBytes: number): ConnectRou
       return limited;
     },
     rpc(method, implementation, options) {
-      router.rpc(method, implementation, options);
+      const upload = uploadMethods.has(`${method.parent.typeName}/${method.name}`);
+      router.rpc(method, implementation, { ...options, ...(upload ? { readMaxBytes: uploadBytes } : {}) });
       return limited;
     },
   };

@@ -29,9 +29,15 @@ export function registerProxy(router: ConnectRouter, service: DescService, trans
         };
         break;
       default:
-        // Client and bidi streaming are not part of the public surface.
+        // Client and bidi streaming are not part of the public surface (archives are uploaded through the
+        // plain POST /v1/archives route instead).
         break;
     }
   }
-  router.service(service, impl as never);
+  // Method by method, so that a method the gateway does not forward has no route at all, rather than one
+  // that answers Unimplemented.
+  for (const method of service.methods as DescMethod[]) {
+    const fn = impl[method.localName];
+    if (fn !== undefined) router.rpc(method, fn as never);
+  }
 }
