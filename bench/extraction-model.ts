@@ -54,8 +54,8 @@ const RULE_MARGIN = Number(values['rule-margin']);
 
 type SetName = 'aeb' | 'trafilatura';
 interface Example {
-  dense: number[];
-  sparse: string[];
+  dense: ArrayLike<number>;
+  sparse: readonly string[];
   label: 0 | 1;
   weight: number;
 }
@@ -171,7 +171,7 @@ function train(pages: Page[]): BlockModel & { vocabulary: number } {
   const setWeight = new Map<SetName, number>();
   for (const p of pages)
     for (const e of p.examples) setWeight.set(p.set, (setWeight.get(p.set) ?? 0) + e.weight);
-  const rows: { dense: number[]; sparse: number[]; y: number; w: number }[] = [];
+  const rows: { dense: ArrayLike<number>; sparse: number[]; y: number; w: number }[] = [];
   for (const p of pages) {
     for (const e of p.examples) {
       rows.push({

@@ -67,9 +67,11 @@ export const DENSE_FEATURES = [
 export interface BlockFeatures {
   /** Whether the hand-written rules (container choice and clean-up) keep the block. */
   ruleKept: boolean;
-  dense: number[];
-  /** Open-vocabulary features present on the block: `c:<class/id token>`, `w:<word of a short block>`. */
-  sparse: string[];
+  /** One value per DENSE_FEATURES name (blockFeatures gives a row of one table per page). */
+  dense: ArrayLike<number>;
+  /** Open-vocabulary features present on the block: `c:<class/id token>`, `w:<word of a short block>`.
+   * Blocks of one element may share this list: read it, never change it. */
+  sparse: readonly string[];
 }
 
 /** Class/id tokens are read from the block's element and this many ancestors above it. */
@@ -146,6 +148,27 @@ function windowTokens(
 
 const logLength = (n: number): number => Math.log1p(n) / 8;
 
+/** `w:<word>` for each word (a run of Unicode letters and digits, lower-cased) of a short block, in order.
+ * ASCII text is split by character code; other text by the Unicode classes. */
+function wordKeys(text: string): string[] {
+  const keys: string[] = [];
+  let start = -1;
+  for (let k = 0; k <= text.length; k++) {
+    const c = k < text.length ? text.charCodeAt(k) : 32;
+    if (c >= 128) {
+      return (text.match(WORD) ?? []).map((w) => `w:${w.toLowerCase()}`);
+    }
+    const word = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+    if (word) {
+      if (start < 0) start = k;
+    } else if (start >= 0) {
+      keys.push(`w:${text.slice(start, k).toLowerCase()}`);
+      start = -1;
+    }
+  }
+  return keys;
+}
+
 // Letter case per non-ASCII code point (0 not a letter, 1 a letter, 2 a capital), asked of the Unicode
 // classes once per code point rather than by a regex match over every block.
 const caseOf = new Map<number, number>();
@@ -219,6 +242,8 @@ export function blockFeatures(
   const tokenCache = new Map<Element, string[]>();
   const flagCache = new Map<AnyNode, number>();
   const windowCache = new Map<Element, string[]>();
+  const D = DENSE_FEATURES.length;
+  const table = new Float64Array(n * D);
 
   return blocks.map((b, i) => {
     const text = b.text;
@@ -238,12 +263,12 @@ export function blockFeatures(
     // Capitals matter in short lines ("READ MORE"); the head of a long block says as much as all of it.
     const [letters, upper] = letterCase(text);
     const flags = ancestorFlags(b.owner, flagCache);
-    const sparse = windowTokens(b.owner, tokenCache, windowCache).slice();
+    // Long blocks share their element window's token list (read only); short ones add their words to a copy.
+    let sparse: readonly string[] = windowTokens(b.owner, tokenCache, windowCache);
     if (len < SHORT_BLOCK_CHARS) {
-      for (const w of text.match(WORD) ?? []) {
-        const key = `w:${w.toLowerCase()}`;
-        if (!sparse.includes(key)) sparse.push(key);
-      }
+      const own = sparse.slice();
+      sparse = own;
+      for (const key of wordKeys(text)) if (!own.includes(key)) own.push(key);
     }
     const owner = b.owner.name;
     const list = b.list ? listLinks.get(b.list) : undefined;
@@ -251,58 +276,59 @@ export function blockFeatures(
     const next = blocks[i + 1];
     const edgeDistance = first < 0 ? 1 : i < first ? first - i : i > last ? i - last : 0;
     const ruleKept = kept.has(b);
-    const dense = [
-      ruleKept ? 1 : 0,
-      inContainer[i] ? 1 : 0,
-      first >= 0 && i < first ? 1 : 0,
-      last >= 0 && i > last ? 1 : 0,
-      Math.min(1, edgeDistance / 20),
-      b.kind === 'heading' ? 1 : 0,
-      b.kind === 'list-item' ? 1 : 0,
-      b.kind === 'code' ? 1 : 0,
-      logLength(len),
-      len < 15 ? 1 : 0,
-      len < 40 ? 1 : 0,
-      len < 80 ? 1 : 0,
-      len < 160 ? 1 : 0,
-      len < 320 ? 1 : 0,
-      ld,
-      b.linkChars === 0 ? 1 : 0,
-      ld > 0.5 ? 1 : 0,
-      SENTENCE_END.test(text) ? 1 : 0,
-      text.endsWith(':') ? 1 : 0,
-      sample > 0 ? Math.min(1, (commas * 40) / sample) : 0,
-      sample > 0 ? digits / sample : 0,
-      letters > 0 ? upper / letters : 0,
-      Math.min(1, separators / 3),
-      (textCount.get(text) ?? 0) > 1 ? 1 : 0,
-      b.quote > 0 ? 1 : 0,
-      b.depth > 0 ? 1 : 0,
-      list && list[1] > 0 ? list[0] / list[1] : 0,
-      n > 1 ? i / (n - 1) : 0,
-      owner === 'p' ? 1 : 0,
-      owner === 'div' ? 1 : 0,
-      owner === 'td' || owner === 'th' ? 1 : 0,
-      owner === 'li' ? 1 : 0,
-      flags & 1 ? 1 : 0,
-      flags & 2 ? 1 : 0,
-      flags & 4 ? 1 : 0,
-      flags & 8 ? 1 : 0,
-      flags & 16 ? 1 : 0,
-      flags & 32 ? 1 : 0,
-      prev && kept.has(prev) ? 1 : 0,
-      next && kept.has(next) ? 1 : 0,
-      density(prev),
-      density(next),
-      prev ? logLength(prev.text.length) : 0,
-      next ? logLength(next.text.length) : 0,
-      ruleKept && b.kind === 'heading' ? 1 : 0,
-      ruleKept && b.kind === 'list-item' ? 1 : 0,
-      ruleKept && len < 40 ? 1 : 0,
-      ruleKept ? ld : 0,
-      !inContainer[i] && len >= 160 ? 1 : 0,
-      b.hinted ? 1 : 0,
-    ];
+    // One row of the page's feature table (one allocation per page, not an array per block).
+    const dense = table.subarray(i * D, (i + 1) * D);
+    let k = 0;
+    dense[k++] = ruleKept ? 1 : 0;
+    dense[k++] = inContainer[i] ? 1 : 0;
+    dense[k++] = first >= 0 && i < first ? 1 : 0;
+    dense[k++] = last >= 0 && i > last ? 1 : 0;
+    dense[k++] = Math.min(1, edgeDistance / 20);
+    dense[k++] = b.kind === 'heading' ? 1 : 0;
+    dense[k++] = b.kind === 'list-item' ? 1 : 0;
+    dense[k++] = b.kind === 'code' ? 1 : 0;
+    dense[k++] = logLength(len);
+    dense[k++] = len < 15 ? 1 : 0;
+    dense[k++] = len < 40 ? 1 : 0;
+    dense[k++] = len < 80 ? 1 : 0;
+    dense[k++] = len < 160 ? 1 : 0;
+    dense[k++] = len < 320 ? 1 : 0;
+    dense[k++] = ld;
+    dense[k++] = b.linkChars === 0 ? 1 : 0;
+    dense[k++] = ld > 0.5 ? 1 : 0;
+    dense[k++] = SENTENCE_END.test(text) ? 1 : 0;
+    dense[k++] = text.endsWith(':') ? 1 : 0;
+    dense[k++] = sample > 0 ? Math.min(1, (commas * 40) / sample) : 0;
+    dense[k++] = sample > 0 ? digits / sample : 0;
+    dense[k++] = letters > 0 ? upper / letters : 0;
+    dense[k++] = Math.min(1, separators / 3);
+    dense[k++] = (textCount.get(text) ?? 0) > 1 ? 1 : 0;
+    dense[k++] = b.quote > 0 ? 1 : 0;
+    dense[k++] = b.depth > 0 ? 1 : 0;
+    dense[k++] = list && list[1] > 0 ? list[0] / list[1] : 0;
+    dense[k++] = n > 1 ? i / (n - 1) : 0;
+    dense[k++] = owner === 'p' ? 1 : 0;
+    dense[k++] = owner === 'div' ? 1 : 0;
+    dense[k++] = owner === 'td' || owner === 'th' ? 1 : 0;
+    dense[k++] = owner === 'li' ? 1 : 0;
+    dense[k++] = flags & 1 ? 1 : 0;
+    dense[k++] = flags & 2 ? 1 : 0;
+    dense[k++] = flags & 4 ? 1 : 0;
+    dense[k++] = flags & 8 ? 1 : 0;
+    dense[k++] = flags & 16 ? 1 : 0;
+    dense[k++] = flags & 32 ? 1 : 0;
+    dense[k++] = prev && kept.has(prev) ? 1 : 0;
+    dense[k++] = next && kept.has(next) ? 1 : 0;
+    dense[k++] = density(prev);
+    dense[k++] = density(next);
+    dense[k++] = prev ? logLength(prev.text.length) : 0;
+    dense[k++] = next ? logLength(next.text.length) : 0;
+    dense[k++] = ruleKept && b.kind === 'heading' ? 1 : 0;
+    dense[k++] = ruleKept && b.kind === 'list-item' ? 1 : 0;
+    dense[k++] = ruleKept && len < 40 ? 1 : 0;
+    dense[k++] = ruleKept ? ld : 0;
+    dense[k++] = !inContainer[i] && len >= 160 ? 1 : 0;
+    dense[k++] = b.hinted ? 1 : 0;
     return { ruleKept, dense, sparse };
   });
 }
