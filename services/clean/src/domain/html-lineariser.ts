@@ -144,6 +144,18 @@ export function normaliseInline(s: string): string {
   return (from === 0 ? s : out + s.slice(from)).trim();
 }
 
+/** One line of a block: whitespace collapsed, then inline code marks tidied — empty ones go, inner padding
+ * goes (only lines that have any need the regexes). */
+function tidyLine(line: string): string {
+  const l = normaliseInline(line);
+  return l.includes('`')
+    ? l
+        .replace(/`\s*`/g, '')
+        .replace(/` ([^`]*?) `/g, '`$1`')
+        .trim()
+    : l;
+}
+
 // Stands for <br> in the inline buffer, so that source newlines (plain whitespace) are not taken for breaks.
 const LINE_BREAK = '\u0001';
 
@@ -309,21 +321,11 @@ export class Lineariser {
     this.linkChars = 0;
     this.owner = undefined;
     if (!owner) return;
-    const lines = raw
-      .split(LINE_BREAK)
-      .map(normaliseInline)
-      .map((l) =>
-        // Inline code marks: empty ones go, inner padding goes (only lines that have any need the regexes).
-        l.includes('`')
-          ? l
-              .replace(/`\s*`/g, '')
-              .replace(/` ([^`]*?) `/g, '`$1`')
-              .trim()
-          : l,
-      )
-      .filter(Boolean);
-    if (lines.length === 0) return;
-    const text = lines.join('\n');
+    // Most blocks hold no <br>: one line, tidied without the arrays the general case builds.
+    const text = raw.includes(LINE_BREAK)
+      ? raw.split(LINE_BREAK).map(tidyLine).filter(Boolean).join('\n')
+      : tidyLine(raw);
+    if (!text) return;
     const list = this.lists[this.lists.length - 1];
     const inItem = list !== undefined && this.nearestListItem(owner, list.el);
     if (this.headingLevel > 0) {
