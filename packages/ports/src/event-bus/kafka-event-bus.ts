@@ -91,6 +91,9 @@ function kafkaLogCreator(logger: EventBusLogger) {
     };
 }
 
+/** How long ensureTopics waits for topics created concurrently by another client to get their leaders. */
+const ENSURE_TOPICS_SETTLE_MS = 30_000;
+
 function isKafkaErrorType(err: unknown, type: string): boolean {
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
     if ((e as { type?: string }).type === type) return true;
@@ -210,26 +213,44 @@ export class KafkaEventBus implements EventBus {
   async ensureTopics(topics: readonly string[]): Promise<void> {
     this.assertOpen();
     topics.forEach(validateTopic);
-    try {
-      const admin = await this.admin();
-      const existing = new Set(await admin.listTopics());
-      const missing = [...new Set(topics)].filter((t) => !existing.has(t));
-      if (missing.length > 0) {
-        const replicationFactor =
-          this.settings.replicationFactor ?? Math.min(3, (await admin.describeCluster()).brokers.length);
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: missing.map((topic) => ({
-            topic,
-            numPartitions: this.settings.partitions,
-            replicationFactor,
-          })),
-        });
+    // When several services start together they create the same topics at once; the broker can then answer
+    // metadata for a topic another client just created before its partitions have leaders
+    // (UNKNOWN_TOPIC_OR_PARTITION / LEADER_NOT_AVAILABLE). That settles within seconds, so such answers are
+    // retried with a short backoff for up to ENSURE_TOPICS_SETTLE_MS before they count as failures.
+    const deadline = Date.now() + ENSURE_TOPICS_SETTLE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.createMissingTopics(topics);
+        return;
+      } catch (err) {
+        const settling =
+          isKafkaErrorType(err, 'UNKNOWN_TOPIC_OR_PARTITION') ||
+          isKafkaErrorType(err, 'LEADER_NOT_AVAILABLE');
+        if (!settling || Date.now() >= deadline || this.closed) {
+          this.fail(`ensureTopics(${topics.join(', ')})`, err);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)));
       }
-      for (const t of topics) this.knownTopics.add(t);
-    } catch (err) {
-      this.fail(`ensureTopics(${topics.join(', ')})`, err);
     }
+  }
+
+  private async createMissingTopics(topics: readonly string[]): Promise<void> {
+    const admin = await this.admin();
+    const existing = new Set(await admin.listTopics());
+    const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      const replicationFactor =
+        this.settings.replicationFactor ?? Math.min(3, (await admin.describeCluster()).brokers.length);
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: this.settings.partitions,
+          replicationFactor,
+        })),
+      });
+    }
+    for (const t of topics) this.knownTopics.add(t);
   }
 
   async publish(topic: string, messages: readonly OutgoingMessage[], signal?: AbortSignal): Promise<void> {
