@@ -333,7 +333,9 @@ export function blockFeatures(
   });
 }
 
-function within(el: Element, container: Element, cache: Map<AnyNode, boolean>): boolean {
+/** Whether `el` lies inside `container` (or is it); `cache` remembers the answer for every element climbed
+ * through, so blocks that share ancestors do not climb the same path again. One cache per container. */
+export function within(el: Element, container: Element, cache: Map<AnyNode, boolean>): boolean {
   const path: AnyNode[] = [];
   let found = false;
   for (let e: AnyNode | null = el; e; e = e.parent) {

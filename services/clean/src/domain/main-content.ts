@@ -28,7 +28,7 @@ import {
   normaliseInline,
   type RawBlock,
 } from './html-lineariser.js';
-import { blockFeatures, type BlockFeatures } from './block-features.js';
+import { blockFeatures, within, type BlockFeatures } from './block-features.js';
 import { SHIPPED_MODEL, keepBlock, type BlockModel } from './block-model.js';
 import {
   BLOCK_TAGS,
@@ -142,11 +142,6 @@ function chooseContainer(score: Map<Element, number>): Element | undefined {
     }
   }
   return best;
-}
-
-function within(el: Element, container: Element): boolean {
-  for (let e: AnyNode | null = el; e; e = e.parent) if (e === container) return true;
-  return false;
 }
 
 function dropFurniture(blocks: RawBlock[]): RawBlock[] {
@@ -353,7 +348,8 @@ function runPass(root: AnyNode, prose: ProseText, useClassHints: boolean): Pass 
   const ruled = lin.blocks.filter((b) => !b.hinted);
   const scores = scoreElements(ruled);
   const container = chooseContainer(scores);
-  const inside = container ? ruled.filter((b) => within(b.owner, container)) : ruled;
+  const insideCache = new Map<AnyNode, boolean>();
+  const inside = container ? ruled.filter((b) => within(b.owner, container, insideCache)) : ruled;
   return { blocks: lin.blocks, kept: dropFurniture(inside), container };
 }
 
