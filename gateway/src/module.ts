@@ -121,9 +121,7 @@ function withUploadLimit(router: ConnectRouter, uploadBytes: number): ConnectRou
       const impl = implementation as Record<string, unknown>;
       for (const method of service.methods) {
         const fn = impl[method.localName];
-        if (fn === undefined) continue;
-        const upload = uploadMethods.has(`${service.typeName}/${method.name}`);
-        router.rpc(method, fn as never, { ...options, ...(upload ? { readMaxBytes: uploadBytes } : {}) });
+        if (fn !== undefined) limited.rpc(method, fn as never, options);
       }
       return limited;
     },
