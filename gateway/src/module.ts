@@ -2,7 +2,7 @@
 // API key (auth/), forwards the public services, serves the installation's status and the API keys'
 // administration, and its health follows its upstreams and the warehouse that holds the keys.
 //
-// The plain HTTP side (wrapHttp) composes, outermost first: CORS → the archive upload (POST /v1/archives,
+// The plain HTTP side (wrapHttp) composes, outermost first: CORS → the web console (GET /, /assets/*) → the archive upload (POST /v1/archives,
 // streamed to ingest) → `httpRoutes` (e.g. the OpenAI-compatible API, handed the same GatewaySecurity) → the
 // Connect handler (gRPC, Connect, gRPC-Web).
 import type { DescService } from '@bufbuild/protobuf';
@@ -29,7 +29,9 @@ import { ensureAdminKeyFile, ensureBootstrapKey } from './auth/bootstrap.js';
 import { corsMiddleware } from './auth/cors.js';
 import type { GatewaySecurity } from './auth/principal.js';
 import { archiveUploadRoutes } from './http/archive-upload.routes.js';
+import { consoleRoutes } from './http/console.routes.js';
 import { registerAdminRoutes } from './rpc/admin.routes.js';
+import { registerPipelineRoutes } from './rpc/pipeline.routes.js';
 import { registerProxy } from './rpc/proxy.routes.js';
 import { registerStatusRoutes, type Upstream } from './rpc/status.routes.js';
 
@@ -48,6 +50,7 @@ export const gatewayServices: readonly DescService[] = [
   ...publicServices.map(([, s]) => s),
   gatewayv1.StatusService,
   gatewayv1.AdminService,
+  gatewayv1.PipelineService,
 ];
 
 /** Methods that carry whole files: they get the upload limit instead of the request limit. */
@@ -103,6 +106,8 @@ export interface GatewayDeps {
   security?: GatewaySecuritySettings;
   /** Plain HTTP routes such as the OpenAI-compatible API (gateway/src/http/). */
   httpRoutes?: HttpRoutes;
+  /** Where the built web console is (default gateway/console/dist); served at `/`. */
+  consoleDir?: string;
   logger?: Logger;
 }
 
@@ -166,6 +171,7 @@ export async function createGatewayModule(deps: GatewayDeps): Promise<GatewayMod
     logger: logger.child({ component: 'http' }),
   });
 
+  const webConsole = consoleRoutes(deps.consoleDir !== undefined ? { dir: deps.consoleDir } : {});
   const archiveUpload = archiveUploadRoutes({
     security,
     directory: deps.directory,
@@ -184,7 +190,7 @@ export async function createGatewayModule(deps: GatewayDeps): Promise<GatewayMod
       }),
     ],
     readMaxBytes: maxRequestBytes,
-    wrapHttp: (next) => cors(archiveUpload(httpRoutes ? httpRoutes(next) : next)),
+    wrapHttp: (next) => cors(webConsole(archiveUpload(httpRoutes ? httpRoutes(next) : next))),
     register: (router) => {
       const limited = withUploadLimit(router, maxUploadBytes);
       for (const [name, service] of publicServices)
@@ -197,6 +203,7 @@ export async function createGatewayModule(deps: GatewayDeps): Promise<GatewayMod
         ...(deps.eventBus ? { eventBus: deps.eventBus } : {}),
       });
       registerAdminRoutes(router, { keys, ingest: ingestTransport });
+      registerPipelineRoutes(router, deps.eventBus ? { eventBus: deps.eventBus } : {});
     },
     // The edge is only as healthy as the services it forwards to, and cannot check a key without the
     // warehouse.

@@ -202,6 +202,10 @@ export const accessPolicy: Readonly<Record<string, MethodRule>> = {
 
   // Health of every service and backend; no documents.
   [`${gateway}.StatusService/GetStatus`]: any,
+  [`${gateway}.StatusService/GetCaller`]: any,
+  [`${gateway}.PipelineService/ListDeadLetters`]: admin,
+  [`${gateway}.PipelineService/ReplayDeadLetters`]: admin,
+  [`${gateway}.PipelineService/ListAlerts`]: admin,
   [`${gateway}.AdminService/CreateApiKey`]: admin,
   [`${gateway}.AdminService/ListApiKeys`]: admin,
   [`${gateway}.AdminService/RevokeApiKey`]: admin,

@@ -4,6 +4,7 @@ import { createClient, type ConnectRouter, type Transport } from '@connectrpc/co
 import { gatewayv1, healthv1, topics } from '@llmtwin/contracts';
 import type { EventBus } from '@llmtwin/ports';
 import { isDomainError } from '@llmtwin/runtime';
+import { principalKey } from '../auth/api-key-security.js';
 
 /** The topics each pipeline service consumes, with the service name as its consumer group. */
 export const consumedTopics: Record<string, readonly string[]> = {
@@ -92,6 +93,14 @@ export function registerStatusRoutes(
         }),
       );
       return { mode: options.mode, version: options.version, dataDir: options.dataDir, services };
+    },
+    getCaller(_req, ctx) {
+      const principal = ctx.values.get(principalKey);
+      return {
+        keyId: principal?.keyId ?? '',
+        admin: principal?.admin ?? false,
+        authorId: principal?.authorId ?? '',
+      };
     },
   });
 }

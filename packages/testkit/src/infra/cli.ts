@@ -14,6 +14,7 @@ import {
   startSelectedBackends,
   type SelectedBackends,
 } from './backends.js';
+import { prepareChromium } from './chromium.js';
 import { prepareLlamaCppServer } from './llama-cpp.js';
 import { cacheDir } from './paths.js';
 import type { ParentToServe, ServeToParent } from './serve-protocol.js';
@@ -34,6 +35,8 @@ async function prepare(): Promise<void> {
   const llama = await prepareLlamaCppServer(log);
   const how = llama.built ? `prepared in ${seconds(Date.now() - llamaStarted)}` : 'already in the cache';
   log(`llama-cpp-python ${llama.version}: ${how} (${llama.venv})`);
+  // The browser the web console's end-to-end tests drive.
+  prepareChromium(log);
   log(`prepare done in ${seconds(Date.now() - started)}`);
 }
 

@@ -6,13 +6,15 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { AlertRaised } from "../../inference/events/v1/events_pb.js";
+import { file_llmtwin_inference_events_v1_events } from "../../inference/events/v1/events_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file llmtwin/gateway/v1/gateway.proto.
  */
 export const file_llmtwin_gateway_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("CiBsbG10d2luL2dhdGV3YXkvdjEvZ2F0ZXdheS5wcm90bxISbGxtdHdpbi5nYXRld2F5LnYxItUBCgZBcGlLZXkSCgoCaWQYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEg0KBWFkbWluGAMgASgIEgwKBG5hbWUYBCABKAkSHQoVcmF0ZV9saW1pdF9wZXJfbWludXRlGAUgASgFEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcHJlZml4GAggASgJImQKE0NyZWF0ZUFwaUtleVJlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEg0KBWFkbWluGAIgASgIEgwKBG5hbWUYAyABKAkSHQoVcmF0ZV9saW1pdF9wZXJfbWludXRlGAQgASgFIlAKFENyZWF0ZUFwaUtleVJlc3BvbnNlEisKB2FwaV9rZXkYASABKAsyGi5sbG10d2luLmdhdGV3YXkudjEuQXBpS2V5EgsKA2tleRgCIAEoCSIUChJMaXN0QXBpS2V5c1JlcXVlc3QiQwoTTGlzdEFwaUtleXNSZXNwb25zZRIsCghhcGlfa2V5cxgBIAMoCzIaLmxsbXR3aW4uZ2F0ZXdheS52MS5BcGlLZXkiIQoTUmV2b2tlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSJDChRSZXZva2VBcGlLZXlSZXNwb25zZRIrCgdhcGlfa2V5GAEgASgLMhoubGxtdHdpbi5nYXRld2F5LnYxLkFwaUtleSJNChBEZXBlbmRlbmN5U3RhdHVzEgwKBG5hbWUYASABKAkSDwoHYWRhcHRlchgCIAEoCRIKCgJ1cBgDIAEoCBIOCgZkZXRhaWwYBCABKAkimwIKDVNlcnZpY2VTdGF0dXMSDAoEbmFtZRgBIAEoCRIxCgZoZWFsdGgYAiABKA4yIS5sbG10d2luLmdhdGV3YXkudjEuU2VydmljZUhlYWx0aBIPCgdhZGRyZXNzGAMgASgJEjoKDGRlcGVuZGVuY2llcxgEIAMoCzIkLmxsbXR3aW4uZ2F0ZXdheS52MS5EZXBlbmRlbmN5U3RhdHVzEkgKDGNvbnN1bWVyX2xhZxgFIAMoCzIyLmxsbXR3aW4uZ2F0ZXdheS52MS5TZXJ2aWNlU3RhdHVzLkNvbnN1bWVyTGFnRW50cnkaMgoQQ29uc3VtZXJMYWdFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIhIKEEdldFN0YXR1c1JlcXVlc3QieQoRR2V0U3RhdHVzUmVzcG9uc2USDAoEbW9kZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEjMKCHNlcnZpY2VzGAMgAygLMiEubGxtdHdpbi5nYXRld2F5LnYxLlNlcnZpY2VTdGF0dXMSEAoIZGF0YV9kaXIYBCABKAkqiwEKDVNlcnZpY2VIZWFsdGgSHgoaU0VSVklDRV9IRUFMVEhfVU5TUEVDSUZJRUQQABIaChZTRVJWSUNFX0hFQUxUSF9TRVJWSU5HEAESHgoaU0VSVklDRV9IRUFMVEhfTk9UX1NFUlZJTkcQAhIeChpTRVJWSUNFX0hFQUxUSF9VTlJFQUNIQUJMRRADMrkCCgxBZG1pblNlcnZpY2USYQoMQ3JlYXRlQXBpS2V5EicubGxtdHdpbi5nYXRld2F5LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaKC5sbG10d2luLmdhdGV3YXkudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USYwoLTGlzdEFwaUtleXMSJi5sbG10d2luLmdhdGV3YXkudjEuTGlzdEFwaUtleXNSZXF1ZXN0GicubGxtdHdpbi5nYXRld2F5LnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiA5ACARJhCgxSZXZva2VBcGlLZXkSJy5sbG10d2luLmdhdGV3YXkudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBooLmxsbXR3aW4uZ2F0ZXdheS52MS5SZXZva2VBcGlLZXlSZXNwb25zZTJuCg1TdGF0dXNTZXJ2aWNlEl0KCUdldFN0YXR1cxIkLmxsbXR3aW4uZ2F0ZXdheS52MS5HZXRTdGF0dXNSZXF1ZXN0GiUubGxtdHdpbi5nYXRld2F5LnYxLkdldFN0YXR1c1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiBsbG10d2luL2dhdGV3YXkvdjEvZ2F0ZXdheS5wcm90bxISbGxtdHdpbi5nYXRld2F5LnYxItUBCgZBcGlLZXkSCgoCaWQYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEg0KBWFkbWluGAMgASgIEgwKBG5hbWUYBCABKAkSHQoVcmF0ZV9saW1pdF9wZXJfbWludXRlGAUgASgFEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcHJlZml4GAggASgJImQKE0NyZWF0ZUFwaUtleVJlcXVlc3QSEQoJYXV0aG9yX2lkGAEgASgJEg0KBWFkbWluGAIgASgIEgwKBG5hbWUYAyABKAkSHQoVcmF0ZV9saW1pdF9wZXJfbWludXRlGAQgASgFIlAKFENyZWF0ZUFwaUtleVJlc3BvbnNlEisKB2FwaV9rZXkYASABKAsyGi5sbG10d2luLmdhdGV3YXkudjEuQXBpS2V5EgsKA2tleRgCIAEoCSIUChJMaXN0QXBpS2V5c1JlcXVlc3QiQwoTTGlzdEFwaUtleXNSZXNwb25zZRIsCghhcGlfa2V5cxgBIAMoCzIaLmxsbXR3aW4uZ2F0ZXdheS52MS5BcGlLZXkiIQoTUmV2b2tlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSJDChRSZXZva2VBcGlLZXlSZXNwb25zZRIrCgdhcGlfa2V5GAEgASgLMhoubGxtdHdpbi5nYXRld2F5LnYxLkFwaUtleSJNChBEZXBlbmRlbmN5U3RhdHVzEgwKBG5hbWUYASABKAkSDwoHYWRhcHRlchgCIAEoCRIKCgJ1cBgDIAEoCBIOCgZkZXRhaWwYBCABKAkimwIKDVNlcnZpY2VTdGF0dXMSDAoEbmFtZRgBIAEoCRIxCgZoZWFsdGgYAiABKA4yIS5sbG10d2luLmdhdGV3YXkudjEuU2VydmljZUhlYWx0aBIPCgdhZGRyZXNzGAMgASgJEjoKDGRlcGVuZGVuY2llcxgEIAMoCzIkLmxsbXR3aW4uZ2F0ZXdheS52MS5EZXBlbmRlbmN5U3RhdHVzEkgKDGNvbnN1bWVyX2xhZxgFIAMoCzIyLmxsbXR3aW4uZ2F0ZXdheS52MS5TZXJ2aWNlU3RhdHVzLkNvbnN1bWVyTGFnRW50cnkaMgoQQ29uc3VtZXJMYWdFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIhIKEEdldFN0YXR1c1JlcXVlc3QieQoRR2V0U3RhdHVzUmVzcG9uc2USDAoEbW9kZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEjMKCHNlcnZpY2VzGAMgAygLMiEubGxtdHdpbi5nYXRld2F5LnYxLlNlcnZpY2VTdGF0dXMSEAoIZGF0YV9kaXIYBCABKAkiEgoQR2V0Q2FsbGVyUmVxdWVzdCJFChFHZXRDYWxsZXJSZXNwb25zZRIOCgZrZXlfaWQYASABKAkSDQoFYWRtaW4YAiABKAgSEQoJYXV0aG9yX2lkGAMgASgJIqwBCgpEZWFkTGV0dGVyEg0KBXRvcGljGAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoBRIOCgZvZmZzZXQYAyABKAkSCwoDa2V5GAQgASgJEg0KBWdyb3VwGAUgASgJEg0KBWVycm9yGAYgASgJEhIKCnNpemVfYnl0ZXMYByABKAMSLQoJZGVhZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI3ChZMaXN0RGVhZExldHRlcnNSZXF1ZXN0Eg4KBnRvcGljcxgBIAMoCRINCgVsaW1pdBgCIAEoBSJPChdMaXN0RGVhZExldHRlcnNSZXNwb25zZRI0CgxkZWFkX2xldHRlcnMYASADKAsyHi5sbG10d2luLmdhdGV3YXkudjEuRGVhZExldHRlciIpChhSZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QSDQoFdG9waWMYASABKAkiLQoZUmVwbGF5RGVhZExldHRlcnNSZXNwb25zZRIQCghyZXBsYXllZBgBIAEoAyIiChFMaXN0QWxlcnRzUmVxdWVzdBINCgVsaW1pdBgBIAEoBSJOChJMaXN0QWxlcnRzUmVzcG9uc2USOAoGYWxlcnRzGAEgAygLMigubGxtdHdpbi5pbmZlcmVuY2UuZXZlbnRzLnYxLkFsZXJ0UmFpc2VkKosBCg1TZXJ2aWNlSGVhbHRoEh4KGlNFUlZJQ0VfSEVBTFRIX1VOU1BFQ0lGSUVEEAASGgoWU0VSVklDRV9IRUFMVEhfU0VSVklORxABEh4KGlNFUlZJQ0VfSEVBTFRIX05PVF9TRVJWSU5HEAISHgoaU0VSVklDRV9IRUFMVEhfVU5SRUFDSEFCTEUQAzK5AgoMQWRtaW5TZXJ2aWNlEmEKDENyZWF0ZUFwaUtleRInLmxsbXR3aW4uZ2F0ZXdheS52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GigubGxtdHdpbi5nYXRld2F5LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlEmMKC0xpc3RBcGlLZXlzEiYubGxtdHdpbi5nYXRld2F5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBonLmxsbXR3aW4uZ2F0ZXdheS52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIgOQAgESYQoMUmV2b2tlQXBpS2V5EicubGxtdHdpbi5nYXRld2F5LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaKC5sbG10d2luLmdhdGV3YXkudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UyzQEKDVN0YXR1c1NlcnZpY2USXQoJR2V0U3RhdHVzEiQubGxtdHdpbi5nYXRld2F5LnYxLkdldFN0YXR1c1JlcXVlc3QaJS5sbG10d2luLmdhdGV3YXkudjEuR2V0U3RhdHVzUmVzcG9uc2UiA5ACARJdCglHZXRDYWxsZXISJC5sbG10d2luLmdhdGV3YXkudjEuR2V0Q2FsbGVyUmVxdWVzdBolLmxsbXR3aW4uZ2F0ZXdheS52MS5HZXRDYWxsZXJSZXNwb25zZSIDkAIBMtYCCg9QaXBlbGluZVNlcnZpY2USbwoPTGlzdERlYWRMZXR0ZXJzEioubGxtdHdpbi5nYXRld2F5LnYxLkxpc3REZWFkTGV0dGVyc1JlcXVlc3QaKy5sbG10d2luLmdhdGV3YXkudjEuTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2UiA5ACARJwChFSZXBsYXlEZWFkTGV0dGVycxIsLmxsbXR3aW4uZ2F0ZXdheS52MS5SZXBsYXlEZWFkTGV0dGVyc1JlcXVlc3QaLS5sbG10d2luLmdhdGV3YXkudjEuUmVwbGF5RGVhZExldHRlcnNSZXNwb25zZRJgCgpMaXN0QWxlcnRzEiUubGxtdHdpbi5nYXRld2F5LnYxLkxpc3RBbGVydHNSZXF1ZXN0GiYubGxtdHdpbi5nYXRld2F5LnYxLkxpc3RBbGVydHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp, file_llmtwin_inference_events_v1_events]);
 
 /**
  * @generated from message llmtwin.gateway.v1.ApiKey
@@ -315,6 +317,231 @@ export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE_
   messageDesc(file_llmtwin_gateway_v1_gateway, 10);
 
 /**
+ * @generated from message llmtwin.gateway.v1.GetCallerRequest
+ */
+export type GetCallerRequest = Message<"llmtwin.gateway.v1.GetCallerRequest"> & {
+};
+
+/**
+ * Describes the message llmtwin.gateway.v1.GetCallerRequest.
+ * Use `create(GetCallerRequestSchema)` to create a new message.
+ */
+export const GetCallerRequestSchema: GenMessage<GetCallerRequest> = /*@__PURE__*/
+  messageDesc(file_llmtwin_gateway_v1_gateway, 11);
+
+/**
+ * @generated from message llmtwin.gateway.v1.GetCallerResponse
+ */
+export type GetCallerResponse = Message<"llmtwin.gateway.v1.GetCallerResponse"> & {
+  /**
+   * The key's id (never its secret).
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * @generated from field: bool admin = 2;
+   */
+  admin: boolean;
+
+  /**
+   * The author an author key belongs to; empty for admin keys.
+   *
+   * @generated from field: string author_id = 3;
+   */
+  authorId: string;
+};
+
+/**
+ * Describes the message llmtwin.gateway.v1.GetCallerResponse.
+ * Use `create(GetCallerResponseSchema)` to create a new message.
+ */
+export const GetCallerResponseSchema: GenMessage<GetCallerResponse> = /*@__PURE__*/
+  messageDesc(file_llmtwin_gateway_v1_gateway, 12);
+
+/**
+ * @generated from message llmtwin.gateway.v1.DeadLetter
+ */
+export type DeadLetter = Message<"llmtwin.gateway.v1.DeadLetter"> & {
+  /**
+   * The topic the event was published on, and where.
+   *
+   * @generated from field: string topic = 1;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: int32 partition = 2;
+   */
+  partition: number;
+
+  /**
+   * @generated from field: string offset = 3;
+   */
+  offset: string;
+
+  /**
+   * The event's key: the id of the document or chunk it is about.
+   *
+   * @generated from field: string key = 4;
+   */
+  key: string;
+
+  /**
+   * The consumer group (service) that gave up on it.
+   *
+   * @generated from field: string group = 5;
+   */
+  group: string;
+
+  /**
+   * The last error the consumer raised.
+   *
+   * @generated from field: string error = 6;
+   */
+  error: string;
+
+  /**
+   * Size of the event's payload.
+   *
+   * @generated from field: int64 size_bytes = 7;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * When it was given up on (put on the dead-letter topic).
+   *
+   * @generated from field: google.protobuf.Timestamp dead_time = 8;
+   */
+  deadTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message llmtwin.gateway.v1.DeadLetter.
+ * Use `create(DeadLetterSchema)` to create a new message.
+ */
+export const DeadLetterSchema: GenMessage<DeadLetter> = /*@__PURE__*/
+  messageDesc(file_llmtwin_gateway_v1_gateway, 13);
+
+/**
+ * @generated from message llmtwin.gateway.v1.ListDeadLettersRequest
+ */
+export type ListDeadLettersRequest = Message<"llmtwin.gateway.v1.ListDeadLettersRequest"> & {
+  /**
+   * Topics to read (each a pipeline topic such as llmtwin.documents.raw.v1); empty: every pipeline topic.
+   *
+   * @generated from field: repeated string topics = 1;
+   */
+  topics: string[];
+
+  /**
+   * Most letters per topic; 0 for 100, at most 1000.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message llmtwin.gateway.v1.ListDeadLettersRequest.
+ * Use `create(ListDeadLettersRequestSchema)` to create a new message.
+ */
+export const ListDeadLettersRequestSchema: GenMessage<ListDeadLettersRequest> = /*@__PURE__*/
+  messageDesc(file_llmtwin_gateway_v1_gateway, 14);
+
+/**
+ * @generated from message llmtwin.gateway.v1.ListDeadLettersResponse
+ */
+export type ListDeadLettersResponse = Message<"llmtwin.gateway.v1.ListDeadLettersResponse"> & {
+  /**
+   * @generated from field: repeated llmtwin.gateway.v1.DeadLetter dead_letters = 1;
+   */
+  deadLetters: DeadLetter[];
+};
+
+/**
+ * Describes the message llmtwin.gateway.v1.ListDeadLettersResponse.
+ * Use `create(ListDeadLettersResponseSchema)` to create a new message.
+ */
+export const ListDeadLettersResponseSchema: GenMessage<ListDeadLettersResponse> = /*@__PURE__*/
+  messageDesc(file_llmtwin_gateway_v1_gateway, 15);
+
+/**
+ * @generated from message llmtwin.gateway.v1.ReplayDeadLettersRequest
+ */
+export type ReplayDeadLettersRequest = Message<"llmtwin.gateway.v1.ReplayDeadLettersRequest"> & {
+  /**
+   * The topic whose dead letters go back on it.
+   *
+   * @generated from field: string topic = 1;
+   */
+  topic: string;
+};
+
+/**
+ * Describes the message llmtwin.gateway.v1.ReplayDeadLettersRequest.
+ * Use `create(ReplayDeadLettersRequestSchema)` to create a new message.
+ */
+export const ReplayDeadLettersRequestSchema: GenMessage<ReplayDeadLettersRequest> = /*@__PURE__*/
+  messageDesc(file_llmtwin_gateway_v1_gateway, 16);
+
+/**
+ * @generated from message llmtwin.gateway.v1.ReplayDeadLettersResponse
+ */
+export type ReplayDeadLettersResponse = Message<"llmtwin.gateway.v1.ReplayDeadLettersResponse"> & {
+  /**
+   * @generated from field: int64 replayed = 1;
+   */
+  replayed: bigint;
+};
+
+/**
+ * Describes the message llmtwin.gateway.v1.ReplayDeadLettersResponse.
+ * Use `create(ReplayDeadLettersResponseSchema)` to create a new message.
+ */
+export const ReplayDeadLettersResponseSchema: GenMessage<ReplayDeadLettersResponse> = /*@__PURE__*/
+  messageDesc(file_llmtwin_gateway_v1_gateway, 17);
+
+/**
+ * @generated from message llmtwin.gateway.v1.ListAlertsRequest
+ */
+export type ListAlertsRequest = Message<"llmtwin.gateway.v1.ListAlertsRequest"> & {
+  /**
+   * Most alerts, newest first; 0 for 100, at most 1000.
+   *
+   * @generated from field: int32 limit = 1;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message llmtwin.gateway.v1.ListAlertsRequest.
+ * Use `create(ListAlertsRequestSchema)` to create a new message.
+ */
+export const ListAlertsRequestSchema: GenMessage<ListAlertsRequest> = /*@__PURE__*/
+  messageDesc(file_llmtwin_gateway_v1_gateway, 18);
+
+/**
+ * @generated from message llmtwin.gateway.v1.ListAlertsResponse
+ */
+export type ListAlertsResponse = Message<"llmtwin.gateway.v1.ListAlertsResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated llmtwin.inference.events.v1.AlertRaised alerts = 1;
+   */
+  alerts: AlertRaised[];
+};
+
+/**
+ * Describes the message llmtwin.gateway.v1.ListAlertsResponse.
+ * Use `create(ListAlertsResponseSchema)` to create a new message.
+ */
+export const ListAlertsResponseSchema: GenMessage<ListAlertsResponse> = /*@__PURE__*/
+  messageDesc(file_llmtwin_gateway_v1_gateway, 19);
+
+/**
  * @generated from enum llmtwin.gateway.v1.ServiceHealth
  */
 export enum ServiceHealth {
@@ -394,6 +621,52 @@ export const StatusService: GenService<{
     input: typeof GetStatusRequestSchema;
     output: typeof GetStatusResponseSchema;
   },
+  /**
+   * Who the calling key is: an admin key, or the author key of one author (what the console shows and offers).
+   *
+   * @generated from rpc llmtwin.gateway.v1.StatusService.GetCaller
+   */
+  getCaller: {
+    methodKind: "unary";
+    input: typeof GetCallerRequestSchema;
+    output: typeof GetCallerResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_llmtwin_gateway_v1_gateway, 1);
+
+/**
+ * The feature pipeline's event bus as operators see it: events that failed every retry (dead letters), putting
+ * them back once the cause is fixed, and the alerts raised on llmtwin.alerts.v1. Admin keys only.
+ *
+ * @generated from service llmtwin.gateway.v1.PipelineService
+ */
+export const PipelineService: GenService<{
+  /**
+   * @generated from rpc llmtwin.gateway.v1.PipelineService.ListDeadLetters
+   */
+  listDeadLetters: {
+    methodKind: "unary";
+    input: typeof ListDeadLettersRequestSchema;
+    output: typeof ListDeadLettersResponseSchema;
+  },
+  /**
+   * Publishes a topic's dead letters not yet replayed back onto it (each once, however often it is called).
+   *
+   * @generated from rpc llmtwin.gateway.v1.PipelineService.ReplayDeadLetters
+   */
+  replayDeadLetters: {
+    methodKind: "unary";
+    input: typeof ReplayDeadLettersRequestSchema;
+    output: typeof ReplayDeadLettersResponseSchema;
+  },
+  /**
+   * @generated from rpc llmtwin.gateway.v1.PipelineService.ListAlerts
+   */
+  listAlerts: {
+    methodKind: "unary";
+    input: typeof ListAlertsRequestSchema;
+    output: typeof ListAlertsResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_llmtwin_gateway_v1_gateway, 2);
 
