@@ -24,6 +24,8 @@ COPY --from=manifests /out/ ./
 # file lists it as a production one, `npm ci --omit=dev` drops the test and lint toolchain from the image.
 RUN npm ci --no-audit --no-fund && npm cache clean --force
 COPY . .
+# The web console the gateway serves at / (static files; every image has them, a few hundred KB).
+RUN node gateway/console/build.mjs
 ARG SERVICE=gateway
 # Fail the build, not the pod, when SERVICE names nothing.
 RUN case "$SERVICE" in \
