@@ -14,7 +14,7 @@ import {
   ingestv1,
   registryv1,
   trainerv1,
-} from '@llmtwin/contracts';
+} from '@llmtwin/contracts/web';
 
 const KEY_ITEM = 'llmtwin.apiKey';
 

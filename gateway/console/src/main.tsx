@@ -4,7 +4,7 @@
 import { render } from 'preact';
 import './styles.css';
 import { useEffect, useState } from 'preact/hooks';
-import type { gatewayv1 } from '@llmtwin/contracts';
+import type { gatewayv1 } from '@llmtwin/contracts/web';
 import { isUnauthenticated, session, signIn } from './api';
 import { ErrorNote, Field } from './ui';
 import type { Caller, PageProps } from './types';
