@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { inferencev1 } from '@llmtwin/contracts';
+import { gatewayv1, inferencev1 } from '@llmtwin/contracts';
 import { defaultLocalModelPath } from '@llmtwin/inference-router';
 import { poll } from '@llmtwin/testkit/poll';
 import { gatewayClient } from '../../../cli/src/client.js';
@@ -120,6 +120,10 @@ describe('console: Chat', () => {
     await page.getByLabel('Colour theme').selectOption('dark');
     expect(describeViolations(await axeViolations(page))).toBe('');
     await page.getByLabel('Colour theme').selectOption('light');
+    // An answer with its sources fits a phone's width.
+    await page.setViewportSize({ width: 375, height: 740 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBe(0);
+    await page.setViewportSize({ width: 1280, height: 800 });
 
     // A reload keeps the conversation (session storage, per author).
     await page.reload();
@@ -158,7 +162,39 @@ describe('console: Chat', () => {
     expect(await error.count()).toBe(0);
     expect(await page.locator('[role="alert"]').count()).toBe(0);
     expect(await ask.isEnabled()).toBe(true);
+
+    // A follow-up: Shift+Enter makes a new line, Enter asks, and the earlier turn goes with it as history.
+    await setMaxTokens(page, '8');
     await question.fill('And what is a VLAE?');
-    expect(await question.inputValue()).toBe('And what is a VLAE?');
+    await question.press('Shift+Enter');
+    await question.pressSequentially('In one line.');
+    expect(await question.inputValue()).toBe('And what is a VLAE?\nIn one line.');
+    expect(await page.locator('.chat-turn').count()).toBe(1);
+    const sent = page.waitForRequest((r) => r.url().endsWith('/GenerateStream'));
+    await question.press('Enter');
+    const body = (await sent).postDataBuffer()?.toString('utf8') ?? '';
+    expect(body).toContain('And what is a VLAE?\\nIn one line.');
+    expect(body).toMatch(/"history":\[\{"role":"user","content":"Why would a car classifier/);
+    await page.locator('.chat-turn').nth(1).getByRole('link', { name: 'What was this built from?' }).waitFor({
+      timeout: 180_000,
+    });
+    expect(await page.locator('.chat-turn').count()).toBe(2);
+    expect(await question.inputValue()).toBe('');
+  }, 300_000);
+
+  it("answers as the key's own author for an author key, with no author to pick", async () => {
+    const admin = gatewayClient(gatewayv1.AdminService, ct.url, ct.adminKey);
+    const { key } = await admin.createApiKey({ authorId: DEMO_AUTHOR_ID, name: 'chat test' });
+    const page = await ct.open();
+    await signIn(page, key);
+    await goTo(page, 'Chat');
+    expect(await page.locator('.chat-author-fixed').textContent()).toBe(`Answering as ${DEMO_AUTHOR_ID}`);
+    expect(await page.getByLabel('Author').count()).toBe(0);
+    await setMaxTokens(page, '16');
+    await page.getByLabel('Your question').fill(DEMO_QUESTION);
+    await page.getByRole('button', { name: 'Ask', exact: true }).click();
+    await page.getByRole('link', { name: 'What was this built from?' }).waitFor({ timeout: 180_000 });
+    expect(await page.locator('#chat-question-error').count()).toBe(0);
+    expect(((await page.locator('.chat-answer-text').textContent()) ?? '').trim()).not.toBe('');
   }, 300_000);
 });

@@ -203,6 +203,7 @@ export function ChatPage({ caller }: PageProps) {
             finishReason: d.finishReason,
             fallback: d.fallback,
             extractive: d.extractive,
+            modelAnswer: d.modelAnswer,
             status: 'done',
           }));
         }

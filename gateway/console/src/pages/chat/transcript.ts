@@ -28,6 +28,8 @@ export interface Turn {
   fallback: string;
   /** True when the answer quotes the sources instead of being generated. */
   extractive: boolean;
+  /** The model's own answer when quotes replaced it (fallback set), for a look at what was withdrawn. */
+  modelAnswer?: string;
 }
 
 /** At most this many turns are kept per author (the oldest go first). */

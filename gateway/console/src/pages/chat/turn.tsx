@@ -135,13 +135,9 @@ function CopyButton({ turn }: { turn: Turn }) {
 function statusNote(turn: Turn): string {
   if (turn.status === 'stopped') return 'Stopped before the end.';
   if (turn.status === 'failed') return 'The answer was interrupted by an error.';
-  if (turn.status !== 'done') return '';
-  if (turn.fallback === 'no_citations')
-    return 'The model’s answer cited none of the sources, so these quotes from them replace it.';
-  if (turn.fallback === 'repetition')
-    return 'The model’s answer began to repeat itself, so these quotes from the sources replace it.';
-  if (turn.extractive) return 'No language model answered: these are quotes from the sources.';
-  if (turn.finishReason === 'length') return 'The answer reached its length limit.';
+  // A withdrawn or extractive answer says so in its own first line.
+  if (turn.status === 'done' && !turn.extractive && turn.finishReason === 'length')
+    return 'The answer reached its length limit.';
   return '';
 }
 
@@ -166,6 +162,12 @@ export function TurnView({ turn }: { turn: Turn }) {
           <AnswerText text={turn.answer} sources={turn.sources} />
         )}
         {note ? <p class={turn.status === 'failed' ? 'error' : 'muted'}>{note}</p> : null}
+        {turn.fallback && turn.modelAnswer ? (
+          <details class="chat-withdrawn">
+            <summary>The model’s own answer (not shown above)</summary>
+            <p class="chat-withdrawn-text muted">{turn.modelAnswer}</p>
+          </details>
+        ) : null}
       </div>
       <Sources sources={turn.sources} cited={cited} headingId={`${turn.id}-sources`} />
       {streaming ? null : (
