@@ -2,7 +2,8 @@
 // admin creates an author, imports a Medium export through the file input (a text file is refused with the
 // API's message next to the field; the real archive's import job ends with its counts and its documents in the
 // list), adds a source with a wrong cron expression (the API's message next to the cron field), then a right
-// one that is listed, and removes it through the confirmation dialog. axe finds nothing in light and dark, and
+// one that is listed, and removes it through the confirmation dialog. An author key sees its own author,
+// fixed, and a wrong URL gets the API's message next to the URL field. axe finds nothing in light and dark, and
 // the filled page does not scroll sideways on a phone.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
@@ -69,7 +70,7 @@ describe('console: sources & documents', () => {
     await expect(page.getByLabel('Author', { exact: true }).first().inputValue()).resolves.toBe('ada');
 
     // A file that is not an archive: the API's refusal next to the file field.
-    const fileInput = page.getByLabel('Export archive');
+    const fileInput = page.getByLabel('Export archive', { exact: true });
     await fileInput.setInputFiles({
       name: 'notes.txt',
       mimeType: 'text/plain',
@@ -161,6 +162,34 @@ describe('console: sources & documents', () => {
     // The archive's documents are untouched.
     expect(await documents.locator('tbody tr').count()).toBe(5);
   }, 300_000);
+
+  it("acts on an author key's own author only, with the API's message next to a wrong URL", async () => {
+    const res = await fetch(`${ct.url}/llmtwin.gateway.v1.AdminService/CreateApiKey`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ct.adminKey}` },
+      body: JSON.stringify({ authorId: 'ada', name: 'console sources test' }),
+    });
+    expect(res.status).toBe(200);
+    const { key } = (await res.json()) as { key: string };
+    const page = await ct.open();
+    await signIn(page, key);
+    await goTo(page, 'Sources & documents');
+    // No author to choose (and none to create): the key's own, fixed.
+    expect(await page.getByRole('heading', { name: 'Authors' }).count()).toBe(0);
+    const author = page.getByLabel('Author', { exact: true }).first();
+    expect(await author.inputValue()).toBe('ada');
+    expect(await author.getAttribute('readonly')).not.toBeNull();
+    const documents = page.getByRole('table', { name: 'Documents' });
+    await documents.waitFor({ timeout: 60_000 });
+    expect(await documents.locator('tbody tr').count()).toBe(5);
+
+    await page.getByLabel('URL', { exact: true }).fill('medium dot com slash ada');
+    await page.getByRole('button', { name: 'Add source' }).click();
+    const urlError = page.locator('#source-url-error');
+    await urlError.waitFor();
+    expect(await urlError.textContent()).toMatch(/is not an absolute URL.*InvalidArgument/);
+    expect(await page.getByLabel('URL', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+  }, 180_000);
 
   it('passes axe in dark and fits a phone with its documents listed', async () => {
     const page = await openSources(ct, { colorScheme: 'dark', viewport: { width: 375, height: 740 } });

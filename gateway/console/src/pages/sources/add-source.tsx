@@ -81,8 +81,8 @@ export function AddSourceForm({
   };
 
   return (
-    <form onSubmit={submit} noValidate aria-label="Add a source">
-      <div class="row">
+    <form onSubmit={submit} noValidate>
+      <div class="row sources-fields">
         <AuthorSelect
           id="source-author"
           value={author}
@@ -171,7 +171,7 @@ export function AddSourceForm({
             </label>
           ))}
         </div>
-        <div class="row">
+        <div class="row sources-fields">
           {mode === 'interval' ? (
             <>
               <Field label="Crawl every" id="source-every" error={error.at('schedule_interval_seconds')}>

@@ -94,8 +94,8 @@ export function CreateAuthorForm({ onCreated }: { onCreated: (author: AuthorChoi
   };
 
   return (
-    <form onSubmit={submit} noValidate aria-label="Create an author">
-      <div class="row">
+    <form onSubmit={submit} noValidate>
+      <div class="row sources-fields">
         <Field label="Display name" id="author-name" error={error.at('display_name')}>
           {(props) => (
             <input

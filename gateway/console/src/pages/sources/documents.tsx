@@ -112,7 +112,7 @@ export function DocumentList({
         <p class="muted">No documents{tokens.length > 1 ? ' on this page' : ' match'}.</p>
       ) : null}
       {docs.length > 0 ? (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Documents, scrollable">
           <table aria-label="Documents">
             <thead>
               <tr>

@@ -99,7 +99,7 @@ export function ImportArchiveForm({
   };
 
   return (
-    <form onSubmit={submit} noValidate aria-label="Import an export archive">
+    <form onSubmit={submit} noValidate>
       <div class="row">
         <AuthorSelect
           id="import-author"

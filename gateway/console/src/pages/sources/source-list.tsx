@@ -107,7 +107,7 @@ export function SourceList({
         <p class="muted">No sources{tokens.length > 1 ? ' on this page' : ' yet: add one above'}.</p>
       ) : null}
       {sources.length > 0 ? (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Sources, scrollable">
           <table aria-label="Sources">
             <thead>
               <tr>
@@ -271,5 +271,6 @@ function Health({ source: s }: { source: ingestv1.Source }) {
   }
   if (s.lastSuccessTime) return <span class="ok">OK, last crawl {formatTime(s.lastSuccessTime)}</span>;
   if (s.lastCrawlTime) return <span>Last crawl {formatTime(s.lastCrawlTime)}</span>;
+  if (s.kind === ingestv1.SourceKind.ARCHIVE) return <span class="muted">—</span>;
   return <span class="muted">Not crawled yet</span>;
 }
