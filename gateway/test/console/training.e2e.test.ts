@@ -12,7 +12,8 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { Page } from 'playwright-core';
-import { registryv1 } from '@llmtwin/contracts';
+import { registryv1, trainerv1 } from '@llmtwin/contracts';
+import { poll } from '@llmtwin/testkit/poll';
 import {
   axeViolations,
   describeViolations,
@@ -62,6 +63,7 @@ describe('console: Training page', () => {
   let runA: registryv1.Run;
   let runB: registryv1.Run;
   let mv: registryv1.ModelVersion;
+  let job: trainerv1.Job;
 
   beforeAll(async () => {
     ct = await startConsoleTwin('console-training-', {
@@ -125,6 +127,15 @@ describe('console: Training page', () => {
       modelVersionId: mv.id,
       stage: registryv1.Stage.PRODUCTION,
       comment: 'beats the base model',
+    });
+    // A trainer job: a dataset build for an author with nothing cleaned, which ends (fails) on its own.
+    const trainer = twinClient(trainerv1.TrainerService, ct.url, ct.adminKey);
+    const queued = (await trainer.buildDataset({ authorId: 'jane', generatorModel: 'extractive' })).job!;
+    job = await poll(async () => (await trainer.getJob({ id: queued.id })).job!, {
+      what: 'the dataset build to end',
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      until: (j) => j.state !== trainerv1.JobState.QUEUED && j.state !== trainerv1.JobState.RUNNING,
     });
   }, 240_000);
   afterAll(() => ct?.dispose());
@@ -231,6 +242,20 @@ describe('console: Training page', () => {
       .locator('li', { hasText: 'source src_blog' });
     await nested.first().waitFor();
     expect(await lineage.textContent()).toContain('Post 2 — https://blog.example.com/post-2');
+
+    // The row's Lineage button chooses the version and moves focus to the lineage's model field.
+    await mvRow.getByRole('button', { name: 'Lineage of jane-twin v1' }).click();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('lineage-model');
+    expect(await page.getByLabel('Model version', { exact: true }).inputValue()).toBe(mv.id);
+
+    // The trainer's job, with its state and what it said.
+    const jobRow = page
+      .getByRole('region', { name: 'Trainer jobs', exact: true })
+      .getByRole('row', { name: new RegExp(job.id) });
+    const jobText = await jobRow.textContent();
+    expect(jobText).toContain('dataset build');
+    expect(jobText).toContain(trainerv1.JobState[job.state]!.toLowerCase());
+    expect(jobText).toContain(job.message);
 
     // A bad action: nothing to roll back to. The API's error shows next to the button.
     const rollback = models.getByRole('button', { name: 'Roll back production of jane-twin' });

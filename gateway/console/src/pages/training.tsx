@@ -74,7 +74,16 @@ function Training() {
     return map;
   }, [models.data]);
 
-  const refreshing = datasets.loading || runs.loading || models.loading || jobs.loading;
+  const [lineageOf, setLineageOf] = useState('');
+  const showLineage = (id: string) => {
+    setLineageOf(id);
+    const select = document.getElementById('lineage-model');
+    select?.scrollIntoView({ block: 'center' });
+    select?.focus();
+  };
+
+  // Jobs poll on their own; the button speaks for what it reloads.
+  const refreshing = datasets.loading || runs.loading || models.loading;
   const refresh = () => {
     void datasets.reload();
     void runs.reload();
@@ -91,8 +100,8 @@ function Training() {
       </PageHeader>
       <DatasetsSection load={datasets} />
       <RunsSection load={runs} datasetLabels={datasetLabels} versionsByRun={versionsByRun} />
-      <ModelsSection load={models} />
-      <LineageSection versions={models.data?.versions} />
+      <ModelsSection load={models} onLineage={showLineage} />
+      <LineageSection versions={models.data?.versions} chosen={lineageOf} onChoose={setLineageOf} />
       <JobsSection load={jobs} />
     </div>
   );
@@ -495,7 +504,8 @@ function Comparison({
         Parameters that differ, every metric's latest value, and the evaluation of the model version
         registered from each run.
       </p>
-      <div class="table-wrap">
+      {/* Text only: the scrolled wrapper takes focus itself, so the keyboard can scroll it. */}
+      <div class="table-wrap" tabIndex={0} role="group" aria-label="Runs compared, one column per run">
         <table class="comparison">
           <thead>
             <tr>
@@ -512,9 +522,7 @@ function Comparison({
           <tbody>
             {rows.map(([label, cell]) => (
               <tr key={label}>
-                <th scope="row" class="id">
-                  {label}
-                </th>
+                <th scope="row">{label}</th>
                 {res.runs.map((r, i) => (
                   <td key={r.id} class="id">
                     {cell(r, i)}
@@ -545,7 +553,7 @@ interface Pending {
   run: () => Promise<string>;
 }
 
-function ModelsSection({ load }: { load: Loaded<ModelsData> }) {
+function ModelsSection({ load, onLineage }: { load: Loaded<ModelsData>; onLineage: (id: string) => void }) {
   const [busy, setBusy] = useState<string | null>(null);
   const [errors, setErrors] = useState<Record<string, unknown>>({});
   const [notes, setNotes] = useState<Record<string, string>>({});
@@ -662,6 +670,11 @@ function ModelsSection({ load }: { load: Loaded<ModelsData> }) {
                             <br />
                             <code class="id">{m.id}</code>
                             {m.tainted ? <p class="error">Tainted: {m.taintReason}</p> : null}
+                            <div>
+                              <button type="button" class="lineage-button" onClick={() => onLineage(m.id)}>
+                                Lineage<span class="visually-hidden"> of {modelLabel(m)}</span>
+                              </button>
+                            </div>
                           </td>
                           <td>
                             <StageBadge stage={m.stage} />
@@ -803,8 +816,15 @@ function History({ transitions }: { transitions: registryv1.StageTransition[] })
 
 // ---- lineage ------------------------------------------------------------------------------------------
 
-function LineageSection({ versions }: { versions: registryv1.ModelVersion[] | undefined }) {
-  const [chosen, setChosen] = useState('');
+function LineageSection({
+  versions,
+  chosen,
+  onChoose,
+}: {
+  versions: registryv1.ModelVersion[] | undefined;
+  chosen: string;
+  onChoose: (id: string) => void;
+}) {
   const id = chosen || versions?.[0]?.id || '';
   const lineage = useLoad(
     async (signal) =>
@@ -834,7 +854,7 @@ function LineageSection({ versions }: { versions: registryv1.ModelVersion[] | un
             error={lineage.error}
           >
             {(p) => (
-              <select {...p} value={id} onChange={(e) => setChosen((e.target as HTMLSelectElement).value)}>
+              <select {...p} value={id} onChange={(e) => onChoose((e.target as HTMLSelectElement).value)}>
                 {versions.map((m) => (
                   <option value={m.id} key={m.id}>
                     {modelLabel(m)} ({m.id})
@@ -861,7 +881,7 @@ function JobsSection({ load }: { load: Loaded<trainerv1.Job[]> }) {
     <Section title="Trainer jobs" id="jobs">
       <ListState load={load} what="trainer jobs" empty="No dataset builds or training jobs yet.">
         {(items) => (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="group" aria-label="Trainer jobs table">
             <table>
               <thead>
                 <tr>

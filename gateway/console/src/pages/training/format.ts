@@ -8,7 +8,8 @@ export interface SeriesPoint {
 }
 
 /** A value as it reads in a table: integers as they are, others with at most 4 significant digits. */
-export const metricValue = (v: number) => (Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4))));
+export const metricValue = (v: number) =>
+  Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
 
 const lower = (s: string | undefined) => (s ?? '').toLowerCase().replace(/_/g, ' ');
 
