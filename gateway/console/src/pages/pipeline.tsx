@@ -2,6 +2,7 @@
 // dead-letter queue with each event's error and a replay per topic; alerts; and the maintenance actions
 // (reprocess the cleaned snapshot, reindex the vectors with its progress).
 import './pipeline.css';
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { embedv1, gatewayv1, ingestv1 } from '@llmtwin/contracts/web';
 import { api } from '../api';
@@ -27,6 +28,15 @@ function HealthBadge({ health }: { health: gatewayv1.ServiceHealth }) {
   return <span class={`badge tone-${h.tone}`}>{h.label}</span>;
 }
 
+/** A table that may scroll sideways on a narrow screen: focusable, so the keyboard can scroll it too. */
+function TableWrap({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={label}>
+      {children}
+    </div>
+  );
+}
+
 /** A topic without its common prefix and version, for narrow cells; the full name stays in the title. */
 const shortTopic = (topic: string): string => topic.replace(/^llmtwin\./, '').replace(/\.v\d+$/, '');
 
@@ -50,7 +60,7 @@ function ServicesSection() {
         data.services.length === 0 ? (
           <p>No services behind the gateway.</p>
         ) : (
-          <div class="table-wrap">
+          <TableWrap label="Services table">
             <table class="pipeline-table">
               <caption class="visually-hidden">Services behind the gateway</caption>
               <thead>
@@ -109,7 +119,7 @@ function ServicesSection() {
                 })}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         )
       ) : null}
     </Section>
@@ -131,7 +141,7 @@ function CrawlJobsSection() {
         <p class="muted">No crawl jobs yet: add a source or import an archive on Sources & documents.</p>
       ) : null}
       {list && list.length > 0 ? (
-        <div class="table-wrap">
+        <TableWrap label="Crawl jobs table">
           <table class="pipeline-table">
             <caption class="visually-hidden">The 25 newest crawl jobs</caption>
             <thead>
@@ -191,7 +201,7 @@ function CrawlJobsSection() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       ) : null}
     </Section>
   );
@@ -257,7 +267,7 @@ function DeadLetterTopic({
         ) : null}
         <ErrorNote error={error} />
       </div>
-      <div class="table-wrap">
+      <TableWrap label={`Dead letters of ${topic}, table`}>
         <table class="pipeline-table">
           <caption class="visually-hidden">Dead letters of {topic}</caption>
           <thead>
@@ -286,7 +296,7 @@ function DeadLetterTopic({
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
     </section>
   );
 }
