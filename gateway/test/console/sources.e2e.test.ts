@@ -7,11 +7,13 @@
 // the filled page does not scroll sideways on a phone.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
-import { readdir, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { poll } from '@llmtwin/testkit/poll';
-import { buildZip } from '../../../services/ingest/src/adapters/import/zip-writer.fixture.js';
 import {
   axeViolations,
   describeViolations,
@@ -29,14 +31,18 @@ const MEDIUM_EXPORT = path.join(
   'services/ingest/test/fixtures/medium-export/TryGhost-migrate/packages/mg-medium-export/test/fixtures/export',
 );
 
+/** The sample export zipped with Info-ZIP, as Medium ships it. */
 async function mediumExportZip(): Promise<Buffer> {
-  const entries = [];
-  for (const dir of ['posts', 'profile']) {
-    for (const name of (await readdir(path.join(MEDIUM_EXPORT, dir))).sort()) {
-      entries.push({ name: `${dir}/${name}`, data: await readFile(path.join(MEDIUM_EXPORT, dir, name)) });
-    }
+  const dir = await mkdtemp(path.join(tmpdir(), 'console-medium-zip-'));
+  try {
+    const zip = path.join(dir, 'medium-export.zip');
+    await promisify(execFile)('zip', ['-q', '-r', '-D', '-X', zip, 'posts', 'profile'], {
+      cwd: MEDIUM_EXPORT,
+    });
+    return await readFile(zip);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
-  return buildZip(entries);
 }
 
 const SOURCE_URL = 'https://medium.com/@ada-lovelace';
