@@ -4,7 +4,7 @@
 // gateway, as `llmtwin runs|models|lineage|datasets|train` shows it.
 import './training.css';
 import { useMemo, useState } from 'preact/hooks';
-import { registryv1, trainerv1 } from '@llmtwin/contracts';
+import { registryv1, trainerv1 } from '@llmtwin/contracts/web';
 import { api } from '../api';
 import type { PageProps } from '../types';
 import { ConfirmDialog, ErrorNote, Field, Loading, PageHeader, Section, formatTime, useLoad } from '../ui';

@@ -1,6 +1,6 @@
 // The chat's transcript: what each turn holds, kept in session storage per author so that a reload (or a visit
 // to another page) keeps the conversation, and the earlier turns sent with the next question as history.
-import type { inferencev1 } from '@llmtwin/contracts';
+import type { inferencev1 } from '@llmtwin/contracts/web';
 
 export interface Source {
   /** The number the answer cites it by: [1], [2], ... */

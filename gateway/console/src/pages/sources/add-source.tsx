@@ -1,7 +1,7 @@
 // AddSource: a profile, feed, repository or single page, crawled on a schedule (an interval, or a cron
 // expression read in a time zone, either with jitter) or only on demand. The API checks everything; its
 // message goes next to the field it names.
-import { ingestv1 } from '@llmtwin/contracts';
+import { ingestv1 } from '@llmtwin/contracts/web';
 import { useState } from 'preact/hooks';
 import { api } from '../../api';
 import { ErrorNote, Field } from '../../ui';

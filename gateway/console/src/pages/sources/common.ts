@@ -1,7 +1,7 @@
 // What the Sources & documents page's parts share: labels for the API's enums, schedules in words, which form
 // field an API error is about, and the author choice an admin makes (author keys act on their own author only).
 import { Code, ConnectError } from '@connectrpc/connect';
-import { commonv1, ingestv1 } from '@llmtwin/contracts';
+import { commonv1, ingestv1 } from '@llmtwin/contracts/web';
 import { useState } from 'preact/hooks';
 
 export const KIND_LABELS: Record<number, string> = {

@@ -1,7 +1,7 @@
 // ListDocuments: the raw documents in the warehouse, filtered by author (admins choose; an author key sees its
 // own), platform and category, a page at a time by the API's page tokens.
-import { commonv1 } from '@llmtwin/contracts';
-import type { ingestv1 } from '@llmtwin/contracts';
+import { commonv1 } from '@llmtwin/contracts/web';
+import type { ingestv1 } from '@llmtwin/contracts/web';
 import { useState } from 'preact/hooks';
 import { api } from '../../api';
 import { ErrorNote, Field, formatDate, formatTime, Loading, useLoad } from '../../ui';

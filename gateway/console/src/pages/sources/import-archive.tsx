@@ -1,7 +1,7 @@
 // Importing an official export archive (Medium, Substack, LinkedIn): dropped on the zone or chosen with its
 // file input, uploaded with progress (POST /v1/archives), then the import job is followed until it ends and
 // its counts and every refused file are shown.
-import type { ingestv1 } from '@llmtwin/contracts';
+import type { ingestv1 } from '@llmtwin/contracts/web';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, uploadArchive } from '../../api';
 import { ErrorNote, Field, formatBytes } from '../../ui';

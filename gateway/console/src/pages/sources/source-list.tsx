@@ -1,6 +1,6 @@
 // ListSources with what each one needs at a glance (schedule, next crawl, health) and its actions: crawl now,
 // pause or resume, and remove, after a dialog that says exactly what goes (with purge: its documents too).
-import { ingestv1 } from '@llmtwin/contracts';
+import { ingestv1 } from '@llmtwin/contracts/web';
 import { useState } from 'preact/hooks';
 import { api } from '../../api';
 import { ConfirmDialog, ErrorNote, formatTime, Loading, useLoad } from '../../ui';

@@ -1,6 +1,6 @@
 // How the training side reads in the console: the same words and numbers as the CLI (cli/src/commands/
 // training-format.ts, registry.ts), as pure functions of the contract messages.
-import { registryv1, trainerv1 } from '@llmtwin/contracts';
+import { registryv1, trainerv1 } from '@llmtwin/contracts/web';
 
 export interface SeriesPoint {
   step: number;

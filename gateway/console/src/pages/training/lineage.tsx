@@ -1,6 +1,6 @@
 // The lineage of a model version as a nested list, upstream from the root: model ← run ← dataset version ←
 // cleaned document ← raw document ← source. A node reached twice on one path is not expanded again.
-import { registryv1 } from '@llmtwin/contracts';
+import { registryv1 } from '@llmtwin/contracts/web';
 import { artifactKindWord } from './format';
 
 type Node = registryv1.LineageNode;
