@@ -1,14 +1,15 @@
 // The console's Generations page in headless Chromium against the real embedded twin (no LLM: extractive
 // answers). The test makes its data through the public API — an author, a Medium export of two posts imported
 // with ImportArchive, two questions answered by Generate — and puts one AlertRaised on the twin's own bus. In the
-// browser: both records listed, the question search narrowing the list, one record shown in full (question,
+// browser: both records listed, the search narrowing the list (text, model and end time, all matched by
+// ListGenerations itself, which the test also calls with an author key), one record shown in full (question,
 // answer, template version, trace id, the retrieved passage with its source), an answer's correction (made with
 // EditAnswer), the API's NotFound for an unknown id, the alert for an admin key and no alerts for an author key;
 // axe in light and dark, and a phone's width.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { DescService } from '@bufbuild/protobuf';
-import { createClient, type Client } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { gatewayv1, inferenceeventsv1, inferencev1, ingestv1, topics } from '@llmtwin/contracts';
 import { publishEvent } from '@llmtwin/ports';
@@ -173,7 +174,7 @@ describe('console: Generations', () => {
       .filter({ has: page.locator('dt', { hasText: new RegExp(`^${term}$`) }) })
       .locator('dd');
 
-  it('lists both records, narrows them by the question, and opens one in full', async () => {
+  it('lists both records, narrows them by text, model and end time, and opens one in full', async () => {
     expect(sourdough.retrieved.length).toBeGreaterThan(0);
     const page = await ct.open();
     await signIn(page, ct.adminKey);
@@ -185,13 +186,31 @@ describe('console: Generations', () => {
     expect(await rows.first().textContent()).toContain(AUTHOR);
     expect(await rows.first().textContent()).toContain(postgres.model);
 
-    // The search narrows the list to the question with the word.
-    await page.getByLabel('Question contains').fill('sourdough');
+    // The search (ListGenerations' query_contains, matched by the API) narrows the list to the question with
+    // the word, whatever its case; with the model that answered both, still that one.
+    const text = page.getByLabel('Question or answer contains');
+    await text.fill('SOURDOUGH');
     await page.getByRole('button', { name: 'Search' }).click();
     await recordLink(page, Q_POSTGRES).waitFor({ state: 'detached', timeout: 30_000 });
     await recordLink(page, Q_SOURDOUGH).waitFor();
     expect(await rows.count()).toBe(1);
-    await page.getByText('1 generation matching, of 2 read.').waitFor();
+    await page.getByText('1 generation.').waitFor();
+    await page.getByLabel('Model', { exact: true }).selectOption(postgres.model);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('1 generation.').waitFor({ timeout: 30_000 });
+    expect(await rows.count()).toBe(1);
+    await recordLink(page, Q_SOURDOUGH).waitFor();
+    // An end time before both (the API's until) leaves none.
+    await text.fill('');
+    await page.getByLabel('To', { exact: true }).fill('2020-01-01T00:00');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('No generation matches these filters.').waitFor({ timeout: 30_000 });
+    expect(await rows.count()).toBe(0);
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await recordLink(page, Q_POSTGRES).waitFor({ timeout: 30_000 });
+    await page.getByLabel('Question or answer contains').fill('sourdough');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await recordLink(page, Q_POSTGRES).waitFor({ state: 'detached', timeout: 30_000 });
 
     // And opens its record.
     await recordLink(page, Q_SOURDOUGH).click();
@@ -221,6 +240,25 @@ describe('console: Generations', () => {
     await page.getByRole('link', { name: '← All generations' }).click();
     await recordLink(page, Q_POSTGRES).waitFor({ timeout: 30_000 });
   }, 180_000);
+
+  it('filters by model, end time and text in the API, and keeps an author key to its own author', async () => {
+    const inference = client(inferencev1.InferenceService, authorKey);
+    const ids = async (req: Parameters<typeof inference.listGenerations>[0]) =>
+      (await inference.listGenerations(req)).generations.map((g) => g.id);
+    // The author key's author is filled in; both records are the extractive model's.
+    expect(await ids({})).toEqual([postgres.id, sourdough.id]);
+    expect(await ids({ model: sourdough.model })).toEqual([postgres.id, sourdough.id]);
+    expect(await ids({ model: 'no-such-model' })).toEqual([]);
+    expect(await ids({ queryContains: 'PostgreSQL index' })).toEqual([postgres.id]);
+    expect(await ids({ until: postgres.createTime! })).toEqual([sourdough.id]);
+    const other = await inference
+      .listGenerations({ authorId: 'someone-else', queryContains: 'sourdough' })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(ConnectError.from(other).code).toBe(Code.PermissionDenied);
+  }, 60_000);
 
   it("shows a person's correction of an answer on its record", async () => {
     const page = await ct.open();

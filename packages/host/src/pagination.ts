@@ -33,5 +33,10 @@ export function readPage(page: PageInput | undefined): { size: number; after: st
 /** The next page token: empty when the page was not full. */
 export function nextPageToken<T extends { _id: string }>(items: readonly T[], size: number): string {
   const last = items[items.length - 1];
-  return items.length < size || !last ? '' : Buffer.from(last._id, 'utf8').toString('base64url');
+  return items.length < size || !last ? '' : pageTokenAfter(last._id);
+}
+
+/** The token of the page that goes on after this id (for lists that decide themselves where a page ends). */
+export function pageTokenAfter(id: string): string {
+  return id ? Buffer.from(id, 'utf8').toString('base64url') : '';
 }

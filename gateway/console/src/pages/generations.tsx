@@ -1,14 +1,14 @@
 // Generations: the monitoring record of every answer the twin gave — a searchable list (newest first), one
 // record in full at #/generations/<id>, and for admin keys the alerts that fired on llmtwin.alerts.v1.
 //
-// ListGenerations filters by author and start time (`since`) and pages newest first. The other filters here
-// (model, end time, words of the question) have no field in the API, so they are matched in the browser on the
-// pages it loads: up to SCAN_PAGES pages per search, and "Load more" goes on from where it stopped.
+// Every filter is ListGenerations' own (author, model, since/until, query_contains), applied by the API, which
+// pages newest first. With text to match, the API reads a bounded number of records per call, so a page may
+// hold few records (or none) while there are older ones to search: "Load more" goes on from where it stopped.
 import './generations.css';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { timestampFromMs, timestampMs } from '@bufbuild/protobuf/wkt';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { inferencev1 } from '@llmtwin/contracts';
-import { api } from '../api';
+import { api, describeError } from '../api';
 import type { Caller, PageProps } from '../types';
 import { ErrorNote, Field, Loading, PageHeader, Section, formatTime, useLoad } from '../ui';
 import { AlertsSection } from './generations/alerts';
@@ -41,10 +41,12 @@ interface Filters {
 }
 const NO_FILTERS: Filters = { author: '', model: '', from: '', to: '', text: '' };
 
-/** Records per page when every filter is the API's; per scanned page when some are matched here. */
+/** Records per page. */
 const PAGE_SIZE = 50;
-const SCAN_PAGE_SIZE = 200;
-const SCAN_PAGES = 5;
+/** ListGenerations refuses a longer query_contains. */
+const MAX_TEXT = 200;
+/** datetime-local inputs pick whole minutes: "To" includes its minute, and the API's `until` is exclusive. */
+const MINUTE_MS = 60_000;
 
 const localMs = (value: string): number | undefined => {
   if (!value) return undefined;
@@ -52,47 +54,40 @@ const localMs = (value: string): number | undefined => {
   return Number.isNaN(ms) ? undefined : ms;
 };
 
-const matchedHere = (f: Filters): boolean => f.model !== '' || f.to !== '' || f.text.trim() !== '';
-
-function matches(g: inferencev1.Generation, f: Filters): boolean {
-  if (f.model && g.model !== f.model) return false;
-  const to = localMs(f.to);
-  if (to !== undefined && g.createTime && timestampMs(g.createTime) > to) return false;
-  const words = f.text.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  const query = g.query.toLowerCase();
-  return words.every((w) => query.includes(w));
-}
+const filtered = (f: Filters): boolean =>
+  f.author !== '' || f.model !== '' || f.from !== '' || f.to !== '' || f.text.trim() !== '';
 
 interface Results {
   rows: inferencev1.Generation[];
-  /** Records read from the API, matched or not. */
-  scanned: number;
   /** Where "Load more" goes on; empty when there is nothing older. */
   next: string;
 }
 
 async function search(caller: Caller, f: Filters, pageToken: string, signal: AbortSignal): Promise<Results> {
   const since = localMs(f.from);
-  const authorId = caller.admin ? f.author : caller.authorId;
-  const scanning = matchedHere(f);
-  const rows: inferencev1.Generation[] = [];
-  let scanned = 0;
-  let next = pageToken;
-  for (let pages = 0; pages < (scanning ? SCAN_PAGES : 1); pages++) {
-    const res = await api.inference.listGenerations(
-      {
-        authorId,
-        ...(since !== undefined ? { since: timestampFromMs(since) } : {}),
-        page: { pageSize: scanning ? SCAN_PAGE_SIZE : PAGE_SIZE, pageToken: next },
-      },
-      { signal },
-    );
-    scanned += res.generations.length;
-    rows.push(...res.generations.filter((g) => matches(g, f)));
-    next = res.page?.nextPageToken ?? '';
-    if (!next || rows.length >= PAGE_SIZE) break;
-  }
-  return { rows, scanned, next };
+  const to = localMs(f.to);
+  const text = f.text.trim();
+  const res = await api.inference.listGenerations(
+    {
+      authorId: caller.admin ? f.author : caller.authorId,
+      model: f.model,
+      queryContains: text,
+      ...(since !== undefined ? { since: timestampFromMs(since) } : {}),
+      ...(to !== undefined ? { until: timestampFromMs(to + MINUTE_MS) } : {}),
+      page: { pageSize: PAGE_SIZE, pageToken },
+    },
+    { signal },
+  );
+  return { rows: res.generations, next: res.page?.nextPageToken ?? '' };
+}
+
+/** The filter an API error names (ListGenerations refuses a bad `until` or `query_contains`), to show it there. */
+function refusedField(err: unknown): 'to' | 'text' | undefined {
+  if (err === undefined) return undefined;
+  const message = describeError(err);
+  if (/\bquery_contains\b/.test(message)) return 'text';
+  if (/\buntil\b/.test(message)) return 'to';
+  return undefined;
 }
 
 function GenerationList({ caller }: { caller: Caller }) {
@@ -113,11 +108,7 @@ function GenerationList({ caller }: { caller: Caller }) {
     try {
       const page = await search(caller, f, more?.next ?? '', controller.signal);
       if (controller.signal.aborted) return;
-      setResults(
-        more
-          ? { rows: [...more.rows, ...page.rows], scanned: more.scanned + page.scanned, next: page.next }
-          : page,
-      );
+      setResults(more ? { rows: [...more.rows, ...page.rows], next: page.next } : page);
       setError(undefined);
     } catch (err) {
       if (!controller.signal.aborted) setError({ at, error: err });
@@ -171,7 +162,9 @@ function GenerationList({ caller }: { caller: Caller }) {
   };
 
   const rows = results?.rows;
-  const scanning = matchedHere(applied);
+  const searchError = error?.at === 'search' ? error.error : undefined;
+  const searchErrorAt = refusedField(searchError);
+  const textSearched = applied.text.trim() !== '';
   return (
     <>
       <Section title="Search" id="generation-search">
@@ -218,13 +211,20 @@ function GenerationList({ caller }: { caller: Caller }) {
           <Field
             label="To"
             id="gen-to"
-            hint="Answered at or before."
-            error={toError ? new Error(toError) : undefined}
+            hint="Answered at or before (that whole minute)."
+            error={toError ? new Error(toError) : searchErrorAt === 'to' ? searchError : undefined}
           >
             {(props) => <input {...props} type="datetime-local" value={draft.to} onInput={set('to')} />}
           </Field>
-          <Field label="Question contains" id="gen-text" hint="Every word, in any order; not case-sensitive.">
-            {(props) => <input {...props} type="search" value={draft.text} onInput={set('text')} />}
+          <Field
+            label="Question or answer contains"
+            id="gen-text"
+            hint="Text as typed, not case-sensitive."
+            error={searchErrorAt === 'text' ? searchError : undefined}
+          >
+            {(props) => (
+              <input {...props} type="search" maxLength={MAX_TEXT} value={draft.text} onInput={set('text')} />
+            )}
           </Field>
           <div class="gen-actions">
             <button type="submit" class="primary" disabled={busy !== undefined}>
@@ -235,11 +235,7 @@ function GenerationList({ caller }: { caller: Caller }) {
             </button>
           </div>
         </form>
-        <p class="muted gen-note">
-          Author and From are applied by the API. Model, To and the question's words are matched in this page
-          on up to {SCAN_PAGES * SCAN_PAGE_SIZE} records at a time; “Load more” searches further back.
-        </p>
-        {error?.at === 'search' ? <ErrorNote error={error.error} /> : null}
+        {searchError !== undefined && searchErrorAt === undefined ? <ErrorNote error={searchError} /> : null}
       </Section>
 
       <Section title="Records" id="generation-records">
@@ -247,8 +243,12 @@ function GenerationList({ caller }: { caller: Caller }) {
           {rows === undefined
             ? ''
             : `${rows.length} generation${rows.length === 1 ? '' : 's'}${
-                scanning ? ` matching, of ${results!.scanned} read` : ''
-              }${results!.next ? '; older ones with “Load more”' : ''}.`}
+                results!.next
+                  ? textSearched
+                    ? '; older records are left to search with “Load more”'
+                    : '; older ones with “Load more”'
+                  : ''
+              }.`}
         </p>
         {rows === undefined ? (
           busy ? (
@@ -256,9 +256,11 @@ function GenerationList({ caller }: { caller: Caller }) {
           ) : null
         ) : rows.length === 0 ? (
           <p>
-            {scanning || applied.author || applied.from
-              ? 'No generation matches these filters.'
-              : 'No generation yet: ask the twin something on the Chat page.'}
+            {results!.next
+              ? 'No match among the newest records searched: “Load more” searches older ones.'
+              : filtered(applied)
+                ? 'No generation matches these filters.'
+                : 'No generation yet: ask the twin something on the Chat page.'}
           </p>
         ) : (
           <div class="table-wrap">

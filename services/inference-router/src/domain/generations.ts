@@ -61,8 +61,13 @@ export function newGenerationId(now = Date.now()): string {
 
 export class GenerationStore {
   readonly records: Collection<GenerationRecord>;
-  constructor(warehouse: Warehouse) {
+  private readonly maxScanned: number;
+  private readonly scanBatch: number;
+  /** `scan` bounds the text search (tests make it small). */
+  constructor(warehouse: Warehouse, scan: { maxScanned?: number; batch?: number } = {}) {
     this.records = warehouse.collection<GenerationRecord>(GENERATIONS);
+    this.maxScanned = scan.maxScanned ?? MAX_SCANNED_PER_PAGE;
+    this.scanBatch = scan.batch ?? SCAN_BATCH;
   }
 
   async init(): Promise<void> {
@@ -83,19 +88,87 @@ export class GenerationStore {
     return found;
   }
 
-  /** Newest first; `before` is the last id of the previous page. */
-  list(
-    q: { authorId?: string; since?: number; before?: string; limit: number },
-    signal?: AbortSignal,
-  ): Promise<GenerationRecord[]> {
+  /**
+   * One page, newest first; `before` is the id to go on from (the previous page's `next`). `model`,
+   * `since` and `until` (exclusive) filter in the warehouse. `queryContains` is matched here (the warehouse
+   * has no substring search): the filtered records are read newest first in batches, at most
+   * MAX_SCANNED_PER_PAGE (5,000) per call, so a page may hold fewer than `limit` records while `next` is set.
+   * `next` is the id to pass as `before` for the next page, or '' when none is left to read (as with
+   * every List RPC, a full page also sets it, even if nothing older exists).
+   */
+  async list(q: GenerationQuery, signal?: AbortSignal): Promise<GenerationPage> {
     const filter: Record<string, unknown> = {};
     if (q.authorId) filter['authorId'] = q.authorId;
-    if (q.since !== undefined) filter['createdAt'] = { $gte: q.since };
-    if (q.before) filter['_id'] = { $lt: q.before };
-    return this.records.find(
-      filter as never,
-      { sort: [{ field: '_id', direction: 'desc' }], limit: q.limit },
-      signal,
-    );
+    if (q.model) filter['model'] = q.model;
+    if (q.since !== undefined || q.until !== undefined) {
+      filter['createdAt'] = {
+        ...(q.since !== undefined ? { $gte: q.since } : {}),
+        ...(q.until !== undefined ? { $lt: q.until } : {}),
+      };
+    }
+    const find = (before: string | undefined, limit: number) =>
+      this.records.find(
+        (before ? { ...filter, _id: { $lt: before } } : filter) as never,
+        { sort: [{ field: '_id', direction: 'desc' }], limit },
+        signal,
+      );
+
+    const needle = q.queryContains?.toLowerCase();
+    if (!needle) {
+      const records = await find(q.before, q.limit);
+      return { records, next: records.length === q.limit ? records[records.length - 1]!._id : '' };
+    }
+    const records: GenerationRecord[] = [];
+    let before = q.before;
+    let scanned = 0;
+    while (scanned < this.maxScanned) {
+      const want = Math.min(this.scanBatch, this.maxScanned - scanned);
+      const batch = await find(before, want);
+      for (const record of batch) {
+        scanned++;
+        before = record._id;
+        if (!matchesText(record, needle)) continue;
+        records.push(record);
+        if (records.length === q.limit) return { records, next: record._id };
+      }
+      if (batch.length < want) return { records, next: '' };
+    }
+    // The bound was hit before the page filled: go on after the last record read, matched or not.
+    return { records, next: before ?? '' };
   }
+}
+
+/** Records read per ListGenerations call when matching `query_contains`; more pages go on from there. */
+export const MAX_SCANNED_PER_PAGE = 5_000;
+/** Records fetched from the warehouse at a time while matching text. */
+const SCAN_BATCH = 500;
+/** The longest `query_contains` accepted. */
+export const MAX_QUERY_CONTAINS = 200;
+
+export interface GenerationQuery {
+  authorId?: string;
+  model?: string;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  /** Epoch ms, exclusive. */
+  until?: number;
+  /** Case-insensitive substring of the question or the answer. */
+  queryContains?: string;
+  /** The id to go on from (exclusive). */
+  before?: string;
+  limit: number;
+}
+
+export interface GenerationPage {
+  records: GenerationRecord[];
+  /** The id to pass as `before` for the next page; '' when nothing is left to read. */
+  next: string;
+}
+
+/** `needle` is already lower-case. */
+function matchesText(record: GenerationRecord, needle: string): boolean {
+  return (
+    (record.query ?? '').toLowerCase().includes(needle) ||
+    (record.answer ?? '').toLowerCase().includes(needle)
+  );
 }

@@ -320,7 +320,7 @@ describe('RagService with a language model', () => {
       },
       { delta: 'partial ' },
     ]);
-    const [record] = await store.list({ limit: 5 });
+    const [record] = (await store.list({ limit: 5 })).records;
     expect(record).toMatchObject({ finishReason: 'error', answer: 'partial ' });
     expect(alerts).toEqual([expect.objectContaining({ rule: 'error_rate', resolved: false, value: 1 })]);
   });

@@ -92,7 +92,7 @@ describe('RagService', () => {
         passages: [{ chunkId: 'chk_1', score: 0.8, snippet: passage.text, rank: 1 }],
       },
     ]);
-    const [record] = await store.list({ limit: 10 });
+    const [record] = (await store.list({ limit: 10 })).records;
     expect(record).toMatchObject({
       _id: done.done.generationId,
       finishReason: 'stop',
@@ -153,7 +153,7 @@ describe('RagService', () => {
       // The extractive answer cites by document: both bread sentences are [1], never [3].
       expect(done.done.answer).toContain(`“${later.text}” [1]`);
       expect(done.done.answer).not.toMatch(/\[3\]/);
-      const [record] = await store.list({ limit: 10 });
+      const [record] = (await store.list({ limit: 10 })).records;
       expect(record!.retrieved.map((r) => [r.chunkId, r.citation])).toEqual([
         ['chk_1', 1],
         ['rye_1', 2],
@@ -171,7 +171,7 @@ describe('RagService', () => {
       ),
     );
     expect((err as Error).message).toBe('embed is down');
-    const [record] = await store.list({ authorId: 'jane', limit: 10 });
+    const [record] = (await store.list({ authorId: 'jane', limit: 10 })).records;
     expect(record).toMatchObject({ finishReason: 'error', error: 'embed is down', query: 'bread?' });
   });
 
@@ -184,7 +184,7 @@ describe('RagService', () => {
     const first = await stream.next();
     expect(first.value).toHaveProperty('delta');
     await stream.return(undefined);
-    const [record] = await store.list({ limit: 10 });
+    const [record] = (await store.list({ limit: 10 })).records;
     expect(record).toMatchObject({ finishReason: 'error', error: 'cancelled by the client' });
     expect(record!.answer).toBe((first.value as { delta: string }).delta);
   });
@@ -207,6 +207,6 @@ describe('RagService', () => {
       service.retrieve({ query: 'bread', authorId: 'jane', publishedAfter: 2, publishedBefore: 1 }),
     );
     expect(isDomainError(dates, 'invalid-argument')).toBe(true);
-    expect(await store.list({ limit: 10 })).toEqual([]);
+    expect((await store.list({ limit: 10 })).records).toEqual([]);
   });
 });

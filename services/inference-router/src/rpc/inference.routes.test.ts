@@ -325,6 +325,60 @@ describe('InferenceService routes over an in-memory transport', () => {
     expect(forged.rawMessage).toMatch(/page_token is not a token this service returned: start again/);
   });
 
+  it('ListGenerations filters by model, until and text of the question or answer, and refuses bad filters', async () => {
+    const extractive = await client.generate({
+      query: 'How do I feed a sourdough starter?',
+      authorId: 'ada',
+    });
+    const modelled = await withModel.generate({ query: 'When does the dough rise?', authorId: 'ada' });
+    const rust = await client.generate({ query: 'Is RUST ownership explicit?', authorId: 'ada' });
+    const ids = async (req: Parameters<typeof client.listGenerations>[0]) =>
+      (await client.listGenerations(req)).generations.map((g) => g.id);
+
+    expect(await ids({ model: 'fake-twin-1b' })).toEqual([modelled.generationId]);
+    expect(await ids({ model: EXTRACTIVE_MODEL })).toEqual([rust.generationId, extractive.generationId]);
+    // In the question, whatever the case; in the answer only ("every morning" is the model's).
+    expect(await ids({ queryContains: 'rust OWNERSHIP' })).toEqual([rust.generationId]);
+    expect(await ids({ queryContains: 'Every Morning' })).toEqual([modelled.generationId]);
+    expect(await ids({ queryContains: 'every morning', model: EXTRACTIVE_MODEL })).toEqual([]);
+    const paged = await client.listGenerations({ queryContains: 'o', page: { pageSize: 2 } });
+    expect(paged.generations).toHaveLength(2);
+    const rest = await client.listGenerations({
+      queryContains: 'o',
+      page: { pageSize: 2, pageToken: paged.page!.nextPageToken },
+    });
+    expect([...paged.generations, ...rest.generations].map((g) => g.id)).toEqual(
+      [extractive.generationId, modelled.generationId, rust.generationId].sort().reverse(),
+    );
+
+    // until is exclusive: the records made before the newest one's time.
+    const newest = (await client.getGeneration({ id: rust.generationId })).generation!;
+    const before = await ids({ until: newest.createTime! });
+    expect(before).not.toContain(rust.generationId);
+    expect(await ids({ until: timestampFromMs(Date.now() + 60_000) })).toHaveLength(3);
+    expect(await ids({ until: timestampFromMs(Date.now() - 3_600_000) })).toEqual([]);
+  });
+
+  it('ListGenerations refuses until before since and a query_contains over 200 characters', async () => {
+    const since = Date.parse('2026-03-01T12:00:00Z');
+    const inverted = await rejection(
+      client.listGenerations({ since: timestampFromMs(since), until: timestampFromMs(since - 60_000) }),
+    );
+    expect(inverted.code).toBe(Code.InvalidArgument);
+    expect(inverted.rawMessage).toMatch(
+      /^until \(2026-03-01T11:59:00\.000Z\) must be later than since \(2026-03-01T12:00:00\.000Z\): until is exclusive; swap them or leave one out/,
+    );
+    const empty = await rejection(
+      client.listGenerations({ since: timestampFromMs(since), until: timestampFromMs(since) }),
+    );
+    expect(empty.code).toBe(Code.InvalidArgument);
+
+    const long = await rejection(client.listGenerations({ queryContains: 'x'.repeat(201) }));
+    expect(long.code).toBe(Code.InvalidArgument);
+    expect(long.rawMessage).toMatch(/^query_contains is 201 characters; shorten it to at most 200/);
+    expect((await client.listGenerations({ queryContains: 'x'.repeat(200) })).generations).toEqual([]);
+  });
+
   it('GetGeneration returns the stored record of a generation and answers NotFound for an unknown id', async () => {
     const res = await client.generate({
       query: 'How do I feed a sourdough starter?',

@@ -3,9 +3,10 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs, timestampMs, type Timestamp } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { inferencev1 } from '@llmtwin/contracts';
-import { nextPageToken, readPage } from '@llmtwin/host';
+import { nextPageToken, pageTokenAfter, readPage } from '@llmtwin/host';
+import { invalidArgument } from '@llmtwin/runtime/errors';
 import { AnswerEdits, type EditedGeneration } from '../domain/answer-edits.js';
-import type { GenerationRecord, GenerationStore } from '../domain/generations.js';
+import { MAX_QUERY_CONTAINS, type GenerationRecord, type GenerationStore } from '../domain/generations.js';
 import type { Citation, GenerationResult, RagRequest, RagService } from '../domain/rag.js';
 import type { RetrievalFilters } from '../domain/retrieve.js';
 import type { ChatMessage } from '@llmtwin/llm';
@@ -188,18 +189,35 @@ export function registerInferenceRoutes(router: ConnectRouter, h: InferenceHandl
     async listGenerations(req, ctx) {
       const page = readPage(req.page);
       const since = ms(req.since);
-      const items = await h.store.list(
+      const until = ms(req.until);
+      if (since !== undefined && until !== undefined && until <= since) {
+        throw invalidArgument(
+          `until (${new Date(until).toISOString()}) must be later than since (${new Date(since).toISOString()}): ` +
+            'until is exclusive; swap them or leave one out',
+          [{ field: 'until', message: 'must be later than since' }],
+        );
+      }
+      if (req.queryContains.length > MAX_QUERY_CONTAINS) {
+        throw invalidArgument(
+          `query_contains is ${req.queryContains.length} characters; shorten it to at most ${MAX_QUERY_CONTAINS}`,
+          [{ field: 'query_contains', message: `at most ${MAX_QUERY_CONTAINS} characters` }],
+        );
+      }
+      const { records, next } = await h.store.list(
         {
           ...(req.authorId ? { authorId: req.authorId } : {}),
+          ...(req.model ? { model: req.model } : {}),
           ...(since !== undefined ? { since } : {}),
+          ...(until !== undefined ? { until } : {}),
+          ...(req.queryContains ? { queryContains: req.queryContains } : {}),
           ...(page.after ? { before: page.after } : {}),
           limit: page.size,
         },
         ctx.signal,
       );
       return {
-        generations: items.map(toGeneration),
-        page: { nextPageToken: nextPageToken(items, page.size) },
+        generations: records.map(toGeneration),
+        page: { nextPageToken: pageTokenAfter(next) },
       };
     },
     async getGeneration(req, ctx) {
