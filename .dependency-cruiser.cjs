@@ -36,6 +36,17 @@ module.exports = {
       },
     },
     {
+      name: 'console-uses-the-public-api',
+      comment:
+        'The web console runs in the browser and talks only to the public API: it imports the generated contracts for browsers (@llmtwin/contracts/web), its own files and browser libraries, nothing of the services, the gateway server, the CLI or the Node packages.',
+      severity: 'error',
+      from: { path: '^gateway/console/' },
+      to: {
+        path: '^(packages|services|cli|gateway/src)/',
+        pathNot: '^packages/contracts/src/(web\\.ts|gen/)',
+      },
+    },
+    {
       name: 'gateway-not-to-services',
       comment: 'The gateway reaches services over Connect clients, not by importing them.',
       severity: 'error',

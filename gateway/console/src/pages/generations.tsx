@@ -7,7 +7,7 @@
 import './generations.css';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import type { inferencev1 } from '@llmtwin/contracts';
+import type { inferencev1 } from '@llmtwin/contracts/web';
 import { api, describeError } from '../api';
 import type { Caller, PageProps } from '../types';
 import { ErrorNote, Field, Loading, PageHeader, Section, formatTime, useLoad } from '../ui';

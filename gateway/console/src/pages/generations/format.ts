@@ -1,5 +1,5 @@
 // Formatting shared by the Generations page's list, record and alerts.
-import { commonv1, type inferencev1 } from '@llmtwin/contracts';
+import { commonv1, type inferencev1 } from '@llmtwin/contracts/web';
 
 /** Milliseconds as people read them: "850 ms", "2.4 s". */
 export function formatMs(ms: number): string {

@@ -2,7 +2,7 @@
 // were retrieved and how they scored, which template and model answered, how long it took, what it said, and
 // any correction a person made to the answer.
 import type { ComponentChildren } from 'preact';
-import type { inferencev1 } from '@llmtwin/contracts';
+import type { inferencev1 } from '@llmtwin/contracts/web';
 import { api } from '../../api';
 import { ErrorNote, Loading, Section, formatDate, formatTime, useLoad } from '../../ui';
 import { categoryName, formatMs, formatScore, platformName } from './format';
