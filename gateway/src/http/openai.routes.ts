@@ -50,6 +50,9 @@ interface Call {
   streaming: boolean;
 }
 
+/** The abort reason once a route has answered (every request ends so): made once, not per request. */
+const REQUEST_OVER = new ConnectError('the request is over', Code.Canceled);
+
 type RouteHandler = (call: Call, param: string) => Promise<void>;
 
 interface Route {
@@ -264,7 +267,10 @@ export function openaiRoutes(options: OpenAiRoutesOptions): (next: NodeHandler) 
     const abort = new AbortController();
     // A cancellation, as Connect names it: the upstream call is then reset with CANCEL (not INTERNAL_ERROR),
     // and the router logs a client that left as cancelled rather than as its own failure.
-    res.once('close', () => abort.abort(new ConnectError('the client closed the connection', Code.Canceled)));
+    res.once('close', () => {
+      if (!abort.signal.aborted)
+        abort.abort(new ConnectError('the client closed the connection', Code.Canceled));
+    });
     const headers = headersFromNode(req.headers);
     const parent = propagation.extract(context.active(), headers, headersGetter);
     const span = tracer.startSpan(
@@ -318,7 +324,7 @@ export function openaiRoutes(options: OpenAiRoutesOptions): (next: NodeHandler) 
       span.setAttribute('http.response.status_code', status);
       span.end();
       // Whatever upstream call is still open (a stream the client left) is cancelled.
-      abort.abort(new ConnectError('the request is over', Code.Canceled));
+      abort.abort(REQUEST_OVER);
     }
   }
 

@@ -20,6 +20,9 @@ import { isOn, nextEvent } from './next-event.js';
 
 export type { CircuitState } from './circuit-breaker.js';
 
+/** The abort reason of a backend call the pool stopped reading (every call ends so): made once. */
+const NO_LONGER_READ = new LlmError('interrupted', 'the pool no longer reads this stream');
+
 export interface AttemptFailedEvent {
   model: string;
   endpoint: string;
@@ -441,7 +444,7 @@ export class BackendPool implements LlmBackend {
     } finally {
       signal?.removeEventListener('abort', onCallerAbort);
       // The caller left (break, abort) or the stream was judged: the backend's call is of no more use.
-      if (!ctl.signal.aborted) ctl.abort(new LlmError('interrupted', 'the pool no longer reads this stream'));
+      if (!ctl.signal.aborted) ctl.abort(NO_LONGER_READ);
       if (iterator?.return && !finished) {
         // Not awaited: a backend that ignores its abort signal must not hold the caller up.
         void Promise.resolve()

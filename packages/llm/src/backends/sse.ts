@@ -76,6 +76,9 @@ export interface StreamEventsOptions {
 
 const MAX_ERROR_BODY = 16 * 1024;
 
+/** Why a stream the reader left early is closed: made once, as nobody sees it but the transport. */
+const STOPPED = new Error('the reader stopped reading the event stream');
+
 /** The port's kind for an HTTP status outside 2xx, the same for every HTTP adapter. */
 export function statusKind(status: number): LlmErrorKind {
   if (status === 408) return 'timeout';
@@ -186,7 +189,8 @@ export async function* streamEvents(opts: StreamEventsOptions): AsyncGenerator<S
         `${opts.describe}: expected an event stream, got '${type || 'no body'}'`,
       );
     }
-    const events = parseSse(res.body);
+    const body = res.body;
+    const events = parseSse(body);
     try {
       for (;;) {
         let next: IteratorResult<SseEvent>;
@@ -204,13 +208,16 @@ export async function* streamEvents(opts: StreamEventsOptions): AsyncGenerator<S
         arm(opts.idleTimeoutMs, 'idle');
       }
     } finally {
+      // Left early (the decoder saw its last event, or the caller stopped): the body goes now, with a reason
+      // made once, rather than with the AbortError (and its stack trace) the stream's iterator would make.
+      if (!finished) body.destroy(STOPPED);
       await events.return(undefined).catch(() => undefined);
     }
   } finally {
     clearTimeout(timer);
     caller?.removeEventListener('abort', onCallerAbort);
     // A stream read to its end has nothing left to cancel; one left early (or failed) closes the request.
-    if (!finished) ctl.abort();
+    if (!finished) ctl.abort(STOPPED);
   }
 }
 
