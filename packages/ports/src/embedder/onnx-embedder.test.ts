@@ -90,6 +90,31 @@ describe('OnnxEmbedder on all-MiniLM-L6-v2', () => {
     }
   });
 
+  it('sorts a call by length into batches and gives the vectors back in the order of the texts', async () => {
+    // Longest first and shortest last, so the batches (of 4) run in another order than the texts.
+    const texts = Array.from({ length: 9 }, (_, i) => `${'token '.repeat(9 - i)}number ${i}`);
+    const together = await embedder.embed(texts, 'passage');
+    for (const [i, t] of texts.entries()) {
+      const [alone] = await embedder.embed([t], 'passage');
+      expect(dot(alone!, together[i]!)).toBeGreaterThan(0.9999);
+      if (i > 0) expect(dot(together[i - 1]!, together[i]!)).toBeLessThan(0.9999);
+    }
+  });
+
+  it('runs several sessions side by side with the same results, and refuses more sessions than threads', async () => {
+    const texts = ['alpha beta', 'a much longer text about the gamma function', 'delta', 'epsilon zeta eta'];
+    const two = await OnnxEmbedder.load({ model: folder, threads: 2, sessions: 2, batchSize: 4 });
+    try {
+      const [a, b] = await Promise.all([two.embed(texts, 'passage'), two.embed(texts.slice(1), 'passage')]);
+      const one = await embedder.embed(texts, 'passage');
+      for (const [i, v] of one.entries()) expect(dot(v, a![i]!)).toBeGreaterThan(0.9999);
+      for (const [i, v] of one.slice(1).entries()) expect(dot(v, b![i]!)).toBeGreaterThan(0.9999);
+    } finally {
+      await two.close();
+    }
+    await expect(OnnxEmbedder.load({ model: folder, threads: 1, sessions: 2 })).rejects.toThrow(/sessions/);
+  });
+
   it('truncates long inputs at the model limit instead of failing', async () => {
     const long = 'word '.repeat(2000);
     expect(embedder.countTokens(long)).toBe(2002);
@@ -139,7 +164,7 @@ describe('OnnxEmbedder on all-MiniLM-L6-v2', () => {
 describe('createEmbedder onnx:', () => {
   it('finds a model id in the cache and applies the URL settings', async () => {
     const e = await createEmbedder(
-      'onnx:all-MiniLM-L6-v2?batch=2&threads=1&max_tokens=16&query_prefix=q%3A%20',
+      'onnx:all-MiniLM-L6-v2?batch=2&threads=2&sessions=2&max_tokens=16&query_prefix=q%3A%20',
       { cacheDir },
     );
     try {
