@@ -1,8 +1,9 @@
 // Service directories: how one service reaches another. Distributed: gRPC over HTTP/2 to the address in
-// LLMTWIN_<SERVICE>_URL. Embedded: in-process Connect transports over the same handlers.
+// LLMTWIN_<SERVICE>_URL. Embedded: in-process transports that hand the messages to the same handlers (and
+// their interceptors) without serializing them (runtime direct-transport.ts).
 import type { ConnectRouter, Transport } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { inProcessTransport, invalidArgument, tracingInterceptor } from '@llmtwin/runtime';
+import { directTransport, invalidArgument, tracingInterceptor } from '@llmtwin/runtime';
 import type { ServiceDirectory, ServiceName } from './service-module.js';
 
 export function envVarFor(service: ServiceName | 'gateway'): string {
@@ -40,7 +41,7 @@ export class InProcessDirectory implements ServiceDirectory {
     if (!t) {
       const routes = this.routes.get(service);
       if (!routes) throw invalidArgument(`service ${service} is not running in this process`);
-      t = inProcessTransport(routes);
+      t = directTransport(routes, [tracingInterceptor('client')]);
       this.transports.set(service, t);
     }
     return t;

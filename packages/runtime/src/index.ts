@@ -11,4 +11,5 @@ export * from './connect-errors.js';
 export * from './health.js';
 export * from './reflection.js';
 export * from './server.js';
+export * from './direct-transport.js';
 export * from './lifecycle.js';
