@@ -91,7 +91,15 @@ export class EmbeddedSubscription implements Subscription {
 
   private keepGoing = (): boolean => !this.stopping;
 
-  private async consume(topic: string, partition: number): Promise<void> {
+  private consume(topic: string, partition: number): Promise<void> {
+    const concurrency = this.options.concurrency ?? 1;
+    return concurrency > 1
+      ? this.consumeByKey(topic, partition, concurrency)
+      : this.consumeInOrder(topic, partition);
+  }
+
+  /** One message at a time, in partition order. */
+  private async consumeInOrder(topic: string, partition: number): Promise<void> {
     const { group } = this.options;
     const { logger, pollIntervalMs, batchSize, leaseMs } = this.settings;
     let position: number | undefined;
@@ -138,6 +146,131 @@ export class EmbeddedSubscription implements Subscription {
         // Re-read the committed position: whatever was not committed is delivered again.
         position = undefined;
         logger.warn({ err, topic, partition, group }, 'embedded event consumer failed; retrying');
+        await this.idle(pollIntervalMs);
+      }
+    }
+  }
+
+  /**
+   * Up to `concurrency` fetched messages at once, each key's strictly in order (a message starts only after
+   * the previous one of its key finished). The group's position moves only over the unbroken run of finished
+   * messages from the oldest fetched one, so whatever a crash interrupts (and anything after it, finished or
+   * not) is delivered again.
+   */
+  private async consumeByKey(topic: string, partition: number, concurrency: number): Promise<void> {
+    const { group } = this.options;
+    const { logger, pollIntervalMs, batchSize, leaseMs } = this.settings;
+    while (!this.stopping) {
+      // Offsets fetched and not yet behind the committed position, oldest first; which of them finished.
+      const fetched: number[] = [];
+      const finished = new Set<number>();
+      // The last message started or queued per key: the next one of that key runs after it.
+      const tails = new Map<string, Promise<void>>();
+      const running = new Set<Promise<void>>();
+      let failure: { err: unknown } | undefined;
+      let wakeWorker: (() => void) | undefined;
+      /** Where the position may go once `offset` is finished too: past the unbroken finished run. */
+      const reach = (offset?: number): number | undefined => {
+        let next: number | undefined;
+        for (const o of fetched) {
+          if (o !== offset && !finished.has(o)) break;
+          next = o + 1;
+        }
+        return next;
+      };
+      const dropFinished = (): void => {
+        while (fetched.length > 0 && finished.has(fetched[0]!)) finished.delete(fetched.shift()!);
+      };
+      const handle = async (row: ReturnType<SqliteLog['fetch']>[number]): Promise<void> => {
+        // Stopping: a message not yet started stays unprocessed (and uncommitted) for the next consumer.
+        if (this.stopping) return;
+        const message = toIncoming(row);
+        const outcome = await deliverWithRetries({
+          message,
+          options: this.options,
+          signal: this.handlerController.signal,
+          stopSignal: this.stopController.signal,
+          keepGoing: this.keepGoing,
+          logger,
+        });
+        if (this.crashed || outcome.kind === 'interrupted') return;
+        if (outcome.kind === 'processed') {
+          finished.add(row.msg_offset);
+          const next = reach();
+          if (next !== undefined) this.log.commit(group, topic, partition, next);
+        } else {
+          // The dead letter and the position move together; the position stops at the oldest unfinished message
+          // (where it already is when that one is older than this).
+          const next = reach(row.msg_offset) ?? fetched[0]!;
+          this.log.deadLetter(group, message, outcome.error, outcome.attempts, next);
+          finished.add(row.msg_offset);
+          logger.warn(
+            { topic, partition, offset: message.offset, group, error: outcome.error },
+            'event dead-lettered after its last attempt',
+          );
+        }
+        dropFinished();
+      };
+      const start = (row: ReturnType<SqliteLog['fetch']>[number]): void => {
+        fetched.push(row.msg_offset);
+        // A failed predecessor (the log itself failed) leaves this one unstarted: its key stays in order.
+        const task = (tails.get(row.key) ?? Promise.resolve()).then(() => handle(row));
+        tails.set(row.key, task);
+        const tracked: Promise<void> = task
+          .catch((err: unknown) => {
+            failure ??= { err };
+          })
+          .finally(() => {
+            running.delete(tracked);
+            if (tails.get(row.key) === task) tails.delete(row.key);
+            wakeWorker?.();
+          });
+        running.add(tracked);
+      };
+      const wait = (ms: number): Promise<void> =>
+        new Promise((resolve) => {
+          const done = (): void => {
+            clearTimeout(timer);
+            this.waiters.delete(done);
+            wakeWorker = undefined;
+            resolve();
+          };
+          const timer = setTimeout(done, ms);
+          this.waiters.add(done);
+          wakeWorker = done;
+        });
+
+      let position: number | undefined;
+      try {
+        while (!this.stopping && !failure) {
+          if (!this.log.claim(group, topic, partition, this.owner, leaseMs)) {
+            // Another consumer holds the partition now: finish what is running, then start over.
+            await Promise.all(running);
+            await this.idle(pollIntervalMs);
+            break;
+          }
+          position ??=
+            this.log.committed(group, topic, partition) ?? this.latestStart.get(`${topic}/${partition}`) ?? 0;
+          const room = concurrency - running.size;
+          const rows = room > 0 ? this.log.fetch(topic, partition, position, Math.min(room, batchSize)) : [];
+          for (const row of rows) {
+            start(row);
+            position = row.msg_offset + 1;
+          }
+          if (rows.length === 0) await wait(pollIntervalMs);
+        }
+      } catch (err) {
+        failure ??= { err };
+      }
+      // Stopping, crashed or failed: let the running handlers finish (they commit what they may).
+      await Promise.all(running);
+      if (this.crashed) return;
+      if (failure && !this.stopping) {
+        // Re-read the committed position: whatever was not committed is delivered again.
+        logger.warn(
+          { err: failure.err, topic, partition, group },
+          'embedded event consumer failed; retrying',
+        );
         await this.idle(pollIntervalMs);
       }
     }

@@ -87,6 +87,14 @@ export function validateSubscribeOptions(options: SubscribeOptions): void {
       { field: 'maxAttempts', message: 'must be an integer >= 1' },
     ]);
   }
+  if (
+    options.concurrency !== undefined &&
+    (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+  ) {
+    throw invalidArgument('concurrency must be a positive integer', [
+      { field: 'concurrency', message: 'must be an integer >= 1' },
+    ]);
+  }
   if (options.retryBackoffMs !== undefined && !(options.retryBackoffMs >= 0)) {
     throw invalidArgument('retryBackoffMs must be >= 0', [
       { field: 'retryBackoffMs', message: 'must be >= 0' },

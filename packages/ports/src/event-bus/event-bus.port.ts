@@ -42,6 +42,15 @@ export interface SubscribeOptions {
   maxAttempts?: number;
   /** First retry delay in ms, doubling per attempt. Default 200. */
   retryBackoffMs?: number;
+  /**
+   * Messages of one partition the handler may work on at once, never two with the same key: each key's
+   * messages still run one after another in order, while other keys' run beside them. The position still
+   * advances only past messages whose handler returned (or that were dead-lettered), so a crash re-delivers
+   * everything from the oldest unfinished one, finished or not. Default 1 (strictly one at a time). The
+   * embedded adapter honours it; the Kafka adapter runs its partitions concurrently but each one message at a
+   * time, and ignores it.
+   */
+  concurrency?: number;
 }
 
 export interface Subscription {

@@ -236,12 +236,17 @@ export class SqliteLog {
     this.write(false, () => this.stmts.commit.run(group, topic, partition, nextOffset, Date.now()));
   }
 
-  /** The dead letter and the group's move past the message happen together or not at all. */
+  /**
+   * The dead letter and the group's move past the message happen together or not at all. `nextOffset` is
+   * where the group's position goes: by default just past the message; a consumer with messages still in
+   * flight before it passes the end of what is finished instead.
+   */
   deadLetter(
     group: string,
     message: Omit<IncomingMessage, 'attempt'>,
     error: string,
     attempts: number,
+    nextOffset = Number(message.offset) + 1,
   ): void {
     this.write(true, () => {
       this.appendInTx(deadLetterTopic(message.topic), [
@@ -251,7 +256,7 @@ export class SqliteLog {
           headers: deadLetterHeaders({ ...message, attempt: attempts }, group, error, attempts),
         },
       ]);
-      this.stmts.commit.run(group, message.topic, message.partition, Number(message.offset) + 1, Date.now());
+      this.stmts.commit.run(group, message.topic, message.partition, nextOffset, Date.now());
     });
   }
 
