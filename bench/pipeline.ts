@@ -1,7 +1,8 @@
 // Feature-pipeline latency and throughput: real saved pages as documents.raw events through the real clean,
 // chunk and embed modules (embedded adapters, all-MiniLM-L6-v2 int8 ONNX in process) until searchable.
 //   npm run bench -- pipeline <folder of saved .html pages> [--modes idle,sustained,burst]
-//     [--latency-docs K] [--rate R --seconds S] [--docs N] [--embedder onnx:…|fake] [--out file.json]
+//     [--latency-docs K] [--rate R --seconds S] [--docs N] [--embedder onnx:…|fake]
+//     [--concurrency 1,4] [--repeat N] [--out file.json]
 // Searchable = the embed service's chunks.embedded event for the document (its vectors are in the live
 // collection by then). Every latency is also split by stage: publish → documents.cleaned (clean),
 // → chunks (chunk), → chunks.embedded (embed, including the wait for the embedder).
@@ -12,6 +13,9 @@
 //   one's latency.
 // --embedder fake (a bag-of-words embedder, no model) leaves the bus, the consumers and the stores: the
 // pipeline's own overhead without the model's compute.
+// --concurrency: the consumers' messages at once per partition (SubscribeOptions.concurrency), one fresh
+// pipeline per value, alternating (--repeat times), so that values are compared under the same load; the
+// JSON has one run per value and repeat. Default: the modules' own default.
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { createChunkModule } from '@llmtwin/chunk';
 import { commonv1, embedeventsv1, ingesteventsv1, topics } from '@llmtwin/contracts';
@@ -38,6 +42,8 @@ const { values, positionals } = parseArgs({
     seconds: { type: 'string', default: '30' },
     embedder: { type: 'string', default: 'onnx:all-MiniLM-L6-v2' },
     'timeout-s': { type: 'string', default: '600' },
+    concurrency: { type: 'string', default: 'default' },
+    repeat: { type: 'string', default: '1' },
     out: { type: 'string' },
   },
   allowPositionals: true,
@@ -68,119 +74,11 @@ const pages = await Promise.all(files.map((f) => readFile(f)));
 const cacheDir = process.env['LLMTWIN_CACHE_DIR'] || path.join(homedir(), '.cache', 'llmtwin');
 const embedder: Embedder =
   values.embedder === 'fake' ? fakeEmbedder(384) : await createEmbedder(values.embedder, { cacheDir });
-const pipeline = await startPipeline(
-  { createCleanModule, createChunkModule, createEmbedModule },
-  embedder,
-  policyChunker(embedder),
-);
-
-// When each document reached each stage, by document id (the events' key).
-interface Doc {
-  id: string;
-  /** Due (sustained) or publish (idle, burst) time. */
-  at: number;
-  cleaned?: number;
-  chunked?: number;
-  embedded?: number;
-  chunks?: number;
-}
-const docs = new Map<string, Doc>();
-const waiters = new Map<string, () => void>();
-await pipeline.bus.ensureTopics([topics.documentsCleaned, topics.chunks, topics.chunksEmbedded]);
-const watch = (topic: string, stage: 'cleaned' | 'chunked'): Promise<Subscription> =>
-  pipeline.bus.subscribe({
-    group: `bench-pipeline-${stage}`,
-    topics: [topic],
-    from: 'latest',
-    handler: async (message) => {
-      const doc = docs.get(message.key);
-      if (doc) doc[stage] ??= performance.now();
-    },
-  });
-const subs = [
-  await watch(topics.documentsCleaned, 'cleaned'),
-  await watch(topics.chunks, 'chunked'),
-  await pipeline.bus.subscribe({
-    group: 'bench-pipeline-embedded',
-    topics: [topics.chunksEmbedded],
-    from: 'latest',
-    handler: async (message) => {
-      const doc = docs.get(message.key);
-      if (!doc || doc.embedded !== undefined) return;
-      doc.embedded = performance.now();
-      doc.chunks = decodeEvent(embedeventsv1.ChunksEmbeddedSchema, message).chunkIds.length;
-      waiters.get(doc.id)?.();
-    },
-  }),
-];
-
-let seq = 0;
-async function publish(at = performance.now()): Promise<Doc> {
-  const i = seq++;
-  const id = `doc_bench_${i}`;
-  const doc: Doc = { id, at };
-  docs.set(id, doc);
-  await publishEvent(pipeline.bus, topics.documentsRaw, ingesteventsv1.RawDocumentChangedSchema, id, {
-    eventId: `${id}-1`,
-    change: ingesteventsv1.ChangeKind.CREATED,
-    document: {
-      id,
-      authorId: 'bench',
-      category: commonv1.Category.ARTICLE,
-      platform: commonv1.Platform.WEB,
-      canonicalUrl: `https://bench.example/${i}`,
-      title: `Bench ${i}`,
-      publishTime: timestampFromMs(Date.UTC(2024, 0, 1)),
-      version: 1n,
-      raw: pages[i % pages.length]!,
-      rawContentType: 'text/html; charset=utf-8',
-    },
-    eventTime: timestampFromMs(Date.now()),
-  });
-  return doc;
-}
-
-const until = (doc: Doc): Promise<void> =>
-  doc.embedded !== undefined
-    ? Promise.resolve()
-    : new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`${doc.id} was not embedded in ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        waiters.set(doc.id, () => {
-          clearTimeout(timer);
-          waiters.delete(doc.id);
-          resolve();
-        });
-      });
-
+const concurrencies = values.concurrency
+  .split(',')
+  .map((c) => (c.trim() === 'default' ? undefined : Number(c)));
+const repeat = Number(values.repeat);
 const ms = (v: number): number => +v.toFixed(v < 100 ? 1 : 0);
-function summary(samples: number[]): { p50: number; p95: number; max: number } {
-  const d = new Distribution(samples);
-  return { p50: ms(d.percentile(50)), p95: ms(d.percentile(95)), max: ms(d.max) };
-}
-/** Total latency and the share of each stage, over a set of documents. */
-function latencies(set: Doc[]) {
-  const stage = (f: (d: Doc) => number | undefined) =>
-    summary(set.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v)));
-  return {
-    total: stage((d) => d.embedded! - d.at),
-    clean: stage((d) => (d.cleaned === undefined ? undefined : d.cleaned - d.at)),
-    chunk: stage((d) =>
-      d.chunked === undefined || d.cleaned === undefined ? undefined : d.chunked - d.cleaned,
-    ),
-    embed: stage((d) => (d.chunked === undefined ? undefined : d.embedded! - d.chunked)),
-  };
-}
-const chunkCount = (set: Doc[]): number => set.reduce((n, d) => n + (d.chunks ?? 0), 0);
-
-const report: Record<string, unknown> = {
-  benchmark: 'pipeline',
-  model: embedder.model,
-  savedPages: files.length,
-  machine: { cpus: availableParallelism(), loadAverageAtStart: loadavg().map((v) => +v.toFixed(2)) },
-};
 
 // How long the process's event loop was blocked (every stage and this driver share it): a high value
 // delays every consumer's next message and the publisher's schedule.
@@ -195,81 +93,206 @@ const loopDelayMs = () => {
   return r;
 };
 
-// Warm-up: the first document pays for lazy loading (model session, extractor) in every stage.
-await until(await publish());
-loopDelay.enable();
+async function measure(concurrency: number | undefined): Promise<Record<string, unknown>> {
+  const pipeline = await startPipeline(
+    { createCleanModule, createChunkModule, createEmbedModule },
+    embedder,
+    policyChunker(embedder),
+    concurrency === undefined ? {} : { concurrency },
+  );
 
-if (modes.has('idle')) {
-  const set: Doc[] = [];
-  for (let k = 0; k < latencyDocs; k++) {
-    const doc = await publish();
-    await until(doc);
-    set.push(doc);
+  // When each document reached each stage, by document id (the events' key).
+  interface Doc {
+    id: string;
+    /** Due (sustained) or publish (idle, burst) time. */
+    at: number;
+    cleaned?: number;
+    chunked?: number;
+    embedded?: number;
+    chunks?: number;
   }
-  report['idle'] = {
-    documents: latencyDocs,
-    chunks: chunkCount(set),
-    latencyMs: latencies(set),
-    eventLoopDelayMs: loopDelayMs(),
-  };
-}
+  const docs = new Map<string, Doc>();
+  const waiters = new Map<string, () => void>();
+  await pipeline.bus.ensureTopics([topics.documentsCleaned, topics.chunks, topics.chunksEmbedded]);
+  const watch = (topic: string, stage: 'cleaned' | 'chunked'): Promise<Subscription> =>
+    pipeline.bus.subscribe({
+      group: `bench-pipeline-${stage}`,
+      topics: [topic],
+      from: 'latest',
+      handler: async (message) => {
+        const doc = docs.get(message.key);
+        if (doc) doc[stage] ??= performance.now();
+      },
+    });
+  const subs = [
+    await watch(topics.documentsCleaned, 'cleaned'),
+    await watch(topics.chunks, 'chunked'),
+    await pipeline.bus.subscribe({
+      group: 'bench-pipeline-embedded',
+      topics: [topics.chunksEmbedded],
+      from: 'latest',
+      handler: async (message) => {
+        const doc = docs.get(message.key);
+        if (!doc || doc.embedded !== undefined) return;
+        doc.embedded = performance.now();
+        doc.chunks = decodeEvent(embedeventsv1.ChunksEmbeddedSchema, message).chunkIds.length;
+        waiters.get(doc.id)?.();
+      },
+    }),
+  ];
 
-if (modes.has('sustained')) {
-  const count = Math.round(rate * seconds);
-  const set: Doc[] = [];
-  const start = performance.now();
-  let lateMs = 0;
-  for (let k = 0; k < count; k++) {
-    const due = start + (k * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    else lateMs = Math.max(lateMs, -wait);
-    set.push(await publish(due));
+  let seq = 0;
+  async function publish(at = performance.now()): Promise<Doc> {
+    const i = seq++;
+    const id = `doc_bench_${i}`;
+    const doc: Doc = { id, at };
+    docs.set(id, doc);
+    await publishEvent(pipeline.bus, topics.documentsRaw, ingesteventsv1.RawDocumentChangedSchema, id, {
+      eventId: `${id}-1`,
+      change: ingesteventsv1.ChangeKind.CREATED,
+      document: {
+        id,
+        authorId: 'bench',
+        category: commonv1.Category.ARTICLE,
+        platform: commonv1.Platform.WEB,
+        canonicalUrl: `https://bench.example/${i}`,
+        title: `Bench ${i}`,
+        publishTime: timestampFromMs(Date.UTC(2024, 0, 1)),
+        version: 1n,
+        raw: pages[i % pages.length]!,
+        rawContentType: 'text/html; charset=utf-8',
+      },
+      eventTime: timestampFromMs(Date.now()),
+    });
+    return doc;
   }
-  const published = performance.now();
-  await Promise.all(set.map(until));
-  const done = performance.now();
-  const chunks = chunkCount(set);
-  report['sustained'] = {
-    rate,
-    seconds,
-    documents: count,
-    chunks,
-    chunksPerSecondOffered: +((chunks / count) * rate).toFixed(1),
-    // How long the pipeline kept working after the last publish: ~0 when it keeps up with the rate.
-    drainSeconds: +((done - published) / 1000).toFixed(2),
-    publisherLateMs: ms(lateMs),
-    latencyMs: latencies(set),
-    eventLoopDelayMs: loopDelayMs(),
-  };
+
+  const until = (doc: Doc): Promise<void> =>
+    doc.embedded !== undefined
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`${doc.id} was not embedded in ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+          waiters.set(doc.id, () => {
+            clearTimeout(timer);
+            waiters.delete(doc.id);
+            resolve();
+          });
+        });
+
+  function summary(samples: number[]): { p50: number; p95: number; max: number } {
+    const d = new Distribution(samples);
+    return { p50: ms(d.percentile(50)), p95: ms(d.percentile(95)), max: ms(d.max) };
+  }
+  /** Total latency and the share of each stage, over a set of documents. */
+  function latencies(set: Doc[]) {
+    const stage = (f: (d: Doc) => number | undefined) =>
+      summary(set.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v)));
+    return {
+      total: stage((d) => d.embedded! - d.at),
+      clean: stage((d) => (d.cleaned === undefined ? undefined : d.cleaned - d.at)),
+      chunk: stage((d) =>
+        d.chunked === undefined || d.cleaned === undefined ? undefined : d.chunked - d.cleaned,
+      ),
+      embed: stage((d) => (d.chunked === undefined ? undefined : d.embedded! - d.chunked)),
+    };
+  }
+  const chunkCount = (set: Doc[]): number => set.reduce((n, d) => n + (d.chunks ?? 0), 0);
+
+  const report: Record<string, unknown> = { concurrency: concurrency ?? 'default' };
+
+  // Warm-up: the first document pays for lazy loading (model session, extractor) in every stage.
+  await until(await publish());
+  loopDelay.reset();
+  loopDelay.enable();
+
+  if (modes.has('idle')) {
+    const set: Doc[] = [];
+    for (let k = 0; k < latencyDocs; k++) {
+      const doc = await publish();
+      await until(doc);
+      set.push(doc);
+    }
+    report['idle'] = {
+      documents: latencyDocs,
+      chunks: chunkCount(set),
+      latencyMs: latencies(set),
+      eventLoopDelayMs: loopDelayMs(),
+    };
+  }
+
+  if (modes.has('sustained')) {
+    const count = Math.round(rate * seconds);
+    const set: Doc[] = [];
+    const start = performance.now();
+    let lateMs = 0;
+    for (let k = 0; k < count; k++) {
+      const due = start + (k * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      else lateMs = Math.max(lateMs, -wait);
+      set.push(await publish(due));
+    }
+    const published = performance.now();
+    await Promise.all(set.map(until));
+    const done = performance.now();
+    const chunks = chunkCount(set);
+    report['sustained'] = {
+      rate,
+      seconds,
+      documents: count,
+      chunks,
+      chunksPerSecondOffered: +((chunks / count) * rate).toFixed(1),
+      // How long the pipeline kept working after the last publish: ~0 when it keeps up with the rate.
+      drainSeconds: +((done - published) / 1000).toFixed(2),
+      publisherLateMs: ms(lateMs),
+      latencyMs: latencies(set),
+      eventLoopDelayMs: loopDelayMs(),
+    };
+  }
+
+  if (modes.has('burst')) {
+    const set: Doc[] = [];
+    const started = performance.now();
+    for (let k = 0; k < burstDocs; k++) set.push(await publish());
+    await Promise.all(set.map(until));
+    const elapsed = (performance.now() - started) / 1000;
+    const chunks = chunkCount(set);
+    report['burst'] = {
+      documents: burstDocs,
+      chunks,
+      seconds: +elapsed.toFixed(2),
+      documentsPerSecond: +(burstDocs / elapsed).toFixed(2),
+      chunksPerSecond: +(chunks / elapsed).toFixed(1),
+      latencyMs: latencies(set),
+      eventLoopDelayMs: loopDelayMs(),
+    };
+  }
+
+  loopDelay.disable();
+  for (const sub of subs) await sub.stop();
+  await stopPipeline(pipeline);
+  report['loadAverageAtEnd'] = loadavg().map((v) => +v.toFixed(2));
+  return report;
 }
 
-if (modes.has('burst')) {
-  const set: Doc[] = [];
-  const started = performance.now();
-  for (let k = 0; k < burstDocs; k++) set.push(await publish());
-  await Promise.all(set.map(until));
-  const elapsed = (performance.now() - started) / 1000;
-  const chunks = chunkCount(set);
-  report['burst'] = {
-    documents: burstDocs,
-    chunks,
-    seconds: +elapsed.toFixed(2),
-    documentsPerSecond: +(burstDocs / elapsed).toFixed(2),
-    chunksPerSecond: +(chunks / elapsed).toFixed(1),
-    latencyMs: latencies(set),
-    eventLoopDelayMs: loopDelayMs(),
-  };
-}
-
-for (const sub of subs) await sub.stop();
-await stopPipeline(pipeline);
-await embedder.close();
-
-report['machine'] = {
-  ...(report['machine'] as object),
-  loadAverageAtEnd: loadavg().map((v) => +v.toFixed(2)),
+const report = {
+  benchmark: 'pipeline',
+  model: embedder.model,
+  savedPages: files.length,
+  machine: { cpus: availableParallelism(), loadAverageAtStart: loadavg().map((v) => +v.toFixed(2)) },
+  runs: [] as Record<string, unknown>[],
+  node: process.version,
 };
-report['node'] = process.version;
+for (let r = 0; r < repeat; r++) {
+  for (const concurrency of concurrencies) {
+    const run = await measure(concurrency);
+    report.runs.push(run);
+    console.error(JSON.stringify(run));
+  }
+}
+await embedder.close();
 console.log(JSON.stringify(report, null, 2));
 if (values.out) await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);

@@ -17,6 +17,8 @@ export interface ChunkDeps {
   logger?: Logger;
   maxAttempts?: number;
   retryBackoffMs?: number;
+  /** Cleaned documents handled at once per partition (never two of one document). Default CHUNK_CONCURRENCY. */
+  concurrency?: number;
 }
 
 export async function createChunkModule(deps: ChunkDeps): Promise<ServiceModule> {

@@ -26,6 +26,8 @@ export interface CleanDeps {
   outboxSweepMs?: number;
   maxAttempts?: number;
   retryBackoffMs?: number;
+  /** Raw documents handled at once per partition (never two of one document). Default CLEAN_CONCURRENCY. */
+  concurrency?: number;
 }
 
 export interface CleanModule extends ServiceModule {
@@ -90,6 +92,7 @@ export async function createCleanModule(deps: CleanDeps): Promise<CleanModule> {
         logger,
         ...(deps.maxAttempts !== undefined ? { maxAttempts: deps.maxAttempts } : {}),
         ...(deps.retryBackoffMs !== undefined ? { retryBackoffMs: deps.retryBackoffMs } : {}),
+        ...(deps.concurrency !== undefined ? { concurrency: deps.concurrency } : {}),
       });
     },
     async stop() {

@@ -30,6 +30,8 @@ export interface EmbedDeps {
   listCleaned?: ListCleanedFn;
   maxAttempts?: number;
   retryBackoffMs?: number;
+  /** Chunk events handled at once per partition (never two of one document). Default EMBED_CONCURRENCY. */
+  concurrency?: number;
 }
 
 export interface EmbedModule extends ServiceModule {

@@ -22,6 +22,8 @@ interface StageDeps {
   logger: Logger;
   maxAttempts: number;
   retryBackoffMs: number;
+  /** Each consumer's messages at once per partition; the modules' own default when absent. */
+  concurrency?: number;
 }
 
 /** The module factories the harness composes: `createCleanModule` from @llmtwin/clean, and so on. */
@@ -63,6 +65,7 @@ export async function startPipeline<E extends ServiceModule>(
   factories: PipelineFactories<E>,
   embedder: Embedder,
   chunker: Chunker,
+  options: { concurrency?: number } = {},
 ): Promise<Pipeline<E>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'llmtwin-pipeline-'));
   const warehouse = await createWarehouse(`sqlite:${path.join(dir, 'warehouse.db')}`);
@@ -70,7 +73,14 @@ export async function startPipeline<E extends ServiceModule>(
   const vectors = await createVectorStore(`sqlite:${path.join(dir, 'vectors.db')}`);
   await bus.ensureTopics([topics.documentsRaw]);
   const directory = new InProcessDirectory();
-  const shared: StageDeps = { warehouse, eventBus: bus, logger, maxAttempts: 2, retryBackoffMs: 10 };
+  const shared: StageDeps = {
+    warehouse,
+    eventBus: bus,
+    logger,
+    maxAttempts: 2,
+    retryBackoffMs: 10,
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+  };
   const clean = await factories.createCleanModule({
     ...shared,
     directory,

@@ -90,13 +90,18 @@ export async function handleDocumentCleaned(
   return 'new';
 }
 
+/** Documents chunked at once per partition by default; each document's versions still one after another. */
+export const CHUNK_CONCURRENCY = 4;
+
 export async function subscribeCleanedDocuments(
-  deps: ChunkConsumerDeps & { maxAttempts?: number; retryBackoffMs?: number },
+  deps: ChunkConsumerDeps & { maxAttempts?: number; retryBackoffMs?: number; concurrency?: number },
 ): Promise<Subscription> {
   await deps.eventBus.ensureTopics([topics.documentsCleaned, topics.chunks]);
   return deps.eventBus.subscribe({
     group: 'chunk',
     topics: [topics.documentsCleaned],
+    // Keyed by document id, and the state is per document: different documents never meet.
+    concurrency: deps.concurrency ?? CHUNK_CONCURRENCY,
     ...(deps.maxAttempts !== undefined ? { maxAttempts: deps.maxAttempts } : {}),
     ...(deps.retryBackoffMs !== undefined ? { retryBackoffMs: deps.retryBackoffMs } : {}),
     handler: eventHandler(cleaneventsv1.DocumentCleanedSchema, async (event, message, signal) => {

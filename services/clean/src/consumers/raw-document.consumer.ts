@@ -8,13 +8,24 @@ import { invalidArgument } from '@llmtwin/runtime';
 import type { Logger } from 'pino';
 import { cleanRawDocument, type RawDocumentCleaner } from '../domain/clean-document.js';
 
+/** Documents cleaned at once per partition by default; each document's versions still one after another. */
+export const CLEAN_CONCURRENCY = 4;
+
 export async function subscribeRawDocuments(
   bus: EventBus,
-  deps: RawDocumentCleaner & { logger: Logger; maxAttempts?: number; retryBackoffMs?: number },
+  deps: RawDocumentCleaner & {
+    logger: Logger;
+    maxAttempts?: number;
+    retryBackoffMs?: number;
+    concurrency?: number;
+  },
 ): Promise<Subscription> {
   return bus.subscribe({
     group: 'clean',
     topics: [topics.documentsRaw],
+    // Events are keyed by document id, so different documents are independent: their per-document state,
+    // snapshot rows and events never meet.
+    concurrency: deps.concurrency ?? CLEAN_CONCURRENCY,
     ...(deps.maxAttempts !== undefined ? { maxAttempts: deps.maxAttempts } : {}),
     ...(deps.retryBackoffMs !== undefined ? { retryBackoffMs: deps.retryBackoffMs } : {}),
     handler: eventHandler(ingesteventsv1.RawDocumentChangedSchema, async (event, message, signal) => {

@@ -103,13 +103,23 @@ export async function handleDocumentChunked(
   return 'applied';
 }
 
+/**
+ * Documents embedded at once per partition by default; each document's versions still one after another.
+ * An in-process embedder runs one forward pass at a time anyway (the calls queue there); a remote one
+ * (text-embeddings-inference, an OpenAI-compatible API) and the vector store's round trips overlap.
+ */
+export const EMBED_CONCURRENCY = 4;
+
 export async function subscribeDocumentChunks(
-  deps: EmbedConsumerDeps & { maxAttempts?: number; retryBackoffMs?: number },
+  deps: EmbedConsumerDeps & { maxAttempts?: number; retryBackoffMs?: number; concurrency?: number },
 ): Promise<Subscription> {
   await deps.eventBus.ensureTopics([topics.chunks, topics.chunksEmbedded]);
   return deps.eventBus.subscribe({
     group: 'embed',
     topics: [topics.chunks],
+    // Keyed by document id, and the state, vectors and events are per document: different documents never
+    // meet (the reindexer already runs beside this consumer).
+    concurrency: deps.concurrency ?? EMBED_CONCURRENCY,
     ...(deps.maxAttempts !== undefined ? { maxAttempts: deps.maxAttempts } : {}),
     ...(deps.retryBackoffMs !== undefined ? { retryBackoffMs: deps.retryBackoffMs } : {}),
     handler: eventHandler(chunkeventsv1.DocumentChunkedSchema, async (event, message, signal) => {
