@@ -7,6 +7,7 @@
 // error mapping, auth), request and response headers and trailers, deadlines, cancellation in both
 // directions, the server's "internal error" for whatever is not a ConnectError, and Unimplemented for a
 // method nobody registered.
+import { create, isMessage } from '@bufbuild/protobuf';
 import type {
   DescMessage,
   DescMethod,
@@ -29,15 +30,22 @@ import {
   type MethodImplSpec,
   type StreamResponse,
   type Transport,
+  type UnaryRequest,
   type UnaryResponse,
 } from '@connectrpc/connect';
 import {
+  createDeadlineSignal,
+  createLinkedAbortController,
   createMethodUrl,
+  getAbortSignalReason,
   invokeUnaryImplementation,
   runStreamingCall,
-  runUnaryCall,
   transformInvokeImplementation,
 } from '@connectrpc/connect/protocol';
+
+type UnaryFn<I extends DescMessage, O extends DescMessage> = (
+  req: UnaryRequest<I, O>,
+) => Promise<UnaryResponse<I, O>>;
 
 /** Where in-process calls say they go (the URL createRouterTransport uses too). */
 const BASE_URL = 'https://in-memory';
@@ -130,46 +138,63 @@ export function directTransport(
       message: MessageInitShape<I>,
       contextValues?: ContextValues,
     ): Promise<UnaryResponse<I, O>> {
-      return runUnaryCall<I, O>({
-        interceptors: [...interceptors],
-        signal,
-        timeoutMs,
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: 'POST',
-          url: createMethodUrl(BASE_URL, method),
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message,
-        },
-        next: async (req) => {
-          const { spec, interceptors: serverInterceptors } = lookup(method);
-          const ctx = context(method, req, timeoutMs);
-          try {
-            // lookup() found it under this unary method, so its spec is a unary one.
-            const output = await invokeUnaryImplementation(
-              spec as Parameters<typeof invokeUnaryImplementation>[0],
-              ctx,
-              req.message,
-              [...serverInterceptors],
-            );
-            return {
-              stream: false,
-              service: method.parent,
-              method,
-              header: ctx.responseHeader,
-              message: output as MessageShape<O>,
-              trailer: ctx.responseTrailer,
-            };
-          } catch (err) {
-            throw serverError(err);
-          } finally {
-            ctx.abort(CALL_OVER);
-          }
-        },
-      });
+      // As runUnaryCall, except that the finished call's signal is aborted with a reason made once (it made
+      // a DOMException per call).
+      const deadline = createDeadlineSignal(timeoutMs);
+      const controller = createLinkedAbortController(signal, deadline.signal);
+      const req: UnaryRequest<I, O> = {
+        stream: false,
+        service: method.parent,
+        method,
+        requestMethod: 'POST',
+        url: createMethodUrl(BASE_URL, method),
+        header: new Headers(header),
+        contextValues: contextValues ?? createContextValues(),
+        message: isMessage(message, method.input) ? message : create(method.input, message),
+        signal: controller.signal,
+      };
+      const server = async (req: UnaryRequest<I, O>): Promise<UnaryResponse<I, O>> => {
+        const { spec, interceptors: serverInterceptors } = lookup(method);
+        const ctx = context(method, req, timeoutMs);
+        try {
+          // lookup() found it under this unary method, so its spec is a unary one.
+          const output = await invokeUnaryImplementation(
+            spec as Parameters<typeof invokeUnaryImplementation>[0],
+            ctx,
+            req.message,
+            [...serverInterceptors],
+          );
+          return {
+            stream: false,
+            service: method.parent,
+            method,
+            header: ctx.responseHeader,
+            message: output as MessageShape<O>,
+            trailer: ctx.responseTrailer,
+          };
+        } catch (err) {
+          throw serverError(err);
+        } finally {
+          ctx.abort(CALL_OVER);
+        }
+      };
+      const call = interceptors.reduceRight<UnaryFn<I, O>>(
+        (next, interceptor) => interceptor(next as never) as unknown as UnaryFn<I, O>,
+        server,
+      );
+      try {
+        const res = await call(req);
+        deadline.cleanup();
+        controller.abort(CALL_OVER);
+        return res;
+      } catch (err) {
+        const error = ConnectError.from(
+          controller.signal.aborted ? getAbortSignalReason(controller.signal) : err,
+        );
+        deadline.cleanup();
+        controller.abort(error);
+        throw error;
+      }
     },
 
     async stream<I extends DescMessage, O extends DescMessage>(

@@ -158,6 +158,8 @@ export async function* streamEvents(opts: StreamEventsOptions): AsyncGenerator<S
   };
 
   let finished = false;
+  /** Set once the response's body is being read: from then on, closing it is what ends the request. */
+  let bodyClosed = false;
   arm(opts.firstEventTimeoutMs, 'first');
   try {
     let res: Dispatcher.ResponseData;
@@ -211,13 +213,15 @@ export async function* streamEvents(opts: StreamEventsOptions): AsyncGenerator<S
       // Left early (the decoder saw its last event, or the caller stopped): the body goes now, with a reason
       // made once, rather than with the AbortError (and its stack trace) the stream's iterator would make.
       if (!finished) body.destroy(STOPPED);
+      bodyClosed = true;
       await events.return(undefined).catch(() => undefined);
     }
   } finally {
     clearTimeout(timer);
     caller?.removeEventListener('abort', onCallerAbort);
-    // A stream read to its end has nothing left to cancel; one left early (or failed) closes the request.
-    if (!finished) ctl.abort(STOPPED);
+    // A stream read to its end, or whose body was closed above, has nothing left to cancel; otherwise (no
+    // answer yet, an error status) the request is.
+    if (!finished && !bodyClosed) ctl.abort(STOPPED);
   }
 }
 
