@@ -2,7 +2,7 @@
 // chunk and embed modules (embedded adapters, all-MiniLM-L6-v2 int8 ONNX in process) until searchable.
 //   npm run bench -- pipeline <folder of saved .html pages> [--modes idle,sustained,burst]
 //     [--latency-docs K] [--rate R --seconds S] [--docs N] [--embedder onnx:…|fake]
-//     [--concurrency 1,4] [--repeat N] [--out file.json]
+//     [--embed-delay-ms D] [--concurrency 1,4] [--repeat N] [--out file.json]
 // Searchable = the embed service's chunks.embedded event for the document (its vectors are in the live
 // collection by then). Every latency is also split by stage: publish → documents.cleaned (clean),
 // → chunks (chunk), → chunks.embedded (embed, including the wait for the embedder).
@@ -12,7 +12,8 @@
 // burst: N documents published at once; documents/s and chunks/s until the last one is embedded, and each
 //   one's latency.
 // --embedder fake (a bag-of-words embedder, no model) leaves the bus, the consumers and the stores: the
-// pipeline's own overhead without the model's compute.
+// pipeline's own overhead without the model's compute. --embed-delay-ms D makes every embed call wait D ms
+// more without using the CPU, as a remote embedder's round trip does (text-embeddings-inference elsewhere).
 // --concurrency: the consumers' messages at once per partition (SubscribeOptions.concurrency), one fresh
 // pipeline per value, alternating (--repeat times), so that values are compared under the same load; the
 // JSON has one run per value and repeat. Default: the modules' own default.
@@ -44,6 +45,7 @@ const { values, positionals } = parseArgs({
     'timeout-s': { type: 'string', default: '600' },
     concurrency: { type: 'string', default: 'default' },
     repeat: { type: 'string', default: '1' },
+    'embed-delay-ms': { type: 'string', default: '0' },
     out: { type: 'string' },
   },
   allowPositionals: true,
@@ -72,8 +74,25 @@ if (files.length === 0) throw new Error(`no .html pages under ${folder}`);
 const pages = await Promise.all(files.map((f) => readFile(f)));
 
 const cacheDir = process.env['LLMTWIN_CACHE_DIR'] || path.join(homedir(), '.cache', 'llmtwin');
-const embedder: Embedder =
+const baseEmbedder: Embedder =
   values.embedder === 'fake' ? fakeEmbedder(384) : await createEmbedder(values.embedder, { cacheDir });
+const embedDelayMs = Number(values['embed-delay-ms']);
+const embedder: Embedder =
+  embedDelayMs > 0
+    ? {
+        model: baseEmbedder.model,
+        dimensions: baseEmbedder.dimensions,
+        maxTokens: baseEmbedder.maxTokens,
+        embed: async (texts, inputType, signal) => {
+          await sleep(embedDelayMs);
+          return baseEmbedder.embed(texts, inputType, signal);
+        },
+        countTokens: (text, inputType) => baseEmbedder.countTokens(text, inputType),
+        tokenize: (text) => baseEmbedder.tokenize(text),
+        ping: (signal) => baseEmbedder.ping(signal),
+        close: () => baseEmbedder.close(),
+      }
+    : baseEmbedder;
 const concurrencies = values.concurrency
   .split(',')
   .map((c) => (c.trim() === 'default' ? undefined : Number(c)));
@@ -281,6 +300,7 @@ async function measure(concurrency: number | undefined): Promise<Record<string, 
 const report = {
   benchmark: 'pipeline',
   model: embedder.model,
+  embedDelayMs,
   savedPages: files.length,
   machine: { cpus: availableParallelism(), loadAverageAtStart: loadavg().map((v) => +v.toFixed(2)) },
   runs: [] as Record<string, unknown>[],
