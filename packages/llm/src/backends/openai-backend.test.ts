@@ -252,6 +252,16 @@ describe('OpenAiBackend', () => {
     expect(kindOf(err)).toBe('interrupted');
   });
 
+  it('does not take a consumer that holds each event longer than the idle timeout for a stall', async () => {
+    const server = await serve({ tokenDelayMs: 1 });
+    const deltas: string[] = [];
+    for await (const ev of backendFor(server, { idleTimeoutMs: 40 }).chat(ask('a b c'))) {
+      if (ev.type === 'delta') deltas.push(ev.text);
+      await new Promise((resolve) => setTimeout(resolve, 80));
+    }
+    expect(deltas.join('')).toBe('Echo: a b c');
+  });
+
   it("throws the caller's abort reason and closes the upstream request", async () => {
     const server = await serve({ tokenDelayMs: 20 });
     const ctl = new AbortController();

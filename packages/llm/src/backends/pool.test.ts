@@ -270,6 +270,17 @@ describe('BackendPool retries', () => {
     expect(b.calls).toHaveLength(0);
   });
 
+  it('does not take a consumer that holds each event longer than the idle timeout for a stalled backend', async () => {
+    const a = answering('a', 'one two three');
+    const events: ChatEvent[] = [];
+    for await (const e of pool([a], { firstEventTimeoutMs: 30, idleTimeoutMs: 30 }).chat(request)) {
+      events.push(e);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    expect(textOf(events)).toBe('one two three');
+    expect(events.at(-1)).toMatchObject({ type: 'end' });
+  });
+
   it('does not hang on a stalled backend that ignores its abort signal', async () => {
     const a = new FakeBackend('a');
     a.ignoreAbort = true;

@@ -16,7 +16,7 @@ import {
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import { HealthChecker } from './health-checker.js';
 import { InFlightAttempts } from './in-flight-attempts.js';
-import { isOn, nextEvent } from './next-event.js';
+import { EventWaiter, isOn } from './next-event.js';
 
 export type { CircuitState } from './circuit-breaker.js';
 
@@ -386,13 +386,22 @@ export class BackendPool implements LlmBackend {
     let finished = false;
     let streamed = false;
     let iterator: AsyncIterator<ChatEvent> | undefined;
+    let waiter: EventWaiter | undefined;
     try {
-      for (let first = true; ; first = false) {
+      for (;;) {
         let result: IteratorResult<ChatEvent>;
         try {
-          iterator ??= backend.chat(request, ctl.signal)[Symbol.asyncIterator]();
-          const ms = first ? this.options.firstEventTimeoutMs : this.options.idleTimeoutMs;
-          result = await nextEvent(iterator, ctl, ms, first, backend.endpoint);
+          if (!waiter) {
+            iterator = backend.chat(request, ctl.signal)[Symbol.asyncIterator]();
+            waiter = new EventWaiter(
+              iterator,
+              ctl,
+              this.options.firstEventTimeoutMs,
+              this.options.idleTimeoutMs,
+              backend.endpoint,
+            );
+          }
+          result = await waiter.next();
           if (result.done) {
             finished = true;
             throw new LlmError('interrupted', `${backend.endpoint} ended the stream without finishing it`);
@@ -442,6 +451,7 @@ export class BackendPool implements LlmBackend {
         yield event;
       }
     } finally {
+      waiter?.dispose();
       signal?.removeEventListener('abort', onCallerAbort);
       // The caller left (break, abort) or the stream was judged: the backend's call is of no more use.
       if (!ctl.signal.aborted) ctl.abort(NO_LONGER_READ);

@@ -123,13 +123,30 @@ export function describeNetworkError(err: unknown): string {
 export async function* streamEvents(opts: StreamEventsOptions): AsyncGenerator<SseEvent> {
   const ctl = new AbortController();
   let timedOut: 'first' | 'idle' | undefined;
+  // One timer for the stream, pushed back at each wait rather than made anew per event; it does nothing
+  // when it runs out while the consumer holds an event (no wait open).
   let timer: NodeJS.Timeout | undefined;
+  let timerMs = 0;
+  let armed: 'first' | 'idle' = 'first';
+  let waiting = false;
   const arm = (ms: number, which: 'first' | 'idle') => {
+    armed = which;
+    waiting = true;
+    if (!Number.isFinite(ms) || ms <= 0) {
+      clearTimeout(timer);
+      timer = undefined;
+      return;
+    }
+    if (timer !== undefined && timerMs === ms) {
+      timer.refresh();
+      return;
+    }
     clearTimeout(timer);
-    if (!Number.isFinite(ms) || ms <= 0) return;
+    timerMs = ms;
     timer = setTimeout(() => {
-      timedOut = which;
-      ctl.abort(new Error(`${which === 'first' ? 'first event' : 'idle'} timeout`));
+      if (!waiting) return;
+      timedOut = armed;
+      ctl.abort(new Error(`${armed === 'first' ? 'first event' : 'idle'} timeout`));
     }, ms);
   };
   // The caller's abort reaches the request through our own controller (cheaper than AbortSignal.any).
@@ -201,7 +218,7 @@ export async function* streamEvents(opts: StreamEventsOptions): AsyncGenerator<S
         } catch (err) {
           return fail(err);
         }
-        clearTimeout(timer);
+        waiting = false;
         if (next.done) {
           finished = true;
           return;
