@@ -1,5 +1,6 @@
 // One consumer group's subscription on the embedded log: a worker per partition that claims the partition's
-// lease, polls (or is woken by a publish in this process), delivers with retries and commits after the handler.
+// lease, polls (or is woken by a publish in this process), delivers with retries and commits after the handler:
+// one message at a time, or with `concurrency` several of different keys at once (consumeByKey).
 // Separate from the bus because it is the part with timers, leases and crash behaviour.
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
