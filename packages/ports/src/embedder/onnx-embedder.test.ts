@@ -164,7 +164,7 @@ describe('OnnxEmbedder on all-MiniLM-L6-v2', () => {
 describe('createEmbedder onnx:', () => {
   it('finds a model id in the cache and applies the URL settings', async () => {
     const e = await createEmbedder(
-      'onnx:all-MiniLM-L6-v2?batch=2&threads=2&sessions=2&max_tokens=16&query_prefix=q%3A%20',
+      'onnx:all-MiniLM-L6-v2?batch=2&threads=2&sessions=1&max_tokens=16&query_prefix=q%3A%20',
       { cacheDir },
     );
     try {

@@ -35,7 +35,9 @@ export interface OnnxEmbedderOptions {
   readonly threads?: number;
   /**
    * Inference sessions run side by side, each with threads/sessions intra-op threads, batches going to
-   * whichever is free. Default 1: one session spread over every core.
+   * whichever is free. Default min(threads, 2): on two cores, one single-threaded session per core, which
+   * on the 2-core build machine embedded 15–40% more chunks/s for about 20% less CPU than one session of
+   * two threads (bench/embedding.ts, docs/benchmarks.md#embedding); more sessions cost a model copy each.
    */
   readonly sessions?: number;
 }
@@ -124,7 +126,7 @@ export class OnnxEmbedder implements Embedder {
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw invalidArgument(`batch size must be a positive integer, got ${batchSize}`);
     const threads = options.threads || availableParallelism();
-    const sessions = options.sessions ?? 1;
+    const sessions = options.sessions ?? Math.min(threads, 2);
     if (!Number.isInteger(sessions) || sessions < 1 || sessions > threads)
       throw invalidArgument(`sessions must be an integer from 1 to threads (${threads}), got ${sessions}`);
     const resolved = resolveModel(options.model, cacheDir, allowDownload);
