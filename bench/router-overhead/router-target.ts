@@ -58,9 +58,10 @@ export async function startRouter(
 // It serves two models over the same upstream process: `bench-fixed` (the fixed-latency profile, for the
 // non-streaming phase) and `bench-stream` (the streaming profile).
 //   gateway  the public path: the gateway's OpenAI-compatible POST /v1/chat/completions (API key, quota,
-//            request parsing) → InferenceService Generate/GenerateStream over the in-process Connect
-//            transport, as in embedded mode → RagService with llmtwin.disable_rag → ModelRouter/BackendPool →
-//            OpenAiBackend → upstream; every generation is stored in the embedded warehouse, as always.
+//            request parsing) → InferenceService Generate/GenerateStream over the in-process transport
+//            (direct: messages unserialized), as in embedded mode → RagService with llmtwin.disable_rag →
+//            ModelRouter/BackendPool → OpenAiBackend → upstream; every generation is stored in the embedded
+//            warehouse, as always.
 //   pool     diagnostic: a bare HTTP handler in this file → ModelRouter/BackendPool → OpenAiBackend →
 //            upstream, to tell the pool and backend's share from the rest of the path.
 
@@ -158,7 +159,7 @@ async function serveGateway(upstreamUrl: string, logger: Logger): Promise<Router
     models: ROUTER_MODELS,
     description:
       'client → gateway POST /v1/chat/completions (API key, quota, OpenAI request mapping) → InferenceService ' +
-      'Generate/GenerateStream (in-process Connect, as in embedded mode) → RagService with disable_rag ' +
+      'Generate/GenerateStream (in-process direct transport, as in embedded mode) → RagService with disable_rag ' +
       '(generation record stored in the embedded sqlite warehouse) → ModelRouter/BackendPool → OpenAiBackend ' +
       '(streams from the upstream) → upstream',
   };
