@@ -50,31 +50,6 @@ describe('blockFeatures', () => {
     expect(find('Sentence 1').value('noLinks')).toBe(1);
   });
 
-  it("places blocks among the rules' kept text and reads their neighbourhood", () => {
-    const first = find('Sentence 1');
-    expect(first.value('keptTextBefore')).toBe(0);
-    expect(first.value('keptTextAfter')).toBeGreaterThan(0.5);
-    expect(first.value('keptHead')).toBe(1);
-    const last = find('Sentence 3');
-    expect(last.value('keptTextAfter')).toBe(0);
-    expect(last.value('keptTail')).toBe(1);
-    expect(find('Home').value('keptTail')).toBe(0); // dropped by the rules: not part of their text
-    // The three blocks after the menu are the article's; the menu is the one link-heavy block near Sentence 1.
-    expect(find('Home').value('windowKept')).toBe(1);
-    expect(find('Sentence 1').value('windowKept')).toBeLessThan(1);
-    expect(find('Sentence 1').value('windowLinkDensity')).toBeGreaterThan(
-      find('Sentence 3').value('windowLinkDensity'),
-    );
-  });
-
-  it('gives long blocks their first words as tokens and short blocks all their words', () => {
-    expect(find('Sentence 1').f.sparse).toEqual(
-      expect.arrayContaining(['f:sentence', 'f:1', 'f:of', 'f:the']),
-    );
-    expect(find('Sentence 1').f.sparse).not.toContain('f:article');
-    expect(find('Home').f.sparse).toEqual(expect.arrayContaining(['w:home', 'w:news', 'w:sport']));
-  });
-
   it('places blocks relative to the container the rules chose, and carries their verdict', () => {
     const menu = find('Home');
     expect(menu.f.ruleKept).toBe(false);
@@ -173,30 +148,6 @@ describe('block model', () => {
     const shareIsFurniture: BlockModel = { ...handSet(0), bias: 0, weights: { 'w:share': -3 } };
     const share = a.features[a.blocks.findIndex((b) => b.text === 'Share')]!;
     expect(blockProbability(shareIsFurniture, share)).toBeCloseTo(1 / (1 + Math.exp(3)));
-  });
-
-  it('adds the leaves its trees reach, testing dense features by threshold and tokens by presence', () => {
-    const tree: BlockModel = {
-      ...handSet(0),
-      bias: 0,
-      trees: [
-        [
-          { f: 'ruleKept', t: 0.5, l: 1, r: 2 },
-          { v: -1 },
-          { f: 'w:share', t: 0, l: 3, r: 4 },
-          { v: 2 },
-          { v: -3 },
-        ],
-        [{ v: 0.5 }],
-      ],
-    };
-    const share = a.features[a.blocks.findIndex((b) => b.text === 'Share')]!;
-    expect(share.ruleKept).toBe(false);
-    expect(blockProbability(tree, share)).toBeCloseTo(1 / (1 + Math.exp(0.5))); // -1 + 0.5
-    expect(blockProbability(tree, kept)).toBeCloseTo(1 / (1 + Math.exp(-2.5))); // 2 + 0.5: no "share"
-    const keptShare = { ...kept, sparse: [...kept.sparse, 'w:share'] };
-    expect(blockProbability(tree, keptShare)).toBeCloseTo(1 / (1 + Math.exp(2.5))); // -3 + 0.5
-    expect(parseBlockModel(JSON.stringify(tree)).trees).toEqual(tree.trees);
   });
 
   it('rules-only keeps exactly what the rules keep', () => {

@@ -62,18 +62,6 @@ export const DENSE_FEATURES = [
   'ruleKeptLinkDensity',
   'outsideLong',
   'hinted',
-  // Where the block sits among the rules' kept text: furniture inside the container (a subscribe prompt, an
-  // author's bio, "Schon gelesen?") gathers at its ends, after or before the article's prose.
-  'keptTextBefore',
-  'keptTextAfter',
-  'keptTail',
-  'keptHead',
-  // The neighbourhood, three blocks either side: how much of it the rules kept and how link-heavy it is.
-  'windowKept',
-  'windowLinkDensity',
-  'windowLogLength',
-  'question',
-  'hasUrlOrMail',
 ] as const;
 
 export interface BlockFeatures {
@@ -90,10 +78,6 @@ export interface BlockFeatures {
 const CLASS_TOKEN_DEPTH = 4;
 /** Words are features only in blocks shorter than this (stock lines are short; prose words carry no signal). */
 const SHORT_BLOCK_CHARS = 80;
-/** Longer blocks give their first this many words (`f:<word>`): "Subscribe now to…", "This entry was posted…". */
-const LEAD_WORDS = 4;
-/** Neighbours counted either side for the window features. */
-const WINDOW = 3;
 /** Letter case is counted in the first this many characters of a block. */
 const CASE_SAMPLE_CHARS = 120;
 const SAMPLE_CHARS = 400;
@@ -255,16 +239,6 @@ export function blockFeatures(
   }
   const density = (b: RawBlock | undefined): number =>
     b && b.text.length > 0 ? Math.min(1, b.linkChars / b.text.length) : 0;
-  // Kept text before each block (prefix sums over the rules' choice) and the kept blocks' order.
-  const keptBefore = new Float64Array(n + 1);
-  const keptIndex = new Int32Array(n);
-  let keptCount = 0;
-  blocks.forEach((b, i) => {
-    const on = kept.has(b);
-    keptBefore[i + 1] = keptBefore[i]! + (on ? b.text.length : 0);
-    keptIndex[i] = on ? keptCount++ : -1;
-  });
-  const keptTotal = keptBefore[n]!;
   const tokenCache = new Map<Element, string[]>();
   const flagCache = new Map<AnyNode, number>();
   const windowCache = new Map<Element, string[]>();
@@ -295,14 +269,6 @@ export function blockFeatures(
       const own = sparse.slice();
       sparse = own;
       for (const key of wordKeys(text)) if (!own.includes(key)) own.push(key);
-    } else {
-      const own = sparse.slice();
-      sparse = own;
-      const lead = wordKeys(text.slice(0, 60));
-      for (let w = 0; w < lead.length && w < LEAD_WORDS; w++) {
-        const key = `f:${lead[w]!.slice(2)}`;
-        if (!own.includes(key)) own.push(key);
-      }
     }
     const owner = b.owner.name;
     const list = b.list ? listLinks.get(b.list) : undefined;
@@ -363,27 +329,6 @@ export function blockFeatures(
     dense[k++] = ruleKept ? ld : 0;
     dense[k++] = !inContainer[i] && len >= 160 ? 1 : 0;
     dense[k++] = b.hinted ? 1 : 0;
-    dense[k++] = keptTotal > 0 ? keptBefore[i]! / keptTotal : 0;
-    dense[k++] = keptTotal > 0 ? (keptTotal - keptBefore[i + 1]!) / keptTotal : 0;
-    dense[k++] = ruleKept && keptCount - 1 - keptIndex[i]! < 3 ? 1 : 0;
-    dense[k++] = ruleKept && keptIndex[i]! < 2 ? 1 : 0;
-    let wKept = 0;
-    let wLinks = 0;
-    let wLen = 0;
-    let wN = 0;
-    for (let j = Math.max(0, i - WINDOW); j <= Math.min(n - 1, i + WINDOW); j++) {
-      if (j === i) continue;
-      const o = blocks[j]!;
-      wN++;
-      if (kept.has(o)) wKept++;
-      wLinks += o.linkChars;
-      wLen += o.text.length;
-    }
-    dense[k++] = wN > 0 ? wKept / wN : 0;
-    dense[k++] = wLen > 0 ? Math.min(1, wLinks / wLen) : 0;
-    dense[k++] = wN > 0 ? logLength(wLen / wN) : 0;
-    dense[k++] = text.endsWith('?') ? 1 : 0;
-    dense[k++] = text.includes('@') || text.includes('http') || text.includes('www.') ? 1 : 0;
     return { ruleKept, dense, sparse };
   });
 }

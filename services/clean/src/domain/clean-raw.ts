@@ -7,7 +7,7 @@ import { cleanCode } from './clean-code.js';
 export type CategoryName = 'article' | 'post' | 'code';
 
 /** Bumped whenever the cleaning rules change, so a snapshot says which rules made it. */
-export const CLEANER_VERSION = 'clean-3';
+export const CLEANER_VERSION = 'clean-2';
 
 export interface RawInput {
   category: CategoryName;
