@@ -19,6 +19,7 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { subscribeModelPromotions, type PromotionTarget } from './consumers/model-promotion.consumer.js';
+import { BatchedGenerationStore } from './domain/batched-generation-store.js';
 import { GenerationStore } from './domain/generations.js';
 import { AuthorModels } from './domain/author-models.js';
 import { ArtifactAdapterFiles } from './adapters/artifact-adapter-files.js';
@@ -162,7 +163,9 @@ export function embedSearch(embed: () => EmbedClient): SearchFn {
 
 export async function createInferenceRouterModule(deps: InferenceRouterDeps): Promise<InferenceRouterModule> {
   const logger = deps.logger ?? createLogger('inference-router');
-  const store = new GenerationStore(deps.warehouse);
+  // Records are written in batches off the answer's path (batched-generation-store.ts says what a crash
+  // may lose); stop() writes the last one.
+  const store = new BatchedGenerationStore(deps.warehouse, logger);
   await store.init();
   const embed = embedClient(deps.directory);
   const bus = deps.eventBus;
@@ -249,6 +252,7 @@ export async function createInferenceRouterModule(deps: InferenceRouterDeps): Pr
       await promotions?.stop();
       await deps.models?.close();
       await (deps.reranker as { close?: () => Promise<void> } | undefined)?.close?.();
+      await store.close();
     },
     dependencies: [
       ...adapterDependencies(deps),

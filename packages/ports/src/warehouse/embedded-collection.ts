@@ -138,6 +138,19 @@ export class EmbeddedCollection<T extends Record> implements Collection<T> {
     });
   }
 
+  async putMany(records: readonly T[], signal?: AbortSignal): Promise<void> {
+    const encoded = records.map((r) => this.encode(r));
+    if (encoded.length === 0) return;
+    this.run('putMany', signal, () => {
+      const put = this.wh.statement(
+        `INSERT INTO ${this.table} (_id, doc) VALUES (?, ?) ON CONFLICT (_id) DO UPDATE SET doc = excluded.doc`,
+      );
+      this.wh.immediate(() => {
+        for (const { id, doc } of encoded) put.run(id, doc);
+      });
+    });
+  }
+
   async replaceIf(record: T, expected: Filter | null, signal?: AbortSignal): Promise<boolean> {
     const { id, doc } = this.encode(record);
     if (expected === null) {

@@ -120,6 +120,28 @@ export class MongoCollection<T extends Record> implements Collection<T> {
     );
   }
 
+  async putMany(records: readonly T[], signal?: AbortSignal): Promise<void> {
+    if (records.length === 0) return;
+    const ops = records.map((record) => {
+      const { _id, ...body } = convertRecord(record, toBinary);
+      return { replaceOne: { filter: { _id }, replacement: body, upsert: true } };
+    });
+    await this.run(
+      'putMany',
+      signal,
+      async (c) => {
+        try {
+          await c.bulkWrite(ops as never, { ordered: true });
+        } catch (err) {
+          // As in put(): a concurrent upsert of a new id lost the race; the retry replaces what it inserted.
+          if (!isDuplicateKey(err)) throw err;
+          await c.bulkWrite(ops as never, { ordered: true });
+        }
+      },
+      'write',
+    );
+  }
+
   async replaceIf(record: T, expected: Filter | null, signal?: AbortSignal): Promise<boolean> {
     const { _id, ...body } = convertRecord(record, toBinary);
     if (expected === null) {

@@ -89,6 +89,19 @@ export function describeWarehouseContract(name: string, factory: WarehouseFactor
         expect(await c.count()).toBe(1);
       });
 
+      it('puts many at once: inserts the new ones, replaces the stored ones whole', async () => {
+        const c = fresh();
+        await c.put({ _id: 'a', keep: 1, drop: true });
+        await c.putMany([
+          { _id: 'a', keep: 2 },
+          { _id: 'b', keep: 3 },
+        ]);
+        await c.putMany([]);
+        expect(await c.get('a')).toEqual({ _id: 'a', keep: 2 });
+        expect(await c.get('b')).toEqual({ _id: 'b', keep: 3 });
+        expect(await c.count()).toBe(2);
+      });
+
       it('deletes one record and reports whether it existed', async () => {
         const c = fresh();
         await c.insert({ _id: 'a' });

@@ -74,6 +74,11 @@ export interface Collection<T extends Record = Record> {
   /** Inserts or fully replaces the record with this id. */
   put(record: T, signal?: AbortSignal): Promise<void>;
   /**
+   * put() for each record, as one write where the backend can (one transaction in the embedded database,
+   * one bulk write in MongoDB): what batches of records written together cost once rather than per record.
+   */
+  putMany(records: readonly T[], signal?: AbortSignal): Promise<void>;
+  /**
    * Replaces the record only if the stored one matches `expected` (compare-and-set, e.g. on a version
    * field); with `expected` null, only if no record exists. Returns whether the write happened.
    */

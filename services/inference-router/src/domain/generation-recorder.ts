@@ -129,7 +129,8 @@ export class GenerationRecording {
       timeToFirstTokenMs: result.usage.timeToFirstTokenMs,
       totalLatencyMs: result.usage.totalLatencyMs,
     });
-    // Stored before `done` is sent: a client that saw the end of its answer can find the record at once.
+    // Saved before `done` is sent: a client that saw the end of its answer can find the record at once (the
+    // router's store writes in batches, and its reads write what is queued first: batched-generation-store.ts).
     await this.deps.store.save(record);
     this.deps.alerts?.observe(result.usage.totalLatencyMs, false);
     return result;
