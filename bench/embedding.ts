@@ -1,8 +1,8 @@
 // Embedding throughput: our embedder against the raw runtime and a Python peer, same model, same CPU, one run.
 //   npm run bench -- embedding [--chunks N] [--threads T] [--batch B] [--rounds R] [--out f.json]
 // Chunks: N passages of at most 256 tokens (special tokens included, so none is truncated), made by packing
-// whole paragraphs of the repository's own docs/*.md prose (code blocks and tables left out) until the next
-// one would not fit, in file order, cycling through the files again when N needs more: deterministic, and
+// whole paragraphs of the articles kept as Markdown under services/ingest/test/fixtures (code blocks, tables
+// and headings left out) until the next one would not fit, in path order, cycling through the files again when N needs more: deterministic, and
 // shaped like the chunker's output (most near the limit, a document's last one shorter).
 // Implementations, each embedding all N chunks per pass (batch B, intra-op threads T, inter-op 1):
 //   ours       createEmbedder('onnx:<model folder>?threads=T&batch=B').embed(chunks, 'passage'), the call the
@@ -96,11 +96,15 @@ function paragraphs(markdown: string): string[] {
   return out;
 }
 
+// Real articles kept as the ingest tests' expected Markdown (third-party pages, they change rarely), rather
+// than docs/, which moves with every commit.
+const SOURCE = path.join(repo, 'services', 'ingest', 'test', 'fixtures');
+
 function makeChunks(n: number): string[] {
-  const docs = readdirSync(path.join(repo, 'docs'))
+  const docs = readdirSync(SOURCE, { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.md'))
     .sort()
-    .map((f) => paragraphs(readFileSync(path.join(repo, 'docs', f), 'utf8')));
+    .map((f) => paragraphs(readFileSync(path.join(SOURCE, f), 'utf8')));
   const limit = embedder.maxTokens;
   const chunks: string[] = [];
   for (let pass = 0; chunks.length < n; pass++) {
@@ -131,7 +135,7 @@ function makeChunks(n: number): string[] {
       }
       if (current) chunks.push(current);
     }
-    if (pass > 100) throw new Error('docs/*.md gives no chunks');
+    if (pass > 100) throw new Error(`${SOURCE} gives no chunks`);
   }
   return chunks.slice(0, n);
 }
@@ -140,7 +144,7 @@ const chunks = makeChunks(N);
 const tokenCounts = chunks.map((c) => embedder.countTokens(c, 'passage'));
 const sortedCounts = [...tokenCounts].sort((a, b) => a - b);
 log(
-  `${N} chunks from docs/*.md: tokens min ${sortedCounts[0]}, median ${sortedCounts[N >> 1]}, max ${sortedCounts[N - 1]}`,
+  `${N} chunks from ${path.relative(repo, SOURCE)}/**/*.md: tokens min ${sortedCounts[0]}, median ${sortedCounts[N >> 1]}, max ${sortedCounts[N - 1]}`,
 );
 
 // ---- the Python peers ----
