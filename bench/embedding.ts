@@ -6,9 +6,7 @@
 // shaped like the chunker's output (most near the limit, a document's last one shorter).
 // Implementations, each embedding all N chunks per pass (batch B, intra-op threads T, inter-op 1):
 //   ours       createEmbedder('onnx:<model folder>?threads=T&batch=B').embed(chunks, 'passage'), the call the
-//              embed service's consumer makes (transformers.js over onnxruntime-node 1.21.0, int8 model), with
-//              its default sessions (min(T, 2) sessions side by side, T split among them)
-//   ours-one-session  the same with sessions=1: one session of T threads (the default before issue 14)
+//              embed service's consumer makes (transformers.js over onnxruntime-node 1.21.0, int8 model)
 //   raw        onnxruntime 1.21.0 called directly from Python with the Rust `tokenizers`, batches of B chunks
 //              in the order given, padded to their longest row, numpy mean pooling (bench/embedding/peers.py)
 //   raw-sorted the same on batches cut from the chunks sorted by token count, as ours cuts them
@@ -42,7 +40,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: String(availableParallelism()) },
     batch: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '3' },
-    peers: { type: 'string', default: 'ours-one-session,raw,raw-sorted,fastembed' },
+    peers: { type: 'string', default: 'raw,raw-sorted,fastembed' },
     out: { type: 'string' },
   },
 });
@@ -67,12 +65,6 @@ if (!existsSync(onnxFile)) {
 const embedder = await createEmbedder(`onnx:${modelDir}?threads=${threads}&batch=${batch}`, {
   cacheDir: cacheRoot,
 });
-const oneSession =
-  wantedPeers.includes('ours-one-session') && threads > 1
-    ? await createEmbedder(`onnx:${modelDir}?threads=${threads}&batch=${batch}&sessions=1`, {
-        cacheDir: cacheRoot,
-      })
-    : undefined;
 
 // ---- chunks ----
 
@@ -278,16 +270,16 @@ const cosine = (a: Float32Array, b: Float32Array): number => {
   return dot / Math.sqrt(na * nb);
 };
 
-const impls = ['ours', ...(oneSession ? ['ours-one-session'] : []), ...pythonPeers];
+const impls = ['ours', ...pythonPeers];
 interface Pass {
   seconds: number;
   cpuSeconds: number;
 }
 // CPU time of the whole process (onnxruntime's threads included): less moved by other load than wall time.
-const passOurs = async (e = embedder): Promise<Pass & { vectors: Float32Array[] }> => {
+const passOurs = async (): Promise<Pass & { vectors: Float32Array[] }> => {
   const started = performance.now();
   const cpu = process.cpuUsage();
-  const vectors = await e.embed(chunks, 'passage');
+  const vectors = await embedder.embed(chunks, 'passage');
   const used = process.cpuUsage(cpu);
   return {
     seconds: (performance.now() - started) / 1000,
@@ -303,15 +295,6 @@ const passPeer = async (peer: string): Promise<Pass> => {
 // Warm-up passes, which also check that every peer computes the same vectors as ours.
 const { vectors: ourVectors } = await passOurs();
 const agreement: Record<string, { min: number; mean: number }> = {};
-if (oneSession) {
-  const { vectors } = await passOurs(oneSession);
-  const cos = ourVectors.map((v, i) => cosine(v, vectors[i]!));
-  agreement['ours-one-session'] = {
-    min: +Math.min(...cos).toFixed(6),
-    mean: +(cos.reduce((s, c) => s + c, 0) / cos.length).toFixed(6),
-  };
-  if (!(Math.min(...cos) >= MIN_COSINE)) throw new Error('ours-one-session disagrees with ours');
-}
 for (const peer of pythonPeers) {
   const file = path.join(work, `${peer}.f32`);
   await peers.ask({ op: 'run', peer, vectors: file });
@@ -330,12 +313,7 @@ const cpuSeconds: Record<string, number[]> = Object.fromEntries(impls.map((i) =>
 for (let r = 0; r < rounds; r++) {
   const order = impls.map((_, k) => impls[(k + r) % impls.length]!);
   for (const impl of order) {
-    const pass =
-      impl === 'ours'
-        ? await passOurs()
-        : impl === 'ours-one-session'
-          ? await passOurs(oneSession)
-          : await passPeer(impl);
+    const pass = impl === 'ours' ? await passOurs() : await passPeer(impl);
     seconds[impl]!.push(pass.seconds);
     cpuSeconds[impl]!.push(pass.cpuSeconds);
   }
@@ -352,7 +330,6 @@ for (let r = 0; r < rounds; r++) {
 }
 peers.close();
 await embedder.close();
-await oneSession?.close();
 rmSync(work, { recursive: true, force: true });
 
 const median = (xs: number[]): number => {

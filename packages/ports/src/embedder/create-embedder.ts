@@ -23,16 +23,7 @@ export const embedderSettingsFromEnv = (env: NodeJS.ProcessEnv): EmbedderSetting
   apiKey: env.LLMTWIN_EMBEDDER_API_KEY || undefined,
 });
 
-const ONNX_PARAMS = [
-  'dtype',
-  'pooling',
-  'max_tokens',
-  'batch',
-  'threads',
-  'sessions',
-  'query_prefix',
-  'passage_prefix',
-];
+const ONNX_PARAMS = ['dtype', 'pooling', 'max_tokens', 'batch', 'threads', 'query_prefix', 'passage_prefix'];
 const REMOTE_PARAMS = [
   'model',
   'dimensions',
@@ -47,7 +38,7 @@ const REMOTE_PARAMS = [
 const DTYPES: readonly OnnxDtype[] = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'bnb4', 'q4f16'];
 
 const USAGE =
-  'expected onnx:<model folder or hub id>[?dtype=&batch=&threads=&sessions=&max_tokens=&pooling=mean|cls&query_prefix=&passage_prefix=], ' +
+  'expected onnx:<model folder or hub id>[?dtype=&batch=&threads=&max_tokens=&pooling=mean|cls&query_prefix=&passage_prefix=], ' +
   'tei+http(s)://host:port[?model=&dimensions=&tokenizer=…], or openai+http(s)://host[/v1]?model=<name>[&dimensions=&tokenizer=…]';
 
 function params(query: string, allowed: readonly string[], url: string): URLSearchParams {
@@ -101,7 +92,6 @@ export async function createEmbedder(url: string, settings: EmbedderSettings = {
       maxTokens: intParam(p, 'max_tokens', url),
       batchSize: intParam(p, 'batch', url),
       threads: intParam(p, 'threads', url),
-      sessions: intParam(p, 'sessions', url),
       queryPrefix: p.get('query_prefix') ?? undefined,
       passagePrefix: p.get('passage_prefix') ?? undefined,
     });

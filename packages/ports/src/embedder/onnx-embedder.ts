@@ -31,15 +31,8 @@ export interface OnnxEmbedderOptions {
    * so a batch pads only to its own longest text; larger batches pay less per-run overhead.
    */
   readonly batchSize?: number;
-  /** onnxruntime intra-op threads, in all; default all cores. */
+  /** onnxruntime intra-op threads; default all cores. */
   readonly threads?: number;
-  /**
-   * Inference sessions run side by side, each with threads/sessions intra-op threads, batches going to
-   * whichever is free. Default min(threads, 2): on two cores, one single-threaded session per core, which
-   * on the 2-core build machine embedded 15–40% more chunks/s for about 20% less CPU than one session of
-   * two threads (bench/embedding.ts, docs/benchmarks.md#embedding); more sessions cost a model copy each.
-   */
-  readonly sessions?: number;
 }
 
 export const defaultCacheDir = (): string => join(homedir(), '.cache', 'llmtwin');
@@ -101,13 +94,10 @@ const positiveNumber = (v: unknown): number | undefined =>
 
 export class OnnxEmbedder implements Embedder {
   private closed = false;
-  // A session runs one batch at a time (a run already uses all of its threads): batches wait for a free one.
-  private readonly idle: number[];
-  private readonly waiting: ((session: number) => void)[] = [];
-  private readonly running = new Set<Promise<unknown>>();
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    private readonly extractors: readonly FeatureExtractionPipeline[],
+    private readonly extractor: FeatureExtractionPipeline,
     private readonly tok: HfTokenizer,
     readonly model: string,
     readonly dimensions: number,
@@ -115,9 +105,7 @@ export class OnnxEmbedder implements Embedder {
     private readonly pooling: Pooling,
     private readonly prefixes: Readonly<Record<InputType, string>>,
     private readonly batchSize: number,
-  ) {
-    this.idle = extractors.map((_, i) => i);
-  }
+  ) {}
 
   static async load(options: OnnxEmbedderOptions): Promise<OnnxEmbedder> {
     const cacheDir = options.cacheDir ?? defaultCacheDir();
@@ -125,17 +113,14 @@ export class OnnxEmbedder implements Embedder {
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw invalidArgument(`batch size must be a positive integer, got ${batchSize}`);
-    const threads = options.threads || availableParallelism();
-    const sessions = options.sessions ?? Math.min(threads, 2);
-    if (!Number.isInteger(sessions) || sessions < 1 || sessions > threads)
-      throw invalidArgument(`sessions must be an integer from 1 to threads (${threads}), got ${sessions}`);
     const resolved = resolveModel(options.model, cacheDir, allowDownload);
     const dtype = options.dtype ?? defaultDtype(resolved.folder);
     // transformers.js settings are process-wide; set them for this load only as far as they matter.
     env.allowLocalModels = true;
     env.allowRemoteModels = allowDownload;
     env.cacheDir = join(cacheDir, 'hub');
-    const extractors: FeatureExtractionPipeline[] = [];
+    const threads = options.threads ?? availableParallelism();
+    let extractor: FeatureExtractionPipeline;
     try {
       // The cast sidesteps TS2590: pipeline()'s task-indexed return type is too large a union for tsc.
       const featureExtraction = pipeline as (
@@ -143,25 +128,19 @@ export class OnnxEmbedder implements Embedder {
         model: string,
         options: Record<string, unknown>,
       ) => Promise<FeatureExtractionPipeline>;
-      for (let i = 0; i < sessions; i++) {
-        // Threads split as evenly as they go: 5 over 2 sessions is 3 + 2.
-        const intraOpNumThreads = Math.floor((threads + i) / sessions);
-        extractors.push(
-          await featureExtraction('feature-extraction', resolved.source, {
-            dtype,
-            local_files_only: !allowDownload,
-            session_options: { intraOpNumThreads, interOpNumThreads: 1 },
-          }),
-        );
-      }
+      extractor = await featureExtraction('feature-extraction', resolved.source, {
+        dtype,
+        local_files_only: !allowDownload,
+        // One inference at a time: onnxruntime-node runs a session synchronously on the JS thread, so a
+        // second session in the same process would not run beside the first. Spread each run over the cores.
+        session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
+      });
     } catch (err) {
-      await Promise.all(extractors.map((e) => e.dispose()));
       throw unavailable(
         `cannot load embedding model "${options.model}" (${dtype}): ${(err as Error).message}`,
         err,
       );
     }
-    const extractor = extractors[0] as FeatureExtractionPipeline;
     const config = extractor.model.config as unknown as Record<string, unknown>;
     const stConfig = await readJson(resolved.folder, 'sentence_bert_config.json');
     const poolingConfig = await readJson(resolved.folder, '1_Pooling/config.json');
@@ -179,7 +158,7 @@ export class OnnxEmbedder implements Embedder {
     const manifest = await readJson(resolved.folder, 'llmtwin-model.json');
     const name = typeof manifest?.name === 'string' ? manifest.name : resolved.name;
     return new OnnxEmbedder(
-      extractors,
+      extractor,
       new HfTokenizer(extractor.tokenizer),
       `${name}:${dtype}`,
       dimensions,
@@ -205,26 +184,12 @@ export class OnnxEmbedder implements Embedder {
     // Shortest first, so each batch pads only to texts of about its own length; stable for equal lengths.
     const order = rows.map((_, i) => i).sort((a, b) => (rows[a]?.length ?? 0) - (rows[b]?.length ?? 0));
     const out = new Array<Float32Array>(texts.length);
-    // With several sessions, a call smaller than sessions × batch is cut so that every session gets a part.
-    const size = Math.min(this.batchSize, Math.ceil(rows.length / this.extractors.length));
-    const runs: Promise<void>[] = [];
-    for (let i = 0; i < order.length; i += size) {
-      const picked = order.slice(i, i + size);
-      runs.push(
-        this.onSession(async (session) => {
-          // Checked when the batch's turn comes, so an abort stops the batches not yet started.
-          signal?.throwIfAborted();
-          const vectors = await this.forward(
-            session,
-            picked.map((k) => rows[k] as number[]),
-          );
-          picked.forEach((k, j) => (out[k] = vectors[j] as Float32Array));
-        }),
-      );
+    for (let i = 0; i < order.length; i += this.batchSize) {
+      signal?.throwIfAborted();
+      const picked = order.slice(i, i + this.batchSize);
+      const vectors = await this.serialised(() => this.forward(picked.map((k) => rows[k] as number[])));
+      picked.forEach((k, j) => (out[k] = vectors[j] as Float32Array));
     }
-    const settled = await Promise.allSettled(runs);
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
     return out;
   }
 
@@ -238,29 +203,18 @@ export class OnnxEmbedder implements Embedder {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled([...this.running]);
-    await Promise.all(this.extractors.map((e) => e.dispose()));
+    await this.queue.catch(() => undefined);
+    await this.extractor.dispose();
   }
 
-  // Runs the task on a free session, or on the first to come free, in the order the tasks were asked for.
-  private async onSession<T>(task: (session: FeatureExtractionPipeline) => Promise<T>): Promise<T> {
-    const index = this.idle.shift() ?? (await new Promise<number>((resolve) => this.waiting.push(resolve)));
-    const run = task(this.extractors[index] as FeatureExtractionPipeline);
-    this.running.add(run);
-    try {
-      return await run;
-    } finally {
-      this.running.delete(run);
-      const next = this.waiting.shift();
-      if (next) next(index);
-      else this.idle.push(index);
-    }
+  // onnxruntime sessions are not meant for concurrent runs here, and one run already uses every core.
+  private serialised<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(task, task);
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
-  private async forward(
-    session: FeatureExtractionPipeline,
-    rows: readonly (readonly number[])[],
-  ): Promise<Float32Array[]> {
+  private async forward(rows: readonly (readonly number[])[]): Promise<Float32Array[]> {
     if (this.closed) throw unavailable(`embedder ${this.model} is closed`);
     const width = Math.max(...rows.map((r) => r.length));
     const ids = new BigInt64Array(rows.length * width).fill(BigInt(this.tok.padId));
@@ -271,7 +225,7 @@ export class OnnxEmbedder implements Embedder {
         mask[b * width + t] = 1n;
       });
     });
-    const output = (await session.model({
+    const output = (await this.extractor.model({
       input_ids: new Tensor('int64', ids, [rows.length, width]),
       attention_mask: new Tensor('int64', mask, [rows.length, width]),
     })) as Record<string, Tensor | undefined>;
