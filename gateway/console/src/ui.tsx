@@ -1,6 +1,6 @@
 // Small shared pieces: every page shows errors, loading and tables the same way.
 import type { ComponentChildren, JSX } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useId, useRef, useState } from 'preact/hooks';
 import { describeError } from './api';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 
@@ -153,6 +153,8 @@ export function ConfirmDialog({
   onCancel: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // Unique per dialog: a page may hold several (closed dialogs stay in the document).
+  const titleId = `confirm-title-${useId()}`;
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
@@ -160,8 +162,8 @@ export function ConfirmDialog({
     if (!open && d.open) d.close();
   }, [open]);
   return (
-    <dialog ref={ref} aria-labelledby="confirm-title" onCancel={onCancel} onClose={onCancel}>
-      <h2 id="confirm-title">{title}</h2>
+    <dialog ref={ref} aria-labelledby={titleId} onCancel={onCancel} onClose={onCancel}>
+      <h2 id={titleId}>{title}</h2>
       <div>{children}</div>
       <div class="dialog-actions">
         <button type="button" onClick={onCancel}>

@@ -2,7 +2,7 @@
 // admin creates an author, imports a Medium export through the file input (a text file is refused with the
 // API's message next to the field; the real archive's import job ends with its counts and its documents in the
 // list), adds a source with a wrong cron expression (the API's message next to the cron field), then a right
-// one that is listed, and removes it through the confirmation dialog. An author key sees its own author,
+// one that is listed, removes it through the confirmation dialog, and deletes one document the same way. An author key sees its own author,
 // fixed, and a wrong URL gets the API's message next to the URL field. axe finds nothing in light and dark, and
 // the filled page does not scroll sideways on a phone.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -147,6 +147,9 @@ describe('console: sources & documents', () => {
     const row = sources.locator('tbody tr', { hasText: SOURCE_URL });
     await row.waitFor();
     expect(await row.textContent()).toContain('cron 0 3 * * * (Europe/Berlin)');
+    // A full crawl on demand (the whole listing, deletions found) is queued as a job.
+    await row.getByRole('button', { name: `Full crawl: ${SOURCE_URL}` }).click();
+    await row.getByText(/^Full crawl job job_\S+ queued\.$/).waitFor();
 
     expect(describeViolations(await axeViolations(page))).toBe('');
     await screenshot(page, 'sources');
@@ -167,6 +170,29 @@ describe('console: sources & documents', () => {
     });
     // The archive's documents are untouched.
     expect(await documents.locator('tbody tr').count()).toBe(5);
+
+    // One document deleted, after the dialog says what happens: it leaves the list, and shows as deleted
+    // with "Show deleted".
+    const first = documents.locator('tbody tr').first();
+    const deleteButton = first.getByRole('button', { name: /^Delete: / });
+    const title = (await deleteButton.getAttribute('aria-label'))!.slice('Delete: '.length);
+    await deleteButton.click();
+    const confirm = page.getByRole('dialog', { name: 'Delete this document?' });
+    await confirm.waitFor();
+    expect(await confirm.textContent()).toContain(`“${title}” of author ada will be deleted`);
+    await confirm.getByRole('button', { name: 'Delete document' }).click();
+    await page.getByText(`Deleted “${title}”.`).waitFor();
+    await poll(() => documents.locator('tbody tr').count(), {
+      what: 'the deleted document to leave the list',
+      timeoutMs: 30_000,
+      intervalMs: 500,
+      until: (n) => n === 4,
+    });
+    await page.getByLabel('Show deleted').check();
+    const tombstone = documents.locator('tbody tr', { hasText: title });
+    await tombstone.getByText('deleted', { exact: true }).waitFor();
+    expect(await tombstone.getByRole('button', { name: /^Delete: / }).count()).toBe(0);
+    await page.getByLabel('Show deleted').uncheck();
   }, 300_000);
 
   it("acts on an author key's own author only, with the API's message next to a wrong URL", async () => {
@@ -187,7 +213,8 @@ describe('console: sources & documents', () => {
     expect(await author.getAttribute('readonly')).not.toBeNull();
     const documents = page.getByRole('table', { name: 'Documents' });
     await documents.waitFor({ timeout: 60_000 });
-    expect(await documents.locator('tbody tr').count()).toBe(5);
+    // The author's documents: the five imported above, less the one deleted there.
+    expect(await documents.locator('tbody tr').count()).toBe(4);
 
     await page.getByLabel('URL', { exact: true }).fill('medium dot com slash ada');
     await page.getByRole('button', { name: 'Add source' }).click();

@@ -1,10 +1,11 @@
 // ListDocuments: the raw documents in the warehouse, filtered by author (admins choose; an author key sees its
-// own), platform and category, a page at a time by the API's page tokens.
+// own), platform and category, a page at a time by the API's page tokens. DeleteDocument, after a confirmation
+// that says what happens: the document becomes a tombstone, leaves search and taints what was trained on it.
 import { commonv1 } from '@llmtwin/contracts/web';
 import type { ingestv1 } from '@llmtwin/contracts/web';
 import { useState } from 'preact/hooks';
 import { api } from '../../api';
-import { ErrorNote, Field, formatDate, formatTime, Loading, useLoad } from '../../ui';
+import { ConfirmDialog, ErrorNote, Field, formatDate, formatTime, Loading, useLoad } from '../../ui';
 import { AuthorSelect } from './authors';
 import type { AuthorChoice } from './common';
 import { CATEGORY_LABELS, PLATFORM_LABELS } from './common';
@@ -25,6 +26,10 @@ export function DocumentList({
   const [category, setCategory] = useState<commonv1.Category>(commonv1.Category.UNSPECIFIED);
   const [deleted, setDeleted] = useState(false);
   const [tokens, setTokens] = useState<string[]>(['']);
+  const [doomed, setDoomed] = useState<ingestv1.RawDocument | undefined>(undefined);
+  const [deleting, setDeleting] = useState(false);
+  const [deleteError, setDeleteError] = useState<unknown>(undefined);
+  const [deletedNote, setDeletedNote] = useState('');
   const token = tokens[tokens.length - 1] ?? '';
   const authorId = fixedAuthor ?? author;
   const list = useLoad(
@@ -48,6 +53,22 @@ export function DocumentList({
       set(v);
       setTokens(['']);
     };
+
+  const remove = async (doc: ingestv1.RawDocument) => {
+    setDoomed(undefined);
+    setDeleting(true);
+    setDeleteError(undefined);
+    setDeletedNote('');
+    try {
+      await api.ingest.deleteDocument({ id: doc.id });
+      setDeletedNote(`Deleted “${doc.title || doc.id}”.`);
+      await list.reload();
+    } catch (err) {
+      setDeleteError(err);
+    } finally {
+      setDeleting(false);
+    }
+  };
 
   const docs = list.data?.documents ?? [];
   const next = list.data?.page?.nextPageToken ?? '';
@@ -107,6 +128,12 @@ export function DocumentList({
         </button>
       </form>
       <ErrorNote error={list.error} />
+      <ErrorNote error={deleteError} id="docs-delete-error" />
+      {deletedNote ? (
+        <p class="ok" role="status">
+          {deletedNote}
+        </p>
+      ) : null}
       {list.loading && !list.data ? <Loading what="documents" /> : null}
       {list.data && docs.length === 0 ? (
         <p class="muted">No documents{tokens.length > 1 ? ' on this page' : ' match'}.</p>
@@ -125,6 +152,9 @@ export function DocumentList({
                 <th scope="col">Published</th>
                 <th scope="col">Updated</th>
                 <th scope="col">Crawled</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -145,12 +175,38 @@ export function DocumentList({
                   <td>{formatDate(d.publishTime)}</td>
                   <td>{formatDate(d.updateTime)}</td>
                   <td>{formatTime(d.crawlTime)}</td>
+                  <td>
+                    {d.tombstone ? null : (
+                      <button
+                        type="button"
+                        class="danger"
+                        disabled={deleting}
+                        aria-label={`Delete: ${d.title || d.id}`}
+                        onClick={() => setDoomed(d)}
+                      >
+                        Delete
+                      </button>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
       ) : null}
+      <ConfirmDialog
+        open={doomed !== undefined}
+        title="Delete this document?"
+        confirmLabel="Delete document"
+        onCancel={() => setDoomed(undefined)}
+        onConfirm={() => doomed && void remove(doomed)}
+      >
+        <p>
+          “{doomed?.title || doomed?.id}” of author {doomed?.authorId} will be deleted: it becomes a tombstone
+          in the warehouse, its chunks leave search, and dataset and model versions built from it are marked
+          tainted.
+        </p>
+      </ConfirmDialog>
       {tokens.length > 1 || next ? (
         <div class="row sources-pager">
           <button

@@ -54,10 +54,11 @@ export function SourceList({
     }
   };
 
-  const crawl = (s: ingestv1.Source) =>
+  // A full crawl reads the whole listing and finds deletions; a plain one fetches only what is new.
+  const crawl = (s: ingestv1.Source, full = false) =>
     act(s, async () => {
-      const { job } = await api.ingest.crawlNow({ target: { case: 'sourceId', value: s.id } });
-      return `Crawl job ${job?.id ?? ''} ${job ? 'queued' : 'started'}.`;
+      const { job } = await api.ingest.crawlNow({ target: { case: 'sourceId', value: s.id }, full });
+      return `${full ? 'Full crawl' : 'Crawl'} job ${job?.id ?? ''} ${job ? 'queued' : 'started'}.`;
     });
   const pause = (s: ingestv1.Source) =>
     act(s, async () => {
@@ -166,6 +167,17 @@ export function SourceList({
                             aria-label={`Crawl now: ${s.url}`}
                           >
                             Crawl now
+                          </button>
+                        ) : null}
+                        {!archive ? (
+                          <button
+                            type="button"
+                            disabled={busy[s.id]}
+                            onClick={() => void crawl(s, true)}
+                            aria-label={`Full crawl: ${s.url}`}
+                            title="Read the whole listing and find deleted posts"
+                          >
+                            Full crawl
                           </button>
                         ) : null}
                         {!archive ? (
