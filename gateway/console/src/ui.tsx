@@ -14,6 +14,33 @@ export function ErrorNote({ error, id }: { error: unknown; id?: string }) {
   );
 }
 
+/** A success message in words, announced politely (`role="status"`); nothing when empty. */
+export function OkNote({ message, class: extra }: { message: string | undefined; class?: string }) {
+  if (!message) return null;
+  return (
+    <p class={extra ? `ok ${extra}` : 'ok'} role="status">
+      {message}
+    </p>
+  );
+}
+
+/** A table that may scroll sideways on a narrow screen: focusable, so the keyboard can scroll it too. */
+export function TableWrap({
+  label,
+  role = 'region',
+  children,
+}: {
+  label: string;
+  role?: 'region' | 'group';
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="table-wrap" tabIndex={0} role={role} aria-label={label}>
+      {children}
+    </div>
+  );
+}
+
 export function Loading({ what }: { what: string }) {
   return (
     <p class="muted" role="status" aria-live="polite">

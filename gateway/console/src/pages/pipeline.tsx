@@ -2,12 +2,21 @@
 // dead-letter queue with each event's error and a replay per topic; alerts; and the maintenance actions
 // (reprocess the cleaned snapshot, reindex the vectors with its progress).
 import './pipeline.css';
-import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { embedv1, gatewayv1, ingestv1 } from '@llmtwin/contracts/web';
 import { api } from '../api';
 import type { PageProps } from '../types';
-import { ErrorNote, Field, Loading, PageHeader, Section, formatBytes, formatTime, useLoad } from '../ui';
+import {
+  ErrorNote,
+  Field,
+  Loading,
+  PageHeader,
+  Section,
+  TableWrap,
+  formatBytes,
+  formatTime,
+  useLoad,
+} from '../ui';
 
 const STATUS_POLL_MS = 2000;
 const LIST_POLL_MS = 3000;
@@ -26,15 +35,6 @@ const HEALTH: Record<gatewayv1.ServiceHealth, { label: string; tone: string }> =
 function HealthBadge({ health }: { health: gatewayv1.ServiceHealth }) {
   const h = HEALTH[health] ?? HEALTH[gatewayv1.ServiceHealth.UNSPECIFIED];
   return <span class={`badge tone-${h.tone}`}>{h.label}</span>;
-}
-
-/** A table that may scroll sideways on a narrow screen: focusable, so the keyboard can scroll it too. */
-function TableWrap({ label, children }: { label: string; children: ComponentChildren }) {
-  return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label={label}>
-      {children}
-    </div>
-  );
 }
 
 /** A topic without its common prefix and version, for narrow cells; the full name stays in the title. */

@@ -7,7 +7,18 @@ import { useMemo, useState } from 'preact/hooks';
 import { registryv1, trainerv1 } from '@llmtwin/contracts/web';
 import { api } from '../api';
 import type { PageProps } from '../types';
-import { ConfirmDialog, ErrorNote, Field, Loading, PageHeader, Section, formatTime, useLoad } from '../ui';
+import {
+  ConfirmDialog,
+  ErrorNote,
+  Field,
+  Loading,
+  OkNote,
+  PageHeader,
+  Section,
+  TableWrap,
+  formatTime,
+  useLoad,
+} from '../ui';
 import { MetricChart } from './training/chart';
 import {
   chartOrder,
@@ -505,7 +516,7 @@ function Comparison({
         registered from each run.
       </p>
       {/* Text only: the scrolled wrapper takes focus itself, so the keyboard can scroll it. */}
-      <div class="table-wrap" tabIndex={0} role="group" aria-label="Runs compared, one column per run">
+      <TableWrap role="group" label="Runs compared, one column per run">
         <table class="comparison">
           <thead>
             <tr>
@@ -532,7 +543,7 @@ function Comparison({
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
     </Section>
   );
 }
@@ -637,11 +648,7 @@ function ModelsSection({ load, onLineage }: { load: Loaded<ModelsData>; onLineag
                         <span class="visually-hidden"> production of {name}</span>
                       </button>
                       <ErrorNote error={errors[key]} id={`${key}-error`} />
-                      {notes[key] ? (
-                        <p class="ok" role="status">
-                          {notes[key]}
-                        </p>
-                      ) : null}
+                      <OkNote message={notes[key]} />
                     </li>
                   );
                 })}
@@ -749,11 +756,7 @@ function ModelsSection({ load, onLineage }: { load: Loaded<ModelsData>; onLineag
                               <span class="muted">Nothing waiting for review</span>
                             )}
                             <ErrorNote error={errors[key]} id={`${key}-error`} />
-                            {notes[key] ? (
-                              <p class="ok" role="status">
-                                {notes[key]}
-                              </p>
-                            ) : null}
+                            <OkNote message={notes[key]} />
                           </td>
                         </tr>
                       );
@@ -881,7 +884,7 @@ function JobsSection({ load }: { load: Loaded<trainerv1.Job[]> }) {
     <Section title="Trainer jobs" id="jobs">
       <ListState load={load} what="trainer jobs" empty="No dataset builds or training jobs yet.">
         {(items) => (
-          <div class="table-wrap" tabIndex={0} role="group" aria-label="Trainer jobs table">
+          <TableWrap role="group" label="Trainer jobs table">
             <table>
               <thead>
                 <tr>
@@ -932,7 +935,7 @@ function JobsSection({ load }: { load: Loaded<trainerv1.Job[]> }) {
                 })}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         )}
       </ListState>
     </Section>

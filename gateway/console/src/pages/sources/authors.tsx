@@ -2,7 +2,7 @@
 // acts on its own author only, so it sees its id instead of a choice.
 import { useState } from 'preact/hooks';
 import { api } from '../../api';
-import { ErrorNote, Field } from '../../ui';
+import { ErrorNote, Field, OkNote } from '../../ui';
 import type { AuthorChoice } from './common';
 import { isAlreadyExists, useFormError } from './common';
 
@@ -143,11 +143,7 @@ export function CreateAuthorForm({ onCreated }: { onCreated: (author: AuthorChoi
         </button>
       </div>
       <ErrorNote error={error.at('')} />
-      {done ? (
-        <p class="ok" role="status">
-          {done}
-        </p>
-      ) : null}
+      <OkNote message={done} />
     </form>
   );
 }

@@ -5,7 +5,17 @@ import { commonv1 } from '@llmtwin/contracts/web';
 import type { ingestv1 } from '@llmtwin/contracts/web';
 import { useState } from 'preact/hooks';
 import { api } from '../../api';
-import { ConfirmDialog, ErrorNote, Field, formatDate, formatTime, Loading, useLoad } from '../../ui';
+import {
+  ConfirmDialog,
+  ErrorNote,
+  Field,
+  formatDate,
+  formatTime,
+  Loading,
+  OkNote,
+  TableWrap,
+  useLoad,
+} from '../../ui';
 import { AuthorSelect } from './authors';
 import type { AuthorChoice } from './common';
 import { CATEGORY_LABELS, PLATFORM_LABELS } from './common';
@@ -129,17 +139,13 @@ export function DocumentList({
       </form>
       <ErrorNote error={list.error} />
       <ErrorNote error={deleteError} id="docs-delete-error" />
-      {deletedNote ? (
-        <p class="ok" role="status">
-          {deletedNote}
-        </p>
-      ) : null}
+      <OkNote message={deletedNote} />
       {list.loading && !list.data ? <Loading what="documents" /> : null}
       {list.data && docs.length === 0 ? (
         <p class="muted">No documents{tokens.length > 1 ? ' on this page' : ' match'}.</p>
       ) : null}
       {docs.length > 0 ? (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Documents, scrollable">
+        <TableWrap label="Documents, scrollable">
           <table aria-label="Documents">
             <thead>
               <tr>
@@ -192,7 +198,7 @@ export function DocumentList({
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       ) : null}
       <ConfirmDialog
         open={doomed !== undefined}

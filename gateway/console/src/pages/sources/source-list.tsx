@@ -3,7 +3,7 @@
 import { ingestv1 } from '@llmtwin/contracts/web';
 import { useState } from 'preact/hooks';
 import { api } from '../../api';
-import { ConfirmDialog, ErrorNote, formatTime, Loading, useLoad } from '../../ui';
+import { ConfirmDialog, ErrorNote, formatTime, Loading, OkNote, TableWrap, useLoad } from '../../ui';
 import { describeSchedule, KIND_LABELS, PLATFORM_LABELS } from './common';
 
 const PAGE_SIZE = 50;
@@ -97,18 +97,14 @@ export function SourceList({
   const next = list.data?.page?.nextPageToken ?? '';
   return (
     <>
-      {removed ? (
-        <p class="ok sources-wrap" role="status">
-          {removed}
-        </p>
-      ) : null}
+      <OkNote message={removed} class="sources-wrap" />
       <ErrorNote error={list.error} />
       {list.loading && !list.data ? <Loading what="sources" /> : null}
       {list.data && sources.length === 0 ? (
         <p class="muted">No sources{tokens.length > 1 ? ' on this page' : ' yet: add one above'}.</p>
       ) : null}
       {sources.length > 0 ? (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Sources, scrollable">
+        <TableWrap label="Sources, scrollable">
           <table aria-label="Sources">
             <thead>
               <tr>
@@ -212,18 +208,14 @@ export function SourceList({
                         </button>
                       </div>
                       <ErrorNote error={note?.error} />
-                      {note?.message ? (
-                        <p class="ok sources-wrap" role="status">
-                          {note.message}
-                        </p>
-                      ) : null}
+                      <OkNote message={note?.message} class="sources-wrap" />
                     </td>
                   </tr>
                 );
               })}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       ) : null}
       {tokens.length > 1 || next ? (
         <div class="row sources-pager">
