@@ -201,7 +201,10 @@ try {
   for (const [n, [pmid, item]] of items.entries()) {
     let done: GenerationResult | undefined;
     let error: string | undefined;
+    const deltaTimes: Array<[number, number]> = [];
     try {
+      // The model's own text streams first (a fallback's quotes follow it): when each length was reached.
+      let streamed = 0;
       for await (const event of rag.generate({
         query: `${item.QUESTION} ${ASK_FOR_DECISION}`,
         authorId: pmid,
@@ -210,6 +213,10 @@ try {
         temperature,
       })) {
         if ('done' in event) done = event.done;
+        else if ('delta' in event && event.delta) {
+          streamed += event.delta.length;
+          deltaTimes.push([streamed, performance.now()]);
+        }
       }
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
@@ -230,8 +237,13 @@ try {
     if (isRepeated) repeated++;
     if (cites) citing++;
     if (done.fallback) fallbacks++;
-    completionTokens += done.usage.completionTokens;
-    decodeSeconds += (done.usage.totalLatencyMs - done.usage.timeToFirstTokenMs) / 1000;
+    // Decode speed: the tokens after the first over the time from the first delta to the model's last one
+    // (answers of one token say nothing about it, and the fallback's quotes are not the model's).
+    const lastModelDelta = deltaTimes.find(([length]) => length >= modelText.length) ?? deltaTimes.at(-1);
+    if (done.usage.completionTokens >= 2 && deltaTimes.length > 0 && lastModelDelta) {
+      completionTokens += done.usage.completionTokens - 1;
+      decodeSeconds += (lastModelDelta[1] - deltaTimes[0]![1]) / 1000;
+    }
     ttfts.push(done.usage.timeToFirstTokenMs);
     record({
       pmid,
