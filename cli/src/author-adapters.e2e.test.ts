@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registryv1 } from '@llmtwin/contracts';
-import { defaultLocalModelPath } from '@llmtwin/llm/backends';
+import { tinyLocalModelPath } from '@llmtwin/llm/backends';
 import { createArtifactStore } from '@llmtwin/ports/adapters';
 import { poll } from '@llmtwin/testkit/poll';
 import { gatewayClient } from './client.js';
@@ -48,9 +48,9 @@ describe('per-author adapters on the embedded twin', () => {
     (await cli('ask', QUESTION, '--author', author, '--max-tokens', '12', ...more)) as unknown as AskJson;
 
   beforeAll(async () => {
-    if (!existsSync(defaultLocalModelPath())) {
+    if (!existsSync(tinyLocalModelPath())) {
       throw new Error(
-        `the default model is not prepared at ${defaultLocalModelPath()}: run npm run models:prepare`,
+        `the tiny model is not prepared at ${tinyLocalModelPath()}: run npm run models:prepare`,
       );
     }
     cacheDir = await mkdtemp(path.join(tmpdir(), 'llmtwin-adapter-cache-'));
@@ -58,7 +58,8 @@ describe('per-author adapters on the embedded twin', () => {
       args: ['--no-demo'],
       env: {
         LLMTWIN_API_KEY: '',
-        LLMTWIN_LLM_BACKENDS: 'twin=local:default;threads=1;context=1024',
+        // The adapters are LoRAs of SmolLM2-135M-Instruct (the CPU training preset's base).
+        LLMTWIN_LLM_BACKENDS: 'twin=local:SmolLM2-135M-Instruct;threads=1;context=1024',
         LLMTWIN_ADAPTER_CACHE_DIR: cacheDir,
       },
     });

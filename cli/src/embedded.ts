@@ -41,6 +41,7 @@ import { embeddedTrainerOptions } from './embedded-trainer.js';
 import {
   createInferenceRouterModule,
   defaultLocalModelPath,
+  tinyLocalModelPath,
   inferenceConfigSchema,
   routerOptionsFromSettings,
 } from '@llmtwin/inference-router';
@@ -66,9 +67,17 @@ export interface EmbeddedTwin {
   stop(): Promise<void>;
 }
 
-/** `twin` on the prepared in-process model when it is there; otherwise none (extractive answers). */
+/**
+ * `twin` on the prepared default model when it is there (otherwise none: extractive answers), and `tiny` on
+ * SmolLM2-135M-Instruct when that is prepared too: the CPU training preset fine-tunes SmolLM2, and an
+ * author's adapter is served by the model of its own base.
+ */
 function embeddedDefaultBackends(logger: Logger): string {
-  if (existsSync(defaultLocalModelPath())) return 'twin=local:default';
+  if (existsSync(defaultLocalModelPath())) {
+    return existsSync(tinyLocalModelPath())
+      ? 'twin=local:default,tiny=local:SmolLM2-135M-Instruct'
+      : 'twin=local:default';
+  }
   logger.warn(
     { model: defaultLocalModelPath() },
     'the default language model is not prepared (npm run models:prepare): the twin will answer extractively',
@@ -101,7 +110,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedT
   const embedder = await createEmbedder(embedderUrl, embedderSettingsFromEnv(process.env));
 
   // The router's own variables apply here too. Without LLMTWIN_LLM_BACKENDS the twin answers with the small
-  // model that `npm start` prepares (SmolLM2-135M-Instruct, in process); set it empty for extractive answers.
+  // model that `npm start` prepares (Qwen2.5-Coder-0.5B-Instruct, in process); set it empty for extractive
+  // answers.
   const routerLogger = options.logger.child({ service: 'inference-router' });
   const routerSettings = loadConfig(
     inferenceConfigSchema.omit({ LLMTWIN_WAREHOUSE_URL: true, LLMTWIN_EMBED_URL: true }),

@@ -1,7 +1,7 @@
 // A newcomer's first run, end to end in embedded mode with the real small model: `llmtwin up` on an empty
 // data folder loads the demo author (bundled sample pages with their credits), the pages go through clean →
 // chunk → embed with the real embedder, and a question whose answer is in one page streams an answer from
-// SmolLM2-135M-Instruct (in process, prepared by scripts/prepare-models.mjs) whose citations include that
+// the default model, Qwen2.5-Coder-0.5B-Instruct (in process, prepared by scripts/prepare-models.mjs), whose citations include that
 // page's URL — through the gateway with the admin key the first start wrote, as the README shows.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
@@ -32,7 +32,7 @@ describe('first run: the demo twin answers with the small real model', () => {
         `the language model is not prepared at ${defaultLocalModelPath()}: run npm run models:prepare`,
       );
     }
-    // The README's command, on an empty data folder; one thread keeps the tiny model steady beside the tests.
+    // The README's command, on an empty data folder; one thread keeps the model steady beside the tests.
     twin = await startTwin('llmtwin-first-run-', {
       env: { LLMTWIN_API_KEY: '', LLMTWIN_LLM_BACKENDS: undefined, LLMTWIN_LLM_THREADS: '1' },
     });

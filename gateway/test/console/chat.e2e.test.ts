@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { gatewayv1, inferencev1 } from '@llmtwin/contracts';
-import { defaultLocalModelPath } from '@llmtwin/inference-router';
+import { tinyLocalModelPath } from '@llmtwin/inference-router';
 import { poll } from '@llmtwin/testkit/poll';
 import { gatewayClient } from '../../../cli/src/client.js';
 import { DEMO_AUTHOR_ID, DEMO_QUESTION } from '../../../cli/src/demo.js';
@@ -41,14 +41,19 @@ describe('console: Chat', () => {
   let ct: ConsoleTwin;
 
   beforeAll(async () => {
-    if (!existsSync(defaultLocalModelPath())) {
+    if (!existsSync(tinyLocalModelPath())) {
       throw new Error(
-        `the language model is not prepared at ${defaultLocalModelPath()}: run npm run models:prepare`,
+        `the language model is not prepared at ${tinyLocalModelPath()}: run npm run models:prepare`,
       );
     }
-    // The demo author and the real small model; one thread keeps it steady beside other tests.
+    // The demo author and the real tiny model (the default one is tested by cli/src/first-run.e2e.test.ts);
+    // one thread keeps it steady beside other tests.
     ct = await startConsoleTwin('console-chat-', {
-      env: { LLMTWIN_API_KEY: '', LLMTWIN_LLM_BACKENDS: undefined, LLMTWIN_LLM_THREADS: '1' },
+      env: {
+        LLMTWIN_API_KEY: '',
+        LLMTWIN_LLM_BACKENDS: 'twin=local:SmolLM2-135M-Instruct',
+        LLMTWIN_LLM_THREADS: '1',
+      },
     });
     await ct.twin.next((l) => l['status'] === 'demo-loaded', 240_000);
     // The pages are indexed in the background after the import: wait until the answer's page is searchable.

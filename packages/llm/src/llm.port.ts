@@ -79,6 +79,11 @@ export interface LlmBackend {
   /** The model's context window in tokens, when known (bounds the retrieved context). */
   readonly contextTokens?: number;
   /**
+   * The checkpoint it serves (a Hugging Face id such as Qwen/Qwen2.5-Coder-0.5B-Instruct), when known: an
+   * author's adapter applies only to the base it was trained on. Unknown = not checked.
+   */
+  readonly baseModel?: string;
+  /**
    * Streams one completion. Errors are thrown as LlmError so that the pool can tell a connection failure
    * (safe to retry on another backend before any token was streamed) from a rejected request.
    */

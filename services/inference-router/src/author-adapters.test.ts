@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { inferencev1, registryeventsv1, registryv1, topics } from '@llmtwin/contracts';
-import { LocalBackend, ModelRouter, defaultLocalModelPath } from '@llmtwin/llm/backends';
+import { LocalBackend, ModelRouter, tinyLocalModelPath } from '@llmtwin/llm/backends';
 import { publishEvent, type ArtifactStore } from '@llmtwin/ports';
 import { createArtifactStore } from '@llmtwin/ports/adapters';
 import { createLogger } from '@llmtwin/runtime';
@@ -94,7 +94,7 @@ beforeAll(async () => {
   // The model table as the settings build it, with the backend at hand to see its adapter contexts.
   local = new LocalBackend({
     model: 'twin',
-    modelPath: defaultLocalModelPath(),
+    modelPath: tinyLocalModelPath(),
     threads: 1,
     contextSize: 512,
   });

@@ -26,7 +26,7 @@ import { createInferenceRouterModule, type InferenceRouterModule } from './modul
 import type { Passage, SearchFn } from './domain/retrieve.js';
 import { collect, failure, kindOf } from '@llmtwin/llm/test-helpers';
 import type { ChatEvent, ChatRequest, LlmBackend } from '@llmtwin/llm';
-import { defaultLocalModelPath } from '@llmtwin/llm/backends';
+import { tinyLocalModelPath } from '@llmtwin/llm/backends';
 import { ModelRouter } from '@llmtwin/llm/backends';
 import { OpenAiBackend, type OpenAiBackendOptions } from '@llmtwin/llm/backends';
 import { BackendPool } from '@llmtwin/llm/backends';
@@ -47,7 +47,7 @@ afterAll(async () => {
 
 async function start(options: Partial<LlamaCppStartOptions> = {}): Promise<LlamaCppServer> {
   const server = await startLlamaCppServer({
-    modelPath: defaultLocalModelPath(),
+    modelPath: tinyLocalModelPath(),
     alias: 'twin',
     threads: 1,
     ...options,

@@ -77,6 +77,7 @@ export interface InferenceRouterModule extends ServiceModule {
 export function modelResolver(models: ModelRouter): LlmResolver {
   return {
     resolve: (model) => models.resolve(model),
+    forBase: (baseModel) => models.forBase(baseModel),
     hasModels: () => models.models().length > 0,
     models: () =>
       models.snapshot().map((p) => ({

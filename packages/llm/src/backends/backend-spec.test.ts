@@ -5,6 +5,7 @@ import { collect } from './backend-test-helpers.js';
 
 const env = { LLMTWIN_CACHE_DIR: '/cache' };
 const SMOL = '/cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf';
+const QWEN = '/cache/models/Qwen2.5-Coder-0.5B-Instruct/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf';
 
 function problems(value: string): string[] {
   try {
@@ -43,7 +44,32 @@ describe('parseBackendSpecs', () => {
       modelPath: '/models/x.gguf',
       isDefault: false,
     });
-    expect(parsed[3]!.backends[0]).toMatchObject({ kind: 'local', modelPath: SMOL, isDefault: true });
+    expect(parsed[3]!.backends[0]).toMatchObject({
+      kind: 'local',
+      modelPath: QWEN,
+      isDefault: true,
+      baseModel: 'Qwen/Qwen2.5-Coder-0.5B-Instruct',
+    });
+    expect(parsed[2]!.backends[0]).not.toHaveProperty('baseModel');
+  });
+
+  it('names prepared models (any case) and takes the checkpoint of a file from base=', () => {
+    const [tiny, qwen, file] = parseBackendSpecs(
+      'tiny=local:smollm2-135m-instruct,qwen=local:Qwen2.5-Coder-0.5B-Instruct;threads=1,' +
+        'mine=local:/models/mine.gguf;base=Qwen/Qwen2.5-0.5B-Instruct',
+      { env },
+    );
+    expect(tiny!.backends[0]).toMatchObject({
+      modelPath: SMOL,
+      isDefault: false,
+      baseModel: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+    });
+    expect(qwen!.backends[0]).toMatchObject({ modelPath: QWEN, threads: 1 });
+    expect(file!.backends[0]).toMatchObject({
+      modelPath: '/models/mine.gguf',
+      baseModel: 'Qwen/Qwen2.5-0.5B-Instruct',
+    });
+    expect(createBackend(tiny!.backends[0]!).baseModel).toBe('HuggingFaceTB/SmolLM2-135M-Instruct');
   });
 
   it('reads per-entry options', () => {
@@ -103,11 +129,11 @@ describe('parseBackendSpecs', () => {
         'twin=openai+http://ok:8000/v1,s=local:default;threads=zero,r=tgi+http://t;upstream=x',
     );
     expect(found).toEqual([
-      `'nomodel': expected <model>=openai+<url>, <model>=tgi+<url> or <model>=local:<path|default>`,
+      `'nomodel': expected <model>=openai+<url>, <model>=tgi+<url> or <model>=local:<path|name|default>`,
       `'x=grpc+http://a': unknown backend kind 'grpc' (expected openai, tgi or local:)`,
       `'y=openai+not-a-url': 'not-a-url' is not a URL`,
       `'z=tgi+http://t;template=alpaca': unknown chat template 'alpaca' (expected chatml, llama3, mistral)`,
-      `'w=local:': local: needs a GGUF file path, or local:default`,
+      `'w=local:': local: needs a GGUF file path, a prepared model (Qwen2.5-Coder-0.5B-Instruct, SmolLM2-135M-Instruct) or default`,
       `'v=openai+ftp://files': 'ftp://files' is not an http(s) URL`,
       `'u=openai+http://user:secret@h/v1': credentials do not belong in the URL; configure the API key separately`,
       `'-bad=openai+http://h': '-bad' is not a model name (letters, digits and . _ : / @ -, starting with a letter or digit)`,
@@ -134,7 +160,7 @@ describe('createBackend', () => {
     expect(backends.map((b) => [b.model, b.kind, b.endpoint])).toEqual([
       ['twin', 'openai', 'http://vllm:8000/v1'],
       ['base', 'tgi', 'http://tgi'],
-      ['smol', 'local', SMOL],
+      ['smol', 'local', QWEN],
     ]);
     await Promise.all(backends.map((b) => b.close()));
   });

@@ -1,18 +1,27 @@
 // The router's list of LLM backends, from one setting (LLMTWIN_LLM_BACKENDS): comma-separated entries
 //   <model>=openai+<base url>      an OpenAI-compatible server, e.g. twin=openai+http://vllm:8000/v1
 //   <model>=tgi+<base url>         text-generation-inference, e.g. base=tgi+http://tgi:80
-//   <model>=local:<file.gguf>      a GGUF model in this process; local:default is the prepared SmolLM2
+//   <model>=local:<file.gguf>      a GGUF model in this process; local:<name> a model `npm run models:prepare`
+//                                  prepared (Qwen2.5-Coder-0.5B-Instruct, SmolLM2-135M-Instruct), local:default the
+//                                  default of them (local-backend.ts)
 // each optionally followed by `;key=value` options: openai `upstream=<served model name>`,
 // `json=json_schema|json_object` (how a JSON schema is asked for: OpenAI/vLLM, or llama.cpp and
 // llama-cpp-python), `health=<path under the URL, or a URL>` (what the health check GETs) and
 // `lora_root=<folder on the server>` (vLLM: per-author LoRA adapters are loaded at runtime from
 // <folder>/<adapter name>); tgi `template=chatml|llama3|mistral`; local `threads=N`, `context=N`,
-// `parallel=N`, `adapters=N` (authors' LoRA contexts kept). Several entries with one model name form that
+// `parallel=N`, `adapters=N` (authors' LoRA contexts kept), `base=<hf id>` (the checkpoint a GGUF file
+// quantises, so that only adapters trained on it are applied; known for prepared models). Several entries with one model name form that
 // model's pool. Parsing is pure; createBackend builds the adapter for an entry.
 import { isAbsolute, resolve } from 'node:path';
 import { CHAT_TEMPLATES, type ChatTemplateName } from './chat-template.js';
 import type { LlmBackend } from '../llm.port.js';
-import { LocalBackend, defaultLocalModelPath } from './local-backend.js';
+import {
+  LocalBackend,
+  DEFAULT_LOCAL_MODEL,
+  PREPARED_LOCAL_MODELS,
+  preparedLocalModel,
+  preparedModelPath,
+} from './local-backend.js';
 import { OpenAiBackend } from './openai-backend.js';
 import { TgiBackend } from './tgi-backend.js';
 
@@ -45,8 +54,10 @@ export interface TgiBackendSpec extends SpecBase {
 export interface LocalBackendSpec extends SpecBase {
   kind: 'local';
   modelPath: string;
-  /** Written as local:default (the prepared SmolLM2-135M-Instruct). */
+  /** Written as local:default (the prepared default model, DEFAULT_LOCAL_MODEL). */
   isDefault: boolean;
+  /** The checkpoint the file quantises: the prepared model's, or `base=`. */
+  baseModel?: string;
   threads?: number;
   contextSize?: number;
   parallel?: number;
@@ -69,12 +80,12 @@ export class BackendSpecError extends Error {
 }
 
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
-const FORMAT = '<model>=openai+<url>, <model>=tgi+<url> or <model>=local:<path|default>';
+const FORMAT = '<model>=openai+<url>, <model>=tgi+<url> or <model>=local:<path|name|default>';
 
 const OPTION_KEYS: Record<BackendSpec['kind'], string[]> = {
   openai: ['upstream', 'json', 'health', 'lora_root'],
   tgi: ['template'],
-  local: ['threads', 'context', 'parallel', 'adapters'],
+  local: ['threads', 'context', 'parallel', 'adapters', 'base'],
 };
 
 export interface ParseOptions {
@@ -134,14 +145,22 @@ function parseEntry(entry: string, options: ParseOptions): BackendSpec {
   let spec: BackendSpec;
   if (target.startsWith('local:')) {
     const where = target.slice('local:'.length).trim();
-    if (where === '') throw new Error('local: needs a GGUF file path, or local:default');
+    if (where === '') {
+      throw new Error(
+        `local: needs a GGUF file path, a prepared model (${Object.keys(PREPARED_LOCAL_MODELS).join(', ')}) or default`,
+      );
+    }
     const isDefault = where === 'default';
-    const modelPath = isDefault
-      ? defaultLocalModelPath(options.env ?? process.env)
+    const prepared = isDefault ? DEFAULT_LOCAL_MODEL : preparedLocalModel(where);
+    const modelPath = prepared
+      ? preparedModelPath(prepared, options.env ?? process.env)
       : isAbsolute(where)
         ? where
         : resolve(options.cwd ?? process.cwd(), where);
     spec = { model, kind: 'local', modelPath, isDefault, entry };
+    const base = opts.get('base') ?? (prepared ? PREPARED_LOCAL_MODELS[prepared].baseModel : undefined);
+    if (base === '') throw new Error('base= needs a model id, e.g. base=Qwen/Qwen2.5-0.5B-Instruct');
+    if (base !== undefined) spec.baseModel = base;
     const threads = intOption(opts, 'threads', 1, 256);
     const contextSize = intOption(opts, 'context', 128, 1 << 20);
     const parallel = intOption(opts, 'parallel', 1, 64);
@@ -288,6 +307,7 @@ export function createBackend(spec: BackendSpec, options: CreateBackendOptions =
       return new LocalBackend({
         model: spec.model,
         modelPath: spec.modelPath,
+        ...(spec.baseModel ? { baseModel: spec.baseModel } : {}),
         ...(threads !== undefined ? { threads } : {}),
         ...(contextSize !== undefined ? { contextSize } : {}),
         ...(parallel !== undefined ? { parallel } : {}),

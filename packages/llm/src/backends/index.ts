@@ -7,7 +7,13 @@ export { TgiBackend, StopScanner, type TgiBackendOptions } from './tgi-backend.j
 export {
   LocalBackend,
   DEFAULT_LOCAL_MODEL,
+  TINY_LOCAL_MODEL,
+  PREPARED_LOCAL_MODELS,
   defaultLocalModelPath,
+  tinyLocalModelPath,
+  preparedModelPath,
+  preparedLocalModel,
+  type PreparedLocalModel,
   type LocalBackendOptions,
 } from './local-backend.js';
 export { chatTemplate, CHAT_TEMPLATES, type ChatTemplate, type ChatTemplateName } from './chat-template.js';

@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { collect, failure, kindOf } from './backend-test-helpers.js';
 import type { ChatRequest } from '../llm.port.js';
-import { LocalBackend, defaultLocalModelPath } from './local-backend.js';
+import { LocalBackend, tinyLocalModelPath } from './local-backend.js';
 
 const LORA = fileURLToPath(new URL('../../fixtures/smollm2-pirate-lora.gguf', import.meta.url));
 
 const backend = new LocalBackend({
   model: 'smol',
-  modelPath: defaultLocalModelPath(),
+  modelPath: tinyLocalModelPath(),
   threads: 1,
   contextSize: 512,
   maxAdapterContexts: 2,
@@ -72,7 +72,7 @@ describe('LocalBackend with LoRA adapters (SmolLM2-135M-Instruct + a GGUF LoRA, 
     const noFile = await failure(backend.chat(question({ adapter: { id: 'mv_x', name: 'x' } })));
     expect(kindOf(noFile.err)).toBe('rejected');
     const notLora = await failure(
-      backend.chat(question({ adapter: { id: 'mv_y', name: 'y', path: defaultLocalModelPath() } })),
+      backend.chat(question({ adapter: { id: 'mv_y', name: 'y', path: tinyLocalModelPath() } })),
     );
     expect(kindOf(notLora.err)).toBe('rejected');
     expect(String((notLora.err as Error).message)).toMatch(/could not apply adapter mv_y/);

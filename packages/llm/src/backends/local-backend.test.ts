@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { collect } from './backend-test-helpers.js';
 import { LlmError, type ChatRequest } from '../llm.port.js';
-import { LocalBackend, defaultLocalModelPath } from './local-backend.js';
+import { LocalBackend, defaultLocalModelPath, tinyLocalModelPath } from './local-backend.js';
 
 const backend = new LocalBackend({
   model: 'smol',
-  modelPath: defaultLocalModelPath(),
+  modelPath: tinyLocalModelPath(),
   threads: 1,
   contextSize: 2048,
   parallel: 2,
@@ -121,12 +121,15 @@ describe('LocalBackend (SmolLM2-135M-Instruct, in process)', () => {
   });
 });
 
-describe('defaultLocalModelPath', () => {
-  it('lives under LLMTWIN_CACHE_DIR, or ~/.cache/llmtwin', () => {
+describe('prepared model paths', () => {
+  it('live under LLMTWIN_CACHE_DIR, or ~/.cache/llmtwin', () => {
     expect(defaultLocalModelPath({ LLMTWIN_CACHE_DIR: '/cache' })).toBe(
+      '/cache/models/Qwen2.5-Coder-0.5B-Instruct/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf',
+    );
+    expect(tinyLocalModelPath({ LLMTWIN_CACHE_DIR: '/cache' })).toBe(
       '/cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf',
     );
-    expect(defaultLocalModelPath({})).toMatch(
+    expect(tinyLocalModelPath({})).toMatch(
       /\.cache\/llmtwin\/models\/SmolLM2-135M-Instruct\/SmolLM2-135M-Instruct\.Q4_1\.gguf$/,
     );
   });

@@ -29,17 +29,55 @@ import {
   type LoraAdapter,
 } from '../llm.port.js';
 
-export const DEFAULT_LOCAL_MODEL = 'SmolLM2-135M-Instruct';
+/**
+ * The models `npm run models:prepare` puts in the cache (scripts/prepare-models.mjs), each at
+ * `<cache>/models/<name>/<file>`; `local:<name>` names one, and `baseModel` is the checkpoint it is a
+ * quantisation of (what an author's adapter must have been trained on to apply to it).
+ */
+export const PREPARED_LOCAL_MODELS = {
+  'Qwen2.5-Coder-0.5B-Instruct': {
+    file: 'Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf',
+    baseModel: 'Qwen/Qwen2.5-Coder-0.5B-Instruct',
+  },
+  'SmolLM2-135M-Instruct': {
+    file: 'SmolLM2-135M-Instruct.Q4_1.gguf',
+    baseModel: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+  },
+} as const;
+export type PreparedLocalModel = keyof typeof PREPARED_LOCAL_MODELS;
 
-/** Where `npm run models:prepare` puts SmolLM2-135M-Instruct (Q4_1 GGUF). */
-export function defaultLocalModelPath(env: NodeJS.ProcessEnv = process.env): string {
+/** `local:default`: the embedded twin's model, chosen on the qa benchmark (docs/models.md). */
+export const DEFAULT_LOCAL_MODEL: PreparedLocalModel = 'Qwen2.5-Coder-0.5B-Instruct';
+/** The smallest and fastest: tests, and the CPU training preset's base. */
+export const TINY_LOCAL_MODEL: PreparedLocalModel = 'SmolLM2-135M-Instruct';
+
+/** The prepared model a `local:` name means (case-insensitive), if it is one. */
+export function preparedLocalModel(name: string): PreparedLocalModel | undefined {
+  const lower = name.toLowerCase();
+  return (Object.keys(PREPARED_LOCAL_MODELS) as PreparedLocalModel[]).find((n) => n.toLowerCase() === lower);
+}
+
+/** Where `npm run models:prepare` puts a prepared model's GGUF file. */
+export function preparedModelPath(name: PreparedLocalModel, env: NodeJS.ProcessEnv = process.env): string {
   const root = env.LLMTWIN_CACHE_DIR || join(homedir(), '.cache', 'llmtwin');
-  return join(root, 'models', DEFAULT_LOCAL_MODEL, `${DEFAULT_LOCAL_MODEL}.Q4_1.gguf`);
+  return join(root, 'models', name, PREPARED_LOCAL_MODELS[name].file);
+}
+
+/** The default model's file (local:default). */
+export function defaultLocalModelPath(env: NodeJS.ProcessEnv = process.env): string {
+  return preparedModelPath(DEFAULT_LOCAL_MODEL, env);
+}
+
+/** The tiny model's file (SmolLM2-135M-Instruct, Q4_1). */
+export function tinyLocalModelPath(env: NodeJS.ProcessEnv = process.env): string {
+  return preparedModelPath(TINY_LOCAL_MODEL, env);
 }
 
 export interface LocalBackendOptions {
   model: string;
   modelPath: string;
+  /** The checkpoint the file quantises (a Hugging Face id), when known: adapters must be trained on it. */
+  baseModel?: string;
   /** CPU threads for evaluation. Default 2 (1 is steadier for tiny models on a shared machine). */
   threads?: number;
   /** Context window per sequence. Default: the model's training context, at most 4096. */
@@ -225,6 +263,10 @@ export class LocalBackend implements LlmBackend {
     this.endpoint = opts.modelPath;
   }
 
+  get baseModel(): string | undefined {
+    return this.opts.baseModel;
+  }
+
   /** The context window of each sequence, once the model is loaded. */
   get contextTokens(): number | undefined {
     return this.loaded?.base.context.contextSize;
@@ -248,7 +290,7 @@ export class LocalBackend implements LlmBackend {
     if (!existsSync(path)) {
       throw new LlmError(
         'unavailable',
-        `model file ${path} not found: run \`npm run models:prepare\` to prepare the default model (${DEFAULT_LOCAL_MODEL}), or point the local backend at an existing GGUF file`,
+        `model file ${path} not found: run \`npm run models:prepare\` to prepare the models (${Object.keys(PREPARED_LOCAL_MODELS).join(', ')}), or point the local backend at an existing GGUF file`,
       );
     }
     try {

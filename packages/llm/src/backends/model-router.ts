@@ -97,6 +97,17 @@ export class ModelRouter {
     );
   }
 
+  /**
+   * A model that serves the checkpoint `baseModel` (the default model first, then in the order added), or
+   * undefined: where an author's adapter trained on that checkpoint can be applied.
+   */
+  forBase(baseModel: string): BackendPool | undefined {
+    if (this.closed) return undefined;
+    const first = this.defaultModel !== undefined ? this.pools.get(this.defaultModel) : undefined;
+    if (first?.baseModel === baseModel) return first;
+    return [...this.pools.values()].find((pool) => pool.baseModel === baseModel);
+  }
+
   /** Every model's backends forget a LoRA adapter (its version left production). */
   async releaseAdapter(adapterId: string): Promise<void> {
     await Promise.all([...this.pools.values()].map((pool) => pool.releaseAdapter(adapterId)));

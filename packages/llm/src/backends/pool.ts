@@ -191,6 +191,13 @@ export class BackendPool implements LlmBackend {
     return known.length > 0 ? Math.min(...known) : undefined;
   }
 
+  /** The checkpoint the pool serves, when its backends agree on a known one (a pool is one model). */
+  get baseModel(): string | undefined {
+    const bases = new Set(this.serving().map((m) => m.backend.baseModel));
+    const [only] = bases;
+    return bases.size === 1 ? only : undefined;
+  }
+
   /** Requests in progress through this pool (the autoscaling signal). */
   get inFlight(): number {
     return this.active;

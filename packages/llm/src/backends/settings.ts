@@ -11,7 +11,7 @@ export const llmSettingsShape = {
     .default('')
     .describe(
       'models and their backends, comma-separated <model>=<kind>+<url>: openai+http://vllm:8000/v1, ' +
-        'tgi+http://tgi:80, or <model>=local:<file.gguf> (local:default = the prepared SmolLM2); empty = extractive answers',
+        'tgi+http://tgi:80, or <model>=local:<file.gguf> (local:default = the prepared Qwen2.5-Coder-0.5B-Instruct, local:SmolLM2-135M-Instruct the tiny one); empty = extractive answers',
     ),
   LLMTWIN_LLM_DEFAULT_MODEL: z
     .string()

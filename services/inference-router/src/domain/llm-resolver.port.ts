@@ -14,6 +14,8 @@ export interface LlmResolver {
   /** The backend for `model`, or the default model's when empty; throws not-found for an unknown model. */
   resolve(model?: string): LlmBackend;
   models(): ModelInfo[];
+  /** A model serving the checkpoint `baseModel` (the default first), if any: where an adapter of it applies. */
+  forBase?(baseModel: string): LlmBackend | undefined;
   /** False when no model is configured at all (then the twin answers extractively). */
   hasModels(): boolean;
 }

@@ -71,6 +71,7 @@ const understandingNeeds = (valid: ValidRequest): string | undefined =>
   valid.expand > 0 || valid.selfQuery ? 'query expansion and self-query' : undefined;
 
 export class RagService {
+  private readonly baseMismatchLogged = new Set<string>();
   private readonly understander: QueryUnderstander;
   private readonly retriever: PassageRetriever;
   private readonly assembler: ContextAssembler;
@@ -108,20 +109,26 @@ export class RagService {
   async *generate(req: RagRequest, signal?: AbortSignal): AsyncGenerator<GenerationEvent> {
     const started = performance.now();
     const valid = validateRequest(req);
-    const llm = this.llmFor(req.model, understandingNeeds(valid));
+    let llm = this.llmFor(req.model, understandingNeeds(valid));
     if (!llm && req.disableRag) {
       throw failedPrecondition(
         'disable_rag needs a language model and none is configured: without one the twin can only quote its passages',
       );
+    }
+    // The author's fine-tuned version answers unless the request names a model (the stock one included),
+    // on a model serving the checkpoint it was trained on.
+    let authorModel =
+      llm && !req.model ? this.deps.authorModels?.forAuthor(valid.filters.authorId) : undefined;
+    if (llm && authorModel) {
+      const onBase = this.modelForAdapter(llm, authorModel);
+      llm = onBase ?? llm;
+      if (!onBase) authorModel = undefined;
     }
     const generationId = newGenerationId();
     const model = llm?.model ?? EXTRACTIVE_MODEL;
     const promptTemplateVersion = llm
       ? this.answers.templateFor(req.disableRag).version
       : EXTRACTIVE_TEMPLATE_VERSION;
-    // The author's fine-tuned version answers unless the request names a model (the stock one included).
-    const authorModel =
-      llm && !req.model ? this.deps.authorModels?.forAuthor(valid.filters.authorId) : undefined;
     const modelVersion = authorModel?.label ?? '';
     const modelVersionId = authorModel?.modelVersionId ?? '';
     const recording = this.recorder.open(valid, {
@@ -169,6 +176,32 @@ export class RagService {
       // Also reached when the consumer stops early (a streaming client that went away): no error, no `done`.
       if (!recording.completed) await recording.fail(failure, progress, signal);
     }
+  }
+
+  /**
+   * The model an author's adapter applies to: the one chosen when its checkpoint is the adapter's base (or
+   * either is unknown), else another model serving that base. None: the stock model answers, and the
+   * mismatch is logged once per version (an adapter on the wrong base would fail or answer nonsense).
+   */
+  private modelForAdapter(llm: LlmBackend, authorModel: AuthorModel): LlmBackend | undefined {
+    const want = authorModel.baseModel;
+    if (!want || !llm.baseModel || llm.baseModel === want) return llm;
+    const other = this.deps.llm?.forBase?.(want);
+    if (other) return other;
+    if (!this.baseMismatchLogged.has(authorModel.modelVersionId)) {
+      this.baseMismatchLogged.add(authorModel.modelVersionId);
+      this.deps.logger.warn(
+        {
+          author: authorModel.authorId,
+          modelVersion: authorModel.label,
+          adapterBase: want,
+          model: llm.model,
+          modelBase: llm.baseModel,
+        },
+        `the author's model version was trained on ${want}, which no configured model serves: the stock model answers (add a backend for ${want} to LLMTWIN_LLM_BACKENDS)`,
+      );
+    }
+    return undefined;
   }
 
   private async adapterFor(
