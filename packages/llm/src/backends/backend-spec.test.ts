@@ -133,7 +133,7 @@ describe('parseBackendSpecs', () => {
       `'x=grpc+http://a': unknown backend kind 'grpc' (expected openai, tgi or local:)`,
       `'y=openai+not-a-url': 'not-a-url' is not a URL`,
       `'z=tgi+http://t;template=alpaca': unknown chat template 'alpaca' (expected chatml, llama3, mistral)`,
-      `'w=local:': local: needs a GGUF file path, a prepared model (Qwen2.5-Coder-0.5B-Instruct, SmolLM2-135M-Instruct) or default`,
+      `'w=local:': local: needs a GGUF file path, a prepared model (Qwen2.5-Coder-0.5B-Instruct, Qwen2.5-Coder-1.5B-Instruct, SmolLM2-135M-Instruct) or default`,
       `'v=openai+ftp://files': 'ftp://files' is not an http(s) URL`,
       `'u=openai+http://user:secret@h/v1': credentials do not belong in the URL; configure the API key separately`,
       `'-bad=openai+http://h': '-bad' is not a model name (letters, digits and . _ : / @ -, starting with a letter or digit)`,

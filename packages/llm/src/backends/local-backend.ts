@@ -39,6 +39,11 @@ export const PREPARED_LOCAL_MODELS = {
     file: 'Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf',
     baseModel: 'Qwen/Qwen2.5-Coder-0.5B-Instruct',
   },
+  /** Opt-in (`npm run models:prepare -- --llm=Qwen2.5-Coder-1.5B-Instruct`): about 2 GB in process. */
+  'Qwen2.5-Coder-1.5B-Instruct': {
+    file: 'Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf',
+    baseModel: 'Qwen/Qwen2.5-Coder-1.5B-Instruct',
+  },
   'SmolLM2-135M-Instruct': {
     file: 'SmolLM2-135M-Instruct.Q4_1.gguf',
     baseModel: 'HuggingFaceTB/SmolLM2-135M-Instruct',
