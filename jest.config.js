@@ -40,7 +40,11 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{packages,services,gateway,cli}/**/*.test.ts', '<rootDir>/gateway/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/{packages,services,gateway,cli}/**/*.test.ts',
+        '<rootDir>/gateway/**/*.test.ts',
+        '<rootDir>/bench/**/*.test.ts',
+      ],
       testPathIgnorePatterns: ['/node_modules/', '\\.(int|e2e|local)\\.test\\.ts$'],
     },
     {

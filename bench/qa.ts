@@ -4,6 +4,8 @@
 //
 //   npm run bench -- qa <data folder> --out <predictions.json> [--limit N] [--backend <spec> | --model <file.gguf>]
 //        [--threads N] [--max-tokens N] [--temperature T] [--label <name>]
+//   npm run bench -- qa <data folder> --out <predictions.json> --rescore
+//        (reads the decisions again from <out>.answers.jsonl, e.g. after the parser changed; no model runs)
 //
 // The model is the one the embedded twin would answer with: LLMTWIN_LLM_BACKENDS when set, otherwise the
 // prepared in-process default (twin=local:default); --backend takes any LLMTWIN_LLM_BACKENDS entry (e.g.
@@ -20,8 +22,9 @@
 //
 // The question is asked as written, followed by one sentence asking for the decision first ("Answer yes, no
 // or maybe first, then explain."). The decision is parsed from the model's own text (the withdrawn answer
-// when the fallback replaced it): the first word of the answer when it is yes, no or maybe; otherwise the
-// first of those words standing alone anywhere in it (citation markers removed). An answer with none of them
+// when the fallback replaced it), once any run of three or more of the instruction's words in order is removed
+// (small models echo "maybe first, then explain."): the first word of the answer when it is yes, no or maybe;
+// otherwise the first of those words standing alone anywhere in it (citation markers removed). One with none
 // is "undecided": left out of the predictions, so the scorer counts it wrong (it is never credited as
 // "maybe"), and reported as its own count.
 //
@@ -54,24 +57,13 @@ import { citedSources, repeatsSpan } from '../services/inference-router/src/doma
 import type { Passage, SearchFn } from '../services/inference-router/src/domain/retrieve.js';
 import { modelResolver, routerOptionsFromSettings } from '../services/inference-router/src/module.js';
 import { percentile } from './percentiles.js';
+import { ASK_FOR_DECISION, parseDecision, type Decision } from './qa/decision.js';
 
 interface Item {
   QUESTION: string;
   CONTEXTS: string[];
   LABELS?: string[];
   final_decision: 'yes' | 'no' | 'maybe';
-}
-
-type Decision = 'yes' | 'no' | 'maybe';
-const ASK_FOR_DECISION = 'Answer yes, no or maybe first, then explain.';
-
-/** The decision an answer states: its first word if that is one, else the first standalone one, else none. */
-export function parseDecision(answer: string): Decision | undefined {
-  const text = answer.replace(/\[\d+(?:\s*,\s*\d+)*\]/g, ' ').toLowerCase();
-  const first = /^[\s"'“*_#>-]*(yes|no|maybe)\b/.exec(text);
-  if (first) return first[1] as Decision;
-  const anywhere = /\b(yes|no|maybe)\b/.exec(text);
-  return anywhere ? (anywhere[1] as Decision) : undefined;
 }
 
 const { values, positionals } = parseArgs({
@@ -84,6 +76,7 @@ const { values, positionals } = parseArgs({
     'max-tokens': { type: 'string', default: '256' },
     temperature: { type: 'string', default: '0' },
     label: { type: 'string' },
+    rescore: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
@@ -118,6 +111,70 @@ const items = Object.entries(JSON.parse(readFileSync(devFile, 'utf8')) as Record
   0,
   limit,
 );
+const out = path.resolve(values.out);
+const stem = out.replace(/\.json$/, '');
+const scorer = path.resolve(dataDir, '..', '..', 'score.mjs');
+
+/** Scores the predictions in `out` with the set's scorer, against the slice's own labels when sliced. */
+function score(asked: Array<[string, Item]>): {
+  command: string[];
+  result?: { accuracy?: number; macroF1?: number; error?: string };
+} {
+  // A slice is scored against its own labels: the scorer counts every item of its truth file.
+  const sliced = asked.length < Object.keys(JSON.parse(readFileSync(devFile, 'utf8')) as object).length;
+  const truthDir = sliced ? `${stem}.truth` : path.resolve(dataDir!);
+  if (sliced) {
+    mkdirSync(truthDir, { recursive: true });
+    writeFileSync(
+      path.join(truthDir, 'dev.json'),
+      JSON.stringify(
+        Object.fromEntries(asked.map(([pmid, item]) => [pmid, { final_decision: item.final_decision }])),
+      ),
+    );
+  }
+  const command = ['node', scorer, 'qa', out, ...(sliced ? ['--truth', truthDir] : [])];
+  if (!existsSync(scorer)) return { command };
+  const scored = spawnSync(command[0]!, [...command.slice(1), '--json'], { encoding: 'utf8' });
+  return {
+    command,
+    result: scored.status === 0 ? JSON.parse(scored.stdout) : { error: scored.stderr.trim() },
+  };
+}
+
+if (values.rescore) {
+  // The stored answers read again: the predictions, the undecided count and the score change, nothing else.
+  const stored = readFileSync(`${stem}.answers.jsonl`, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { pmid: string; answer?: string; decision?: Decision | null });
+  const byPmid = new Map(items);
+  const answered = stored.filter((a) => a.answer !== undefined && byPmid.has(a.pmid));
+  const rescored: Record<string, Decision> = {};
+  let undecidedNow = 0;
+  const lines = stored.map((a) => {
+    if (a.answer === undefined) return a;
+    const decision = parseDecision(a.answer);
+    if (decision) rescored[a.pmid] = decision;
+    else undecidedNow++;
+    return { ...a, decision: decision ?? null };
+  });
+  writeFileSync(`${stem}.answers.jsonl`, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  writeFileSync(out, JSON.stringify(rescored, null, 1));
+  const { command, result } = score(answered.map((a) => [a.pmid, byPmid.get(a.pmid)!]));
+  const metricsFile = `${stem}.metrics.json`;
+  const metrics = {
+    ...(existsSync(metricsFile) ? (JSON.parse(readFileSync(metricsFile, 'utf8')) as object) : {}),
+    items: answered.length,
+    undecided: undecidedNow,
+    accuracy: result?.accuracy ?? null,
+    macroF1: result?.macroF1 ?? null,
+    scorer: command.join(' '),
+    rescored: new Date().toISOString(),
+  };
+  writeFileSync(metricsFile, JSON.stringify(metrics, null, 2));
+  console.log(JSON.stringify(metrics, null, 2));
+  process.exit(0);
+}
 
 // The model, as the embedded twin resolves it, unless the command names one.
 const env: NodeJS.ProcessEnv = {
@@ -177,8 +234,6 @@ const rag = new RagService({
 });
 const span = settings.LLMTWIN_REPEAT_GUARD_WORDS || 12;
 
-const out = path.resolve(values.out);
-const stem = out.replace(/\.json$/, '');
 const predictions: Record<string, Decision> = {};
 let undecided = 0;
 let repeated = 0;
@@ -268,25 +323,7 @@ try {
 }
 
 writeFileSync(out, JSON.stringify(predictions, null, 1));
-// A slice is scored against its own labels: the scorer counts every item of its truth file.
-const sliced = items.length < Object.keys(JSON.parse(readFileSync(devFile, 'utf8')) as object).length;
-const truthDir = sliced ? `${stem}.truth` : path.resolve(dataDir);
-if (sliced) {
-  mkdirSync(truthDir, { recursive: true });
-  writeFileSync(
-    path.join(truthDir, 'dev.json'),
-    JSON.stringify(
-      Object.fromEntries(items.map(([pmid, item]) => [pmid, { final_decision: item.final_decision }])),
-    ),
-  );
-}
-const scorer = path.resolve(dataDir, '..', '..', 'score.mjs');
-const command = ['node', scorer, 'qa', out, ...(sliced ? ['--truth', truthDir] : [])];
-let score: { accuracy?: number; macroF1?: number; error?: string } | undefined;
-if (existsSync(scorer)) {
-  const scored = spawnSync(command[0]!, [...command.slice(1), '--json'], { encoding: 'utf8' });
-  score = scored.status === 0 ? JSON.parse(scored.stdout) : { error: scored.stderr.trim() };
-}
+const { command, result: scored } = score(items);
 const answered = items.length - failures;
 const share = (k: number) => (answered ? Number((k / answered).toFixed(3)) : 0);
 const metrics = {
@@ -296,8 +333,8 @@ const metrics = {
   items: items.length,
   failures,
   undecided,
-  accuracy: score?.accuracy ?? null,
-  macroF1: score?.macroF1 ?? null,
+  accuracy: scored?.accuracy ?? null,
+  macroF1: scored?.macroF1 ?? null,
   repetitionRate: share(repeated),
   citeShare: share(citing),
   fallbackRate: share(fallbacks),
@@ -309,7 +346,7 @@ const metrics = {
   temperature,
   wallSeconds: Math.round((performance.now() - started) / 1000),
   scorer: command.join(' '),
-  ...(score?.error ? { scorerError: score.error } : {}),
+  ...(scored?.error ? { scorerError: scored.error } : {}),
 };
 writeFileSync(`${stem}.metrics.json`, JSON.stringify(metrics, null, 2));
 console.log(JSON.stringify(metrics, null, 2));
