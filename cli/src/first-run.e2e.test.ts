@@ -4,7 +4,7 @@
 // the default model, Qwen2.5-Coder-0.5B-Instruct (in process, prepared by scripts/prepare-models.mjs), whose citations include that
 // page's URL — through the gateway with the admin key the first start wrote, as the README shows.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { inferencev1 } from '@llmtwin/contracts';
 import { citedSources, defaultLocalModelPath, repeatsSpan } from '@llmtwin/inference-router';
@@ -109,5 +109,16 @@ describe('first run: the demo twin answers with the small real model', () => {
     expect(code).toBe(0);
     expect(out).toContain(VLAE_URL);
     expect(out).toContain('model twin');
+    // --json says the same, and keeps the model's own text when a fallback withdrew it.
+    const json = spawnSync(
+      process.execPath,
+      [llmtwinBin, 'ask', DEMO_QUESTION, '--url', url, '--max-tokens', '32', '--json'],
+      { env: { ...process.env, LLMTWIN_API_KEY: key }, encoding: 'utf8' },
+    );
+    expect(json.status).toBe(0);
+    const asked = JSON.parse(json.stdout) as { model: string; fallback: string | null; modelAnswer: unknown };
+    expect(asked.model).toBe('twin');
+    if (asked.fallback) expect(String(asked.modelAnswer).trim().length).toBeGreaterThan(0);
+    else expect(asked.modelAnswer).toBeNull();
   }, 120_000);
 });

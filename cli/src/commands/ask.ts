@@ -35,6 +35,10 @@ export const askCommand = (
         extractive: res.extractive,
         // Why the model's answer gave way to quotes ("repetition" | "no_citations"); null when it did not.
         fallback: res.fallback || null,
+        // The model's own text when a fallback withdrew it; null otherwise.
+        modelAnswer: res.fallback ? res.modelAnswer : null,
+        // The model cited nothing; the [n] after the answer name the sources its sentences were found in.
+        citationsAttributed: res.citationsAttributed,
         finishReason: res.finishReason,
         generationId: res.generationId,
         citations: res.citations.map((c) => ({
@@ -62,6 +66,7 @@ export const askCommand = (
           dim(
             `model ${done.model}${done.modelVersion ? ` + ${done.modelVersion}` : ''}` +
               `${done.extractive ? ' (extractive)' : ''}` +
+              `${done.citationsAttributed ? ', sources named by the router (the model cited none)' : ''}` +
               `${done.fallback ? `, model answer withdrawn: ${FALLBACK_WHY[done.fallback] ?? done.fallback}` : ''}` +
               `, generation ${done.generationId}`,
           ),

@@ -57,6 +57,12 @@ export const configSchema = baseConfigSchema.extend({
     .describe(
       'replace an answer that cites no source, or that the guard stopped, with quotes of the sources',
     ),
+  LLMTWIN_ANSWER_ATTRIBUTION: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe(
+      'when an answer cites no source but at least half its sentences are found in the sources, name those sources after it',
+    ),
   LLMTWIN_RERANKER: z
     .string()
     .default('')

@@ -295,6 +295,7 @@ export type RouterSettings = ModelSettings &
     | 'LLMTWIN_LLM_DRY_MULTIPLIER'
     | 'LLMTWIN_REPEAT_GUARD_WORDS'
     | 'LLMTWIN_ANSWER_FALLBACK'
+    | 'LLMTWIN_ANSWER_ATTRIBUTION'
   >;
 
 /** Models, promotions, reranker, template, budget and alert thresholds, as both composition roots build them. */
@@ -351,5 +352,6 @@ export function answerSettings(settings: RouterSettings): NonNullable<RagDeps['a
     ...(Object.keys(penalties).length > 0 ? { penalties } : {}),
     repeatSpanWords: settings.LLMTWIN_REPEAT_GUARD_WORDS,
     fallback: settings.LLMTWIN_ANSWER_FALLBACK === 'on',
+    attribution: settings.LLMTWIN_ANSWER_ATTRIBUTION === 'on',
   };
 }

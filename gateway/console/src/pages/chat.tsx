@@ -204,6 +204,7 @@ export function ChatPage({ caller }: PageProps) {
             fallback: d.fallback,
             extractive: d.extractive,
             modelAnswer: d.modelAnswer,
+            citationsAttributed: d.citationsAttributed,
             status: 'done',
           }));
         }

@@ -2,6 +2,7 @@
 // or, without one, quoted from the passages. Both write what they produced into one AnswerProgress, which the
 // record reads whether the answer finishes or fails half way.
 import { DomainError, unavailable } from '@llmtwin/runtime/errors';
+import { attributeSources } from './attribution.js';
 import { isAbort } from './cancellation.js';
 import { extractiveAnswer, fallbackIntro, selectQuotes } from './extractive.js';
 import type { AnswerFallback } from './generation-events.js';
@@ -30,6 +31,8 @@ export interface AnswerProgress {
   /** Set when the model's answer was withdrawn for quotes; `answer` is then the quotes. */
   fallback?: AnswerFallback;
   modelAnswer?: string;
+  /** The model cited nothing and the router named the sources its sentences were found in (attribution.ts). */
+  citationsAttributed?: boolean;
 }
 
 export const newAnswerProgress = (): AnswerProgress => ({
@@ -60,6 +63,8 @@ export interface AnswerGeneratorDeps {
   repeatSpanWords?: number;
   /** Whether an answer that cites none of its sources, or that the guard stopped, gives way to quotes. Default on. */
   fallback?: boolean;
+  /** Whether an answer that cites none of its sources is credited with those its sentences come from. Default on. */
+  attribution?: boolean;
 }
 
 /** LlmError (the port's) → DomainError (the RPC layer's), with a message the caller can act on. */
@@ -160,6 +165,31 @@ export class AnswerGenerator {
       outputTokens: progress.completionTokens,
       answer: progress.answer,
     });
+  }
+
+  /**
+   * When the model's finished answer cites none of its numbered sources but is made of their words (at least
+   * half of its sentences found in one, attribution.ts), names those sources after it (" [1][3]"), streamed
+   * like the rest, so that the answer is kept instead of giving way to quotes. Never for an answer the guard
+   * stopped.
+   */
+  *attribute(progress: AnswerProgress, context: readonly Passage[]): Generator<{ delta: string }> {
+    if (this.deps.attribution === false || context.length === 0) return;
+    if (progress.finishReason === 'repetition') return;
+    const sources = groupByDocument(context);
+    if (citedSources(progress.answer, sources.length).length > 0) return;
+    const { cited } = attributeSources(
+      progress.answer,
+      sources.map((s, i) => ({
+        number: i + 1,
+        text: `${s.title}\n${s.passages.map((p) => p.text).join('\n')}`,
+      })),
+    );
+    if (cited.length === 0) return;
+    const markers = `${/\s$/.test(progress.answer) ? '' : ' '}${cited.map((n) => `[${n}]`).join('')}`;
+    progress.answer += markers;
+    progress.citationsAttributed = true;
+    yield { delta: markers };
   }
 
   /**

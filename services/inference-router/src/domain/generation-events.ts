@@ -47,6 +47,8 @@ export interface GenerationResult {
   fallback?: AnswerFallback;
   /** The withdrawn answer, when `fallback` is set. */
   modelAnswer?: string;
+  /** The model cited nothing; the router named the sources its sentences were found in (attribution.ts). */
+  citationsAttributed?: boolean;
 }
 
 /** Why a model's answer is replaced by an extractive one (answer-generator.ts). */

@@ -119,11 +119,13 @@ export class GenerationRecording {
       finishReason: progress.finishReason,
       extractive: extractive || progress.fallback !== undefined,
       ...(progress.fallback ? { fallback: progress.fallback, modelAnswer: progress.modelAnswer } : {}),
+      ...(progress.citationsAttributed ? { citationsAttributed: true } : {}),
     };
     Object.assign(record, {
       answer: progress.answer,
       finishReason: progress.finishReason,
       ...(progress.fallback ? { fallback: progress.fallback, modelAnswer: progress.modelAnswer } : {}),
+      ...(progress.citationsAttributed ? { citationsAttributed: true } : {}),
       promptTokens: progress.promptTokens,
       completionTokens: progress.completionTokens,
       timeToFirstTokenMs: result.usage.timeToFirstTokenMs,

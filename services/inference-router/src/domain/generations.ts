@@ -49,6 +49,8 @@ export interface GenerationRecord extends StoredRecord {
   /** Why the model's answer was replaced by quotes, and that answer; absent when it was not. */
   fallback?: string;
   modelAnswer?: string;
+  /** The answer's [n] were named by the router, not written by the model (attribution.ts). */
+  citationsAttributed?: boolean;
   error: string;
   traceId: string;
   createdAt: number;

@@ -154,6 +154,36 @@ describe('the repetition guard and the extractive fallback', () => {
     expect(cited.done.answer).toBe('Every day, with flour and water [1].');
   });
 
+  it('names the sources of an uncited answer made of their words, instead of replacing it', async () => {
+    const text =
+      'My sourdough starter is fed with flour and water every day. A lively starter doubles in six hours.';
+    const { deltas, done } = await ask(make(new FixedFakeBackend(text)));
+    expect(done).toMatchObject({ finishReason: 'stop', extractive: false, citationsAttributed: true });
+    expect(done.fallback).toBeUndefined();
+    expect(done.answer).toBe(`${text} [1]`);
+    // Streamed like the rest: what a streaming client saw is the answer.
+    expect(deltas.join('')).toBe(done.answer);
+    expect(await store.get(done.generationId)).toMatchObject({
+      answer: done.answer,
+      citationsAttributed: true,
+    });
+
+    // Off: the same answer gives way to quotes, as one that cites nothing.
+    const off = await ask(make(new FixedFakeBackend(text), { answers: { attribution: false } }));
+    expect(off.done).toMatchObject({ fallback: 'no_citations', extractive: true });
+    expect(off.done.citationsAttributed).toBeUndefined();
+  });
+
+  it('attaches no sources to an answer mostly made up', async () => {
+    // One sentence of two is found in the source: credited. One of three: withdrawn.
+    const half =
+      'A starter is fed with flour and water every day. Rye bakers swear by cold proofing overnight.';
+    expect((await ask(make(new FixedFakeBackend(half)))).done.answer).toBe(`${half} [1]`);
+    const third = `${half} Croissants need laminated butter folded many times.`;
+    const made = await ask(make(new FixedFakeBackend(third)));
+    expect(made.done).toMatchObject({ fallback: 'no_citations', modelAnswer: third });
+  });
+
   it('sends the configured decoding penalties with the answer request', async () => {
     const backend = new LoopingFakeBackend();
     await ask(make(backend, { answers: { penalties: { repeat: 1.15, dry: 0.8 } } }));

@@ -58,8 +58,8 @@ export interface RagDeps {
   authorName?: (authorId: string, signal?: AbortSignal) => Promise<string>;
   /** Answer template version to use (default: the newest). */
   promptTemplate?: string;
-  /** Decoding penalties, the repetition guard's span and the extractive fallback (answer-generator.ts). */
-  answers?: Pick<AnswerGeneratorDeps, 'penalties' | 'repeatSpanWords' | 'fallback'>;
+  /** Decoding penalties, the repetition guard's span, citation attribution and the extractive fallback (answer-generator.ts). */
+  answers?: Pick<AnswerGeneratorDeps, 'penalties' | 'repeatSpanWords' | 'fallback' | 'attribution'>;
   /** Each author's production model version (an adapter over the default model); none = stock answers. */
   authorModels?: AuthorModels;
   /** Makes an author's adapter ready for the backend that answers (its GGUF file for an in-process model). */
@@ -162,6 +162,7 @@ export class RagService {
           progress,
           signal,
         );
+        yield* this.answers.attribute(progress, context);
         const fallback = this.answers.fallbackFor(progress, valid, context);
         if (fallback) yield* this.answers.fallBack(fallback, valid, context, progress, signal);
       } else {

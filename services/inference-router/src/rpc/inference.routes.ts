@@ -80,6 +80,7 @@ export function toGenerateResponse(
     extractive: r.extractive,
     fallback: r.fallback ?? '',
     modelAnswer: r.modelAnswer ?? '',
+    citationsAttributed: r.citationsAttributed ?? false,
   };
 }
 
@@ -116,6 +117,7 @@ function toGeneration(g: GenerationRecord): MessageInitShape<typeof inferencev1.
     finishReason: g.finishReason,
     fallback: g.fallback ?? '',
     modelAnswer: g.modelAnswer ?? '',
+    citationsAttributed: g.citationsAttributed ?? false,
     error: g.error,
     traceId: g.traceId,
     createTime: timestampFromMs(g.createdAt),

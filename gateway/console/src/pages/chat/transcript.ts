@@ -30,6 +30,8 @@ export interface Turn {
   extractive: boolean;
   /** The model's own answer when quotes replaced it (fallback set), for a look at what was withdrawn. */
   modelAnswer?: string;
+  /** The model cited nothing; the router named the sources its sentences were found in. */
+  citationsAttributed?: boolean;
 }
 
 /** At most this many turns are kept per author (the oldest go first). */

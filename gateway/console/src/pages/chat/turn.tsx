@@ -138,6 +138,8 @@ function statusNote(turn: Turn): string {
   // A withdrawn or extractive answer says so in its own first line.
   if (turn.status === 'done' && !turn.extractive && turn.finishReason === 'length')
     return 'The answer reached its length limit.';
+  if (turn.status === 'done' && turn.citationsAttributed)
+    return 'The model cited no source: the numbers after the answer name the sources its sentences were found in.';
   return '';
 }
 
