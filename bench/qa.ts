@@ -30,7 +30,8 @@
 //
 // Reported on the same run: accuracy and macro-F1 (the set's scorer, on the items answered), the repetition
 // rate (answers whose model text repeats a span of LLMTWIN_REPEAT_GUARD_WORDS words: the guard's own
-// detector), the share of answers citing at least one source ([n] within the sources), the fallback rate,
+// detector), the share of answers citing at least one source ([n] within the sources, written by the model),
+// the share the router credited with sources instead (citation attribution), the fallback rate,
 // decode tokens/s, time to first token and peak RSS. Files: --out holds the predictions ({pmid: decision},
 // what score.mjs qa reads), <out>.answers.jsonl each answer, <out>.metrics.json the numbers; with --limit,
 // <out>.truth/dev.json holds the slice's labels (final_decision only) for `score.mjs qa <out> --truth`.
@@ -238,6 +239,7 @@ const predictions: Record<string, Decision> = {};
 let undecided = 0;
 let repeated = 0;
 let citing = 0;
+let attributed = 0;
 let fallbacks = 0;
 let failures = 0;
 let completionTokens = 0;
@@ -288,9 +290,12 @@ try {
     else undecided++;
     const sources = done.citations.length;
     const isRepeated = repeatsSpan(modelText, span);
-    const cites = citedSources(modelText, sources).length > 0;
+    // The model's own [n]; markers the router added after an uncited answer (attribution) count apart.
+    const isAttributed = done.citationsAttributed === true;
+    const cites = !isAttributed && citedSources(modelText, sources).length > 0;
     if (isRepeated) repeated++;
     if (cites) citing++;
+    if (isAttributed) attributed++;
     if (done.fallback) fallbacks++;
     // Decode speed: the tokens after the first over the time from the first delta to the model's last one
     // (answers of one token say nothing about it, and the fallback's quotes are not the model's).
@@ -308,6 +313,7 @@ try {
       fallback: done.fallback ?? null,
       repeated: isRepeated,
       cites,
+      attributed: isAttributed,
       completionTokens: done.usage.completionTokens,
       answer: modelText,
     });
@@ -337,6 +343,7 @@ const metrics = {
   macroF1: scored?.macroF1 ?? null,
   repetitionRate: share(repeated),
   citeShare: share(citing),
+  attributedShare: share(attributed),
   fallbackRate: share(fallbacks),
   repeatSpanWords: span,
   decodeTokensPerSecond: decodeSeconds > 0 ? Number((completionTokens / decodeSeconds).toFixed(1)) : null,
