@@ -53,19 +53,21 @@ const SOURCES = [
 
 async function measureOne(model: string, threads: number, tokens: number, rounds: number) {
   const backend = new LocalBackend({ model: 'speed', modelPath: fileOf(model), threads });
-  const request: ChatRequest = {
+  // Each round opens with its own line, so that no round reuses the previous one's evaluated prompt (the
+  // backend keeps its context's cache): the time to first token is the whole prompt's evaluation.
+  const requestFor = (round: number): ChatRequest => ({
     messages: [
       {
         role: 'system',
         content:
-          'You are the digital twin of the author. Answer using only the numbered sources, citing them like [1].\n\n' +
+          `Session ${round}. You are the digital twin of the author. Answer using only the numbered sources, citing them like [1].\n\n` +
           `Sources:\n${SOURCES.map((s, i) => `[${i + 1}] ${s}`).join('\n\n')}`,
       },
       { role: 'user', content: 'Summarise in detail what these sources found, section by section.' },
     ],
     maxTokens: tokens,
     temperature: 0,
-  };
+  });
   const runs: Array<{ ttftMs: number; decodeTokensPerSecond: number; completionTokens: number }> = [];
   try {
     for (let round = 0; round <= rounds; round++) {
@@ -73,7 +75,7 @@ async function measureOne(model: string, threads: number, tokens: number, rounds
       let first: number | undefined;
       let last = started;
       let completionTokens = 0;
-      for await (const event of backend.chat(request)) {
+      for await (const event of backend.chat(requestFor(round))) {
         if (event.type === 'delta' && event.text) {
           first ??= performance.now();
           last = performance.now();
