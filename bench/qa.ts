@@ -108,10 +108,8 @@ if (
   process.exit(2);
 }
 
-const items = Object.entries(JSON.parse(readFileSync(devFile, 'utf8')) as Record<string, Item>).slice(
-  0,
-  limit,
-);
+const allItems = Object.entries(JSON.parse(readFileSync(devFile, 'utf8')) as Record<string, Item>);
+const items = allItems.slice(0, limit);
 const out = path.resolve(values.out);
 const stem = out.replace(/\.json$/, '');
 const scorer = path.resolve(dataDir, '..', '..', 'score.mjs');
@@ -122,7 +120,7 @@ function score(asked: Array<[string, Item]>): {
   result?: { accuracy?: number; macroF1?: number; error?: string };
 } {
   // A slice is scored against its own labels: the scorer counts every item of its truth file.
-  const sliced = asked.length < Object.keys(JSON.parse(readFileSync(devFile, 'utf8')) as object).length;
+  const sliced = asked.length < allItems.length;
   const truthDir = sliced ? `${stem}.truth` : path.resolve(dataDir!);
   if (sliced) {
     mkdirSync(truthDir, { recursive: true });

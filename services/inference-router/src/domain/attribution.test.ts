@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { attributeSources, sentencesOf } from './attribution.js';
+import { attributeSources } from './attribution.js';
 
 const sources = [
   {
@@ -48,11 +48,5 @@ describe('attributeSources', () => {
     expect(attributeSources('It is what it would have been, and they were there.', sources).sentences).toBe(
       0,
     );
-  });
-});
-
-describe('sentencesOf', () => {
-  it('splits after sentence ends and at line breaks', () => {
-    expect(sentencesOf('One. Two? Three!\nFour\n\nFive')).toEqual(['One.', 'Two?', 'Three!', 'Four', 'Five']);
   });
 });
