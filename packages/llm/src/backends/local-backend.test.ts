@@ -22,6 +22,18 @@ afterAll(async () => {
   await backend.close();
 });
 
+/** The first run of `n` words that occurs twice in `text`, or null. */
+function repeatedWords(text: string, n: number): string | null {
+  const words = text.toLowerCase().match(/[a-z0-9]+/g) ?? [];
+  const seen = new Set<string>();
+  for (let i = 0; i + n <= words.length; i++) {
+    const run = words.slice(i, i + n).join(' ');
+    if (seen.has(run)) return run;
+    seen.add(run);
+  }
+  return null;
+}
+
 const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
   messages: [{ role: 'user', content }],
   maxTokens: 48,
@@ -110,6 +122,25 @@ describe('LocalBackend (SmolLM2-135M-Instruct, in process)', () => {
       expect.stringMatching(/Rome/),
     ]);
   });
+
+  it('applies the DRY penalty: a list that repeats an item without it repeats none with it', async () => {
+    // Greedy decoding, repeat penalty off, so DRY is the only difference between the two runs.
+    const list = (dry: number) =>
+      collect(
+        backend.chat(
+          ask('Write a list of 20 reasons to exercise.', {
+            maxTokens: 160,
+            temperature: 0,
+            penalties: { repeat: 1, dry },
+          }),
+        ),
+      );
+    const without = await list(0);
+    const withDry = await list(0.8);
+    expect(repeatedWords(without.text, 6)).not.toBeNull();
+    expect(repeatedWords(withDry.text, 6)).toBeNull();
+    expect(withDry.end?.completionTokens).toBeGreaterThan(100);
+  }, 120_000);
 
   it('says how to prepare the model when the file is missing', async () => {
     const missing = new LocalBackend({ model: 'x', modelPath: join('/nonexistent', 'model.gguf') });

@@ -565,15 +565,22 @@ export class LocalBackend implements LlmBackend {
   }
 }
 
+/** Tokens DRY looks back over: longer than any answer the router asks for. */
+export const DRY_WINDOW = 1024;
+
 /**
  * node-llama-cpp's repeat and DRY penalties for a request: the request's values where set, otherwise
- * 1.1 over the last 64 tokens and DRY 0.8 (base 1.75, sequences longer than 2 tokens), which keep the
- * small default models out of broken-record loops. A penalty set to its neutral value (1 or 0) is off.
+ * 1.1 over the last 64 tokens and DRY 0.8 (base 1.75, sequences longer than 2 tokens, over the last
+ * 1024 tokens), which keep the small default models out of broken-record loops. A penalty set to its
+ * neutral value (1 or 0) is off.
+ *
+ * The DRY window is always given: left unset, node-llama-cpp passes -1 ("whole context"), which the
+ * llama.cpp it bundles clamps to 0, and a window of 0 turns DRY off without a word.
  */
 export function localPenalties(p: DecodingPenalties = {}): {
   repeatPenalty:
     false | { lastTokens: number; penalty: number; frequencyPenalty?: number; presencePenalty?: number };
-  dryRepeatPenalty?: { strength: number; base: number; allowedLength: number };
+  dryRepeatPenalty?: { strength: number; base: number; allowedLength: number; lastTokens: number };
 } {
   const penalty = p.repeat ?? 1.1;
   const frequency = p.frequency ?? 0;
@@ -589,6 +596,8 @@ export function localPenalties(p: DecodingPenalties = {}): {
           ...(presence ? { presencePenalty: presence } : {}),
         }
       : false,
-    ...(dry > 0 ? { dryRepeatPenalty: { strength: dry, base: 1.75, allowedLength: 2 } } : {}),
+    ...(dry > 0
+      ? { dryRepeatPenalty: { strength: dry, base: 1.75, allowedLength: 2, lastTokens: DRY_WINDOW } }
+      : {}),
   };
 }
