@@ -3,7 +3,7 @@
 // their interceptors) without serializing them (runtime direct-transport.ts).
 import type { ConnectRouter, Transport } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { directTransport, invalidArgument, tracingInterceptor } from '@llmtwin/runtime';
+import { directTransport, invalidArgument, refusedStreamRetry, tracingInterceptor } from '@llmtwin/runtime';
 import type { ServiceDirectory, ServiceName } from './service-module.js';
 
 export function envVarFor(service: ServiceName | 'gateway'): string {
@@ -21,7 +21,12 @@ export class NetworkDirectory implements ServiceDirectory {
       if (!baseUrl) {
         throw invalidArgument(`${envVarFor(service)} is not set: give the address of the ${service} service`);
       }
-      t = createGrpcTransport({ baseUrl, interceptors: [tracingInterceptor('client')] });
+      // A call refused by a connection that was going away (the server's maximum connection age) is sent
+      // again on a new one, as gRPC clients do.
+      t = createGrpcTransport({
+        baseUrl,
+        interceptors: [tracingInterceptor('client'), refusedStreamRetry()],
+      });
       this.transports.set(service, t);
     }
     return t;

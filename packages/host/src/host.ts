@@ -17,6 +17,8 @@ export interface HostOptions {
   host: string;
   logger: Logger;
   shutdownTimeoutMs: number;
+  /** Connections older than this are asked to reconnect, so that replicas started later get their share. */
+  maxConnectionAgeMs?: number;
   /** Called after the module stopped, e.g. to close adapters. */
   onStopped?: () => Promise<void>;
   /** How often dependencies are checked (ms). */
@@ -64,7 +66,11 @@ export async function hostModule(module: ServiceModule, options: HostOptions): P
   });
   health.start();
   const handler = module.wrapHttp ? module.wrapHttp(server.handler) : server.handler;
-  const listener = await listen(handler, { port: options.port, host: options.host });
+  const listener = await listen(handler, {
+    port: options.port,
+    host: options.host,
+    ...(options.maxConnectionAgeMs ? { maxConnectionAgeMs: options.maxConnectionAgeMs } : {}),
+  });
   try {
     await module.start?.();
   } catch (err) {

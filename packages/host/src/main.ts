@@ -46,6 +46,7 @@ export async function runModuleMain<C extends BaseConfig>(spec: ModuleMainSpec<C
           host: config.HOST,
           logger,
           shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+          maxConnectionAgeMs: config.MAX_CONNECTION_AGE_MS,
           onStopped: () => adapters.close(),
         });
         return { stop: () => hosted.stop() };

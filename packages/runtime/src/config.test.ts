@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_MS: 10000,
+      MAX_CONNECTION_AGE_MS: 0,
       LLMTWIN_DATA_DIR: '.llmtwin',
       MONGO_URL: 'mongodb://db:27017/llmtwin',
       KAFKA_BROKERS: ['k1:9092', 'k2:9092'],

@@ -183,6 +183,8 @@ export const baseConfigSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: z.enum(logLevels).default('info'),
   SHUTDOWN_TIMEOUT_MS: intVar({ min: 0 }).default(10000),
+  /** Connections older than this are asked to reconnect (listen's maxConnectionAgeMs); 0 = never. */
+  MAX_CONNECTION_AGE_MS: intVar({ min: 0 }).default(0),
   LLMTWIN_DATA_DIR: z.string().default('.llmtwin'),
 });
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

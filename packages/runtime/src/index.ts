@@ -12,4 +12,5 @@ export * from './health.js';
 export * from './reflection.js';
 export * from './server.js';
 export * from './direct-transport.js';
+export * from './refused-stream-retry.js';
 export * from './lifecycle.js';

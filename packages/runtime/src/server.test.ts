@@ -1,4 +1,6 @@
+import * as http from 'node:http';
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import {
@@ -8,6 +10,7 @@ import {
 } from '@connectrpc/connect-node';
 import { cleanv1, healthv1 } from '@llmtwin/contracts';
 import { grpcHealthClient } from './grpc-client.fixture.js';
+import { refusedStreamRetry } from './refused-stream-retry.js';
 import { inProcessTransport } from './server.js';
 import { startTestServer, type TestServer } from './test-server.fixture.js';
 
@@ -19,6 +22,20 @@ beforeEach(async () => {
 afterEach(async () => {
   await server.close();
 });
+
+/** GetCleanedDocument("slow") over a raw HTTP/2 session: the body read until the stream's `until` event. */
+function slowCall(session: http2.ClientHttp2Session, until: 'end' | 'close'): Promise<string> {
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/llmtwin.clean.v1.CleanService/GetCleanedDocument',
+    'content-type': 'application/json',
+  });
+  stream.end(JSON.stringify({ documentId: 'slow' }));
+  stream.on('error', () => undefined);
+  let body = '';
+  stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+  return new Promise((resolve) => stream.once(until, () => resolve(body)));
+}
 
 function address(): string {
   return `127.0.0.1:${server.listening.port}`;
@@ -154,21 +171,97 @@ describe('graceful close', () => {
 
   it('cuts calls still running when the timeout expires', async () => {
     const session = http2.connect(server.listening.url);
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': '/llmtwin.clean.v1.CleanService/GetCleanedDocument',
-      'content-type': 'application/json',
-    });
-    stream.end(JSON.stringify({ documentId: 'slow' }));
-    let body = '';
-    stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    const ended = new Promise<void>((resolve) => stream.once('close', () => resolve()));
-    stream.on('error', () => undefined);
     session.on('error', () => undefined);
+    const call = slowCall(session, 'close');
     await server.slow.entered;
     await server.listening.close(50);
-    await ended;
-    expect(body).not.toContain('slow but done');
+    expect(await call).not.toContain('slow but done');
     session.destroy();
+  });
+});
+
+describe('maximum connection age', () => {
+  let aged: TestServer;
+  beforeEach(async () => {
+    aged = await startTestServer({ maxConnectionAgeMs: 150 });
+  });
+  afterEach(async () => {
+    await aged.close();
+  });
+
+  it('sends an HTTP/2 client a GOAWAY at its age, and lets the call in flight finish', async () => {
+    const session = http2.connect(aged.listening.url);
+    const goaway = new Promise<number>((resolve) => session.once('goaway', (code: number) => resolve(code)));
+    const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+    session.on('error', () => undefined);
+    const call = slowCall(session, 'end');
+    await aged.slow.entered;
+    expect(await goaway).toBe(http2.constants.NGHTTP2_NO_ERROR);
+    // The call that was running when the connection aged out is answered in full.
+    aged.slow.release();
+    expect(JSON.parse(await call)).toEqual({ document: { title: 'slow but done' } });
+    await closed;
+  });
+
+  it('moves a gRPC client to new connections without failing a call', async () => {
+    const sessions = new Set<unknown>();
+    const client = createClient(
+      cleanv1.CleanService,
+      createGrpcTransport({
+        baseUrl: aged.listening.url,
+        interceptors: [refusedStreamRetry()],
+        // Counts the client's connections: the transport opens one per session it needs.
+        nodeOptions: {
+          createConnection: (url: URL) => {
+            const socket = net.connect(Number(url.port), url.hostname);
+            sessions.add(socket);
+            return socket;
+          },
+        },
+      }),
+    );
+    // Back to back until the client is on its third connection: every call must succeed across the GOAWAYs.
+    const deadline = Date.now() + 20_000;
+    let calls = 0;
+    while (sessions.size < 3 && Date.now() < deadline) {
+      const res = await client.cleanText({ raw: new TextEncoder().encode(` call ${calls} `) });
+      expect(res.text).toBe(`call ${calls}`);
+      calls++;
+    }
+    expect(sessions.size).toBeGreaterThanOrEqual(3);
+    expect(calls).toBeGreaterThan(sessions.size);
+  });
+
+  it('closes an HTTP/1.1 keep-alive connection after its first response past the age', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const post = () =>
+      new Promise<{ connection: string | undefined; port: number | undefined }>((resolve, reject) => {
+        const req = http.request(
+          `${aged.listening.url}/grpc.health.v1.Health/Check`,
+          { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+          (res) => {
+            const port = res.socket.localPort;
+            res.resume();
+            res.once('end', () => resolve({ connection: res.headers.connection, port }));
+          },
+        );
+        req.once('error', reject);
+        req.end('{}');
+      });
+    try {
+      const first = await post();
+      expect(first.connection).toBe('keep-alive');
+      const again = await post();
+      expect(again.port).toBe(first.port);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const aged1 = await post();
+      expect(aged1.connection).toBe('close');
+      expect(aged1.port).toBe(first.port);
+      // The next request needs a new connection.
+      const next = await post();
+      expect(next.port).not.toBe(first.port);
+    } finally {
+      agent.destroy();
+    }
   });
 });

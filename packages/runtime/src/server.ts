@@ -143,6 +143,40 @@ export interface ListenOptions {
   port: number;
   host: string;
   logger?: Logger;
+  /**
+   * Connections older than this many milliseconds (each ±10 %, so that a fleet's clients do not reconnect
+   * together) are asked to reconnect: an HTTP/2 session gets a GOAWAY and closes once its open calls have
+   * finished; an HTTP/1.1 connection closes after its next response. Clients reconnect through whatever
+   * balances them (a Kubernetes Service), so replicas started later get their share of long-lived gRPC
+   * clients. 0 or unset: connections live as long as the client keeps them.
+   */
+  maxConnectionAgeMs?: number;
+}
+
+/** Highest HTTP/2 stream id: a GOAWAY carrying it refuses no stream the client has already sent. */
+const LAST_STREAM_ID = 2 ** 31 - 1;
+
+/** An age between 90 % and 110 % of `ms`. */
+const jittered = (ms: number): number => ms * (0.9 + 0.2 * Math.random());
+
+/**
+ * Ends an HTTP/2 session without failing a call. A GOAWAY that still admits every stream tells the client to
+ * open no more on this connection (a stream already on its way is served, not refused); the client closes
+ * the connection itself once its calls have finished. A client that has not done so `graceMs` later gets the
+ * final GOAWAY and a graceful close, which still lets open calls finish.
+ */
+function retireSession(session: http2.ServerHttp2Session, graceMs = 5000): void {
+  if (session.closed || session.destroyed) return;
+  try {
+    session.goaway(http2.constants.NGHTTP2_NO_ERROR, LAST_STREAM_ID);
+  } catch {
+    return; // already going away
+  }
+  const timer = setTimeout(() => {
+    if (!session.closed && !session.destroyed) session.close();
+  }, graceMs);
+  timer.unref();
+  session.once('close', () => clearTimeout(timer));
 }
 
 export interface ListeningServer {
@@ -203,6 +237,9 @@ export function listen(handler: NodeHandler, options: ListenOptions): Promise<Li
   const http2Sockets = new Set<net.Socket>();
   const busyHttp1 = new Map<net.Socket, number>();
   const sessions = new Set<http2.ServerHttp2Session>();
+  const maxAge = options.maxConnectionAgeMs ?? 0;
+  // When each HTTP/1.1 connection has outlived its (jittered) maximum age.
+  const expiresAt = new WeakMap<net.Socket, number>();
 
   const tracked = (
     req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -212,7 +249,8 @@ export function listen(handler: NodeHandler, options: ListenOptions): Promise<Li
     const http1Socket = req instanceof http.IncomingMessage ? req.socket : undefined;
     if (http1Socket !== undefined) {
       busyHttp1.set(http1Socket, (busyHttp1.get(http1Socket) ?? 0) + 1);
-      if (closing) (res as http.ServerResponse).setHeader('connection', 'close');
+      const expired = maxAge > 0 && Date.now() >= (expiresAt.get(http1Socket) ?? Infinity);
+      if (closing || expired) (res as http.ServerResponse).setHeader('connection', 'close');
     }
     let finished = false;
     res.once('close', () => {
@@ -238,6 +276,14 @@ export function listen(handler: NodeHandler, options: ListenOptions): Promise<Li
   const h2 = http2.createServer({}, tracked);
   h2.on('session', (session) => {
     sessions.add(session);
+    if (maxAge > 0) {
+      const timer = setTimeout(() => {
+        log?.debug({ maxConnectionAgeMs: maxAge }, 'HTTP/2 connection reached its maximum age: GOAWAY');
+        retireSession(session);
+      }, jittered(maxAge));
+      timer.unref();
+      session.once('close', () => clearTimeout(timer));
+    }
     session.once('close', () => sessions.delete(session));
     if (closing) session.close();
   });
@@ -260,6 +306,7 @@ export function listen(handler: NodeHandler, options: ListenOptions): Promise<Li
     sniff(socket, (isHttp2) => {
       sniffing.delete(socket);
       if (isHttp2) http2Sockets.add(socket);
+      else if (maxAge > 0) expiresAt.set(socket, Date.now() + jittered(maxAge));
       (isHttp2 ? h2 : h1).emit('connection', socket);
     });
   });

@@ -32,7 +32,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: { logger?: Logger } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { logger?: Logger; maxConnectionAgeMs?: number } = {},
+): Promise<TestServer> {
   const logger = options.logger ?? createLogger('runtime-test', { level: 'silent' });
   const health = new HealthService({ logger });
   const slow = gate();
@@ -62,7 +64,12 @@ export async function startTestServer(options: { logger?: Logger } = {}): Promis
       });
     },
   });
-  const listening = await listen(built.handler, { port: 0, host: '127.0.0.1', logger });
+  const listening = await listen(built.handler, {
+    port: 0,
+    host: '127.0.0.1',
+    logger,
+    ...(options.maxConnectionAgeMs === undefined ? {} : { maxConnectionAgeMs: options.maxConnectionAgeMs }),
+  });
   return {
     health,
     built,
