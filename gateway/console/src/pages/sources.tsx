@@ -3,7 +3,7 @@
 // resume, remove), import official export archives, and browse the documents collected. An author key sees
 // and acts on its own author only.
 import './sources.css';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import type { PageProps } from '../types';
 import { ErrorNote, PageHeader, Section, useLoad } from '../ui';
@@ -13,6 +13,8 @@ import type { AuthorChoice } from './sources/common';
 import { DocumentList } from './sources/documents';
 import { ImportArchiveForm } from './sources/import-archive';
 import { SourceList } from './sources/source-list';
+
+const NO_AUTHORS: AuthorChoice[] = [];
 
 export function SourcesPage({ caller }: PageProps) {
   const fixedAuthor = caller.admin ? undefined : caller.authorId;
@@ -30,7 +32,13 @@ export function SourcesPage({ caller }: PageProps) {
     },
     [caller.admin, authorsVersion],
   );
-  const authors = authorList.data ?? [];
+  // An author just created is offered at once, before the list has been read again.
+  const [justCreated, setJustCreated] = useState<AuthorChoice[]>([]);
+  const listed = authorList.data ?? NO_AUTHORS;
+  const authors = useMemo(
+    () => [...listed, ...justCreated.filter((c) => !listed.some((a) => a.id === c.id))],
+    [listed, justCreated],
+  );
   // Forms start on the first author there is.
   useEffect(() => {
     const first = authors[0]?.id;
@@ -40,6 +48,7 @@ export function SourcesPage({ caller }: PageProps) {
   }, [authors]);
 
   const created = (a: AuthorChoice) => {
+    setJustCreated((c) => [...c, a]);
     setSourceAuthor(a.id);
     setImportAuthor(a.id);
     setAuthorsVersion((v) => v + 1);
