@@ -20,25 +20,20 @@ export function wasRefusedStream(err: unknown): boolean {
  */
 export function refusedStreamRetry(attempts = 3): Interceptor {
   return (next) => async (req) => {
-    if (!req.stream) {
-      for (let attempt = 1; ; attempt++) {
+    const send = async <T>(attempt: () => Promise<T>): Promise<T> => {
+      for (let n = 1; ; n++) {
         try {
-          return await next(req);
+          return await attempt();
         } catch (err) {
-          if (attempt >= attempts || req.signal.aborted || !wasRefusedStream(err)) throw err;
+          if (n >= attempts || req.signal.aborted || !wasRefusedStream(err)) throw err;
         }
       }
-    }
+    };
+    if (!req.stream) return send(() => next(req));
     if (req.method.methodKind !== 'server_streaming') return next(req);
     // A server-streaming call sends one message: kept, so that a refused attempt can send it again.
     const messages: unknown[] = [];
     for await (const m of req.message) messages.push(m);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await next({ ...req, message: createAsyncIterable(messages) } as typeof req);
-      } catch (err) {
-        if (attempt >= attempts || req.signal.aborted || !wasRefusedStream(err)) throw err;
-      }
-    }
+    return send(() => next({ ...req, message: createAsyncIterable(messages) } as typeof req));
   };
 }

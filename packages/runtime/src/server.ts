@@ -249,7 +249,7 @@ export function listen(handler: NodeHandler, options: ListenOptions): Promise<Li
     const http1Socket = req instanceof http.IncomingMessage ? req.socket : undefined;
     if (http1Socket !== undefined) {
       busyHttp1.set(http1Socket, (busyHttp1.get(http1Socket) ?? 0) + 1);
-      const expired = maxAge > 0 && Date.now() >= (expiresAt.get(http1Socket) ?? Infinity);
+      const expired = Date.now() >= (expiresAt.get(http1Socket) ?? Infinity);
       if (closing || expired) (res as http.ServerResponse).setHeader('connection', 'close');
     }
     let finished = false;
